@@ -1,0 +1,14 @@
+//! Skein: declarative load testing on a goose swarm, with every latency in HDR histograms.
+//!
+//! Data flows one way: [`scenario`] (parse and validate a scenario file into a typed
+//! [`scenario::Plan`]) -> [`engine`] (run the plan on goose, recording into [`metrics`])
+//! -> [`metrics`] (histograms, counts, the results folder) -> [`report`] (human output).
+//! [`demo`] is the embedded target that behaves like the Phase 9 web app; [`cli`] is the
+//! command line at the edge and the only module that prints or exits.
+
+pub mod cli;
+pub mod demo;
+pub mod engine;
+pub mod metrics;
+pub mod report;
+pub mod scenario;

@@ -1,0 +1,355 @@
+//! The validated, typed plan that the engine runs.
+//!
+//! Everything here has been checked: durations are [`Duration`]s, templates are compiled
+//! and every variable they name has a slot, regexes and JSON paths are compiled. The engine
+//! never sees a raw string it has to parse at request time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::check::{Check, Extract};
+use super::template::Template;
+
+/// A scenario file, validated and compiled.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Short name of the run, used for the results folder (`name:` key or the file stem).
+    pub name: String,
+    /// The file the plan came from, if any (quick mode has none).
+    pub source: Option<PathBuf>,
+    pub target: Target,
+    pub defaults: HttpDefaults,
+    /// Every per-user variable: declared under `variables:` or written by an `extract`.
+    /// A [`Template`] refers to a variable by its index in this list (its slot).
+    pub variables: Vec<VarDef>,
+    pub scenarios: Vec<ScenarioPlan>,
+    pub load: LoadPlan,
+    /// The scenario as run, as JSON, with secrets redacted (literal `Authorization`,
+    /// `Cookie` and token-like header values replaced by `"[redacted]"`; `${env.*}`
+    /// references are kept as written, never substituted).
+    pub scenario_copy: serde_json::Value,
+    /// Values that came from the environment (`${env.NAME}`) and must never appear in
+    /// any output; the engine masks them in error messages.
+    pub secrets: Vec<String>,
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A base URL such as `http://127.0.0.1:8080`; step paths are joined to it.
+    Url(String),
+    /// The built-in demo target, started in-process on 127.0.0.1:0.
+    Embedded(EmbeddedTarget),
+}
+
+/// Settings for the embedded demo target (`target: {embedded: phase9, ...}`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EmbeddedTarget {
+    /// Size of the demo's worker pool (requests served at once); `None` = its default.
+    pub workers: Option<usize>,
+    /// Per-route service-time overrides, keyed by the demo's route name
+    /// (`home`, `static`, `products`, `product`, `search`, `login`, `cart`, `health`).
+    pub routes: BTreeMap<String, RouteTiming>,
+}
+
+/// Service-time model of one demo route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RouteTiming {
+    /// Mean time a request holds a worker.
+    pub service_time: Option<Duration>,
+    /// Uniform jitter added or subtracted (`service_time +- jitter`).
+    pub jitter: Option<Duration>,
+    /// The part of the service time reported as `Server-Timing: db;dur=..`.
+    pub db: Option<Duration>,
+}
+
+/// HTTP settings shared by every step unless a step overrides them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpDefaults {
+    pub headers: Vec<(String, Template)>,
+    pub timeout: Duration,
+    pub http_version: HttpVersion,
+    /// Verify TLS certificates (on unless the file says `tls_verify: false`).
+    pub tls_verify: bool,
+    /// Give each user a cookie jar.
+    pub cookies: bool,
+    pub user_agent: String,
+}
+
+impl Default for HttpDefaults {
+    fn default() -> Self {
+        HttpDefaults {
+            headers: Vec::new(),
+            timeout: Duration::from_secs(30),
+            http_version: HttpVersion::Auto,
+            tls_verify: true,
+            cookies: true,
+            user_agent: format!("skein/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// Which HTTP version to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1, or HTTP/2 when TLS ALPN offers it.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 with prior knowledge (also over cleartext).
+    Http2,
+}
+
+/// One per-user variable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarDef {
+    pub name: String,
+    /// Initial value, rendered once per user when it starts (may call functions such as
+    /// `${randomInt(1,100)}`); `None` for variables only ever set by `extract`.
+    pub initial: Option<Template>,
+}
+
+/// One weighted scenario: a kind of user.
+#[derive(Debug, Clone)]
+pub struct ScenarioPlan {
+    pub name: String,
+    /// Relative share of users (>= 1).
+    pub weight: u32,
+    pub think_time: ThinkTime,
+    /// Steps run once when a user starts, before its first iteration.
+    pub on_start: Vec<StepPlan>,
+    /// Steps run in order, again and again, while the user is active.
+    pub steps: Vec<StepPlan>,
+    /// Steps run once when a user stops.
+    pub on_stop: Vec<StepPlan>,
+}
+
+/// Pause after each step.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ThinkTime {
+    #[default]
+    None,
+    Constant(Duration),
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    Gaussian {
+        mean: Duration,
+        stddev: Duration,
+    },
+}
+
+/// One HTTP request with its checks and extractions.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// Metric name: the `name:` key or `METHOD path-template`.
+    pub name: String,
+    pub method: Method,
+    /// Path (joined to the target) or absolute URL.
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub body: Body,
+    /// Overrides the default request timeout.
+    pub timeout: Option<Duration>,
+    pub checks: Vec<Check>,
+    pub extracts: Vec<Extract>,
+    /// Overrides the scenario's think time after this step.
+    pub think_time: Option<ThinkTime>,
+}
+
+/// HTTP method of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// Parse an upper- or lower-case method name.
+    pub fn parse(s: &str) -> Option<Method> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            _ => return None,
+        })
+    }
+}
+
+/// Request body of a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    None,
+    /// Sent as written (after templating); no content type unless a header sets one.
+    Raw(Template),
+    /// A JSON document whose string leaves are templates; sent as `application/json`.
+    Json(JsonTemplate),
+    /// `application/x-www-form-urlencoded` fields.
+    Form(Vec<(String, Template)>),
+}
+
+/// A JSON value whose strings are templates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonTemplate {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+/// The load profile, normalised to stages whatever the file said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// Ramps and holds, in order: users change linearly to `users` over `over`.
+    /// `users, ramp, duration` becomes `[{users, ramp_time}, {users, duration}]`.
+    pub stages: Vec<Stage>,
+    /// After the last stage, how long in-flight requests may finish before they are
+    /// cancelled (and counted as interrupted, not as errors).
+    pub graceful_stop: Duration,
+}
+
+/// One ramp or hold of the closed model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub users: usize,
+    pub over: Duration,
+}
+
+impl LoadPlan {
+    /// Largest number of users at any time.
+    pub fn max_users(&self) -> usize {
+        self.stages.iter().map(|s| s.users).max().unwrap_or(0)
+    }
+
+    /// Planned length of the run (sum of the stages).
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.over).sum()
+    }
+
+    /// Users that should be active `t` after the start (linear ramps, starting from 0).
+    /// Fractional values round up, so a ramp to N starts its first user at t = 0.
+    pub fn users_at(&self, t: Duration) -> usize {
+        let mut start = Duration::ZERO;
+        let mut from = 0usize;
+        for s in &self.stages {
+            let end = start + s.over;
+            if t < end {
+                let frac = (t - start).as_secs_f64() / s.over.as_secs_f64();
+                let v = from as f64 + (s.users as f64 - from as f64) * frac;
+                return if s.users >= from {
+                    v.ceil() as usize
+                } else {
+                    v.floor() as usize
+                };
+            }
+            start = end;
+            from = s.users;
+        }
+        from
+    }
+
+    /// The earliest time at or after `t` when at least `n` users should be active,
+    /// or `None` if that never happens again.
+    pub fn time_when_users_reach(&self, n: usize, t: Duration) -> Option<Duration> {
+        let mut start = Duration::ZERO;
+        let mut from = 0usize;
+        for s in &self.stages {
+            let end = start + s.over;
+            if end > t {
+                let seg_start = start.max(t);
+                if self.users_at(seg_start) >= n {
+                    return Some(seg_start);
+                }
+                if s.users >= n && s.users > from {
+                    // Linear ramp from `from` to `s.users`: first instant where ceil(v) >= n.
+                    let need = (n - 1).saturating_sub(from) as f64;
+                    let frac = need / (s.users - from) as f64;
+                    let at = start + s.over.mul_f64(frac.clamp(0.0, 1.0));
+                    let at = at.max(seg_start);
+                    if at < end {
+                        return Some(at + Duration::from_micros(1));
+                    }
+                }
+            }
+            start = end;
+            from = s.users;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn users_at_follows_ramps_and_holds() {
+        let l = LoadPlan {
+            stages: vec![
+                Stage { users: 10, over: ms(1000) },
+                Stage { users: 10, over: ms(1000) },
+                Stage { users: 0, over: ms(1000) },
+            ],
+            graceful_stop: ms(0),
+        };
+        assert_eq!(l.users_at(ms(0)), 0);
+        assert_eq!(l.users_at(ms(1)), 1);
+        assert_eq!(l.users_at(ms(500)), 5);
+        assert_eq!(l.users_at(ms(1500)), 10);
+        assert_eq!(l.users_at(ms(2500)), 5);
+        assert_eq!(l.users_at(ms(5000)), 0);
+        assert_eq!(l.max_users(), 10);
+        assert_eq!(l.duration(), ms(3000));
+    }
+
+    #[test]
+    fn time_when_users_reach_inverts_the_ramp() {
+        let l = LoadPlan {
+            stages: vec![Stage { users: 100, over: ms(1000) }, Stage { users: 100, over: ms(1000) }],
+            graceful_stop: ms(0),
+        };
+        let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
+        assert!(t > ms(489) && t <= ms(491), "{t:?}");
+        assert!(l.users_at(t) >= 50);
+        assert_eq!(l.time_when_users_reach(1, Duration::ZERO), Some(Duration::from_micros(1)));
+        assert_eq!(l.time_when_users_reach(101, Duration::ZERO), None);
+        // Immediate start: a zero-length ramp puts everyone on at t = 0.
+        let l = LoadPlan {
+            stages: vec![Stage { users: 5, over: ms(0) }, Stage { users: 5, over: ms(1000) }],
+            graceful_stop: ms(0),
+        };
+        assert_eq!(l.users_at(Duration::ZERO), 5);
+        assert_eq!(l.time_when_users_reach(5, Duration::ZERO), Some(Duration::ZERO));
+    }
+}

@@ -1,4 +1,150 @@
-//! The command line.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The command line: parse arguments, run a subcommand, map the outcome to an exit code.
+//!
+//! The only module that prints or exits. Exit codes: 0 success; 1 the run finished but a
+//! target failed (reserved for thresholds); 2 invalid input or usage; 3 the run could not be
+//! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
+
+mod console;
+mod report;
+mod run;
+mod serve;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const TARGETS_FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const RUNTIME: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skein",
+    version,
+    about = "Declarative load testing with HDR histograms, on a goose swarm"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario file and write a results folder.
+    Run(RunArgs),
+    /// Load-test one URL with GET requests, no scenario file needed.
+    Quick(QuickArgs),
+    /// Check scenario files and report every problem (exit 2 if any).
+    Validate(validate::ValidateArgs),
+    /// Print the summary of a results folder (rebuilding a crashed run's totals).
+    Report(report::ReportArgs),
+    /// Serve the embedded Phase 9 demo target until Ctrl-C.
+    ServeDemo(serve::ServeArgs),
+}
+
+/// Options shared by `run` and `quick`.
+#[derive(Args, Debug, Clone)]
+pub struct CommonRunArgs {
+    /// Folder under which the run's results folder is created.
+    #[arg(long, short = 'o', default_value = "reports", value_name = "DIR")]
+    pub output: PathBuf,
+    /// No live progress line (CI logs); the final table is still printed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Seed for random think times and template functions (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario file (YAML or JSON).
+    pub scenario: PathBuf,
+    /// Send the load here instead of the file's target (a base URL).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Peak number of users (stages are scaled to it).
+    #[arg(long, short = 'u', value_name = "N")]
+    pub users: Option<usize>,
+    /// Length of the run at full load, e.g. 30s or 5m (stages are scaled to it).
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: Option<String>,
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct QuickArgs {
+    /// The URL to GET.
+    pub url: String,
+    /// Concurrent users.
+    #[arg(long, short = 'u', default_value_t = 10, value_name = "N")]
+    pub users: usize,
+    /// How long, e.g. 10s.
+    #[arg(long, short = 'd', default_value = "10s", value_name = "DURATION")]
+    pub duration: String,
+    /// Pause after each request, e.g. 1s.
+    #[arg(long, value_name = "DURATION")]
+    pub think: Option<String>,
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+/// Parse the arguments, run, print errors once, return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::OK
+            });
+        }
+    };
+    ExitCode::from(dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> u8 {
+    let result = match cli.command {
+        Command::Validate(a) => return validate::validate(&a),
+        Command::Report(a) => report::report(&a),
+        Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
+        Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
+        Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<Invalid>() {
+                Some(_) => exit::INVALID,
+                None => exit::RUNTIME,
+            }
+        }
+    }
+}
+
+/// An error in what the user gave us (exit 2), as opposed to one while running (exit 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Parse a duration given on the command line (`500ms`, `10s`, `1m30s`, `2h`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, Invalid> {
+    crate::scenario::parse_duration(s).map_err(|e| Invalid(format!("`{s}`: {e}")))
 }

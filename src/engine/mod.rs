@@ -1,1 +1,454 @@
-//! engine
+//! Running a [`Plan`]: the goose swarm, the once-a-second harvest into the results folder,
+//! and stopping (end of plan, Ctrl-C) without losing what was measured.
+//!
+//! goose and reqwest are used only inside this module.
+
+mod goose;
+mod http;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::metrics::{
+    Accumulator, CellInfo, ErrorExample, ErrorKind, Generator, MetricsError, Recorder, RunInfo,
+    RunResult, RunStatus, RunWriter, SCHEMA_VERSION, Summary, TimePoint, Tool, store,
+};
+use crate::scenario::Plan;
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("goose: {0}")]
+    Goose(String),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+}
+
+/// How far a stop has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopLevel {
+    Running,
+    /// Start nothing new; in-flight requests may finish.
+    Graceful,
+    /// Cut in-flight requests off now.
+    Hard,
+}
+
+/// Stops a run from outside (Ctrl-C, a test).
+#[derive(Clone)]
+pub struct StopHandle {
+    tx: Arc<watch::Sender<StopLevel>>,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        StopHandle::new()
+    }
+}
+
+impl StopHandle {
+    pub fn new() -> StopHandle {
+        StopHandle {
+            tx: Arc::new(watch::channel(StopLevel::Running).0),
+            reason: Arc::default(),
+        }
+    }
+
+    /// Ask the run to stop: the first call is graceful, the next one hard. `reason` marks the
+    /// run interrupted (the first reason is kept).
+    pub fn stop(&self, reason: &str) {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| reason.to_string());
+        self.escalate();
+        ::goose::trigger_killswitch(reason);
+    }
+
+    fn escalate(&self) {
+        self.tx.send_modify(|l| {
+            *l = match *l {
+                StopLevel::Running => StopLevel::Graceful,
+                _ => StopLevel::Hard,
+            }
+        });
+    }
+
+    fn raise_to(&self, level: StopLevel) {
+        self.tx.send_if_modified(|l| {
+            if *l < level {
+                *l = level;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn level(&self) -> StopLevel {
+        *self.tx.borrow()
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The run Ctrl-C stops. goose installs its own Ctrl-C handler on every attack (and exits the
+/// process on the second press), so Skein installs one first and keeps it.
+static CURRENT: Mutex<Option<StopHandle>> = Mutex::new(None);
+static CTRLC: OnceLock<()> = OnceLock::new();
+
+fn install_ctrlc(stop: &StopHandle) {
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+    CTRLC.get_or_init(|| {
+        let _ = ctrlc::set_handler(|| {
+            if let Some(s) = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                s.stop("interrupted (SIGINT)");
+            }
+        });
+    });
+}
+
+/// What the console shows while a run goes.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub planned: Duration,
+    pub users: u64,
+    /// The last second.
+    pub last: TimePoint,
+    pub requests: u64,
+    pub errors: u64,
+    pub stopping: bool,
+}
+
+/// Options of one run.
+pub struct RunOptions {
+    /// The results folder (already created, empty).
+    pub dir: PathBuf,
+    /// Base URL the steps' paths are joined to.
+    pub base_url: String,
+    pub stop: StopHandle,
+    /// Receives a snapshot every second.
+    pub progress: Option<watch::Sender<Progress>>,
+    /// Seed for the users' random numbers (think times, template functions).
+    pub seed: u64,
+}
+
+/// State shared by every user of a run.
+pub(crate) struct RunCtx {
+    plan: Plan,
+    base_url: String,
+    factory: http::ClientFactory,
+    recorder: Recorder,
+    /// cell id by [scenario][phase][step].
+    cells: Vec<[Vec<usize>; 3]>,
+    start: Instant,
+    stop: StopHandle,
+    stop_rx: watch::Receiver<StopLevel>,
+    active: AtomicU64,
+    peak: AtomicU64,
+    next_slot: AtomicUsize,
+    cut_off: AtomicU64,
+    seed: u64,
+    examples: Mutex<HashMap<(usize, ErrorKind), String>>,
+}
+
+impl RunCtx {
+    fn cell(&self, scenario: usize, phase: usize, step: usize) -> usize {
+        self.cells[scenario][phase][step]
+    }
+
+    fn stop_level(&self) -> StopLevel {
+        *self.stop_rx.borrow()
+    }
+
+    /// Resolves once the stop reaches `level`.
+    async fn wait_for(&self, level: StopLevel) {
+        let mut rx = self.stop_rx.clone();
+        let _ = rx.wait_for(|l| *l >= level).await;
+    }
+
+    /// Keep the first example of each error kind at each cell (secrets masked).
+    fn note_error(&self, cell: usize, kind: ErrorKind, detail: &str) {
+        let mut ex = self.examples.lock().unwrap_or_else(|p| p.into_inner());
+        if ex.len() < 1000 {
+            ex.entry((cell, kind))
+                .or_insert_with(|| mask(detail, &self.plan.secrets));
+        }
+    }
+}
+
+/// Replace every secret value in `s`.
+pub fn mask(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for sec in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(sec.as_str(), "[redacted]");
+    }
+    out
+}
+
+/// Lay out the cells of a plan: one per (scenario, step name), on_start and on_stop steps
+/// included. Steps of the same name in one scenario share a cell.
+fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
+    let mut cells: Vec<CellInfo> = Vec::new();
+    let mut index = Vec::new();
+    for sc in &plan.scenarios {
+        let mut phases: [Vec<usize>; 3] = Default::default();
+        for (p, steps) in [&sc.on_start, &sc.steps, &sc.on_stop]
+            .into_iter()
+            .enumerate()
+        {
+            for step in steps {
+                let mut checks: Vec<String> = step.checks.iter().map(|c| c.label.clone()).collect();
+                checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
+                let id = match cells
+                    .iter()
+                    .find(|c| c.scenario == sc.name && c.step == step.name)
+                {
+                    Some(c) => c.id,
+                    None => {
+                        let id = cells.len();
+                        let mut tag = store::sanitize(&format!("{}/{}", sc.name, step.name));
+                        if cells.iter().any(|c| c.tag == tag) {
+                            tag = format!("{tag}.{id}");
+                        }
+                        cells.push(CellInfo {
+                            id,
+                            scenario: sc.name.clone(),
+                            step: step.name.clone(),
+                            method: step.method.as_str().to_string(),
+                            tag,
+                            checks,
+                        });
+                        id
+                    }
+                };
+                phases[p].push(id);
+            }
+        }
+        index.push(phases);
+    }
+    (cells, index)
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Round to whole milliseconds, in µs (interval-log timestamps have ms resolution).
+fn ms_us(d: Duration) -> u64 {
+    d.as_millis() as u64 * 1000
+}
+
+/// Run `plan` and write its results folder. Returns the result also written to
+/// `result.json`; an interrupted run returns normally, marked interrupted.
+pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunResult, EngineError> {
+    raise_nofile_limit();
+    let (cells, index) = layout(plan);
+    let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
+    let factory = http::ClientFactory::new(&plan.defaults, &opts.base_url)?;
+    let started_at = SystemTime::now();
+    let id = opts
+        .dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let run_info = RunInfo {
+        id,
+        name: plan.name.clone(),
+        status: RunStatus::Running,
+        stop_reason: None,
+        scenario_file: plan.source.as_ref().map(|p| p.display().to_string()),
+        target: opts.base_url.clone(),
+        model: "closed".into(),
+        started_at: rfc3339(started_at),
+        ended_at: None,
+        duration_us: 0,
+        planned_duration_us: plan.load.duration().as_micros() as u64,
+        max_users: plan.load.max_users() as u64,
+        peak_users: 0,
+        cut_off: 0,
+        tls_verify: plan.defaults.tls_verify,
+        generator: Generator::this_machine(),
+    };
+    let initial = RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::default(),
+        run: run_info.clone(),
+        cells: cells.clone(),
+        overall: Summary::default(),
+        steps: Vec::new(),
+        scenarios: Vec::new(),
+        timeseries: Vec::new(),
+        error_examples: Vec::new(),
+        scenario: plan.scenario_copy.clone(),
+    };
+    let mut writer = RunWriter::create(&opts.dir, &initial, started_at)?;
+    let mut acc = Accumulator::new(cells.clone());
+
+    let start = Instant::now();
+    let ctx = Arc::new(RunCtx {
+        plan: plan.clone(),
+        base_url: opts.base_url.clone(),
+        factory,
+        recorder: recorder.clone(),
+        cells: index,
+        start,
+        stop_rx: opts.stop.tx.subscribe(),
+        stop: opts.stop.clone(),
+        active: AtomicU64::new(0),
+        peak: AtomicU64::new(0),
+        next_slot: AtomicUsize::new(0),
+        cut_off: AtomicU64::new(0),
+        seed: opts.seed,
+        examples: Mutex::new(HashMap::new()),
+    });
+    install_ctrlc(&opts.stop);
+
+    let planned = plan.load.duration();
+    let grace = plan.load.graceful_stop;
+    // End of plan -> graceful stop; grace later -> hard stop. Keep goose's killswitch set while
+    // stopping (goose clears it when an attack starts, so an early Ctrl-C must be repeated).
+    let timer = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let end = tokio::time::Instant::from_std(start + planned);
+            let mut rx = ctx.stop_rx.clone();
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => ctx.stop.raise_to(StopLevel::Graceful),
+                _ = rx.wait_for(|l| *l >= StopLevel::Graceful) => {}
+            }
+            let hard_at = tokio::time::Instant::now() + grace;
+            loop {
+                ::goose::trigger_killswitch("skein: end of run");
+                if tokio::time::Instant::now() >= hard_at {
+                    ctx.stop.raise_to(StopLevel::Hard);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    let mut attack = tokio::spawn(goose::attack(ctx.clone()));
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::from_std(start) + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_us = 0u64;
+    let harvest = |acc: &mut Accumulator,
+                   writer: &mut RunWriter,
+                   last_us: &mut u64,
+                   now: Duration|
+     -> Result<TimePoint, EngineError> {
+        let data = recorder.harvest();
+        let now_us = ms_us(now).max(*last_us);
+        let users = ctx.active.load(Ordering::Relaxed);
+        writer.write_interval(*last_us, now_us - *last_us, users, &data)?;
+        let p = acc.add_interval(*last_us, now_us - *last_us, users, &data);
+        *last_us = now_us;
+        Ok(p)
+    };
+    let attack_result = loop {
+        tokio::select! {
+            r = &mut attack => break r,
+            _ = tick.tick() => {
+                let p = harvest(&mut acc, &mut writer, &mut last_us, start.elapsed())?;
+                if let Some(tx) = &opts.progress {
+                    let all = acc.overall();
+                    let _ = tx.send(Progress {
+                        elapsed: start.elapsed(),
+                        planned,
+                        users: p.users,
+                        requests: all.requests,
+                        errors: all.error_count() + all.check_failed,
+                        last: p,
+                        stopping: ctx.stop_level() != StopLevel::Running,
+                    });
+                }
+            }
+        }
+    };
+    timer.abort();
+    // The last, partial interval.
+    let end = start.elapsed();
+    if ms_us(end) > last_us {
+        harvest(&mut acc, &mut writer, &mut last_us, end)?;
+    }
+    let mut run = run_info;
+    run.ended_at = Some(rfc3339(SystemTime::now()));
+    run.cut_off = ctx.cut_off.load(Ordering::Relaxed);
+    match opts.stop.reason() {
+        Some(r) => {
+            run.status = RunStatus::Interrupted;
+            run.stop_reason = Some(r);
+        }
+        None => run.status = RunStatus::Complete,
+    }
+    let examples = {
+        let ex = ctx.examples.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<ErrorExample> = ex
+            .iter()
+            .map(|((cell, kind), msg)| {
+                let c = cells.get(*cell);
+                ErrorExample {
+                    scenario: c.map(|c| c.scenario.clone()).unwrap_or_default(),
+                    step: c
+                        .map(|c| c.step.clone())
+                        .unwrap_or_else(|| "(user start)".into()),
+                    kind: kind.as_str().into(),
+                    message: msg.clone(),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.scenario, &a.step, &a.kind).cmp(&(&b.scenario, &b.step, &b.kind)));
+        v
+    };
+    let result = acc.finish(run, plan.scenario_copy.clone(), examples);
+    writer.write_result(&result)?;
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    match attack_result {
+        Ok(Ok(())) => Ok(result),
+        // The results are written; still say why goose failed.
+        Ok(Err(e)) => Err(e),
+        Err(join) => Err(EngineError::Goose(format!(
+            "the attack task failed: {join}"
+        ))),
+    }
+}
+
+/// 1,000 users need 1,000+ sockets: raise the soft open-files limit to the hard limit.
+pub fn raise_nofile_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+/// Where the results of a run of `plan` go: a new folder under `base`.
+pub fn results_dir(base: &Path, plan: &Plan) -> Result<PathBuf, EngineError> {
+    Ok(store::new_run_dir(base, &plan.name, chrono::Utc::now())?)
+}

@@ -1,1 +1,42 @@
-//! metrics
+//! Measurements: HDR histograms in microseconds, per-thread recording, one-second
+//! intervals, run totals and the results folder.
+//!
+//! Uses nothing else in the crate. Everything a report or comparison shows is a serde type
+//! here ([`RunResult`]), so a saved `result.json` alone is enough to work from.
+
+pub mod accumulate;
+pub mod histogram;
+pub mod recorder;
+pub mod result;
+pub mod store;
+
+pub use accumulate::Accumulator;
+pub use histogram::Hist;
+pub use recorder::{CellData, ErrorKind, IntervalData, Recorder, Sample};
+pub use result::*;
+pub use store::{RunWriter, load_result, new_run_dir, read_hlog};
+
+use std::path::PathBuf;
+
+/// Why reading or writing measurements failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{}: missing {what}", .path.display())]
+    Missing { path: PathBuf, what: &'static str },
+    #[error("{}: {detail}", .path.display())]
+    Schema { path: PathBuf, detail: String },
+    #[error("histogram: {0}")]
+    Histogram(String),
+}

@@ -22,16 +22,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: `{}`: found {}, expected {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.key,
-            self.found,
-            self.expected
-        )?;
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        write!(f, "found {}, expected {}", self.found, self.expected)?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -53,7 +48,11 @@ pub enum ScenarioError {
 }
 
 fn render_all(d: &[Diagnostic]) -> String {
-    let mut s = format!("{} problem{} in the scenario:", d.len(), if d.len() == 1 { "" } else { "s" });
+    let mut s = format!(
+        "{} problem{} in the scenario:",
+        d.len(),
+        if d.len() == 1 { "" } else { "s" }
+    );
     for x in d {
         s.push('\n');
         s.push_str(&x.to_string());

@@ -4,19 +4,41 @@
 //! This module uses nothing else in the crate. Every problem in a file is collected and
 //! reported at once as [`Diagnostic`]s naming file, line, column, key path, what was found
 //! and what was expected.
+//!
+//! The stages, each in its own file:
+//!
+//! 1. `node`: text -> a tree of nodes with positions (a syntax error stops here);
+//! 2. `shape`: the tree against the JSON Schema generated from `raw` (unknown keys with
+//!    suggestions, missing keys, wrong types), all problems at once;
+//! 3. `raw`: the sound tree deserialized into serde types that mirror the file;
+//! 4. `compile` and `step`: every semantic rule, all problems at once, then the [`Plan`].
 
 pub mod check;
 pub mod error;
 pub mod plan;
 pub mod template;
 
+mod compile;
+mod node;
+mod raw;
+mod redact;
+mod shape;
+mod step;
+mod suggest;
+mod units;
+
 pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
+pub use units::parse_duration;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use template::Template;
 
 /// Read, validate and compile a scenario file (YAML, or JSON).
-pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+pub fn load(path: impl AsRef<Path>) -> Result<Plan, ScenarioError> {
+    let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: path.to_path_buf(),
         source,
@@ -24,7 +46,177 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
     parse_str(&text, path)
 }
 
-/// Validate and compile scenario text; `file` names it in messages.
-pub fn parse_str(_text: &str, _file: &Path) -> Result<Plan, ScenarioError> {
-    Err(ScenarioError::Invalid { diagnostics: Vec::new() })
+/// Validate and compile scenario text; `file` names it in messages (and its stem is the
+/// default run name). `${env.NAME}` reads the process environment.
+pub fn parse_str(text: &str, file: &Path) -> Result<Plan, ScenarioError> {
+    parse_with_env(text, file, &|name| std::env::var(name).ok())
 }
+
+/// [`parse_str`] with the environment supplied by the caller.
+pub fn parse_with_env(
+    text: &str,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, ScenarioError> {
+    let root = node::parse(text, file).map_err(invalid)?;
+    let problems = shape::check(&root, raw::schema(), file);
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let raw: raw::RawFile = serde_json::from_value(root.to_json()).map_err(|e| {
+        // The shape pass admits only what deserializes; this is a last resort.
+        invalid(vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: root.line,
+            column: root.col,
+            key: String::new(),
+            found: e.to_string(),
+            expected: "a scenario the schema accepts".into(),
+            hint: None,
+        }])
+    })?;
+    compile::compile(&raw, &root, file, env).map_err(invalid)
+}
+
+fn invalid(mut diagnostics: Vec<Diagnostic>) -> ScenarioError {
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    ScenarioError::Invalid { diagnostics }
+}
+
+/// The JSON Schema of scenario files (draft 2020-12), generated from the file's serde
+/// types; `scenarios/scenario.schema.json` is a copy for editors.
+pub fn json_schema() -> serde_json::Value {
+    raw::schema().clone()
+}
+
+/// A plan without a file: `users` users GET `url` again and again for `duration` (all
+/// starting at once), pausing `think` after each request. The target is the URL's origin
+/// and the one step is named `GET <path>`.
+pub fn quick(
+    url: &str,
+    users: usize,
+    duration: Duration,
+    think: Option<Duration>,
+) -> Result<Plan, ScenarioError> {
+    let diag = |key: &str, found: String, expected: &str, hint: Option<String>| Diagnostic {
+        file: PathBuf::from("<command line>"),
+        line: 0,
+        column: 0,
+        key: key.to_string(),
+        found,
+        expected: expected.to_string(),
+        hint,
+    };
+    let mut problems = Vec::new();
+    let split = split_url(url);
+    if let Err(hint) = &split {
+        problems.push(diag(
+            "url",
+            format!("{url:?}"),
+            "a URL such as http://127.0.0.1:8080/health",
+            Some(hint.clone()),
+        ));
+    }
+    if users == 0 {
+        problems.push(diag("users", "0".into(), "at least 1 user", None));
+    }
+    if duration.is_zero() {
+        problems.push(diag(
+            "duration",
+            "0s".into(),
+            "a duration longer than 0s",
+            None,
+        ));
+    }
+    let Ok((origin, path)) = split else {
+        return Err(invalid(problems));
+    };
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let step = StepPlan {
+        name: format!("GET {path}"),
+        method: Method::Get,
+        path: Template::literal(&path),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Body::None,
+        timeout: None,
+        checks: Vec::new(),
+        extracts: Vec::new(),
+        think_time: None,
+    };
+    let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
+    if let Some(t) = think {
+        copy_scenario["think_time"] = units::show_duration(t).into();
+    }
+    Ok(Plan {
+        name: "quick".into(),
+        source: None,
+        target: Target::Url(origin.clone()),
+        defaults: HttpDefaults::default(),
+        variables: Vec::new(),
+        scenarios: vec![ScenarioPlan {
+            name: "quick".into(),
+            weight: 1,
+            think_time: think.map_or(ThinkTime::None, ThinkTime::Constant),
+            on_start: Vec::new(),
+            steps: vec![step],
+            on_stop: Vec::new(),
+        }],
+        load: LoadPlan {
+            stages: vec![
+                Stage {
+                    users,
+                    over: Duration::ZERO,
+                },
+                Stage {
+                    users,
+                    over: duration,
+                },
+            ],
+            graceful_stop: Duration::from_secs(5),
+        },
+        scenario_copy: serde_json::json!({
+            "name": "quick",
+            "target": origin,
+            "scenarios": [copy_scenario],
+            "load": {"users": users, "duration": units::show_duration(duration)},
+        }),
+        secrets: Vec::new(),
+    })
+}
+
+/// `http://host:port/path?q#frag` -> (`http://host:port`, `/path?q`).
+fn split_url(url: &str) -> Result<(String, String), String> {
+    let url = url.trim();
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("add the scheme: http://{url}"))?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err("only http:// and https:// are supported".into());
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return Err("name a host, e.g. http://127.0.0.1:8080/".into());
+    }
+    if authority.contains('@') {
+        return Err(
+            "credentials in the URL are not supported; use a scenario file with headers".into(),
+        );
+    }
+    let tail = tail.split('#').next().unwrap_or("");
+    let path = match tail {
+        "" => "/".to_string(),
+        t if t.starts_with('?') => format!("/{t}"),
+        t => t.to_string(),
+    };
+    Ok((
+        format!("{}://{authority}", scheme.to_ascii_lowercase()),
+        path,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -317,9 +317,18 @@ mod tests {
     fn users_at_follows_ramps_and_holds() {
         let l = LoadPlan {
             stages: vec![
-                Stage { users: 10, over: ms(1000) },
-                Stage { users: 10, over: ms(1000) },
-                Stage { users: 0, over: ms(1000) },
+                Stage {
+                    users: 10,
+                    over: ms(1000),
+                },
+                Stage {
+                    users: 10,
+                    over: ms(1000),
+                },
+                Stage {
+                    users: 0,
+                    over: ms(1000),
+                },
             ],
             graceful_stop: ms(0),
         };
@@ -336,20 +345,105 @@ mod tests {
     #[test]
     fn time_when_users_reach_inverts_the_ramp() {
         let l = LoadPlan {
-            stages: vec![Stage { users: 100, over: ms(1000) }, Stage { users: 100, over: ms(1000) }],
+            stages: vec![
+                Stage {
+                    users: 100,
+                    over: ms(1000),
+                },
+                Stage {
+                    users: 100,
+                    over: ms(1000),
+                },
+            ],
             graceful_stop: ms(0),
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
         assert!(l.users_at(t) >= 50);
-        assert_eq!(l.time_when_users_reach(1, Duration::ZERO), Some(Duration::from_micros(1)));
+        assert_eq!(
+            l.time_when_users_reach(1, Duration::ZERO),
+            Some(Duration::from_micros(1))
+        );
         assert_eq!(l.time_when_users_reach(101, Duration::ZERO), None);
         // Immediate start: a zero-length ramp puts everyone on at t = 0.
         let l = LoadPlan {
-            stages: vec![Stage { users: 5, over: ms(0) }, Stage { users: 5, over: ms(1000) }],
+            stages: vec![
+                Stage {
+                    users: 5,
+                    over: ms(0),
+                },
+                Stage {
+                    users: 5,
+                    over: ms(1000),
+                },
+            ],
             graceful_stop: ms(0),
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
-        assert_eq!(l.time_when_users_reach(5, Duration::ZERO), Some(Duration::ZERO));
+        assert_eq!(
+            l.time_when_users_reach(5, Duration::ZERO),
+            Some(Duration::ZERO)
+        );
+    }
+}
+
+impl LoadPlan {
+    /// Scale every stage so the peak is `users` (the shape of the profile is kept).
+    pub fn scale_users(&mut self, users: usize) {
+        let max = self.max_users().max(1) as f64;
+        for s in &mut self.stages {
+            s.users = ((s.users as f64) * users as f64 / max).round() as usize;
+        }
+        if self.stages.is_empty() {
+            self.stages.push(Stage {
+                users,
+                over: Duration::ZERO,
+            });
+        }
+    }
+
+    /// Set the length of the run. A ramp-then-hold profile keeps its ramp and holds for
+    /// `d`; any other profile has every stage scaled so the total is `d`.
+    pub fn set_duration(&mut self, d: Duration) {
+        match self.stages.as_mut_slice() {
+            [ramp, hold] if ramp.users == hold.users => hold.over = d,
+            [only] => only.over = d,
+            stages => {
+                let total = stages
+                    .iter()
+                    .map(|s| s.over.as_secs_f64())
+                    .sum::<f64>()
+                    .max(1e-9);
+                for s in stages {
+                    s.over = s.over.mul_f64(d.as_secs_f64() / total);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn overrides_keep_the_shape() {
+        let mut l = LoadPlan {
+            stages: vec![
+                Stage {
+                    users: 100,
+                    over: Duration::from_secs(10),
+                },
+                Stage {
+                    users: 100,
+                    over: Duration::from_secs(60),
+                },
+            ],
+            graceful_stop: Duration::ZERO,
+        };
+        l.set_duration(Duration::from_secs(5));
+        assert_eq!(l.duration(), Duration::from_secs(15));
+        l.scale_users(10);
+        assert_eq!(l.max_users(), 10);
     }
 }

@@ -1,0 +1,39 @@
+//! `skein report RUN_DIR`: the summary of a saved run, from its folder alone. A run whose
+//! process died is rebuilt from its interval journal and its `result.json` rewritten.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{Invalid, exit};
+use crate::metrics::{self, MetricsError, store};
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A results folder written by `skein run`.
+    pub dir: PathBuf,
+}
+
+pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
+    let result = match metrics::load_result(&a.dir) {
+        Ok(r) => r,
+        Err(
+            e @ (MetricsError::Missing { .. }
+            | MetricsError::Schema { .. }
+            | MetricsError::Json { .. }),
+        ) => {
+            return Err(Invalid(e.to_string()).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // A recovered run gets its totals written back, so every later reader sees them.
+    let raw = std::fs::read_to_string(a.dir.join(store::RESULT_FILE)).unwrap_or_default();
+    if raw.contains("\"status\": \"running\"") {
+        let bytes = serde_json::to_vec_pretty(&result)?;
+        store::write_atomic(&a.dir.join(store::RESULT_FILE), &bytes)
+            .context("rewriting the recovered result.json")?;
+    }
+    super::console::print_summary(&result, &a.dir);
+    Ok(exit::OK)
+}

@@ -1,0 +1,386 @@
+//! The results folder: `result.json`, `latency.hlog` and the interval journal.
+//!
+//! Written incrementally: at the start `result.json` holds the run's facts with status
+//! `running`; every second one line per cell goes to `latency.hlog` (HdrHistogram interval
+//! log, V2 + DEFLATE, one tag per (scenario, step)) and one line to `intervals.jsonl` (the
+//! counts), both flushed. At the end `result.json` is replaced atomically with the totals.
+//! A process that dies loses at most the current second: [`load_result`] rebuilds the
+//! totals from the journal when `result.json` still says `running`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use serde::{Deserialize, Serialize};
+
+use super::MetricsError;
+use super::accumulate::Accumulator;
+use super::histogram::Hist;
+use super::recorder::{CellData, ErrorKind, IntervalData};
+use super::result::{RunResult, RunStatus, SCHEMA_VERSION};
+
+pub const RESULT_FILE: &str = "result.json";
+pub const HLOG_FILE: &str = "latency.hlog";
+pub const JOURNAL_FILE: &str = "intervals.jsonl";
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> MetricsError + '_ {
+    move |source| MetricsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Make a name safe for a folder or an interval-log tag: letters, digits, `-`, `_`, `.`, `/`
+/// are kept, anything else becomes `_`.
+pub fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "_".into() } else { s }
+}
+
+/// `<base>/<name>-<UTC yyyymmddThhmmssZ>`, made unique with a suffix if it exists.
+pub fn new_run_dir(
+    base: &Path,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PathBuf, MetricsError> {
+    let stem = format!(
+        "{}-{}",
+        sanitize(name).replace('/', "_"),
+        now.format("%Y%m%dT%H%M%SZ")
+    );
+    fs::create_dir_all(base).map_err(io_err(base))?;
+    for i in 0..1000 {
+        let p = if i == 0 {
+            base.join(&stem)
+        } else {
+            base.join(format!("{stem}-{i}"))
+        };
+        match fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(MetricsError::Io { path: p, source: e }),
+        }
+    }
+    Err(MetricsError::Io {
+        path: base.join(stem),
+        source: std::io::Error::other("too many runs with the same name in the same second"),
+    })
+}
+
+/// Write `bytes` to `path` atomically (temporary file, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetricsError> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+    }
+    fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// One journal line: the counts of one interval (histograms are in the interval log).
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalLine {
+    t_us: u64,
+    duration_us: u64,
+    users: u64,
+    cells: Vec<JournalCell>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalCell {
+    cell: usize,
+    requests: u64,
+    ok: u64,
+    check_failed: u64,
+    bytes: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    errors: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<u64>,
+}
+
+/// Writes a run's folder as the run goes.
+pub struct RunWriter {
+    dir: PathBuf,
+    hlog: BufWriter<File>,
+    journal: BufWriter<File>,
+    tags: Vec<String>,
+}
+
+impl RunWriter {
+    /// Start the folder: `result.json` (status `running`), the interval log's header and an
+    /// empty journal.
+    pub fn create(
+        dir: &Path,
+        initial: &RunResult,
+        started: SystemTime,
+    ) -> Result<RunWriter, MetricsError> {
+        let mut w = RunWriter {
+            dir: dir.to_path_buf(),
+            hlog: BufWriter::new(
+                File::create(dir.join(HLOG_FILE)).map_err(io_err(&dir.join(HLOG_FILE)))?,
+            ),
+            journal: BufWriter::new(
+                OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .truncate(true)
+                    .open(dir.join(JOURNAL_FILE))
+                    .map_err(io_err(&dir.join(JOURNAL_FILE)))?,
+            ),
+            tags: initial.cells.iter().map(|c| c.tag.clone()).collect(),
+        };
+        w.write_result(initial)?;
+        let epoch = started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let date = chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339();
+        let header = format!(
+            "#[Histogram log format version 1.3]\n\
+             #[Written by skein {}: response times in microseconds, one tag per scenario step]\n\
+             #[StartTime: {epoch:.3} (seconds since epoch), {date}]\n\
+             #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
+             #[MaxValueDivisor: 1000.0 (maximums below are in milliseconds)]\n\
+             \"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        w.hlog
+            .write_all(header.as_bytes())
+            .map_err(io_err(&dir.join(HLOG_FILE)))?;
+        w.hlog.flush().map_err(io_err(&dir.join(HLOG_FILE)))?;
+        Ok(w)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Append one interval (start `t_us` after the run's start) and flush it to disk.
+    pub fn write_interval(
+        &mut self,
+        t_us: u64,
+        duration_us: u64,
+        users: u64,
+        data: &IntervalData,
+    ) -> Result<(), MetricsError> {
+        let hlog_path = self.dir.join(HLOG_FILE);
+        let mut cells = Vec::new();
+        for (i, d) in data.iter().enumerate() {
+            if d.requests == 0 {
+                continue;
+            }
+            if !d.hist.is_empty() {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(d.hist.to_v2_deflate());
+                writeln!(
+                    self.hlog,
+                    "Tag={},{:.3},{:.3},{:.3},{}",
+                    self.tags[i],
+                    t_us as f64 / 1e6,
+                    duration_us as f64 / 1e6,
+                    d.hist.max() as f64 / 1000.0,
+                    b64
+                )
+                .map_err(io_err(&hlog_path))?;
+            }
+            cells.push(JournalCell {
+                cell: i,
+                requests: d.requests,
+                ok: d.ok,
+                check_failed: d.check_failed,
+                bytes: d.bytes,
+                errors: ErrorKind::ALL
+                    .iter()
+                    .zip(d.errors.iter())
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(k, n)| (k.as_str().to_string(), *n))
+                    .collect(),
+                checks: if d.checks.iter().any(|c| *c > 0) {
+                    d.checks.clone()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        let line = JournalLine {
+            t_us,
+            duration_us,
+            users,
+            cells,
+        };
+        let jpath = self.dir.join(JOURNAL_FILE);
+        serde_json::to_writer(&mut self.journal, &line).map_err(|e| MetricsError::Json {
+            path: jpath.clone(),
+            source: e,
+        })?;
+        self.journal.write_all(b"\n").map_err(io_err(&jpath))?;
+        self.hlog.flush().map_err(io_err(&hlog_path))?;
+        self.journal.flush().map_err(io_err(&jpath))?;
+        Ok(())
+    }
+
+    /// Replace `result.json` atomically.
+    pub fn write_result(&mut self, result: &RunResult) -> Result<(), MetricsError> {
+        let path = self.dir.join(RESULT_FILE);
+        let bytes = serde_json::to_vec_pretty(result).map_err(|e| MetricsError::Json {
+            path: path.clone(),
+            source: e,
+        })?;
+        write_atomic(&path, &bytes)
+    }
+}
+
+/// One histogram of the interval log.
+#[derive(Debug, Clone)]
+pub struct HlogEntry {
+    pub tag: Option<String>,
+    /// Start of the interval since the log's base time.
+    pub start: Duration,
+    pub duration: Duration,
+    pub hist: Hist,
+}
+
+/// Read every interval histogram of an HdrHistogram interval log.
+pub fn read_hlog(path: &Path) -> Result<Vec<HlogEntry>, MetricsError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
+    let mut out = Vec::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        let entry =
+            entry.map_err(|e| MetricsError::Histogram(format!("{}: {e:?}", path.display())))?;
+        if let LogEntry::Interval(ih) = entry {
+            let hist = Hist::from_base64(ih.encoded_histogram())?;
+            out.push(HlogEntry {
+                tag: ih.tag().map(|t| t.as_str().to_string()),
+                start: ih.start_timestamp(),
+                duration: ih.duration(),
+                hist,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Read a run's `result.json`. A result still marked `running` (its process died) is rebuilt
+/// from the interval journal and log and marked interrupted.
+pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
+    let path = dir.join(RESULT_FILE);
+    if !dir.is_dir() {
+        return Err(MetricsError::Missing {
+            path: dir.to_path_buf(),
+            what: "a run folder",
+        });
+    }
+    if !path.is_file() {
+        return Err(MetricsError::Missing {
+            path,
+            what: "result.json: this is not a Skein run folder, or the run never started",
+        });
+    }
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| MetricsError::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == SCHEMA_VERSION as u64 => {}
+        Some(v) => {
+            return Err(MetricsError::Schema {
+                path,
+                detail: format!("schema_version {v}; this skein reads version {SCHEMA_VERSION}"),
+            });
+        }
+        None => {
+            return Err(MetricsError::Schema {
+                path,
+                detail: "no schema_version: not a Skein result".into(),
+            });
+        }
+    }
+    let result: RunResult = serde_json::from_value(value).map_err(|e| MetricsError::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    if result.run.status == RunStatus::Running {
+        return recover(dir, result);
+    }
+    Ok(result)
+}
+
+/// Rebuild the totals of a run whose process died, from its journal and interval log.
+fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
+    let jpath = dir.join(JOURNAL_FILE);
+    let text = fs::read_to_string(&jpath).map_err(io_err(&jpath))?;
+    let tag_ids: HashMap<&str, usize> = initial
+        .cells
+        .iter()
+        .map(|c| (c.tag.as_str(), c.id))
+        .collect();
+    // Histograms by (cell, interval start in ms).
+    let mut hists: HashMap<(usize, u64), Hist> = HashMap::new();
+    let hpath = dir.join(HLOG_FILE);
+    if hpath.is_file() {
+        for e in read_hlog(&hpath)? {
+            if let Some(&id) = e.tag.as_deref().and_then(|t| tag_ids.get(t)) {
+                hists.insert(
+                    (id, (e.start.as_secs_f64() * 1000.0).round() as u64),
+                    e.hist,
+                );
+            }
+        }
+    }
+    let mut acc = Accumulator::new(initial.cells.clone());
+    for line in text.lines() {
+        // The last line may be cut short by the crash: stop there.
+        let Ok(j) = serde_json::from_str::<JournalLine>(line) else {
+            break;
+        };
+        let mut data: IntervalData = initial
+            .cells
+            .iter()
+            .map(|c| CellData::new(c.checks.len()))
+            .collect();
+        for c in &j.cells {
+            let Some(d) = data.get_mut(c.cell) else {
+                continue;
+            };
+            d.requests = c.requests;
+            d.ok = c.ok;
+            d.check_failed = c.check_failed;
+            d.bytes = c.bytes;
+            for (k, n) in &c.errors {
+                if let Some(k) = ErrorKind::parse(k) {
+                    d.errors[k as usize] = *n;
+                }
+            }
+            for (a, b) in d.checks.iter_mut().zip(c.checks.iter()) {
+                *a = *b;
+            }
+            let ms = (j.t_us as f64 / 1000.0).round() as u64;
+            if let Some(h) = hists.remove(&(c.cell, ms)) {
+                d.hist = h;
+            }
+        }
+        acc.add_interval(j.t_us, j.duration_us, j.users, &data);
+    }
+    let mut run = initial.run.clone();
+    run.status = RunStatus::Interrupted;
+    run.stop_reason = Some(
+        "the run's process ended before writing its totals; rebuilt from the interval journal"
+            .into(),
+    );
+    Ok(acc.finish(run, initial.scenario, initial.error_examples))
+}

@@ -1,0 +1,694 @@
+//! The semantic pass: a structurally sound [`RawFile`] becomes a [`Plan`].
+//!
+//! Every rule the schema cannot express is checked here (durations, ramps, templates,
+//! regexes, JSON paths, method shorthands, duplicate names, ...), and every problem is
+//! collected before giving up, so one run of `skein validate` shows them all. Positions
+//! come from the node tree, found again through each value's [`KeyPath`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::Diagnostic;
+use super::node::{KeyPath, Node};
+use super::plan::{
+    EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, Plan, RouteTiming, ScenarioPlan, Stage,
+    Target, ThinkTime, VarDef,
+};
+use super::raw::{
+    Dur, OrderedMap, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario, RawStage, RawThink, Text,
+};
+use super::suggest;
+use super::template::Template;
+use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED};
+
+/// Names accepted by `target: embedded:NAME`.
+pub const EMBEDDED_TARGETS: &[&str] = &["phase9"];
+/// The longest run a plan may describe; longer is surely a typo (and keeps sums finite).
+const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+/// `graceful_stop` when the file does not say.
+const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
+
+/// Reads an environment variable for `${env.NAME}`.
+pub type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The state of one compilation: where messages point, and what has been found so far.
+pub(super) struct Compiler<'a> {
+    pub file: &'a Path,
+    pub root: &'a Node,
+    pub env: EnvFn<'a>,
+    pub diags: Vec<Diagnostic>,
+    /// Variable names, by slot: declared ones first, then those only an `extract` writes.
+    pub slots: Vec<String>,
+    /// Environment values substituted into templates.
+    pub secrets: Vec<String>,
+}
+
+/// Compile `raw` (read from `root`) into a plan, or return every problem found.
+pub(super) fn compile(
+    raw: &RawFile,
+    root: &Node,
+    file: &Path,
+    env: EnvFn<'_>,
+) -> Result<Plan, Vec<Diagnostic>> {
+    let mut c = Compiler {
+        file,
+        root,
+        env,
+        diags: Vec::new(),
+        slots: Vec::new(),
+        secrets: Vec::new(),
+    };
+    let top = KeyPath::root();
+    let name = c.run_name(raw.name.as_deref(), &top.key("name"));
+    c.declare_variables(raw);
+    let target = c.target(&raw.target, &top.key("target"));
+    let defaults = c.defaults(raw, &top.key("defaults"));
+    let variables = c.variables(raw.variables.as_ref(), &top.key("variables"));
+    let scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
+    let load = c.load(&raw.load, &top.key("load"));
+    match (target, load) {
+        (Some(target), Some(load)) if c.diags.is_empty() => Ok(Plan {
+            name,
+            source: Some(file.to_path_buf()),
+            target,
+            defaults,
+            variables,
+            scenarios,
+            load,
+            scenario_copy: super::redact::redact(root.to_json()),
+            secrets: c.secrets,
+        }),
+        _ => Err(c.diags),
+    }
+}
+
+impl Compiler<'_> {
+    /// A problem with the value at `path`, shown as written.
+    pub fn bad(&mut self, path: &KeyPath, expected: impl Into<String>, hint: Option<String>) {
+        let found = self.root.locate(path).found();
+        self.err(path, found, expected, hint);
+    }
+
+    /// A problem at `path` (or the nearest node above it that exists).
+    pub fn err(
+        &mut self,
+        path: &KeyPath,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let n = self.root.locate(path);
+        let (line, col) = (n.line, n.col);
+        self.err_at(line, col, path, found, expected, hint);
+    }
+
+    pub fn err_at(
+        &mut self,
+        line: usize,
+        column: usize,
+        path: &KeyPath,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: path.to_string(),
+            found: found.into(),
+            expected: expected.into(),
+            hint,
+        });
+    }
+
+    pub fn duration(&mut self, d: &Dur, path: &KeyPath) -> Option<Duration> {
+        match units::parse_duration(&d.0) {
+            Ok(v) if v > MAX_RUN => {
+                self.bad(
+                    path,
+                    format!("a duration of at most {}h", MAX_RUN.as_secs() / 3600),
+                    None,
+                );
+                None
+            }
+            Ok(v) => Some(v),
+            Err(hint) => {
+                self.bad(path, DURATION_EXPECTED, Some(hint));
+                None
+            }
+        }
+    }
+
+    /// A duration that must be more than zero (a timeout).
+    pub fn positive_duration(&mut self, d: &Dur, path: &KeyPath) -> Option<Duration> {
+        let v = self.duration(d, path)?;
+        if v.is_zero() {
+            self.bad(path, "a duration longer than 0s", None);
+            return None;
+        }
+        Some(v)
+    }
+
+    fn run_name(&mut self, name: Option<&str>, path: &KeyPath) -> String {
+        let Some(name) = name else {
+            return self.file.file_stem().map_or_else(
+                || "scenario".to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+        };
+        if name.trim().is_empty()
+            || name.contains(['/', '\\'])
+            || name.chars().any(char::is_control)
+        {
+            self.bad(path, "a short name without slashes, e.g. checkout", None);
+        }
+        name.to_string()
+    }
+
+    /// Slots: declared variables in order, then each name an `extract` writes.
+    fn declare_variables(&mut self, raw: &RawFile) {
+        let vars = KeyPath::root().key("variables");
+        for (name, _) in raw.variables.iter().flat_map(|m| &m.0) {
+            self.check_var_name(name, &vars.key(name));
+            self.slots.push(name.clone());
+        }
+        for (i, sc) in raw.scenarios.iter().enumerate() {
+            for (list, steps) in step_lists(sc) {
+                for (j, step) in steps.iter().enumerate() {
+                    for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
+                        let at = KeyPath::root()
+                            .key("scenarios")
+                            .idx(i)
+                            .key(list)
+                            .idx(j)
+                            .key("extract")
+                            .key(name);
+                        self.check_var_name(name, &at);
+                        if !self.slots.contains(name) {
+                            self.slots.push(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_var_name(&mut self, name: &str, path: &KeyPath) {
+        if !units::is_identifier(name) || name == "env" {
+            let hint = if name == "env" {
+                "`env` is reserved for `${env.NAME}`".to_string()
+            } else {
+                format!(
+                    "try `{}`",
+                    name.replace(|c: char| !(c.is_ascii_alphanumeric() || c == '-'), "_")
+                )
+            };
+            self.err(
+                path,
+                format!("the variable name `{name}`"),
+                "letters, digits, `_` and `-`, starting with a letter or `_`",
+                Some(hint),
+            );
+        }
+    }
+
+    fn target(&mut self, t: &super::raw::RawTarget, path: &KeyPath) -> Option<Target> {
+        use super::raw::RawTarget;
+        match t {
+            RawTarget::Url(s) => match s.strip_prefix("embedded:") {
+                Some(name) => self
+                    .embedded_name(name.trim(), path)
+                    .then(|| Target::Embedded(EmbeddedTarget::default())),
+                None => self.base_url(s, path).map(Target::Url),
+            },
+            RawTarget::Embedded(e) => self.embedded(e, path).map(Target::Embedded),
+        }
+    }
+
+    fn embedded_name(&mut self, name: &str, path: &KeyPath) -> bool {
+        if EMBEDDED_TARGETS.contains(&name) {
+            return true;
+        }
+        let hint = match suggest::closest(name, EMBEDDED_TARGETS) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => format!("the embedded targets are: {}", EMBEDDED_TARGETS.join(", ")),
+        };
+        self.bad(
+            path,
+            "embedded:phase9, or a URL such as http://127.0.0.1:8080",
+            Some(hint),
+        );
+        false
+    }
+
+    fn base_url(&mut self, s: &str, path: &KeyPath) -> Option<String> {
+        const EXPECTED: &str = "a URL such as http://127.0.0.1:8080, or embedded:phase9";
+        let Some(rest) = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+        else {
+            let hint = if s.contains("://") {
+                "only http:// and https:// are supported".to_string()
+            } else {
+                format!("add the scheme: http://{s}")
+            };
+            self.bad(path, EXPECTED, Some(hint));
+            return None;
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if host.is_empty() || s.chars().any(char::is_whitespace) {
+            self.bad(
+                path,
+                EXPECTED,
+                Some("a URL names a host and has no spaces".into()),
+            );
+            return None;
+        }
+        Some(s.trim_end_matches('/').to_string())
+    }
+
+    fn embedded(&mut self, e: &RawEmbedded, path: &KeyPath) -> Option<EmbeddedTarget> {
+        let name_ok = self.embedded_name(e.embedded.trim(), &path.key("embedded"));
+        let workers = e.workers.map(|w| usize::try_from(w).unwrap_or(usize::MAX));
+        let mut routes = std::collections::BTreeMap::new();
+        let mut ok = name_ok;
+        for (name, r) in e.routes.iter().flat_map(|r| r.iter()) {
+            match self.route(r, &path.key("routes").key(name)) {
+                Some(t) => {
+                    routes.insert(name.to_string(), t);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(EmbeddedTarget { workers, routes })
+    }
+
+    fn route(&mut self, r: &RawRoute, path: &KeyPath) -> Option<RouteTiming> {
+        let mut ok = true;
+        let mut get = |c: &mut Self, d: &Option<Dur>, key: &str| match d {
+            None => None,
+            Some(d) => {
+                let v = c.duration(d, &path.key(key));
+                ok &= v.is_some();
+                v
+            }
+        };
+        let t = RouteTiming {
+            service_time: get(self, &r.service_time, "service_time"),
+            jitter: get(self, &r.jitter, "jitter"),
+            db: get(self, &r.db, "db"),
+        };
+        if let (Some(s), Some(j)) = (t.service_time, t.jitter)
+            && j > s
+        {
+            self.bad(
+                &path.key("jitter"),
+                format!("at most service_time ({})", units::show_duration(s)),
+                None,
+            );
+            ok = false;
+        }
+        if let (Some(s), Some(db)) = (t.service_time, t.db)
+            && db > s
+        {
+            self.bad(
+                &path.key("db"),
+                format!("at most service_time ({})", units::show_duration(s)),
+                None,
+            );
+            ok = false;
+        }
+        ok.then_some(t)
+    }
+
+    fn defaults(&mut self, raw: &RawFile, path: &KeyPath) -> HttpDefaults {
+        let mut out = HttpDefaults::default();
+        let Some(d) = &raw.defaults else { return out };
+        if let Some(h) = &d.headers {
+            out.headers = self.headers(h, &path.key("headers"));
+        }
+        if let Some(t) = d
+            .timeout
+            .as_ref()
+            .and_then(|t| self.positive_duration(t, &path.key("timeout")))
+        {
+            out.timeout = t;
+        }
+        if let Some(Text(v)) = &d.http_version {
+            match v.as_str() {
+                "auto" => out.http_version = HttpVersion::Auto,
+                "1.1" => out.http_version = HttpVersion::Http1,
+                "2" => out.http_version = HttpVersion::Http2,
+                _ => self.bad(&path.key("http_version"), "one of auto, 1.1, 2", None),
+            }
+        }
+        out.tls_verify = d.tls_verify.unwrap_or(true);
+        out.cookies = d.cookies.unwrap_or(true);
+        if let Some(ua) = &d.user_agent {
+            out.user_agent = ua.clone();
+        }
+        out
+    }
+
+    fn variables(&mut self, declared: Option<&OrderedMap<Text>>, path: &KeyPath) -> Vec<VarDef> {
+        let slots = self.slots.clone();
+        slots
+            .into_iter()
+            .map(|name| {
+                let initial = declared
+                    .and_then(|m| m.0.iter().find(|(k, _)| *k == name))
+                    .map(|(_, v)| self.template_or_literal(&path.key(&name), &v.0));
+                VarDef { name, initial }
+            })
+            .collect()
+    }
+
+    fn scenarios(&mut self, list: &[RawScenario], path: &KeyPath) -> Vec<ScenarioPlan> {
+        let mut out = Vec::with_capacity(list.len());
+        for (i, s) in list.iter().enumerate() {
+            let p = path.idx(i);
+            if s.name.trim().is_empty() {
+                self.bad(&p.key("name"), "a name, e.g. browse", None);
+            } else if let Some(first) = list[..i].iter().position(|o| o.name == s.name) {
+                let line = self.root.locate(&path.idx(first).key("name")).line;
+                self.err(
+                    &p.key("name"),
+                    format!("{:?} a second time", s.name),
+                    "a name no other scenario has",
+                    Some(format!(
+                        "scenarios[{first}] on line {line} has this name too"
+                    )),
+                );
+            }
+            let think_time = s
+                .think_time
+                .as_ref()
+                .and_then(|t| self.think(t, &p.key("think_time")));
+            let on_start = self.steps(
+                s.on_start.as_deref().unwrap_or_default(),
+                &p.key("on_start"),
+            );
+            let steps = self.steps(&s.steps, &p.key("steps"));
+            let on_stop = self.steps(s.on_stop.as_deref().unwrap_or_default(), &p.key("on_stop"));
+            out.push(ScenarioPlan {
+                name: s.name.clone(),
+                weight: s.weight.unwrap_or(1),
+                think_time: think_time.unwrap_or_default(),
+                on_start,
+                steps,
+                on_stop,
+            });
+        }
+        out
+    }
+
+    pub fn think(&mut self, t: &RawThink, path: &KeyPath) -> Option<ThinkTime> {
+        match t {
+            RawThink::Constant(d) => self.duration(d, path).map(ThinkTime::Constant),
+            RawThink::Uniform(u) => {
+                let min = self.duration(&u.min, &path.key("min"));
+                let max = self.duration(&u.max, &path.key("max"));
+                let (min, max) = (min?, max?);
+                if min > max {
+                    let expected =
+                        format!("a min no larger than max ({})", units::show_duration(max));
+                    self.bad(&path.key("min"), expected, Some("swap min and max".into()));
+                    return None;
+                }
+                Some(ThinkTime::Uniform { min, max })
+            }
+            RawThink::Gaussian(g) => {
+                let mean = self.duration(&g.mean, &path.key("mean"));
+                let stddev = self.duration(&g.stddev, &path.key("stddev"));
+                Some(ThinkTime::Gaussian {
+                    mean: mean?,
+                    stddev: stddev?,
+                })
+            }
+        }
+    }
+
+    fn load(&mut self, l: &RawLoad, path: &KeyPath) -> Option<LoadPlan> {
+        let graceful = match &l.graceful_stop {
+            None => Some(DEFAULT_GRACEFUL_STOP),
+            Some(d) => self.duration(d, &path.key("graceful_stop")),
+        };
+        let stages = match (&l.users, &l.stages) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    &path.key("stages"),
+                    "both `users` and `stages`",
+                    "either `users` (with `ramp` and `duration`) or `stages`",
+                    Some("write the ramp and hold as stages, e.g. [{users: 100, over: 30s}, {users: 100, over: 1m}]".into()),
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    path,
+                    "neither `users` nor `stages`",
+                    "`users` with `duration`, or `stages`",
+                    Some("e.g. `load: {users: 10, ramp: 5/s, duration: 1m}`".into()),
+                );
+                None
+            }
+            (None, Some(st)) => {
+                for key in ["ramp", "duration"] {
+                    let given = if key == "ramp" {
+                        l.ramp.is_some()
+                    } else {
+                        l.duration.is_some()
+                    };
+                    if given {
+                        self.err(
+                            &path.key(key),
+                            format!("`{key}` next to `stages`"),
+                            "ramps and holds written as stages",
+                            Some("a stage {users: N, over: 30s} moves linearly to N users".into()),
+                        );
+                    }
+                }
+                self.stages(st, &path.key("stages"))
+            }
+            (Some(u), None) => self.users_load(*u, l, path),
+        };
+        Some(LoadPlan {
+            stages: stages?,
+            graceful_stop: graceful?,
+        })
+    }
+
+    /// `users, ramp, duration` as `[{users, ramp_time}, {users, duration}]`.
+    fn users_load(&mut self, users: u64, l: &RawLoad, path: &KeyPath) -> Option<Vec<Stage>> {
+        let n = usize::try_from(users).unwrap_or(usize::MAX);
+        let ramp = match &l.ramp {
+            None => Some(Duration::ZERO),
+            Some(r) => match units::parse_ramp(&r.0) {
+                Ok(spec) => Some(spec.time_for(users)),
+                Err(hint) => {
+                    self.bad(&path.key("ramp"), RAMP_EXPECTED, Some(hint));
+                    None
+                }
+            },
+        };
+        let hold = match &l.duration {
+            None => Some(Duration::ZERO),
+            Some(d) => self.duration(d, &path.key("duration")),
+        };
+        let (ramp, hold) = (ramp?, hold?);
+        let total = ramp.checked_add(hold).unwrap_or(Duration::MAX);
+        if total.is_zero() {
+            let found = if l.duration.is_some() {
+                "a run of 0s".to_string()
+            } else {
+                "no `duration`".to_string()
+            };
+            let hint = "add e.g. `duration: 1m`: how long all users run after the ramp".to_string();
+            self.err(
+                &path.key("duration"),
+                found,
+                "a run longer than 0s",
+                Some(hint),
+            );
+            return None;
+        }
+        if total > MAX_RUN {
+            self.bad(
+                &path.key("ramp"),
+                "a ramp that ends within a year",
+                Some("raise the rate, e.g. 100/s".into()),
+            );
+            return None;
+        }
+        Some(vec![
+            Stage {
+                users: n,
+                over: ramp,
+            },
+            Stage {
+                users: n,
+                over: hold,
+            },
+        ])
+    }
+
+    fn stages(&mut self, list: &[RawStage], path: &KeyPath) -> Option<Vec<Stage>> {
+        let mut out = Vec::with_capacity(list.len());
+        let mut ok = true;
+        for (i, s) in list.iter().enumerate() {
+            match self.duration(&s.over, &path.idx(i).key("over")) {
+                Some(over) => out.push(Stage {
+                    users: usize::try_from(s.users).unwrap_or(usize::MAX),
+                    over,
+                }),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        if out.is_empty() {
+            self.bad(
+                path,
+                "at least one stage, e.g. [{users: 10, over: 1m}]",
+                None,
+            );
+            return None;
+        }
+        let total = out
+            .iter()
+            .try_fold(Duration::ZERO, |a, s| a.checked_add(s.over))
+            .unwrap_or(Duration::MAX);
+        if total.is_zero() || total > MAX_RUN {
+            self.err(
+                path,
+                format!("stages lasting {} in all", units::show_duration(total)),
+                "a total longer than 0s and within a year",
+                None,
+            );
+            return None;
+        }
+        if out.iter().all(|s| s.users == 0) {
+            self.err(
+                path,
+                "no stage with users",
+                "at least one stage with `users` of 1 or more",
+                None,
+            );
+            return None;
+        }
+        Some(out)
+    }
+
+    /// Compile a template; on failure the problem is recorded and `None` returned.
+    pub fn template(&mut self, path: &KeyPath, src: &str) -> Option<Template> {
+        let mut unknown: Vec<String> = Vec::new();
+        let unset: std::cell::RefCell<Vec<String>> = std::cell::RefCell::new(Vec::new());
+        let result = {
+            let slots = &self.slots;
+            let read = self.env;
+            let mut resolve = |name: &str| {
+                let slot = slots.iter().position(|s| s == name);
+                if slot.is_none() {
+                    unknown.push(name.to_string());
+                }
+                slot
+            };
+            let env = |name: &str| {
+                let v = read(name);
+                if v.is_none() {
+                    unset.borrow_mut().push(name.to_string());
+                }
+                v
+            };
+            Template::parse(src, &mut resolve, &env)
+        };
+        match result {
+            Ok(t) => {
+                for v in t.env_values() {
+                    if !v.is_empty() && !self.secrets.contains(&v) {
+                        self.secrets.push(v);
+                    }
+                }
+                Some(t)
+            }
+            Err(e) => {
+                let node = self.root.locate(path);
+                let (line, col) = (node.line, node.col_at(e.offset));
+                let (expected, hint) = if let Some(name) = unknown.first() {
+                    let known: Vec<&str> = self.slots.iter().map(String::as_str).collect();
+                    let hint = match suggest::closest(name, &known) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None => format!(
+                            "declare it under `variables:` (e.g. `{name}: \"\"`) or set it with `extract:`"
+                        ),
+                    };
+                    (
+                        "a variable declared under `variables:` or set by an `extract:`",
+                        Some(hint),
+                    )
+                } else if let Some(name) = unset.borrow().first() {
+                    (
+                        "an environment variable that is set",
+                        Some(format!(
+                            "set it before running skein, e.g. `export {name}=...`"
+                        )),
+                    )
+                } else {
+                    ("a valid `${...}` template", None)
+                };
+                self.err_at(line, col, path, e.message, expected, hint);
+                None
+            }
+        }
+    }
+
+    /// Like [`Compiler::template`], with the text itself standing in on failure (the plan
+    /// is not built then anyway).
+    pub fn template_or_literal(&mut self, path: &KeyPath, src: &str) -> Template {
+        self.template(path, src)
+            .unwrap_or_else(|| Template::literal(src))
+    }
+
+    /// Headers: names checked, values compiled as templates.
+    pub fn headers(&mut self, map: &OrderedMap<Text>, path: &KeyPath) -> Vec<(String, Template)> {
+        let mut out = Vec::with_capacity(map.0.len());
+        for (name, Text(v)) in &map.0 {
+            let p = path.key(name);
+            self.header_name(name, &p);
+            out.push((name.clone(), self.template_or_literal(&p, v)));
+        }
+        out
+    }
+
+    pub fn header_name(&mut self, name: &str, path: &KeyPath) -> bool {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_ok() {
+            return true;
+        }
+        self.err(
+            path,
+            format!("the header name `{name}`"),
+            "a header name: letters, digits and `-`",
+            None,
+        );
+        false
+    }
+
+    /// Query or form fields: values compiled as templates.
+    pub fn fields(&mut self, map: &OrderedMap<Text>, path: &KeyPath) -> Vec<(String, Template)> {
+        map.0
+            .iter()
+            .map(|(k, Text(v))| (k.clone(), self.template_or_literal(&path.key(k), v)))
+            .collect()
+    }
+}
+
+/// The step lists of a scenario, with their keys.
+pub(super) fn step_lists(sc: &RawScenario) -> [(&'static str, &[super::raw::RawStep]); 3] {
+    [
+        ("on_start", sc.on_start.as_deref().unwrap_or_default()),
+        ("steps", &sc.steps),
+        ("on_stop", sc.on_stop.as_deref().unwrap_or_default()),
+    ]
+}

@@ -1,0 +1,591 @@
+//! The scenario file as written: serde types that mirror the YAML keys one for one.
+//!
+//! These types are the single source of the published JSON Schema ([`json_schema`]): their
+//! doc comments become the schema's descriptions, which editors show on completion and hover.
+//! Nothing here is validated beyond its shape; `compile` turns a [`RawFile`] into a
+//! [`super::Plan`] and reports every semantic problem.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use schemars::{JsonSchema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A Skein scenario: who the virtual users are, what they request, and how many of them run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Skein scenario")]
+pub struct RawFile {
+    /// Location of this JSON Schema, for editors; ignored by skein.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Short name of the run, used for the results folder. Default: the file name without
+    /// its extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where the load goes: a base URL such as `http://127.0.0.1:8080`, `embedded:phase9`
+    /// for the built-in demo target, or `{embedded: phase9, workers: 64, routes: {...}}`.
+    pub target: RawTarget,
+    /// HTTP settings shared by every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<RawDefaults>,
+    /// Per-user variables in order, each rendered once when the user starts, e.g.
+    /// `product_id: "${randomInt(1, 500)}"`. Steps use them as `${product_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<OrderedMap<Text>>,
+    /// The kinds of users; each user runs one scenario, chosen by weight.
+    #[schemars(length(min = 1))]
+    pub scenarios: Vec<RawScenario>,
+    /// How many users run and for how long: `users` + `ramp` + `duration`, or `stages`.
+    pub load: RawLoad,
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Target")]
+pub enum RawTarget {
+    /// A base URL (`http://host:port`) or `embedded:phase9` for the built-in demo target.
+    Url(String),
+    /// The built-in demo target with tuned settings.
+    Embedded(Box<RawEmbedded>),
+}
+
+/// The built-in demo target, started in-process on a free local port.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EmbeddedTarget")]
+pub struct RawEmbedded {
+    /// Which demo application to start; `phase9` is the only one.
+    pub embedded: String,
+    /// Size of the demo's worker pool: requests served at once. Default: the demo's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub workers: Option<u64>,
+    /// Service-time overrides per demo route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<RawRoutes>,
+}
+
+/// Service-time overrides of the demo's routes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "DemoRoutes")]
+pub struct RawRoutes {
+    /// `GET /` (HTML page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<RawRoute>,
+    /// `GET /static/*` (CSS, JS, SVG).
+    #[serde(rename = "static", default, skip_serializing_if = "Option::is_none")]
+    pub static_files: Option<RawRoute>,
+    /// `GET /api/products?page=&per_page=`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<RawRoute>,
+    /// `GET /api/products/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<RawRoute>,
+    /// `GET /api/search?q=`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<RawRoute>,
+    /// `POST /api/login`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<RawRoute>,
+    /// `GET` and `POST /api/cart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart: Option<RawRoute>,
+    /// `GET /health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<RawRoute>,
+}
+
+impl RawRoutes {
+    /// The routes that were set, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &RawRoute)> {
+        [
+            ("home", &self.home),
+            ("static", &self.static_files),
+            ("products", &self.products),
+            ("product", &self.product),
+            ("search", &self.search),
+            ("login", &self.login),
+            ("cart", &self.cart),
+            ("health", &self.health),
+        ]
+        .into_iter()
+        .filter_map(|(n, r)| r.as_ref().map(|r| (n, r)))
+    }
+}
+
+/// Service-time model of one demo route.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "DemoRoute")]
+pub struct RawRoute {
+    /// Mean time a request holds a worker, e.g. `20ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_time: Option<Dur>,
+    /// Uniform jitter around the service time, e.g. `2ms` (service_time +- jitter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Dur>,
+    /// Part of the service time reported as `Server-Timing: db;dur=..`, e.g. `12ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<Dur>,
+}
+
+/// HTTP settings shared by every step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
+pub struct RawDefaults {
+    /// Headers sent with every request, e.g. `{Accept: application/json}`; values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<OrderedMap<Text>>,
+    /// Request timeout, e.g. `10s`. Default: `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+    /// `auto` (HTTP/1.1, or HTTP/2 when TLS offers it), `"1.1"`, or `"2"` (HTTP/2 with prior
+    /// knowledge). Default: `auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "http_version_schema")]
+    pub http_version: Option<Text>,
+    /// Verify TLS certificates. Default: `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_verify: Option<bool>,
+    /// Give each user its own cookie jar. Default: `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<bool>,
+    /// The `User-Agent` header. Default: `skein/VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+fn http_version_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+    json_schema!({
+        "description": "`auto` (HTTP/1.1, or HTTP/2 when TLS offers it), `\"1.1\"`, or `\"2\"` \
+                        (HTTP/2 with prior knowledge). Default: `auto`.",
+        "enum": ["auto", "1.1", "2", 1.1, 2]
+    })
+}
+
+/// One kind of user: the steps it runs, again and again.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Scenario")]
+pub struct RawScenario {
+    /// Name of the scenario, unique in the file; shown in reports.
+    pub name: String,
+    /// Relative share of users that run this scenario. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub weight: Option<u32>,
+    /// Pause after each step: `1s`, `{min: 500ms, max: 2s}` (uniform) or
+    /// `{mean: 1s, stddev: 250ms}` (gaussian). Default: no pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<RawThink>,
+    /// Steps run once when a user starts, e.g. a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_start: Option<Vec<RawStep>>,
+    /// Steps run in order, again and again, while the user is active.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<RawStep>,
+    /// Steps run once when a user stops, e.g. a logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_stop: Option<Vec<RawStep>>,
+}
+
+/// Pause after each step.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "ThinkTime")]
+pub enum RawThink {
+    /// The same pause every time, e.g. `1s`.
+    Constant(Dur),
+    /// A uniformly random pause between `min` and `max`.
+    Uniform(RawUniform),
+    /// A normally distributed pause (never below zero).
+    Gaussian(RawGaussian),
+}
+
+/// A uniformly random pause.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UniformThinkTime")]
+pub struct RawUniform {
+    /// Shortest pause, e.g. `500ms`.
+    pub min: Dur,
+    /// Longest pause, e.g. `2s`.
+    pub max: Dur,
+}
+
+/// A normally distributed pause.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "GaussianThinkTime")]
+pub struct RawGaussian {
+    /// Mean pause, e.g. `1s`.
+    pub mean: Dur,
+    /// Standard deviation, e.g. `250ms`.
+    pub stddev: Dur,
+}
+
+/// One HTTP request, with its checks and extractions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
+pub struct RawStep {
+    /// Name in reports. Default: `METHOD path`, e.g. `GET /api/products/${product_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `GET` this path (or absolute URL), e.g. `/api/products/${product_id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub get: Option<String>,
+    /// `POST` to this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<String>,
+    /// `PUT` to this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub put: Option<String>,
+    /// `PATCH` this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// `DELETE` this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<String>,
+    /// `HEAD` this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// `OPTIONS` on this path (or absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
+    /// HTTP method, with `path:`; instead of a shorthand such as `get:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Path (or absolute URL), with `method:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Query parameters, e.g. `{page: "2"}`; values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<OrderedMap<Text>>,
+    /// Request headers, e.g. `{X-Trace: "${uuid()}"}`; values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<OrderedMap<Text>>,
+    /// A JSON body whose strings are templates, e.g. `{user: "${name}", qty: 2}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    /// A form body (`application/x-www-form-urlencoded`); values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<OrderedMap<Text>>,
+    /// A raw body, sent as written after templating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Request timeout for this step, e.g. `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+    /// Pause after this step, instead of the scenario's `think_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<RawThink>,
+    /// Assertions on the response; a failed one counts the request as failed. Without
+    /// `status`, any 2xx or 3xx status passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<RawCheck>,
+    /// Values taken from the response into per-user variables, e.g.
+    /// `token: {json: "$.token"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<OrderedMap<RawExtract>>,
+}
+
+/// Assertions on a response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Check")]
+pub struct RawCheck {
+    /// Expected status: `200`, `[200, 201]`, `"2xx"`, or a list mixing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RawStatus>,
+    /// Response headers by name, e.g. `{content-type: {contains: json}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<OrderedMap<RawStrOp>>,
+    /// The body contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The body matches this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_matches: Option<String>,
+    /// Tests on JSONPath selections of the body, e.g. `[{path: "$.total", gt: 0}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Vec<RawJsonCheck>>,
+}
+
+/// Expected status code(s).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "StatusCheck")]
+pub enum RawStatus {
+    /// One code or class.
+    One(StatusItem),
+    /// Any of these codes or classes.
+    Any(Vec<StatusItem>),
+}
+
+/// A status code or class.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Status")]
+pub enum StatusItem {
+    /// A status code, e.g. `200`.
+    Code(#[schemars(range(min = 100, max = 599))] u16),
+    /// A class such as `"2xx"`.
+    Class(String),
+}
+
+/// A test on a header value: exactly one of `exists`, `equals`, `contains`, `matches`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "HeaderCheck")]
+pub struct RawStrOp {
+    /// `true`: the header is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The value equals this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<Text>,
+    /// The value contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<Text>,
+    /// The value matches this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
+}
+
+/// A test on a JSONPath selection: `path` and exactly one operator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "JsonCheck")]
+pub struct RawJsonCheck {
+    /// An RFC 9535 JSONPath, e.g. `$.items[0].id`.
+    pub path: String,
+    /// `true`: the path selects something; `false`: it selects nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The selected value equals this JSON value.
+    #[serde(
+        default,
+        deserialize_with = "some_value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub equals: Option<serde_json::Value>,
+    /// The selected number is greater than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    /// The selected number is greater than or equal to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gte: Option<f64>,
+    /// The selected number is less than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    /// The selected number is less than or equal to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lte: Option<f64>,
+    /// The selected string contains this text, or the selected array contains this string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<Text>,
+}
+
+/// `equals: null` means "equals JSON null", not "absent".
+fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// Where an extracted value comes from: exactly one of `json`, `regex`, `header`, `cookie`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Extract")]
+pub struct RawExtract {
+    /// The first value this JSONPath selects in the body, e.g. `$.token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// A regular expression on the body; the capture `group` is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// Capture group of `regex` (0 = the whole match). Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<u32>,
+    /// A response header's value, e.g. `etag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// A cookie set by the response (`Set-Cookie`), e.g. `sid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+}
+
+/// How many users run, and for how long.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Load")]
+pub struct RawLoad {
+    /// Number of users, e.g. `1000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub users: Option<u64>,
+    /// How fast users start: a rate such as `200/s` or `600/m`, or the whole ramp's length
+    /// such as `30s`. Default: all at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
+    /// How long all `users` run after the ramp, e.g. `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+    /// Instead of `users`/`ramp`/`duration`: ramps and holds in order, e.g.
+    /// `[{users: 100, over: 30s}, {users: 100, over: 1m}, {users: 0, over: 10s}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub stages: Option<Vec<RawStage>>,
+    /// After the end, how long in-flight requests may finish. Default: `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graceful_stop: Option<Dur>,
+}
+
+/// One ramp or hold: the number of users changes linearly to `users` over `over`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Stage")]
+pub struct RawStage {
+    /// Users at the end of the stage.
+    pub users: u64,
+    /// Length of the stage, e.g. `30s`.
+    pub over: Dur,
+}
+
+/// A duration as written, e.g. `250ms`; parsed by `compile`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Dur(pub String);
+
+impl JsonSchema for Dur {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({
+            "description": "A duration: numbers with units us, ms, s, m, h, e.g. `250ms`, `1.5s`, `1m30s`.",
+            "type": "string",
+            "pattern": DURATION_PATTERN
+        })
+    }
+}
+
+/// What editors check a duration against; `compile` parses it for real.
+pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(us|µs|ms|s|m|h))+$";
+
+/// A ramp as written, e.g. `200/s` or `30s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ramp(pub String);
+
+impl JsonSchema for Ramp {
+    fn schema_name() -> Cow<'static, str> {
+        "Ramp".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({
+            "description": "Users started per second (`200/s`) or minute (`600/m`), or the ramp's length (`30s`).",
+            "type": "string",
+            "pattern": r"^([0-9]+(\.[0-9]+)?/(s|m)|([0-9]+(\.[0-9]+)?(us|µs|ms|s|m|h))+)$"
+        })
+    }
+}
+
+/// A scalar taken as text: a string, or a number or boolean written without quotes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text(pub String);
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(Text(s)),
+            serde_json::Value::Number(n) => Ok(Text(n.to_string())),
+            serde_json::Value::Bool(b) => Ok(Text(b.to_string())),
+            other => Err(D::Error::custom(format!("expected text, found {other}"))),
+        }
+    }
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// A YAML mapping whose keys keep their written order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<V: Serialize> Serialize for OrderedMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OrderedMap<V>, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, V>()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedMap(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Map_of_{}", V::schema_name()).into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({ "type": "object", "additionalProperties": g.subschema_for::<V>() })
+    }
+}
+
+/// The JSON Schema of scenario files (draft 2020-12), generated from the types above once.
+pub(crate) fn schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| schemars::schema_for!(RawFile).to_value())
+}

@@ -1,0 +1,429 @@
+//! Whole-pipeline tests: text in, plan or diagnostics out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "API_TOKEN" => Some("s3cr3t".to_string()),
+        _ => None,
+    }
+}
+
+fn plan(text: &str) -> Plan {
+    match parse_with_env(text, Path::new("scenarios/t.yaml"), &env) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn problems(text: &str) -> Vec<Diagnostic> {
+    match parse_with_env(text, Path::new("t.yaml"), &env) {
+        Err(ScenarioError::Invalid { diagnostics }) => diagnostics,
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("loaded, but should have failed:\n{text}"),
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+const MINIMAL: &str = "target: http://localhost:8080/\nscenarios: [{name: a, steps: [{get: /}]}]\n";
+
+#[test]
+fn a_minimal_file_gets_every_default() {
+    let p = plan(&format!("{MINIMAL}load: {{users: 2, duration: 10s}}\n"));
+    assert_eq!(p.name, "t");
+    assert_eq!(p.target, Target::Url("http://localhost:8080".into()));
+    assert_eq!(p.defaults, HttpDefaults::default());
+    assert_eq!(p.load.graceful_stop, secs(5));
+    let sc = &p.scenarios[0];
+    assert_eq!((sc.weight, sc.think_time), (1, ThinkTime::None));
+    let step = &sc.steps[0];
+    assert_eq!(
+        (step.name.as_str(), step.method, step.path.source()),
+        ("GET /", Method::Get, "/")
+    );
+    assert!(step.checks.is_empty());
+}
+
+#[test]
+fn users_ramp_duration_become_two_stages() {
+    let stages = |load: &str| plan(&format!("{MINIMAL}load: {load}\n")).load.stages;
+    let two = |u, a, b| vec![Stage { users: u, over: a }, Stage { users: u, over: b }];
+    assert_eq!(
+        stages("{users: 1000, ramp: 200/s, duration: 1m}"),
+        two(1000, secs(5), secs(60))
+    );
+    assert_eq!(
+        stages("{users: 60, ramp: 120/m, duration: 1m}"),
+        two(60, secs(30), secs(60))
+    );
+    assert_eq!(
+        stages("{users: 10, ramp: 30s, duration: 1m}"),
+        two(10, secs(30), secs(60))
+    );
+    assert_eq!(
+        stages("{users: 10, duration: 1m}"),
+        two(10, Duration::ZERO, secs(60))
+    );
+    assert_eq!(
+        stages("{users: 10, ramp: 5s}"),
+        two(10, secs(5), Duration::ZERO)
+    );
+    let st =
+        stages("{stages: [{users: 100, over: 30s}, {users: 0, over: 10s}], graceful_stop: 1s}");
+    assert_eq!(
+        st,
+        vec![
+            Stage {
+                users: 100,
+                over: secs(30)
+            },
+            Stage {
+                users: 0,
+                over: secs(10)
+            }
+        ]
+    );
+}
+
+#[test]
+fn variables_get_slots_declared_first_then_extracted() {
+    let p = plan(
+        "target: embedded:phase9
+variables: {b: x, a: '${randomInt(1, 3)}'}
+scenarios:
+  - name: s
+    on_start:
+      - post: /api/login
+        extract: {token: {json: $.token}, a: {header: x-a}}
+    steps:
+      - get: /x/${a}/${token}
+        headers: {Authorization: 'Bearer ${token}', X-Key: '${env.API_TOKEN}'}
+        extract: {etag: {header: ETag}}
+load: {users: 1, duration: 1s}
+",
+    );
+    let names: Vec<&str> = p.variables.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["b", "a", "token", "etag"]);
+    assert!(p.variables[0].initial.is_some() && p.variables[2].initial.is_none());
+    let step = &p.scenarios[0].steps[0];
+    assert_eq!(step.name, "GET /x/${a}/${token}");
+    assert_eq!(step.extracts[0].var, 3);
+    assert_eq!(p.secrets, ["s3cr3t"]);
+    let copy = p.scenario_copy.to_string();
+    assert!(
+        !copy.contains("s3cr3t") && copy.contains("${env.API_TOKEN}"),
+        "{copy}"
+    );
+}
+
+#[test]
+fn checks_and_think_times_compile() {
+    let p = plan(
+        "target: embedded:phase9
+scenarios:
+  - name: s
+    think_time: {min: 500ms, max: 2s}
+    steps:
+      - method: post
+        path: /api/cart
+        json: {qty: 2, tags: [a, '${uuid()}']}
+        think_time: {mean: 1s, stddev: 250ms}
+        timeout: 5s
+        check:
+          status: [200, 2xx]
+          headers: {Content-Type: {contains: json}}
+          body_contains: products
+          body_matches: 'id\":\\s*\\d+'
+          json: [{path: $.total, gt: 0}, {path: $.x, equals: null}]
+        extract: {csrf: {regex: 'csrf=(\\w+)'}, sid: {cookie: sid}}
+load: {users: 1, duration: 1s}
+",
+    );
+    let sc = &p.scenarios[0];
+    assert_eq!(
+        sc.think_time,
+        ThinkTime::Uniform {
+            min: Duration::from_millis(500),
+            max: secs(2)
+        }
+    );
+    let step = &sc.steps[0];
+    assert_eq!(step.method, Method::Post);
+    assert_eq!(step.timeout, Some(secs(5)));
+    assert!(matches!(step.body, Body::Json(JsonTemplate::Object(_))));
+    let labels: Vec<&str> = step.checks.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels.len(), 6, "{labels:?}");
+    assert!(labels.contains(&"json $.total > 0"), "{labels:?}");
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.starts_with("header content-type contains")),
+        "{labels:?}"
+    );
+    assert_eq!(step.extracts.len(), 2);
+}
+
+#[test]
+fn embedded_targets_take_workers_and_route_timings() {
+    let p = plan(
+        "target: {embedded: phase9, workers: 8, routes: {products: {service_time: 20ms, jitter: 2ms, db: 12ms}}}
+scenarios: [{name: a, steps: [{get: /}]}]
+load: {users: 1, duration: 1s}
+defaults: {http_version: 2, timeout: 1s, cookies: false, user_agent: x}
+",
+    );
+    let Target::Embedded(e) = &p.target else {
+        panic!("{:?}", p.target)
+    };
+    assert_eq!(e.workers, Some(8));
+    assert_eq!(e.routes["products"].db, Some(Duration::from_millis(12)));
+    assert_eq!(p.defaults.http_version, HttpVersion::Http2);
+    assert!(!p.defaults.cookies);
+}
+
+#[test]
+fn json_files_load_too() {
+    let p = plan(
+        r#"{"target": "embedded:phase9", "scenarios": [{"name": "a", "steps": [{"get": "/health"}]}],
+            "load": {"users": 3, "duration": "2s"}}"#,
+    );
+    assert_eq!(p.load.max_users(), 3);
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion_and_a_position() {
+    let d = problems(&format!("{MINIMAL}load: {{usrs: 2, duration: 10s}}\n"));
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(
+        (d[0].line, d[0].column, d[0].key.as_str()),
+        (3, 8, "load.usrs")
+    );
+    assert_eq!(d[0].hint.as_deref(), Some("did you mean \"users\"?"));
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let d = problems(
+        "target: embedded:phase9
+scenarios:
+  - name: a
+    think_time: {min: 2s, max: 1s}
+    steps:
+      - get: /
+        timeout: 1 s
+        check: {body_matches: '(', json: [{path: 'items', exists: true}]}
+      - post: /x
+        get: /y
+      - method: FETCH
+        path: x
+        json: {}
+        form: {}
+  - name: a
+    steps: [{get: '/${nope}', extract: {x: {regex: 'a', group: 1}}, check: {status: [200, 7xx]}}]
+load: {users: 1, ramp: fast, duration: 1s}
+",
+    );
+    let keys: Vec<&str> = d.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "scenarios[0].think_time.min",
+            "scenarios[0].steps[0].timeout",
+            "scenarios[0].steps[0].check.body_matches",
+            "scenarios[0].steps[0].check.json[0].path",
+            "scenarios[0].steps[1].get",
+            "scenarios[0].steps[2].method",
+            "scenarios[0].steps[2].form",
+            "scenarios[1].name",
+            "scenarios[1].steps[0].get",
+            "scenarios[1].steps[0].extract.x.group",
+            "scenarios[1].steps[0].check.status[1]",
+            "load.ramp",
+        ],
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn structural_problems_are_reported_at_once() {
+    let d = problems(
+        "target: {embedded: phase8, routes: {prodcts: {}}}
+scenarios: [{name: a, steps: [{get: /}], think_time: {min: 2s}}]
+load: {users: '10', duration: 30}
+defaults: {http_version: 3, tls_verify: yes}
+",
+    );
+    let keys: Vec<&str> = d.iter().map(|d| d.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "target.routes.prodcts",
+            "scenarios[0].think_time.max",
+            "load.users",
+            "load.duration",
+            "defaults.http_version",
+            "defaults.tls_verify",
+        ],
+        "{d:#?}"
+    );
+    assert_eq!(
+        d[2].hint.as_deref(),
+        Some("remove the quotes: quoted values are always text")
+    );
+    assert_eq!(d[3].hint.as_deref(), Some("add a unit, e.g. 30s"));
+}
+
+#[test]
+fn load_needs_users_or_stages_and_some_time() {
+    let one = |load: &str| {
+        let d = problems(&format!("{MINIMAL}load: {load}\n"));
+        assert_eq!(d.len(), 1, "{d:#?}");
+        d[0].to_string()
+    };
+    assert!(one("{graceful_stop: 1s}").contains("neither `users` nor `stages`"));
+    assert!(
+        one("{users: 5, stages: [{users: 1, over: 1s}]}").contains("both `users` and `stages`")
+    );
+    assert!(one("{users: 5}").contains("no `duration`"));
+    assert!(one("{stages: [{users: 1, over: 1s}], ramp: 1/s}").contains("`ramp` next to `stages`"));
+    assert!(one("{stages: [{users: 0, over: 1s}]}").contains("no stage with users"));
+    assert!(one("{users: 0, duration: 1s}").contains("at least 1"));
+}
+
+#[test]
+fn quick_builds_one_get_step() {
+    let p = quick(
+        "http://127.0.0.1:8080/api/products?page=2#top",
+        10,
+        secs(5),
+        Some(secs(1)),
+    )
+    .unwrap();
+    assert_eq!(p.target, Target::Url("http://127.0.0.1:8080".into()));
+    let step = &p.scenarios[0].steps[0];
+    assert_eq!(step.name, "GET /api/products?page=2");
+    assert_eq!(p.scenarios[0].think_time, ThinkTime::Constant(secs(1)));
+    assert_eq!(
+        p.load.stages,
+        vec![
+            Stage {
+                users: 10,
+                over: Duration::ZERO
+            },
+            Stage {
+                users: 10,
+                over: secs(5)
+            }
+        ]
+    );
+    assert_eq!(
+        quick("https://example.com", 1, secs(1), None)
+            .unwrap()
+            .scenarios[0]
+            .steps[0]
+            .name,
+        "GET /"
+    );
+    let Err(ScenarioError::Invalid { diagnostics }) =
+        quick("localhost:8080", 0, Duration::ZERO, None)
+    else {
+        panic!("quick accepted a bad URL")
+    };
+    assert_eq!(diagnostics.len(), 3);
+}
+
+/// Mangled versions of the example files never panic the loader.
+#[test]
+fn mangled_files_never_panic() {
+    let examples: Vec<String> = ["phase9.yaml", "smoke.yaml", "stress.yaml"]
+        .iter()
+        .filter_map(|f| {
+            std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("scenarios")
+                    .join(f),
+            )
+            .ok()
+        })
+        .collect();
+    let junk = [
+        "{", "}", "[", "]", ":", "-", "'", "\"", "&a", "*a", "<<: *a", "${", "}", "\n", "  ", "\t",
+        "#", "|", ">", "!!str", "?", ",", "0x", "1e9999", "é",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    let runs = std::env::var("SKEIN_FUZZ_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600);
+    for _ in 0..runs {
+        let mut text: Vec<char> = examples[next(examples.len())].chars().collect();
+        for _ in 0..1 + next(4) {
+            let at = next(text.len() + 1);
+            match next(3) {
+                0 if at < text.len() => {
+                    let end = (at + 1 + next(8)).min(text.len());
+                    text.drain(at..end);
+                }
+                _ => {
+                    let j: Vec<char> = junk[next(junk.len())].chars().collect();
+                    text.splice(at..at, j);
+                }
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let _ = parse_with_env(&text, Path::new("fuzz.yaml"), &env);
+    }
+}
+
+/// The published schema agrees with the loader: a real validator accepts every example and
+/// rejects what the structural pass rejects.
+#[test]
+fn the_schema_accepts_the_examples_and_rejects_bad_shapes() {
+    let validator =
+        jsonschema::validator_for(&json_schema()).expect("the schema is valid JSON Schema");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for f in ["phase9.yaml", "smoke.yaml", "stress.yaml"] {
+        let text = std::fs::read_to_string(dir.join(f)).expect("example file");
+        let json = node::parse(&text, Path::new(f))
+            .expect("example parses")
+            .to_json();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{f}: {errors:#?}");
+    }
+    for bad in [
+        "target: embedded:phase9\nscenarios: [{name: a, steps: [{get: /}], wieght: 2}]\nload: {users: 1, duration: 1s}\n",
+        "target: embedded:phase9\nscenarios: [{name: a, steps: [{get: /, timeout: 30}]}]\nload: {users: 1, duration: 1s}\n",
+        "target: embedded:phase9\nscenarios: [{name: a, steps: [{get: /, check: {status: 700}}]}]\nload: {users: 1, duration: 1s}\n",
+        "target: embedded:phase9\nscenarios: [{name: a}]\nload: {users: 1, duration: 1s}\n",
+    ] {
+        let json = node::parse(bad, Path::new("t.yaml"))
+            .expect("parses")
+            .to_json();
+        assert!(!validator.is_valid(&json), "the schema accepts:\n{bad}");
+        assert!(!problems(bad).is_empty());
+    }
+}
+
+#[test]
+fn byte_order_marks_and_crlf_line_ends_are_fine() {
+    let text =
+        format!("\u{feff}{MINIMAL}load: {{users: 2, duration: 10s}}\n").replace('\n', "\r\n");
+    assert_eq!(plan(&text).load.max_users(), 2);
+    let d = problems(&format!("{MINIMAL}load: {{usrs: 2}}\n").replace('\n', "\r\n"));
+    assert_eq!((d[0].line, d[0].column), (3, 8), "{d:#?}");
+}

@@ -1,0 +1,263 @@
+//! The `skein` binary as a user runs it: exit codes, error text, signals, the results folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn skein() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skein"))
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn every_example_scenario_validates() {
+    let mut files: Vec<PathBuf> = fs::read_dir(repo("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        })
+        .filter(|p| !p.to_string_lossy().ends_with(".schema.json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let o = skein().arg("validate").args(&files).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).matches(": ok").count(),
+        files.len(),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn every_broken_scenario_exits_2_naming_its_line() {
+    let dir = repo("tests/fixtures/bad");
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let body = fs::read_to_string(&path).unwrap();
+        let Some(expect) = body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+        else {
+            continue;
+        };
+        let pos = expect.split_whitespace().next().unwrap();
+        let o = skein().arg("validate").arg(&path).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}: {}", path.display(), text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            err.contains(&format!("{name}:{pos}")),
+            "{}: expected `{name}:{pos}` in:\n{err}",
+            path.display()
+        );
+        // `run` refuses it the same way, before any load.
+        let o = skein()
+            .arg("run")
+            .arg(&path)
+            .arg("-o")
+            .arg(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "run {}: {}",
+            path.display(),
+            text(&o)
+        );
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} fixtures");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = skein().args(["run"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = skein().args(["run", "no-such-file.yaml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no-such-file.yaml"));
+    let o = skein()
+        .args(["quick", "ftp://x", "-d", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = skein()
+        .args(["quick", "http://127.0.0.1:9", "-d", "ten"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = skein()
+        .args(["report", "/nonexistent-run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// A long run against the embedded target, started in the background.
+fn start_long_run(out: &Path) -> Child {
+    let scenario = out.join("long.yaml");
+    fs::write(
+        &scenario,
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 20ms\n    steps:\n      - get: /api/products/1\nload: { users: 5, duration: 60s }\n",
+    )
+    .unwrap();
+    skein()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--output")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The run folder, once its journal has `lines` intervals.
+fn wait_for_intervals(out: &Path, lines: usize) -> PathBuf {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Some(dir) = fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+        {
+            let j = fs::read_to_string(dir.join("intervals.jsonl")).unwrap_or_default();
+            if j.lines().count() >= lines {
+                return dir;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no run folder with {lines} intervals in {}", out.display());
+}
+
+fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("skein did not exit within {limit:?}");
+}
+
+fn result_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("result.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn sigint_mid_run_still_writes_everything() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run(out.path());
+    let dir = wait_for_intervals(out.path(), 2);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = wait_with_timeout(child, Duration::from_secs(15));
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["status"], "interrupted", "{}", r["run"]);
+    assert!(
+        r["overall"]["requests"].as_u64().unwrap() > 50,
+        "{}",
+        r["overall"]
+    );
+    assert!(r["run"]["duration_us"].as_u64().unwrap() < 20_000_000);
+    assert!(fs::metadata(dir.join("latency.hlog")).unwrap().len() > 200);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("GET /api/products/1"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_killed_run_is_rebuilt_from_its_journal() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = start_long_run(out.path());
+    let dir = wait_for_intervals(out.path(), 3);
+    child.kill().unwrap(); // SIGKILL: no chance to write anything more
+    let _ = child.wait();
+    assert_eq!(result_json(&dir)["run"]["status"], "running");
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["status"], "interrupted");
+    let journal = fs::read_to_string(dir.join("intervals.jsonl")).unwrap();
+    let from_journal: u64 = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|v| v["cells"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
+    assert!(from_journal > 50);
+    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), from_journal);
+}
+
+#[test]
+fn quick_mode_writes_the_same_results_folder() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(skein::demo::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Default::default(),
+        ))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = skein()
+        .args([
+            "quick",
+            &format!("{}/health", server.url()),
+            "--users",
+            "4",
+            "--duration",
+            "2s",
+            "--quiet",
+            "-o",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let r = result_json(&dir);
+    assert_eq!(r["steps"][0]["name"], "GET /health");
+    assert!(r["overall"]["requests"].as_u64().unwrap() > 100);
+    assert_eq!(r["overall"]["errors"], 0);
+    for f in ["result.json", "latency.hlog", "intervals.jsonl"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("GET /health") && stdout.contains("p95"),
+        "{stdout}"
+    );
+    rt.block_on(server.shutdown());
+}

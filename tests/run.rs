@@ -1,0 +1,260 @@
+//! The core run path end to end over real loopback HTTP: scenario text -> plan -> goose swarm
+//! against the embedded demo target (port 0) -> results folder. goose keeps process-global
+//! state, so attacks here run one at a time under `ONE_ATTACK`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use skein::demo::{self, DemoConfig, RouteConfig};
+use skein::engine::{self, RunOptions, StopHandle};
+use skein::metrics::{self, ErrorKind, Hist, RunResult, RunStatus};
+use skein::scenario;
+
+static ONE_ATTACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Parse `yaml` and run it against `base_url`, writing into `out`.
+async fn run_yaml(yaml: &str, base_url: &str, out: &Path) -> RunResult {
+    let text = format!("target: {base_url}\n{yaml}");
+    let plan = scenario::parse_str(&text, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let dir = engine::results_dir(out, &plan).unwrap();
+    engine::run(
+        &plan,
+        RunOptions {
+            dir,
+            base_url: base_url.to_string(),
+            stop: StopHandle::new(),
+            progress: None,
+            seed: 1,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn demo_with(route: &str, cfg: RouteConfig, workers: usize) -> demo::DemoServer {
+    let config = DemoConfig {
+        workers,
+        ..DemoConfig::default()
+    }
+    .with_route(route, cfg);
+    demo::serve(loopback(), config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_20ms_route_reports_p50_between_20_and_23ms() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(20)),
+        256,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: detail
+    steps:
+      - name: product
+        get: /api/products/7
+        check: { status: 200 }
+load: { users: 20, duration: 3s }
+"#;
+    let r = run_yaml(yaml, &server.url(), out.path()).await;
+    let s = r.step("product").unwrap();
+    assert!(s.summary.requests > 500, "{} requests", s.summary.requests);
+    assert_eq!(s.summary.errors, 0);
+    let p50 = s.summary.response_time.p50_us;
+    assert!((20_000..=23_000).contains(&p50), "p50 = {p50} µs");
+    assert_eq!(r.run.status, RunStatus::Complete);
+    assert_eq!(r.run.peak_users, 20);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_follows_littles_law() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(20)),
+        256,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: detail
+    think_time: 80ms
+    steps:
+      - get: /api/products/3
+load: { users: 40, duration: 4s }
+"#;
+    let r = run_yaml(yaml, &server.url(), out.path()).await;
+    // Full seconds inside the run (the first and last are partial or ramp edges).
+    let inner = &r.timeseries[1..r.timeseries.len() - 1];
+    let rps = inner.iter().map(|p| p.requests).sum::<u64>() as f64
+        / inner.iter().map(|p| p.duration_us).sum::<u64>() as f64
+        * 1e6;
+    let mean_s = r.overall.response_time.mean_us as f64 / 1e6;
+    let expected = 40.0 / (mean_s + 0.080);
+    let err = (rps - expected).abs() / expected;
+    assert!(
+        err < 0.10,
+        "measured {rps:.1} rps, Little's law says {expected:.1} (off by {:.1}%)",
+        err * 100.0
+    );
+    server.shutdown().await;
+}
+
+const LOGIN_CART: &str = r#"
+variables:
+  token: "none"
+scenarios:
+  - name: shopper
+    on_start:
+      - name: login
+        post: /api/login
+        json: { username: "ada", password: "secret" }
+        check: { status: 200 }
+        EXTRACT
+    steps:
+      - name: cart
+        get: /api/cart
+        headers: { Authorization: "Bearer ${token}" }
+load: { users: 10, duration: 2s }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_token_cart_flow_is_authorised_only_with_the_extract() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default().without_jitter())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let with = LOGIN_CART.replace("EXTRACT", r#"extract: { token: { json: "$.token" } }"#);
+    let r = run_yaml(&with, &server.url(), out.path()).await;
+    let cart = r.step("cart").unwrap();
+    assert!(cart.summary.requests > 50, "{}", cart.summary.requests);
+    assert_eq!(
+        cart.summary.errors_by_kind.get("http_4xx"),
+        None,
+        "{:?}",
+        cart.summary.errors_by_kind
+    );
+    assert_eq!(cart.summary.ok, cart.summary.requests);
+    assert_eq!(r.step("login").unwrap().summary.ok, 10);
+    assert_eq!(server.stats().unauthorized, 0);
+
+    let without = LOGIN_CART.replace("EXTRACT", "");
+    let r = run_yaml(&without, &server.url(), out.path()).await;
+    let cart = r.step("cart").unwrap();
+    assert!(cart.summary.requests > 50);
+    assert_eq!(
+        cart.summary.errors_by_kind.get("http_4xx"),
+        Some(&cart.summary.requests)
+    );
+    assert!(server.stats().unauthorized >= cart.summary.requests);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_port_completes_with_every_request_refused() {
+    let _one = ONE_ATTACK.lock().await;
+    // A port that was free a moment ago and has nothing listening now.
+    let port = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: s
+    think_time: 10ms
+    steps:
+      - get: /health
+load: { users: 5, duration: 2s }
+"#;
+    let r = run_yaml(yaml, &format!("http://127.0.0.1:{port}"), out.path()).await;
+    assert_eq!(r.run.status, RunStatus::Complete);
+    let o = &r.overall;
+    assert!(o.requests > 20, "{}", o.requests);
+    assert_eq!(o.errors, o.requests);
+    assert_eq!(
+        o.errors_by_kind.get(ErrorKind::ConnectionRefused.as_str()),
+        Some(&o.requests),
+        "{:?}",
+        o.errors_by_kind
+    );
+    assert_eq!(o.response_time.count, 0);
+    assert!(
+        r.error_examples
+            .iter()
+            .any(|e| e.kind == "connection_refused")
+    );
+    assert!(
+        r.run.duration_us < 5_000_000,
+        "a dead target must not stall the run: {} µs",
+        r.run.duration_us
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_log_reads_back_and_merges_to_the_run_totals() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: browse
+    weight: 2
+    steps:
+      - get: /api/products/1
+      - get: /api/products?page=2
+  - name: health
+    steps:
+      - get: /health
+        think_time: 5ms
+load: { users: 12, ramp: 2s, duration: 1s }
+"#;
+    let r = run_yaml(yaml, &server.url(), out.path()).await;
+    let dir = out.path().join(&r.run.id);
+    let entries = metrics::read_hlog(&dir.join("latency.hlog")).unwrap();
+    assert!(
+        entries.len() >= 3 * 3,
+        "{} interval histograms",
+        entries.len()
+    );
+    for cell in &r.cells {
+        let mut merged = Hist::new();
+        for e in entries
+            .iter()
+            .filter(|e| e.tag.as_deref() == Some(cell.tag.as_str()))
+        {
+            merged.add(&e.hist);
+        }
+        let step = r.step(&cell.step).unwrap();
+        let total = step.summary.response_time.hist().unwrap();
+        assert_eq!(merged, total, "cell {}", cell.tag);
+        assert!(merged.count() > 0);
+    }
+    // The journal alone rebuilds the same totals (what a crash leaves behind).
+    let saved = metrics::load_result(&dir).unwrap();
+    assert_eq!(saved.overall.requests, r.overall.requests);
+    let timeseries_total: u64 = r.timeseries.iter().map(|p| p.requests).sum();
+    assert_eq!(timeseries_total, r.overall.requests);
+    // The ramp shows in the users series.
+    assert!(
+        r.timeseries[0].users < 12 && r.run.peak_users == 12,
+        "{:?}",
+        r.timeseries.iter().map(|p| p.users).collect::<Vec<_>>()
+    );
+    server.shutdown().await;
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use skein::demo::{self, DemoConfig, RouteConfig};
-use skein::engine::{self, RunOptions, StopHandle};
+use skein::engine::{self, RunOptions};
 use skein::metrics::{self, ErrorKind, Hist, RunResult, RunStatus};
 use skein::scenario;
 
@@ -22,18 +22,9 @@ async fn run_yaml(yaml: &str, base_url: &str, out: &Path) -> RunResult {
     let text = format!("target: {base_url}\n{yaml}");
     let plan = scenario::parse_str(&text, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"));
     let dir = engine::results_dir(out, &plan).unwrap();
-    engine::run(
-        &plan,
-        RunOptions {
-            dir,
-            base_url: base_url.to_string(),
-            stop: StopHandle::new(),
-            progress: None,
-            seed: 1,
-        },
-    )
-    .await
-    .unwrap()
+    engine::run(&plan, RunOptions::new(dir, base_url))
+        .await
+        .unwrap()
 }
 
 async fn demo_with(route: &str, cfg: RouteConfig, workers: usize) -> demo::DemoServer {

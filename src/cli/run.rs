@@ -107,6 +107,7 @@ pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
             stop,
             progress: Some(tx),
             seed,
+            record: true,
         },
     )
     .await;

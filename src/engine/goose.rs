@@ -296,6 +296,9 @@ async fn run_step(ctx: &RunCtx, cell: usize, step: &StepPlan, st: &mut UserState
             return;
         }
     };
+    if !ctx.record {
+        return;
+    }
     ctx.recorder.record(&Sample {
         cell,
         latency_us: outcome.latency_us,

@@ -147,6 +147,22 @@ pub struct RunOptions {
     pub progress: Option<watch::Sender<Progress>>,
     /// Seed for the users' random numbers (think times, template functions).
     pub seed: u64,
+    /// Record each request (the default). Off only to measure what recording costs.
+    pub record: bool,
+}
+
+impl RunOptions {
+    /// Options with a fresh stop handle, no progress, seed 1 and recording on.
+    pub fn new(dir: PathBuf, base_url: &str) -> RunOptions {
+        RunOptions {
+            dir,
+            base_url: base_url.to_string(),
+            stop: StopHandle::new(),
+            progress: None,
+            seed: 1,
+            record: true,
+        }
+    }
 }
 
 /// State shared by every user of a run.
@@ -165,6 +181,7 @@ pub(crate) struct RunCtx {
     next_slot: AtomicUsize,
     cut_off: AtomicU64,
     seed: u64,
+    record: bool,
     examples: Mutex<HashMap<(usize, ErrorKind), String>>,
 }
 
@@ -316,6 +333,7 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunResult, EngineError
         next_slot: AtomicUsize::new(0),
         cut_off: AtomicU64::new(0),
         seed: opts.seed,
+        record: opts.record,
         examples: Mutex::new(HashMap::new()),
     });
     install_ctrlc(&opts.stop);

@@ -249,3 +249,49 @@ load: { users: 12, ramp: 2s, duration: 1s }
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stages_ramp_up_hold_and_down_with_parked_users_idle() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with("product", RouteConfig::fixed(Duration::from_millis(10)), 64).await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: s
+    think_time: 40ms
+    steps:
+      - name: a
+        get: /api/products/1
+      - name: b
+        get: /api/products/2
+load:
+  stages:
+    - { users: 6, over: 1s }
+    - { users: 6, over: 1s }
+    - { users: 2, over: 0s }
+    - { users: 2, over: 1500ms }
+"#;
+    let r = run_yaml(yaml, &server.url(), out.path()).await;
+    let users: Vec<u64> = r.timeseries.iter().map(|p| p.users).collect();
+    assert_eq!(r.run.peak_users, 6, "{users:?}");
+    assert_eq!(users[1], 6, "{users:?}");
+    assert_eq!(users[2], 2, "{users:?}");
+    // Each active user does one request per ~50 ms: 6 users ~120/s, then 2 users ~40/s.
+    let (full, low) = (
+        r.timeseries[1].requests as f64,
+        r.timeseries[2].requests as f64,
+    );
+    assert!(full > 80.0, "{full}");
+    assert!(
+        (low / full - 2.0 / 6.0).abs() < 0.12,
+        "{low} vs {full}: parked users still send"
+    );
+    // Parked users neither send the rest of their iteration nor stall the end of the run.
+    let (a, b) = (
+        r.step("a").unwrap().summary.requests,
+        r.step("b").unwrap().summary.requests,
+    );
+    assert!(a.abs_diff(b) <= 6, "a {a}, b {b}");
+    assert!(r.run.duration_us < 4_500_000, "{}", r.run.duration_us);
+    server.shutdown().await;
+}

@@ -8,6 +8,7 @@ mod console;
 mod report;
 mod run;
 mod serve;
+pub mod targets;
 mod validate;
 
 use std::path::PathBuf;

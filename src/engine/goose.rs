@@ -194,9 +194,10 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
         // spin and starve the runtime (goose's own loop included) until goose notices.
         return idle().await;
     }
-    // Users ramped down park here, at the start of an iteration.
-    if k == 0 && !gate(ctx, st).await {
-        return;
+    // Users ramped down park here, at the start of an iteration; a parked user skips the
+    // rest of the iteration.
+    if (k == 0 && !gate(ctx, st).await) || !st.active {
+        return idle().await;
     }
     let sc = &ctx.plan.scenarios[scenario];
     let step = &sc.steps[k];
@@ -257,7 +258,11 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
                     _ = ctx.wait_for(StopLevel::Graceful) => return false,
                 }
             }
-            None => return false,
+            None => {
+                // Not needed again in this plan: sleep until the run stops.
+                ctx.wait_for(StopLevel::Graceful).await;
+                return false;
+            }
         }
     }
 }

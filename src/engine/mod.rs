@@ -234,10 +234,18 @@ fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                 let mut checks: Vec<String> = step.checks.iter().map(|c| c.label.clone()).collect();
                 checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
                 let id = match cells
-                    .iter()
+                    .iter_mut()
                     .find(|c| c.scenario == sc.name && c.step == step.name)
                 {
-                    Some(c) => c.id,
+                    Some(c) => {
+                        // Steps sharing a name share a cell, which carries all their tags.
+                        for t in &step.tags {
+                            if !c.tags.contains(t) {
+                                c.tags.push(t.clone());
+                            }
+                        }
+                        c.id
+                    }
                     None => {
                         let id = cells.len();
                         let mut tag = store::sanitize(&format!("{}/{}", sc.name, step.name));
@@ -251,6 +259,7 @@ fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                             method: step.method.as_str().to_string(),
                             tag,
                             checks,
+                            tags: step.tags.clone(),
                         });
                         id
                     }

@@ -9,12 +9,16 @@ pub mod histogram;
 pub mod recorder;
 pub mod result;
 pub mod store;
+pub mod verdict;
+pub mod window;
 
 pub use accumulate::Accumulator;
 pub use histogram::Hist;
 pub use recorder::{CellData, ErrorKind, IntervalData, Recorder, Sample};
 pub use result::*;
-pub use store::{RunWriter, load_result, new_run_dir, read_hlog};
+pub use store::{RunWriter, load_result, new_run_dir, read_hlog, read_journal};
+pub use verdict::{TargetOutcome, TargetStatus, Unit, Verdict, evaluate};
+pub use window::WindowData;
 
 use std::path::PathBuf;
 

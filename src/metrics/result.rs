@@ -150,6 +150,9 @@ pub struct CellInfo {
     pub tag: String,
     /// Labels of its checks, then `extract <var>` for each extraction.
     pub checks: Vec<String>,
+    /// The step's tags (`tags: [api]`), which targets such as `p95(tag="api") < 100ms` select.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Counts and latency of a set of requests.

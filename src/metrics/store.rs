@@ -92,25 +92,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetricsError> {
 }
 
 /// One journal line: the counts of one interval (histograms are in the interval log).
-#[derive(Debug, Serialize, Deserialize)]
-struct JournalLine {
-    t_us: u64,
-    duration_us: u64,
-    users: u64,
-    cells: Vec<JournalCell>,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalLine {
+    /// Start of the interval, from the start of the run.
+    pub t_us: u64,
+    pub duration_us: u64,
+    /// Users active at the end of the interval.
+    pub users: u64,
+    /// The cells that had requests in the interval.
+    pub cells: Vec<JournalCell>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct JournalCell {
-    cell: usize,
-    requests: u64,
-    ok: u64,
-    check_failed: u64,
-    bytes: u64,
+/// One cell's counts in one interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalCell {
+    /// Index into `RunResult::cells`.
+    pub cell: usize,
+    pub requests: u64,
+    pub ok: u64,
+    pub check_failed: u64,
+    pub bytes: u64,
+    /// Errors by kind (`timeout`, `http_5xx`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    errors: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// Failures per check label of the cell (empty when none failed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    checks: Vec<u64>,
+    pub checks: Vec<u64>,
+}
+
+/// Read a run's interval journal (`intervals.jsonl`), one entry per interval. A last line
+/// cut short (the process died while writing it) ends the list.
+pub fn read_journal(dir: &Path) -> Result<Vec<JournalLine>, MetricsError> {
+    let path = dir.join(JOURNAL_FILE);
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    Ok(text
+        .lines()
+        .map_while(|line| serde_json::from_str::<JournalLine>(line).ok())
+        .collect())
 }
 
 /// Writes a run's folder as the run goes.
@@ -322,8 +340,7 @@ pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
 
 /// Rebuild the totals of a run whose process died, from its journal and interval log.
 fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
-    let jpath = dir.join(JOURNAL_FILE);
-    let text = fs::read_to_string(&jpath).map_err(io_err(&jpath))?;
+    let journal = read_journal(dir)?;
     let tag_ids: HashMap<&str, usize> = initial
         .cells
         .iter()
@@ -343,11 +360,7 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
         }
     }
     let mut acc = Accumulator::new(initial.cells.clone());
-    for line in text.lines() {
-        // The last line may be cut short by the crash: stop there.
-        let Ok(j) = serde_json::from_str::<JournalLine>(line) else {
-            break;
-        };
+    for j in &journal {
         let mut data: IntervalData = initial
             .cells
             .iter()

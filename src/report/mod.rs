@@ -1,4 +1,248 @@
-//! Human output rendered from a [`crate::metrics::RunResult`]: pure functions, data in and
-//! text out; the caller picks the destination.
+//! Human and CI output rendered from a [`crate::metrics::RunResult`] and its
+//! [`crate::metrics::Verdict`]: pure functions, data in and bytes out; the caller picks the
+//! destination. [`write_all`] is the one place that writes them into a run folder.
+//!
+//! - [`text`]: terminal tables.
+//! - [`markdown`]: `report.md`, the GitHub step summary and `::error` annotations.
+//! - [`junit`]: `junit.xml`, one testcase per target.
+//! - [`html`]: `report.html`, one self-contained file with inline SVG charts.
+//! - [`charts`]: the charts (plotters), each as SVG and PNG.
 
+pub mod charts;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 pub mod text;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Unit, Verdict};
+
+pub use markdown::{GitHub, github};
+
+/// File names written into a run folder, besides one `<chart>.svg` and `<chart>.png` per
+/// chart.
+pub const HTML_FILE: &str = "report.html";
+pub const MARKDOWN_FILE: &str = "report.md";
+pub const JUNIT_FILE: &str = "junit.xml";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// Why a report could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("creating the report folder {}", .path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("drawing the {chart} chart: {detail}")]
+    Chart { chart: &'static str, detail: String },
+    #[error("encoding the {chart} chart as PNG: {detail}")]
+    Png { chart: &'static str, detail: String },
+    #[error("serialising the verdict for summary.json")]
+    Json(#[source] serde_json::Error),
+}
+
+/// Render every report of `result` and `verdict` into `dir` (created if missing):
+/// `summary.json`, `junit.xml`, `report.md`, one SVG and one PNG per chart, and
+/// `report.html`. Returns the paths written, in that order.
+///
+/// The CI files come first, so a chart that cannot be drawn never costs the verdict files.
+pub fn write_all(
+    dir: &Path,
+    result: &RunResult,
+    verdict: &Verdict,
+) -> Result<Vec<PathBuf>, ReportError> {
+    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    let mut write = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
+        let path = dir.join(name);
+        fs::write(&path, bytes).map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+        Ok(())
+    };
+    let mut summary = serde_json::to_vec_pretty(verdict).map_err(ReportError::Json)?;
+    summary.push(b'\n');
+    write(SUMMARY_FILE, &summary)?;
+    write(JUNIT_FILE, junit::render(result, verdict).as_bytes())?;
+    write(MARKDOWN_FILE, markdown::render(result, verdict).as_bytes())?;
+    let charts = charts::render_all(result, verdict)?;
+    for c in &charts {
+        write(&format!("{}.svg", c.name), c.svg.as_bytes())?;
+        write(&format!("{}.png", c.name), &c.png)?;
+    }
+    write(
+        HTML_FILE,
+        html::render_with_charts(result, verdict, &charts).as_bytes(),
+    )?;
+    Ok(written)
+}
+
+/// Escape text for XML and HTML (text and attribute values alike), dropping the control
+/// characters XML 1.0 does not allow.
+pub(crate) fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A target's value for people, in its unit: `23.1ms`, `0.52%`, `212.4/s`, `50`.
+pub(crate) fn fmt_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Us => text::fmt_us(v.max(0.0).round() as u64),
+        Unit::Ratio => text::fmt_pct(v),
+        Unit::PerSecond => format!("{v:.1}/s"),
+        Unit::Count => format!("{}", v.round()),
+    }
+}
+
+/// What the target asks for: `< 100ms` (trailing zeros dropped: thresholds are round).
+pub(crate) fn fmt_expected(t: &TargetOutcome) -> String {
+    format!("{} {}", t.op, trim_zeros(&fmt_value(t.unit, t.threshold)))
+}
+
+/// `250.0ms` -> `250ms`, `2.50%` -> `2.5%`; the unit after the number is kept.
+pub(crate) fn trim_zeros(s: &str) -> String {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(end);
+    if !num.contains('.') {
+        return s.to_string();
+    }
+    format!("{}{unit}", num.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// What the run measured, or `not measured`.
+pub(crate) fn fmt_measured(t: &TargetOutcome) -> String {
+    match t.measured {
+        Some(v) => fmt_value(t.unit, v),
+        None => "not measured".into(),
+    }
+}
+
+/// Headroom as a signed percentage of the threshold: `+23.0%` (to spare), `-12.5%` (over).
+pub(crate) fn fmt_margin(t: &TargetOutcome) -> String {
+    t.margin
+        .map(|m| format!("{:+.1}%", m * 100.0))
+        .unwrap_or_default()
+}
+
+/// Baseline value, when the target has one.
+pub(crate) fn fmt_baseline(t: &TargetOutcome) -> String {
+    t.baseline.map(|b| fmt_value(t.unit, b)).unwrap_or_default()
+}
+
+/// Improvement over the baseline with the goal: `+35.0% (goal 30%)`.
+pub(crate) fn fmt_improvement(t: &TargetOutcome) -> String {
+    match (t.improvement_pct, t.improvement_goal_pct) {
+        (Some(i), Some(g)) => format!("{i:+.1}% (goal {g}%)"),
+        (Some(i), None) => format!("{i:+.1}%"),
+        (None, Some(g)) => format!("n/a (goal {g}%)"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `pass`, `FAIL`, `not measured`.
+pub(crate) fn status_word(s: TargetStatus) -> &'static str {
+    match s {
+        TargetStatus::Pass => "pass",
+        TargetStatus::Fail => "FAIL",
+        TargetStatus::NotMeasured => "not measured",
+    }
+}
+
+/// The verdict in a word and a phrase: (`passed`, `all 3 targets met`), (`failed`, `2 of 5
+/// targets not met (1 not measured)`), (`no targets`, `the run completed and nothing was
+/// gated`).
+pub(crate) fn verdict_parts(v: &Verdict) -> (&'static str, String) {
+    let n = v.targets.len();
+    let failed = v.failed().count();
+    let unmeasured = v
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::NotMeasured)
+        .count();
+    if n == 0 {
+        (
+            "no targets",
+            "the run completed and nothing was gated".into(),
+        )
+    } else if failed == 0 && v.passed {
+        let met = if n == 1 {
+            "the one target met".to_string()
+        } else {
+            format!("all {n} targets met")
+        };
+        ("passed", met)
+    } else {
+        let mut s = format!("{failed} of {n} targets not met");
+        if unmeasured > 0 {
+            s.push_str(&format!(" ({unmeasured} not measured)"));
+        }
+        ("failed", s)
+    }
+}
+
+/// Run status for people: `complete`, `interrupted: Ctrl-C`, `running (or its process died)`.
+pub(crate) fn status_text(r: &RunResult) -> String {
+    use crate::metrics::RunStatus;
+    match r.run.status {
+        RunStatus::Complete => "complete".into(),
+        RunStatus::Running => "running (or its process died)".into(),
+        RunStatus::Interrupted => format!(
+            "interrupted: {}",
+            r.run.stop_reason.as_deref().unwrap_or("stopped early")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_control_characters() {
+        assert_eq!(
+            escape_xml("a<b & \"c\" 'd'>\u{1}"),
+            "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn values_read_in_their_unit() {
+        assert_eq!(fmt_value(Unit::Us, 23_100.0), "23.1ms");
+        assert_eq!(fmt_value(Unit::Ratio, 0.0052), "0.52%");
+        assert_eq!(fmt_value(Unit::PerSecond, 212.44), "212.4/s");
+        assert_eq!(fmt_value(Unit::Count, 50.0), "50");
+        assert_eq!(trim_zeros("250.0ms"), "250ms");
+        assert_eq!(trim_zeros("2.50%"), "2.5%");
+        assert_eq!(trim_zeros("100.0/s"), "100/s");
+        assert_eq!(trim_zeros("850µs"), "850µs");
+    }
+}

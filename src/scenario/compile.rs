@@ -12,12 +12,13 @@ use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
     EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, Plan, RouteTiming, ScenarioPlan, Stage,
-    Target, ThinkTime, VarDef,
+    Target, TargetSource, ThinkTime, VarDef,
 };
 use super::raw::{
     Dur, OrderedMap, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario, RawStage, RawThink, Text,
 };
 use super::suggest;
+use super::targets::Known;
 use super::template::Template;
 use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED};
 
@@ -66,6 +67,18 @@ pub(super) fn compile(
     let variables = c.variables(raw.variables.as_ref(), &top.key("variables"));
     let scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
     let load = c.load(&raw.load, &top.key("load"));
+    let targets = match &raw.targets {
+        Some(list) => {
+            let known = Known::from_raw(raw);
+            c.targets(
+                list,
+                &top.key("targets"),
+                &TargetSource::Scenario,
+                Some(&known),
+            )
+        }
+        None => Vec::new(),
+    };
     match (target, load) {
         (Some(target), Some(load)) if c.diags.is_empty() => Ok(Plan {
             name,
@@ -77,6 +90,7 @@ pub(super) fn compile(
             load,
             scenario_copy: super::redact::redact(root.to_json()),
             secrets: c.secrets,
+            targets,
         }),
         _ => Err(c.diags),
     }

@@ -25,10 +25,13 @@ mod redact;
 mod shape;
 mod step;
 mod suggest;
+mod target_expr;
+mod targets;
 mod units;
 
 pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
+pub use targets::{PRESETS, load_targets, parse_targets_str};
 pub use units::parse_duration;
 
 use std::path::{Path, PathBuf};
@@ -145,6 +148,7 @@ pub fn quick(
         checks: Vec::new(),
         extracts: Vec::new(),
         think_time: None,
+        tags: Vec::new(),
     };
     let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
     if let Some(t) = think {
@@ -184,6 +188,7 @@ pub fn quick(
             "load": {"users": users, "duration": units::show_duration(duration)},
         }),
         secrets: Vec::new(),
+        targets: Vec::new(),
     })
 }
 

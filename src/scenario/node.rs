@@ -545,17 +545,23 @@ impl<'a> Builder<'a> {
             return None;
         }
         let n = value.chars().count();
-        let end = match style {
-            ScalarStyle::Plain => span.end.col(),
+        let (end, opening) = match style {
+            ScalarStyle::Plain => (span.end.col(), 0),
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                span.end.col().checked_sub(1)?
+                (span.end.col().checked_sub(1)?, 1)
             }
             _ => return None,
         };
-        let start = end.checked_sub(n)?;
         let line = self.lines.get(span.end.line().checked_sub(1)?)?;
-        let same = line.chars().skip(start).take(n).eq(value.chars());
-        same.then_some(start + 1)
+        let at = |start: usize| line.chars().skip(start).take(n).eq(value.chars());
+        // From the start (after an opening quote); in flow collections the span's end can
+        // take in the blanks after a quoted scalar, so the end is only the fallback.
+        let from_start = span.start.col() + opening;
+        if at(from_start) {
+            return Some(from_start + 1);
+        }
+        let start = end.checked_sub(n)?;
+        at(start).then_some(start + 1)
     }
 }
 

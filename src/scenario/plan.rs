@@ -32,6 +32,8 @@ pub struct Plan {
     /// Values that came from the environment (`${env.NAME}`) and must never appear in
     /// any output; the engine masks them in error messages.
     pub secrets: Vec<String>,
+    /// Pass/fail thresholds checked against the run (`targets:`), presets expanded.
+    pub targets: Vec<TargetPlan>,
 }
 
 /// Where the load goes.
@@ -159,6 +161,8 @@ pub struct StepPlan {
     pub extracts: Vec<Extract>,
     /// Overrides the scenario's think time after this step.
     pub think_time: Option<ThinkTime>,
+    /// Labels that group steps for targets (`p95(tag="api") < 100ms`), in the order written.
+    pub tags: Vec<String>,
 }
 
 /// HTTP method of a step.
@@ -240,6 +244,128 @@ pub struct LoadPlan {
 pub struct Stage {
     pub users: usize,
     pub over: Duration,
+}
+
+/// One pass/fail threshold on what a run measures: a `targets:` entry, a line of a shared
+/// targets file, or one KPI of a preset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetPlan {
+    /// As written, e.g. `p99(step="GET /api/products/ID") < 250ms`; a preset's KPIs are
+    /// spelt out in the same syntax.
+    pub expression: String,
+    pub metric: TargetMetric,
+    /// The statistic of a distribution (response time, a Server-Timing entry); `None` for
+    /// rates and counts.
+    pub aggregate: Option<Aggregate>,
+    pub scope: TargetScope,
+    /// Window start (`after: 30s`): only intervals that start at or after it count.
+    /// `None`: the whole run.
+    pub after: Option<Duration>,
+    pub op: TargetOp,
+    /// The bound, in `unit`: microseconds, a share in [0, 1], per second, or a count.
+    pub threshold: f64,
+    pub unit: TargetUnit,
+    /// Stop the run early once this target is lost for good (acted on by the engine).
+    pub abort_on_fail: bool,
+    /// With `abort_on_fail`: how long the target may be lost before the run stops.
+    pub grace: Option<Duration>,
+    pub source: TargetSource,
+    /// The value before optimisation, in `unit` (presets).
+    pub baseline: Option<f64>,
+    /// Improvement over `baseline` the plan asks for, percent.
+    pub improvement_goal_pct: Option<f64>,
+    /// Where the scope's name was written, so that a shared targets file can be checked
+    /// against a plan ([`Plan::add_targets`]); `None` when nobody wrote it (a preset's
+    /// default mapping, which may select nothing: the KPI is then not measured).
+    pub scope_at: Option<SourcePos>,
+}
+
+/// What a target measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetMetric {
+    /// Time to the last byte of the response (with an [`Aggregate`]).
+    ResponseTime,
+    /// (transport errors + unexpected statuses + failed checks) / requests.
+    ErrorRate,
+    /// Share of checks passed.
+    Checks,
+    /// Requests per second.
+    Rps,
+    /// Peak concurrent users (whole run only).
+    Users,
+    /// An entry of the responses' `Server-Timing` header, e.g. `db` (with an [`Aggregate`]).
+    ServerTiming(String),
+}
+
+/// The statistic of a distribution that a target bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    Mean,
+    Max,
+    /// A percentile in (0, 100), e.g. `95.0`, `99.9`.
+    Percentile(f64),
+}
+
+/// Which requests a target looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetScope {
+    Overall,
+    /// Steps of this name (in any scenario).
+    Step(String),
+    Scenario(String),
+    /// Steps carrying this tag.
+    Tag(String),
+}
+
+/// The comparison of a target: measured `op` threshold must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl TargetOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            TargetOp::Lt => "<",
+            TargetOp::Le => "<=",
+            TargetOp::Gt => ">",
+            TargetOp::Ge => ">=",
+        }
+    }
+}
+
+/// Unit of a target's threshold and baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetUnit {
+    Micros,
+    /// A share in [0, 1], written as a percentage.
+    Ratio,
+    PerSecond,
+    Count,
+}
+
+/// Where a target came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSource {
+    /// The scenario file's `targets:`.
+    Scenario,
+    /// A targets file given apart from the scenario (`--targets FILE`).
+    File(PathBuf),
+    /// A preset's KPI, e.g. `phase9` / `API response time`.
+    Preset { name: String, kpi: String },
+}
+
+/// A position in a scenario or targets file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePos {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// Key path such as `targets[2]`.
+    pub key: String,
 }
 
 impl LoadPlan {

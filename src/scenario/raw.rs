@@ -38,6 +38,11 @@ pub struct RawFile {
     pub scenarios: Vec<RawScenario>,
     /// How many users run and for how long: `users` + `ramp` + `duration`, or `stages`.
     pub load: RawLoad,
+    /// Pass/fail thresholds checked after the run: expressions such as `p95 < 100ms`,
+    /// `p99(step="GET /api/products/ID") < 250ms` or `error_rate < 0.1%`, maps such as
+    /// `{expr: "p95 < 200ms", after: 30s}`, or `preset: phase9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<RawThreshold>>,
 }
 
 /// Where the load goes.
@@ -292,6 +297,10 @@ pub struct RawStep {
     /// `token: {json: "$.token"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract: Option<OrderedMap<RawExtract>>,
+    /// Labels that group steps for targets, e.g. `[api]`; `p95(tag="api") < 100ms` bounds
+    /// the steps tagged `api` together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 /// Assertions on a response.
@@ -455,6 +464,115 @@ pub struct RawStage {
     pub over: Dur,
 }
 
+/// One target: an expression, an expression with options, or a preset.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Threshold")]
+pub enum RawThreshold {
+    /// `METRIC[(step|scenario|tag="NAME")] OP VALUE`, e.g. `p95 < 100ms`,
+    /// `mean(scenario="browse") < 80ms`, `error_rate < 0.1%`, `rps > 500/s`, `users >= 1000`.
+    /// Metrics: mean, p50, p75, p90, p95, p99, p99.9, max (response time), error_rate,
+    /// checks (share passed), rps, users (peak concurrent).
+    Expr(String),
+    /// An expression with options.
+    Options(Box<RawThresholdOptions>),
+    /// A preset's KPIs, e.g. `preset: phase9`.
+    Preset(RawPresetItem),
+}
+
+/// An expression with options.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "ThresholdOptions")]
+pub struct RawThresholdOptions {
+    /// The expression, e.g. `p95 < 200ms`.
+    pub expr: String,
+    /// Ignore the start of the run (the ramp-up): only measure from this time on, e.g. `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Dur>,
+    /// Stop the run early once this target is lost. Default: `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_on_fail: Option<bool>,
+    /// With `abort_on_fail`: how long the target may be lost before the run stops, e.g. `10s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<Dur>,
+}
+
+/// `preset: NAME` or `preset: {name: NAME, ...}`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PresetTargets")]
+pub struct RawPresetItem {
+    /// `phase9`: the Phase 9 plan's KPIs (API mean < 100ms, page load < 1s, database query
+    /// < 50ms, 1000+ concurrent users, error rate <= 0.1%), with its baselines.
+    pub preset: RawPreset,
+}
+
+/// A preset by name, or with its mapping spelt out.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Preset")]
+pub enum RawPreset {
+    /// The preset's name, e.g. `phase9`.
+    Name(String),
+    /// The preset with its mapping of KPIs to measurements.
+    Options(Box<RawPresetOptions>),
+}
+
+/// A preset with its mapping of KPIs to what the run measures.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PresetOptions")]
+pub struct RawPresetOptions {
+    /// The preset's name, e.g. `phase9`.
+    pub name: String,
+    /// The API requests. Default: `{tag: api}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<RawKpiSelector>,
+    /// The page loads. Default: `{tag: page}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<RawKpiSelector>,
+    /// The database queries. Default: `{server_timing: db}` (the `db` entry of the
+    /// responses' `Server-Timing` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<RawKpiSelector>,
+    /// Only measure from this time on (skip the ramp-up), e.g. `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Dur>,
+}
+
+/// Which measurements a KPI reads: at most one of `step`, `scenario`, `tag`, and optionally a
+/// `Server-Timing` entry instead of the response time.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "KpiSelector")]
+pub struct RawKpiSelector {
+    /// Steps of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Steps of this scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Steps with this tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Read this `Server-Timing` entry (e.g. `db`) instead of the response time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_timing: Option<String>,
+}
+
+/// A file holding only targets, shared by several scenarios (`--targets FILE`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Skein targets")]
+pub struct RawTargetsFile {
+    /// Location of this JSON Schema, for editors; ignored by skein.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Pass/fail thresholds, as under a scenario's `targets:`.
+    pub targets: Vec<RawThreshold>,
+}
+
 /// A duration as written, e.g. `250ms`; parsed by `compile`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -588,4 +706,10 @@ impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
 pub(crate) fn schema() -> &'static serde_json::Value {
     static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
     SCHEMA.get_or_init(|| schemars::schema_for!(RawFile).to_value())
+}
+
+/// The JSON Schema of targets files, generated once.
+pub(crate) fn targets_schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| schemars::schema_for!(RawTargetsFile).to_value())
 }

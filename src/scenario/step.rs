@@ -68,6 +68,11 @@ impl Compiler<'_> {
             .as_ref()
             .map(|e| self.extracts(e, &path.key("extract")))
             .unwrap_or_default();
+        let tags = s
+            .tags
+            .as_ref()
+            .map(|t| self.step_tags(t, &path.key("tags")))
+            .unwrap_or_default();
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
@@ -85,6 +90,7 @@ impl Compiler<'_> {
             checks,
             extracts,
             think_time,
+            tags,
         })
     }
 

@@ -1,0 +1,393 @@
+//! `report.html`: the whole run in one self-contained file: inline CSS and SVG charts, no
+//! script, no CDN, so it opens offline, from a CI artifact, or attached to a ticket.
+//!
+//! Sections, top to bottom: verdict banner, targets, run facts, endpoints, charts, errors
+//! (by kind, failed checks, examples), and the scenario as run.
+
+use std::fmt::Write as _;
+
+use super::charts::{self, Rendered};
+use super::text::{fmt_pct, fmt_us};
+use super::{
+    ReportError, escape_xml as esc, fmt_baseline, fmt_improvement, fmt_margin, fmt_measured,
+    status_text, status_word, verdict_parts,
+};
+use crate::metrics::{RunResult, Summary, TargetStatus, Verdict};
+
+const CSS: &str = r#"
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-soft: #f6f8fa;
+  --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #cf222e; --fail-bg: #ffebe9;
+  --warn: #9a6700; --warn-bg: #fff8c5; --none: #444c56; --none-bg: #eaeef2; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: #fff;
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
+.sub { color: var(--muted); margin: 0 0 18px; }
+.banner { border-radius: 8px; padding: 16px 20px; margin: 16px 0; font-size: 20px; font-weight: 600;
+  border: 2px solid; }
+.banner small { display: block; font-size: 14px; font-weight: 400; margin-top: 4px; }
+.banner.pass { color: var(--pass); background: var(--pass-bg); border-color: var(--pass); }
+.banner.fail { color: var(--fail); background: var(--fail-bg); border-color: var(--fail); }
+.banner.none { color: var(--none); background: var(--none-bg); border-color: var(--none); }
+.callout { border-left: 4px solid var(--warn); background: var(--warn-bg); padding: 10px 14px;
+  margin: 12px 0; border-radius: 4px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 14px; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: var(--bg-soft); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
+table.facts th { width: 220px; background: none; color: var(--muted); font-weight: 500; }
+.pass { color: var(--pass); } .fail { color: var(--fail); } .unmeasured { color: var(--warn); }
+td.status { font-weight: 700; white-space: nowrap; }
+tr.failed td { background: #fff5f5; }
+.detail { color: var(--muted); font-size: 13px; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, "DejaVu Sans Mono", monospace; font-size: 13px; }
+td code { word-break: break-word; }
+pre { background: var(--bg-soft); border: 1px solid var(--line); border-radius: 6px; padding: 12px;
+  overflow: auto; max-height: 40em; white-space: pre; }
+figure { margin: 0 0 28px; }
+figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
+footer { color: var(--muted); font-size: 13px; margin-top: 40px; }
+"#;
+
+/// `report.html`, drawing the charts itself.
+pub fn render(r: &RunResult, v: &Verdict) -> Result<String, ReportError> {
+    let charts = charts::render_all(r, v)?;
+    Ok(render_with_charts(r, v, &charts))
+}
+
+/// `report.html` with charts already drawn (their SVG is inlined; the PNG and SVG files
+/// beside the report are linked).
+pub fn render_with_charts(r: &RunResult, v: &Verdict, charts: &[Rendered]) -> String {
+    let mut s = String::with_capacity(256 * 1024);
+    let title = format!("Skein report: {}", r.run.name);
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+        esc(&title)
+    );
+    let _ = writeln!(s, "<h1>{}</h1>", esc(&title));
+    let _ = writeln!(
+        s,
+        "<p class=\"sub\">Run <code>{}</code> against <code>{}</code>, started {}</p>",
+        esc(&r.run.id),
+        esc(&r.run.target),
+        esc(&r.run.started_at)
+    );
+    banner(&mut s, r, v);
+    targets(&mut s, v);
+    facts(&mut s, r);
+    endpoints(&mut s, r);
+    chart_section(&mut s, charts);
+    errors(&mut s, r);
+    scenario(&mut s, r);
+    let _ = writeln!(
+        s,
+        "<footer>Written by {} {} from <code>result.json</code> and <code>summary.json</code>.</footer>",
+        esc(&r.tool.name),
+        esc(&r.tool.version)
+    );
+    s.push_str("</main>\n</body>\n</html>\n");
+    s
+}
+
+fn banner(s: &mut String, r: &RunResult, v: &Verdict) {
+    let (word, rest) = verdict_parts(v);
+    let class = match word {
+        "passed" => "pass",
+        "failed" => "fail",
+        _ => "none",
+    };
+    let _ = writeln!(
+        s,
+        "<div class=\"banner {class}\" id=\"verdict\">{}<small>{} · run {}</small></div>",
+        word.to_uppercase(),
+        esc(&rest),
+        esc(&status_text(r))
+    );
+    if !r.run.tls_verify {
+        s.push_str(
+            "<div class=\"callout\"><strong>TLS verification was off.</strong> \
+             <code>tls_verify: false</code>: certificates of the target were not checked.</div>\n",
+        );
+    }
+}
+
+fn targets(s: &mut String, v: &Verdict) {
+    s.push_str("<h2 id=\"targets\">Targets</h2>\n");
+    if v.targets.is_empty() {
+        s.push_str("<p>No targets were set, so nothing was gated.</p>\n");
+        return;
+    }
+    s.push_str(
+        "<table>\n<thead><tr><th>target</th><th class=\"num\">measured</th>\
+         <th class=\"num\">margin</th><th class=\"num\">baseline</th>\
+         <th class=\"num\">improvement</th><th>verdict</th></tr></thead>\n<tbody>\n",
+    );
+    for t in &v.targets {
+        // Not measured fails the verdict, so it reads as a failure.
+        let (class, row) = match t.status {
+            TargetStatus::Pass => ("pass", ""),
+            TargetStatus::Fail | TargetStatus::NotMeasured => ("fail", " class=\"failed\""),
+        };
+        let _ = writeln!(
+            s,
+            "<tr{row}><td><code>{}</code><div class=\"detail\">{}<br>{} · {} · {}</div></td>\
+             <td class=\"num {}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"status {class}\">{}</td></tr>",
+            esc(&t.expression),
+            esc(&t.detail),
+            esc(&t.scope),
+            esc(&t.window),
+            esc(&t.source),
+            if t.measured.is_none() {
+                "unmeasured"
+            } else {
+                ""
+            },
+            esc(&fmt_measured(t)),
+            esc(&fmt_margin(t)),
+            esc(&fmt_baseline(t)),
+            esc(&fmt_improvement(t)),
+            esc(status_word(t.status)),
+        );
+    }
+    s.push_str("</tbody>\n</table>\n");
+}
+
+fn facts(s: &mut String, r: &RunResult) {
+    let run = &r.run;
+    let g = &run.generator;
+    let scenario = match &run.scenario_file {
+        Some(f) => format!("{} ({f})", run.name),
+        None => run.name.clone(),
+    };
+    let o = &r.overall;
+    let mut rows = vec![
+        ("Scenario", scenario),
+        ("Target", run.target.clone()),
+        ("Status", status_text(r)),
+        (
+            "Users",
+            format!(
+                "peak {} (plan: {}), {} model",
+                run.peak_users, run.max_users, run.model
+            ),
+        ),
+        (
+            "Duration",
+            format!(
+                "{:.1}s measured of {:.1}s planned",
+                run.duration_us as f64 / 1e6,
+                run.planned_duration_us as f64 / 1e6
+            ),
+        ),
+        (
+            "Time",
+            format!(
+                "{} to {}",
+                run.started_at,
+                run.ended_at.as_deref().unwrap_or("(not finished)")
+            ),
+        ),
+        (
+            "Requests",
+            format!(
+                "{} ({:.1}/s): {} ok, {} errors, {} failed checks ({} not ok); {} received",
+                o.requests,
+                o.rps,
+                o.ok,
+                o.errors,
+                o.check_failed,
+                fmt_pct(o.error_rate),
+                fmt_bytes(o.bytes)
+            ),
+        ),
+        (
+            "Generator",
+            format!("{} ({}/{}, {} CPUs)", g.hostname, g.os, g.arch, g.cpus),
+        ),
+        (
+            "TLS verification",
+            if run.tls_verify {
+                "on"
+            } else {
+                "OFF (tls_verify: false)"
+            }
+            .into(),
+        ),
+    ];
+    if run.cut_off > 0 {
+        rows.push((
+            "Cut off",
+            format!(
+                "{} requests in flight at the end (not counted)",
+                run.cut_off
+            ),
+        ));
+    }
+    s.push_str("<h2 id=\"run\">Run</h2>\n<table class=\"facts\">\n");
+    for (k, val) in rows {
+        let _ = writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&val));
+    }
+    s.push_str("</table>\n");
+}
+
+fn endpoints(s: &mut String, r: &RunResult) {
+    s.push_str("<h2 id=\"endpoints\">Endpoints</h2>\n");
+    if r.steps.is_empty() {
+        s.push_str("<p>No endpoint was called.</p>\n");
+        return;
+    }
+    s.push_str(
+        "<table>\n<thead><tr><th>endpoint</th><th class=\"num\">requests</th>\
+         <th class=\"num\">rps</th><th class=\"num\">errors</th><th class=\"num\">p50</th>\
+         <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n",
+    );
+    for st in &r.steps {
+        endpoint_row(s, "", &st.name, &st.summary);
+    }
+    endpoint_row(s, " class=\"total\"", "all", &r.overall);
+    s.push_str("</tbody>\n</table>\n");
+}
+
+fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary) {
+    let l = &m.response_time;
+    let err_class = if m.error_rate > 0.0 { " fail" } else { "" };
+    let _ = writeln!(
+        s,
+        "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td>\
+         <td class=\"num{err_class}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+        esc(name),
+        m.requests,
+        m.rps,
+        fmt_pct(m.error_rate),
+        fmt_us(l.p50_us),
+        fmt_us(l.p95_us),
+        fmt_us(l.p99_us),
+        fmt_us(l.max_us),
+    );
+}
+
+fn chart_section(s: &mut String, charts: &[Rendered]) {
+    s.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    for c in charts {
+        let _ = writeln!(
+            s,
+            "<figure id=\"chart-{name}\">\n{svg}<figcaption>{title}: also as \
+             <a href=\"{name}.png\">{name}.png</a> and <a href=\"{name}.svg\">{name}.svg</a> \
+             beside this report.</figcaption>\n</figure>",
+            name = c.name,
+            svg = c.svg,
+            title = esc(&c.title),
+        );
+    }
+}
+
+fn errors(s: &mut String, r: &RunResult) {
+    s.push_str("<h2 id=\"errors\">Errors</h2>\n");
+    let failed_checks: Vec<_> = r
+        .steps
+        .iter()
+        .flat_map(|st| st.checks.iter().map(move |c| (st, c)))
+        .filter(|(_, c)| c.failed > 0)
+        .collect();
+    if r.overall.errors_by_kind.is_empty() && failed_checks.is_empty() {
+        s.push_str("<p class=\"pass\">No errors and no failed checks.</p>\n");
+    }
+    if !r.overall.errors_by_kind.is_empty() {
+        s.push_str(
+            "<h3>By kind</h3>\n<table>\n<thead><tr><th>kind</th><th class=\"num\">count</th>\
+             <th class=\"num\">of requests</th><th>where</th></tr></thead>\n<tbody>\n",
+        );
+        for (kind, n) in &r.overall.errors_by_kind {
+            let wher: Vec<String> = r
+                .steps
+                .iter()
+                .filter_map(|st| {
+                    st.summary
+                        .errors_by_kind
+                        .get(kind)
+                        .map(|k| format!("{} ({k})", st.name))
+                })
+                .collect();
+            let share = if r.overall.requests > 0 {
+                *n as f64 / r.overall.requests as f64
+            } else {
+                0.0
+            };
+            let _ = writeln!(
+                s,
+                "<tr><td><code>{}</code></td><td class=\"num\">{n}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(kind),
+                fmt_pct(share),
+                esc(&wher.join(", "))
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+    }
+    if !failed_checks.is_empty() {
+        s.push_str(
+            "<h3>Failed checks</h3>\n<table>\n<thead><tr><th>endpoint</th><th>scenario</th>\
+             <th>check</th><th class=\"num\">failed</th><th class=\"num\">of</th></tr></thead>\n<tbody>\n",
+        );
+        for (st, c) in failed_checks {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"num fail\">{}</td><td class=\"num\">{}</td></tr>",
+                esc(&st.name),
+                esc(&c.scenario),
+                esc(&c.label),
+                c.failed,
+                c.failed + c.passed
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+    }
+    if !r.error_examples.is_empty() {
+        s.push_str(
+            "<h3>Examples</h3>\n<table>\n<thead><tr><th>endpoint</th><th>scenario</th>\
+             <th>kind</th><th>message</th></tr></thead>\n<tbody>\n",
+        );
+        for e in &r.error_examples {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                esc(&e.step),
+                esc(&e.scenario),
+                esc(&e.kind),
+                esc(&e.message)
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+    }
+}
+
+fn scenario(s: &mut String, r: &RunResult) {
+    s.push_str("<h2 id=\"scenario\">Scenario as run</h2>\n");
+    s.push_str("<p class=\"detail\">Secrets redacted; environment references as written.</p>\n");
+    let json = serde_json::to_string_pretty(&r.scenario)
+        .unwrap_or_else(|e| format!("(the scenario could not be shown: {e})"));
+    let _ = writeln!(s, "<pre>{}</pre>", esc(&json));
+}
+
+fn fmt_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}

@@ -1,0 +1,103 @@
+//! `junit.xml`: the verdict as a JUnit test report, so CI test widgets (GitLab merge
+//! requests, Jenkins, GitHub test-report actions) show each target as a test.
+//!
+//! One testcase per target in the `targets` testsuite (classname `skein.targets`, name = the
+//! expression). A failed target has one `<failure type="threshold">` with the measured and
+//! expected values and the window; a target that was not measured fails with
+//! `type="not_measured"`. A run without targets has a single passing `run completed`.
+
+use std::fmt::Write as _;
+
+use super::{escape_xml as esc, fmt_expected, fmt_measured, status_text};
+use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Verdict};
+
+const CLASSNAME: &str = "skein.targets";
+
+/// `junit.xml`.
+pub fn render(r: &RunResult, v: &Verdict) -> String {
+    let secs = format!("{:.3}", r.run.duration_us as f64 / 1e6);
+    let tests = v.targets.len().max(1);
+    let failures = v.failed().count();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuites name=\"skein\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{secs}\">"
+    );
+    let _ = writeln!(
+        s,
+        "  <testsuite name=\"targets\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{secs}\" hostname=\"{}\">",
+        esc(&r.run.generator.hostname)
+    );
+    properties(&mut s, r);
+    if v.targets.is_empty() {
+        let _ = writeln!(
+            s,
+            "    <testcase classname=\"{CLASSNAME}\" name=\"run completed\" time=\"{secs}\"/>"
+        );
+    }
+    for t in &v.targets {
+        testcase(&mut s, t);
+    }
+    s.push_str("  </testsuite>\n</testsuites>\n");
+    s
+}
+
+fn properties(s: &mut String, r: &RunResult) {
+    s.push_str("    <properties>\n");
+    let props = [
+        ("run_id", r.run.id.clone()),
+        ("scenario", r.run.name.clone()),
+        ("target", r.run.target.clone()),
+        ("status", status_text(r)),
+        ("peak_users", r.run.peak_users.to_string()),
+        ("requests", r.overall.requests.to_string()),
+        ("tool", format!("{} {}", r.tool.name, r.tool.version)),
+    ];
+    for (k, val) in props {
+        let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", esc(&val));
+    }
+    s.push_str("    </properties>\n");
+}
+
+fn testcase(s: &mut String, t: &TargetOutcome) {
+    let open = format!(
+        "    <testcase classname=\"{CLASSNAME}\" name=\"{}\" time=\"0\"",
+        esc(&t.expression)
+    );
+    let (kind, message) = match t.status {
+        TargetStatus::Pass => {
+            let _ = writeln!(s, "{open}/>");
+            return;
+        }
+        TargetStatus::Fail => (
+            "threshold",
+            format!(
+                "{} {} measured {}, expected {} ({})",
+                t.metric,
+                t.scope,
+                fmt_measured(t),
+                fmt_expected(t),
+                t.window
+            ),
+        ),
+        TargetStatus::NotMeasured => (
+            "not_measured",
+            format!(
+                "{} {} not measured: the run had no samples of it ({})",
+                t.metric, t.scope, t.window
+            ),
+        ),
+    };
+    let body = format!(
+        "{}\nwindow: {}\nscope: {}\nsource: {}",
+        t.detail, t.window, t.scope, t.source
+    );
+    let _ = writeln!(s, "{open}>");
+    let _ = writeln!(
+        s,
+        "      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
+        esc(&message),
+        esc(&body)
+    );
+    s.push_str("    </testcase>\n");
+}

@@ -1,0 +1,334 @@
+//! `report.md`: the run in a few lines for a pull request or a CI job summary: the verdict,
+//! the targets, the endpoints and the errors. [`github`] adds what GitHub Actions wants:
+//! the same Markdown for `$GITHUB_STEP_SUMMARY` (kept under its 1 MiB limit) and one
+//! `::error` workflow command per target that did not pass.
+
+use std::fmt::Write as _;
+
+use super::text::{fmt_pct, fmt_us};
+use super::{
+    fmt_baseline, fmt_expected, fmt_improvement, fmt_margin, fmt_measured, status_text,
+    status_word, verdict_parts,
+};
+use crate::metrics::{RunResult, Summary, TargetOutcome, TargetStatus, Verdict};
+
+/// GitHub's limit on one step's summary.
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+/// Error examples listed at most.
+const MAX_EXAMPLES: usize = 10;
+/// Characters of an error message shown.
+const MESSAGE_CHARS: usize = 300;
+
+/// What a GitHub Actions job gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GitHub {
+    /// Markdown to append to the file named by `$GITHUB_STEP_SUMMARY` (under 1 MiB).
+    pub step_summary: String,
+    /// `::error title=...::...` lines to print on stdout, one per target that did not pass.
+    pub annotations: Vec<String>,
+}
+
+/// The GitHub step summary and annotations of a run.
+pub fn github(result: &RunResult, verdict: &Verdict) -> GitHub {
+    GitHub {
+        step_summary: fit(render(result, verdict), STEP_SUMMARY_LIMIT),
+        annotations: annotations(verdict),
+    }
+}
+
+/// `report.md`.
+pub fn render(r: &RunResult, v: &Verdict) -> String {
+    let mut s = String::new();
+    header(&mut s, r, v);
+    targets(&mut s, v);
+    endpoints(&mut s, r);
+    errors(&mut s, r);
+    let _ = writeln!(
+        s,
+        "\n<sub>{} {} · charts and the full report: `report.html` in the run folder</sub>",
+        r.tool.name, r.tool.version
+    );
+    s
+}
+
+fn header(s: &mut String, r: &RunResult, v: &Verdict) {
+    let (word, rest) = verdict_parts(v);
+    let icon = match word {
+        "passed" => "✅",
+        "failed" => "❌",
+        _ => "⚪",
+    };
+    let _ = writeln!(s, "## {icon} Skein run {}: {word}\n", cell(&r.run.name));
+    let _ = writeln!(s, "**{}**\n", cell(&capitalise(&rest)));
+    let _ = writeln!(
+        s,
+        "Run `{}` against {} · {} · {:.1}s · peak {} users · {} requests · {:.1} req/s · {} errors",
+        code(&r.run.id),
+        code_or_plain(&r.run.target),
+        cell(&status_text(r)),
+        r.run.duration_us as f64 / 1e6,
+        r.run.peak_users,
+        r.overall.requests,
+        r.overall.rps,
+        fmt_pct(r.overall.error_rate),
+    );
+    if !r.run.tls_verify {
+        s.push_str("\n> [!WARNING]\n> TLS certificates were not verified (`tls_verify: false`).\n");
+    }
+    if r.run.cut_off > 0 {
+        let _ = writeln!(
+            s,
+            "\n{} requests still in flight at the end were cut off (not counted).",
+            r.run.cut_off
+        );
+    }
+}
+
+fn targets(s: &mut String, v: &Verdict) {
+    if v.targets.is_empty() {
+        s.push_str("\nNo targets were set, so nothing was gated.\n");
+        return;
+    }
+    s.push_str("\n### Targets\n\n");
+    s.push_str("| | target | measured | margin | baseline | improvement | verdict |\n");
+    s.push_str("|---|---|--:|--:|--:|--:|---|\n");
+    for t in &v.targets {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {} | {} | {} | {} |",
+            status_icon(t.status),
+            code_cell(&t.expression),
+            fmt_measured(t),
+            fmt_margin(t),
+            fmt_baseline(t),
+            fmt_improvement(t),
+            status_word(t.status),
+        );
+    }
+    let failing: Vec<&TargetOutcome> = v.failed().collect();
+    if !failing.is_empty() {
+        s.push('\n');
+        for t in failing {
+            let _ = writeln!(
+                s,
+                "- `{}`: {} ({}, {})",
+                code(&t.expression),
+                cell(&t.detail),
+                cell(&t.window),
+                cell(&t.scope)
+            );
+        }
+    }
+}
+
+fn endpoints(s: &mut String, r: &RunResult) {
+    if r.steps.is_empty() {
+        return;
+    }
+    s.push_str("\n### Endpoints\n\n");
+    s.push_str("| endpoint | requests | rps | errors | p50 | p95 | p99 | max |\n");
+    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    for st in &r.steps {
+        endpoint_row(s, &cell(&st.name), &st.summary);
+    }
+    endpoint_row(s, "**all**", &r.overall);
+}
+
+fn endpoint_row(s: &mut String, name: &str, m: &Summary) {
+    let l = &m.response_time;
+    let _ = writeln!(
+        s,
+        "| {name} | {} | {:.1} | {} | {} | {} | {} | {} |",
+        m.requests,
+        m.rps,
+        fmt_pct(m.error_rate),
+        fmt_us(l.p50_us),
+        fmt_us(l.p95_us),
+        fmt_us(l.p99_us),
+        fmt_us(l.max_us),
+    );
+}
+
+fn errors(s: &mut String, r: &RunResult) {
+    let failed_checks: Vec<_> = r
+        .steps
+        .iter()
+        .flat_map(|st| st.checks.iter().map(move |c| (st, c)))
+        .filter(|(_, c)| c.failed > 0)
+        .collect();
+    if r.overall.errors_by_kind.is_empty() && failed_checks.is_empty() {
+        s.push_str("\n### Errors\n\nNo errors and no failed checks.\n");
+        return;
+    }
+    s.push_str("\n### Errors\n\n");
+    if !r.overall.errors_by_kind.is_empty() {
+        s.push_str("| kind | count | where |\n|---|--:|---|\n");
+        for (kind, n) in &r.overall.errors_by_kind {
+            let wher: Vec<String> = r
+                .steps
+                .iter()
+                .filter_map(|st| {
+                    st.summary
+                        .errors_by_kind
+                        .get(kind)
+                        .map(|k| format!("{} {k}", cell(&st.name)))
+                })
+                .collect();
+            let _ = writeln!(s, "| `{}` | {n} | {} |", code_cell(kind), wher.join(", "));
+        }
+        s.push('\n');
+    }
+    for (st, c) in failed_checks {
+        let _ = writeln!(
+            s,
+            "- failed check `{}` at {}: {} of {}",
+            code(&c.label),
+            cell(&st.name),
+            c.failed,
+            c.failed + c.passed
+        );
+    }
+    if !r.error_examples.is_empty() {
+        s.push_str("\nExamples:\n\n");
+        for e in r.error_examples.iter().take(MAX_EXAMPLES) {
+            let msg = super::charts::shorten(&e.message, MESSAGE_CHARS);
+            let _ = writeln!(
+                s,
+                "- `{}` at {}: `{}`",
+                code(&e.kind),
+                cell(&e.step),
+                code(&msg)
+            );
+        }
+        if r.error_examples.len() > MAX_EXAMPLES {
+            let _ = writeln!(
+                s,
+                "- … {} more in `report.html`",
+                r.error_examples.len() - MAX_EXAMPLES
+            );
+        }
+    }
+}
+
+/// One `::error` workflow command per target that did not pass.
+fn annotations(v: &Verdict) -> Vec<String> {
+    v.failed()
+        .map(|t| {
+            let message = match t.status {
+                TargetStatus::NotMeasured => format!(
+                    "not measured: no samples of {} ({}), and a target that is not measured fails. {}",
+                    t.metric, t.scope, t.detail
+                ),
+                _ => format!(
+                    "measured {}, expected {} ({}, {}). {}",
+                    fmt_measured(t),
+                    fmt_expected(t),
+                    t.window,
+                    t.scope,
+                    t.detail
+                ),
+            };
+            format!(
+                "::error title={}::{}",
+                escape_property(&format!("skein target {}", t.expression)),
+                escape_data(&message)
+            )
+        })
+        .collect()
+}
+
+/// Workflow-command data: `%`, CR and LF are encoded.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command property values: as data, plus `:` and `,`.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Cut `md` at a line boundary to fit `limit` bytes, with a note saying so.
+fn fit(md: String, limit: usize) -> String {
+    const NOTE: &str =
+        "\n\n… cut to fit the 1 MiB step summary; see `report.md` in the run folder.\n";
+    if md.len() <= limit {
+        return md;
+    }
+    let room = limit.saturating_sub(NOTE.len());
+    let mut end = room.min(md.len());
+    while !md.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = md[..end].rfind('\n').unwrap_or(end);
+    let mut out = md[..cut].to_string();
+    out.push_str(NOTE);
+    out
+}
+
+fn status_icon(s: TargetStatus) -> &'static str {
+    match s {
+        TargetStatus::Pass => "✅",
+        TargetStatus::Fail => "❌",
+        TargetStatus::NotMeasured => "⚠️",
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Text for a table cell or a line: one line, `|` escaped, HTML-ish characters neutral.
+fn cell(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+}
+
+/// Text inside a code span: one line, backticks replaced.
+fn code(s: &str) -> String {
+    s.replace(['\r', '\n'], " ").replace('`', "'")
+}
+
+/// A code span's text inside a table cell: `|` escaped too (GFM unescapes it first).
+fn code_cell(s: &str) -> String {
+    code(s).replace('|', "\\|")
+}
+
+/// A URL as a code span (GitHub would otherwise link it).
+fn code_or_plain(s: &str) -> String {
+    format!("`{}`", code(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_commands_are_escaped() {
+        assert_eq!(escape_data("50% of a\nb"), "50%25 of a%0Ab");
+        assert_eq!(escape_property("p95: a, b"), "p95%3A a%2C b");
+    }
+
+    #[test]
+    fn long_summaries_are_cut_at_a_line() {
+        let md = "line\n".repeat(1000);
+        let out = fit(md, 1000);
+        assert!(out.len() <= 1000, "{}", out.len());
+        assert!(out.ends_with("run folder.\n"));
+        assert!(out.starts_with("line\nline\n"));
+    }
+
+    #[test]
+    fn table_cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\n<c>"), "a\\|b &lt;c&gt;");
+        assert_eq!(code_cell("a`b|c"), "a'b\\|c");
+    }
+}

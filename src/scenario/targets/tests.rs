@@ -1,0 +1,335 @@
+//! `targets:` and `tags:` through the whole pipeline: text in, plan or diagnostics out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::super::{Diagnostic, ScenarioError, parse_with_env};
+use super::*;
+use crate::scenario::{Aggregate, TargetMetric, TargetOp, TargetUnit};
+
+const HEAD: &str = "\
+target: http://localhost:8080
+scenarios:
+  - name: browse
+    steps:
+      - get: /api/products
+        tags: [api]
+      - name: GET /api/products/ID
+        get: /api/products/1
+        tags: [api, detail]
+      - get: /
+        tags: [page]
+  - name: buy
+    steps:
+      - post: /api/cart
+load: {users: 10, duration: 1m}
+";
+
+fn plan(targets: &str) -> Plan {
+    let text = format!("{HEAD}targets:\n{targets}");
+    match parse_with_env(&text, Path::new("t.yaml"), &|_| None) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}\n{text}"),
+    }
+}
+
+fn problems(targets: &str) -> Vec<Diagnostic> {
+    let text = format!("{HEAD}targets:\n{targets}");
+    match parse_with_env(&text, Path::new("t.yaml"), &|_| None) {
+        Err(ScenarioError::Invalid { diagnostics }) => diagnostics,
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("loaded, but should have failed:\n{text}"),
+    }
+}
+
+/// Line of the first target in a file made by [`plan`].
+const FIRST: usize = 17;
+
+fn one(targets: &str) -> Diagnostic {
+    let mut d = problems(targets);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    d.remove(0)
+}
+
+#[test]
+fn steps_carry_their_tags() {
+    let p = plan("  - p95 < 1s\n");
+    let tags: Vec<&[String]> = p.scenarios[0]
+        .steps
+        .iter()
+        .map(|s| s.tags.as_slice())
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            &["api".to_string()][..],
+            &["api".into(), "detail".into()],
+            &["page".into()]
+        ]
+    );
+    assert!(p.scenarios[1].steps[0].tags.is_empty());
+}
+
+#[test]
+fn bad_tags_are_refused() {
+    let text = HEAD.replace("tags: [page]", "tags: [\"a page\", page, page]");
+    let d = match parse_with_env(&text, Path::new("t.yaml"), &|_| None) {
+        Err(ScenarioError::Invalid { diagnostics }) => diagnostics,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!((d[0].line, d[0].column), (11, 16));
+    assert_eq!(d[0].key, "scenarios[0].steps[2].tags[0]");
+}
+
+#[test]
+fn the_issue_example_compiles() {
+    let p = plan(
+        r#"  - p95 < 100ms
+  - p99(step="GET /api/products/ID") < 250ms
+  - mean(scenario="browse") < 80ms
+  - p95(tag="api") < 100ms
+  - error_rate < 0.1%
+  - users >= 1000
+  - { expr: "p95 < 200ms", after: 30s }
+  - { expr: "error_rate < 1%", abort_on_fail: true, grace: 10s }
+  - preset: phase9
+"#,
+    );
+    assert_eq!(p.targets.len(), 8 + 5);
+    let t = &p.targets[1];
+    assert_eq!(t.expression, r#"p99(step="GET /api/products/ID") < 250ms"#);
+    assert_eq!(
+        (&t.metric, t.aggregate, &t.scope, t.op, t.threshold, t.unit),
+        (
+            &TargetMetric::ResponseTime,
+            Some(Aggregate::Percentile(99.0)),
+            &TargetScope::Step("GET /api/products/ID".into()),
+            TargetOp::Lt,
+            250_000.0,
+            TargetUnit::Micros
+        )
+    );
+    assert_eq!(t.source, TargetSource::Scenario);
+    let at = t.scope_at.as_ref().unwrap();
+    assert_eq!((at.line, at.column), (FIRST + 1, 15));
+    assert_eq!(p.targets[2].scope, TargetScope::Scenario("browse".into()));
+    assert_eq!(p.targets[3].scope, TargetScope::Tag("api".into()));
+    assert_eq!(p.targets[4].threshold, 0.001);
+    assert_eq!(
+        (p.targets[5].metric.clone(), p.targets[5].threshold),
+        (TargetMetric::Users, 1000.0)
+    );
+    let w = &p.targets[6];
+    assert_eq!(
+        (w.after, w.abort_on_fail, w.grace),
+        (Some(Duration::from_secs(30)), false, None)
+    );
+    let a = &p.targets[7];
+    assert_eq!(
+        (a.after, a.abort_on_fail, a.grace),
+        (None, true, Some(Duration::from_secs(10)))
+    );
+    assert!(matches!(p.targets[8].source, TargetSource::Preset { .. }));
+}
+
+#[test]
+fn the_phase9_preset_spells_out_its_kpis() {
+    let p = plan("  - preset: phase9\n");
+    let rows: Vec<(&str, &str, Option<f64>, Option<f64>)> = p
+        .targets
+        .iter()
+        .map(|t| {
+            let TargetSource::Preset { name, kpi } = &t.source else {
+                panic!("{t:?}")
+            };
+            assert_eq!(name, "phase9");
+            assert_eq!(t.scope_at, None);
+            (
+                kpi.as_str(),
+                t.expression.as_str(),
+                t.baseline,
+                t.improvement_goal_pct,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "API response time",
+                "mean(tag=\"api\") < 100ms",
+                Some(250_000.0),
+                Some(50.0)
+            ),
+            (
+                "page load time",
+                "mean(tag=\"page\") < 1s",
+                Some(2_500_000.0),
+                Some(60.0)
+            ),
+            (
+                "database query time",
+                "mean(server_timing=\"db\") < 50ms",
+                Some(150_000.0),
+                Some(50.0)
+            ),
+            ("concurrent users", "users >= 1000", Some(75.0), Some(900.0)),
+            ("availability", "error_rate <= 0.1%", Some(0.05), None),
+        ]
+    );
+    assert_eq!(p.targets[2].metric, TargetMetric::ServerTiming("db".into()));
+    assert_eq!(p.targets[4].threshold, 0.001);
+}
+
+#[test]
+fn a_preset_default_tag_need_not_exist() {
+    let text = HEAD
+        .replace("tags: [api]", "")
+        .replace("tags: [api, detail]", "");
+    let text = format!("{text}targets: [{{preset: phase9}}]\n");
+    let p = parse_with_env(&text, Path::new("t.yaml"), &|_| None).unwrap();
+    assert_eq!(p.targets.len(), 5);
+}
+
+#[test]
+fn the_preset_mapping_is_overridable_and_checked() {
+    let p = plan(
+        "  - preset: {name: phase9, api: {step: GET /api/products/ID}, page: {scenario: browse}, \
+         database: {tag: api, server_timing: sql}, after: 30s}\n",
+    );
+    let exprs: Vec<&str> = p.targets.iter().map(|t| t.expression.as_str()).collect();
+    assert_eq!(
+        exprs[..3],
+        [
+            "mean(step=\"GET /api/products/ID\") < 100ms",
+            "mean(scenario=\"browse\") < 1s",
+            "mean(tag=\"api\", server_timing=\"sql\") < 50ms",
+        ]
+    );
+    assert!(p.targets[0].scope_at.is_some());
+    assert!(
+        p.targets
+            .iter()
+            .all(|t| t.after == Some(Duration::from_secs(30)))
+    );
+    let d = one("  - preset: {name: phase9, api: {tag: apii}}\n");
+    assert_eq!((d.line, d.column), (FIRST, 39));
+    assert_eq!(d.hint.as_deref(), Some("did you mean \"api\"?"));
+    let d = one("  - preset: {name: phase9, api: {tag: api, step: x}}\n");
+    assert!(d.found.contains("both `tag` and `step`"), "{d}");
+    let d = one("  - preset: phase8\n");
+    assert_eq!(
+        (d.line, d.column, d.hint.as_deref()),
+        (FIRST, 13, Some("did you mean \"phase9\"?"))
+    );
+    let d = one("  - preset: {name: phaze9}\n");
+    assert_eq!((d.line, d.column), (FIRST, 20));
+}
+
+#[test]
+fn unknown_names_point_into_the_expression() {
+    let d = one("  - p99(step=\"GET /api/produts/ID\") < 250ms\n");
+    assert_eq!((d.line, d.column), (FIRST, 15));
+    assert_eq!(d.found, "unknown step \"GET /api/produts/ID\"");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("did you mean \"GET /api/products/ID\"?")
+    );
+    let d = one("  - mean(scenario=\"brwse\") < 80ms\n");
+    assert_eq!(
+        (d.column, d.hint.as_deref()),
+        (20, Some("did you mean \"browse\"?"))
+    );
+    let d = one("  - p95(tag=\"apii\") < 100ms\n");
+    assert_eq!(
+        (d.column, d.hint.as_deref()),
+        (14, Some("did you mean \"api\"?"))
+    );
+    let d = one("  - p95(tag=\"zzz\") < 100ms\n");
+    assert!(d.hint.unwrap().contains("\"api\", \"detail\", \"page\""));
+    // Default step names are `METHOD path`.
+    plan("  - p95(step=\"POST /api/cart\") < 1s\n  - p95(step=\"GET /\") < 1s\n");
+}
+
+#[test]
+fn expression_errors_point_at_the_part_at_fault() {
+    let d = one("  - p59x < 1s\n");
+    assert_eq!((d.line, d.column), (FIRST, 5));
+    assert!(d.to_string().contains("unknown metric \"p59x\""), "{d}");
+    let d = one("  - error_rate < 100ms\n");
+    assert_eq!(d.column, 18);
+    assert!(d.to_string().contains("expected a percentage such as 0.1%"));
+    let d = one("  - { expr: \"error_rate < 0%\" }\n");
+    assert_eq!(d.column, 27);
+    assert_eq!(d.key, "targets[0].expr");
+    assert!(d.to_string().contains("a bound that some run could meet"));
+    let d = one("  - p95 < 1s\n  - users >= many\n");
+    assert_eq!((d.line, d.column), (FIRST + 1, 14));
+}
+
+#[test]
+fn options_are_checked() {
+    let d = one("  - {expr: \"p95 < 1s\", grace: 5s}\n");
+    assert_eq!(d.key, "targets[0].grace");
+    assert!(d.found.contains("without `abort_on_fail"));
+    let d = one("  - {expr: \"p95 < 1s\", after: 30}\n");
+    assert_eq!(d.key, "targets[0].after");
+    let d = problems("  - {exp: \"p95 < 1s\"}\n");
+    assert!(
+        d.iter()
+            .any(|d| d.to_string().contains("did you mean \"expr\"?")),
+        "{d:#?}"
+    );
+    let d = one("  - 95\n");
+    assert_eq!(d.key, "targets[0]");
+}
+
+#[test]
+fn every_problem_is_reported() {
+    let d = problems("  - p95 < 1%\n  - eror_rate < 1%\n  - p95(tag=\"nope\") < 1s\n");
+    assert_eq!(d.len(), 3, "{d:#?}");
+}
+
+#[test]
+fn a_targets_file_loads_alone_and_is_checked_against_a_plan() {
+    let file = Path::new("shared.yaml");
+    let text =
+        "targets:\n  - p95(tag=\"api\") < 100ms\n  - p95(step=\"nope\") < 1s\n  - preset: phase9\n";
+    let ts = parse_targets_str(text, file).unwrap();
+    assert_eq!(ts.len(), 7);
+    assert_eq!(ts[0].source, TargetSource::File(file.to_path_buf()));
+    let mut p = plan("  - p95 < 1s\n");
+    let Err(ScenarioError::Invalid { diagnostics }) = p.add_targets(ts.clone()) else {
+        panic!("names were not checked");
+    };
+    assert_eq!(diagnostics.len(), 1);
+    let d = &diagnostics[0];
+    assert_eq!((d.file.as_path(), d.line, d.column), (file, 3, 15));
+    assert_eq!(p.targets.len(), 1);
+    p.add_targets(
+        ts.into_iter()
+            .filter(|t| t.expression != "p95(step=\"nope\") < 1s")
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(p.targets.len(), 7);
+}
+
+#[test]
+fn a_bad_targets_file_gets_the_same_diagnostics() {
+    let d = match parse_targets_str("targets:\n  - p95 < 1%\n", Path::new("s.yaml")) {
+        Err(ScenarioError::Invalid { diagnostics }) => diagnostics,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((d[0].line, d[0].column), (2, 11));
+    let d = match parse_targets_str("target:\n  - p95 < 1s\n", Path::new("s.yaml")) {
+        Err(ScenarioError::Invalid { diagnostics }) => diagnostics,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        d[0].to_string().contains("did you mean \"targets\"?"),
+        "{}",
+        d[0]
+    );
+}

@@ -261,3 +261,112 @@ fn quick_mode_writes_the_same_results_folder() {
     );
     rt.block_on(server.shutdown());
 }
+
+fn run_dir(out: &Path) -> PathBuf {
+    fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap()
+}
+
+#[test]
+fn targets_gate_the_exit_code_and_every_report_is_written() {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = out.path().join("gate.yaml");
+    fs::write(
+        &scenario,
+        r#"target: {embedded: phase9, routes: {product: {service_time: 20ms, jitter: 0ms}}}
+scenarios:
+  - name: s
+    steps:
+      - name: detail
+        get: /api/products/9
+        tags: [api]
+load: { users: 4, duration: 2s }
+targets:
+  - p50(step="detail") < 200ms
+  - p95 > 1ms
+  - p50(tag="api") < 5ms
+  - error_rate <= 0.1%
+"#,
+    )
+    .unwrap();
+    let results = out.path().join("r");
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .arg("-q")
+        .arg("-o")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("FAIL") && err.contains("p50(tag=\"api\") < 5ms"),
+        "{err}"
+    );
+    let dir = run_dir(&results);
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["passed"], false);
+    let statuses: Vec<&str> = summary["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pass", "pass", "fail", "pass"]);
+    for f in ["report.html", "report.md", "junit.xml", "targets.json"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    // The saved folder alone is judged the same way again.
+    fs::remove_file(dir.join("report.html")).unwrap();
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(dir.join("report.html").is_file());
+}
+
+#[test]
+fn abort_on_fail_stops_a_hopeless_run_early() {
+    let out = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let scenario = out.path().join("abort.yaml");
+    fs::write(
+        &scenario,
+        format!(
+            "target: http://127.0.0.1:{port}\nscenarios:\n  - name: s\n    think_time: 10ms\n    steps:\n      - get: /\nload: {{ users: 2, duration: 30s }}\ntargets:\n  - {{ expr: \"error_rate < 1%\", abort_on_fail: true, grace: 1s }}\n"
+        ),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .arg("-q")
+        .arg("-o")
+        .arg(out.path().join("r"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let r = result_json(&run_dir(&out.path().join("r")));
+    assert_eq!(r["run"]["status"], "interrupted");
+    assert!(
+        r["run"]["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("error_rate < 1%"),
+        "{}",
+        r["run"]
+    );
+}

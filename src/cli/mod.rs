@@ -62,6 +62,9 @@ pub struct CommonRunArgs {
     /// Seed for random think times and template functions (default: from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// A file with a `targets:` list, judged on top of the scenario's own (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub targets: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,5 +1,6 @@
-//! `skein report RUN_DIR`: the summary of a saved run, from its folder alone. A run whose
-//! process died is rebuilt from its interval journal and its `result.json` rewritten.
+//! `skein report RUN_DIR`: every report of a saved run regenerated from its folder alone
+//! (no re-run), and its targets judged again. A run whose process died is rebuilt from its
+//! interval journal and its `result.json` rewritten.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use crate::metrics::{self, MetricsError, store};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// A results folder written by `skein run`.
+    /// A results folder written by `skein run` or `skein quick`.
     pub dir: PathBuf,
 }
 
@@ -35,5 +36,11 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
             .context("rewriting the recovered result.json")?;
     }
     super::console::print_summary(&result, &a.dir);
-    Ok(exit::OK)
+    let targets = store::read_targets(&a.dir).map_err(|e| Invalid(e.to_string()))?;
+    let verdict = super::run::judge_and_report(&a.dir, &result, &targets)?;
+    Ok(if verdict.passed {
+        exit::OK
+    } else {
+        exit::TARGETS_FAILED
+    })
 }

@@ -1,13 +1,16 @@
 //! `skein run` and `skein quick`: one path from a plan to a results folder.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context as _;
 
 use super::{CommonRunArgs, Invalid, QuickArgs, RunArgs, console, exit, parse_duration};
 use crate::demo;
 use crate::engine::{self, RunOptions, StopHandle};
-use crate::metrics::RunStatus;
+use crate::metrics::{self, RunStatus, store};
+use crate::report;
 use crate::scenario::{self, EmbeddedTarget, Plan, ScenarioError, Target};
 
 /// Turn a scenario error into an exit-2 error with every diagnostic.
@@ -34,6 +37,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     if let Some(t) = &a.target {
         plan.target = Target::Url(check_url(t)?);
     }
+    add_targets_files(&mut plan, &a.common)?;
     execute(plan, &a.common).await
 }
 
@@ -44,8 +48,18 @@ pub async fn quick(a: QuickArgs) -> anyhow::Result<u8> {
     }
     let duration = parse_duration(&a.duration)?;
     let think = a.think.as_deref().map(parse_duration).transpose()?;
-    let plan = scenario::quick(&url, a.users, duration, think).map_err(invalid)?;
+    let mut plan = scenario::quick(&url, a.users, duration, think).map_err(invalid)?;
+    add_targets_files(&mut plan, &a.common)?;
     execute(plan, &a.common).await
+}
+
+/// `--targets FILE`: targets shared across scenarios, checked against this plan's steps.
+fn add_targets_files(plan: &mut Plan, common: &CommonRunArgs) -> anyhow::Result<()> {
+    for f in &common.targets {
+        let t = scenario::load_targets(f).map_err(invalid)?;
+        plan.add_targets(t).map_err(invalid)?;
+    }
+    Ok(())
 }
 
 fn check_url(u: &str) -> Result<String, Invalid> {
@@ -77,7 +91,8 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
     c
 }
 
-/// Run a plan: start the demo target if asked, run, print the summary.
+/// Run a plan: start the demo target if asked, run, judge the targets, write every report,
+/// print the summary. Exit 1 when a target failed, 130 when Ctrl-C stopped the run.
 pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
     let (base_url, demo_server) = match &plan.target {
         Target::Url(u) => (u.clone(), None),
@@ -90,6 +105,8 @@ pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
         }
     };
     let dir = engine::results_dir(&common.output, &plan)?;
+    let targets = super::targets::all(&plan.targets);
+    store::write_targets(&dir, &targets)?;
     let stop = StopHandle::new();
     let (tx, rx) = tokio::sync::watch::channel(engine::Progress::default());
     let live = console::Live::start(rx, common.quiet, &plan, &base_url);
@@ -99,18 +116,12 @@ pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
     });
-    let outcome = engine::run(
-        &plan,
-        RunOptions {
-            dir: dir.clone(),
-            base_url,
-            stop,
-            progress: Some(tx),
-            seed,
-            record: true,
-        },
-    )
-    .await;
+    let mut opts = RunOptions::new(dir.clone(), &base_url);
+    opts.stop = stop;
+    opts.progress = Some(tx);
+    opts.seed = seed;
+    opts.abort = abort_check(&targets);
+    let outcome = engine::run(&plan, opts).await;
     live.finish().await;
     if let Some(s) = demo_server {
         s.shutdown().await;
@@ -118,8 +129,85 @@ pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
     let result = outcome
         .with_context(|| format!("run failed; what was measured is in {}", dir.display()))?;
     console::print_summary(&result, &dir);
-    Ok(match result.run.status {
-        RunStatus::Interrupted => exit::INTERRUPTED,
-        _ => exit::OK,
+    let verdict = judge_and_report(&dir, &result, &targets)?;
+    let aborted = result
+        .run
+        .stop_reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(ABORTED));
+    Ok(if !verdict.passed || aborted {
+        exit::TARGETS_FAILED
+    } else if result.run.status == RunStatus::Interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
     })
+}
+
+const ABORTED: &str = "aborted";
+
+/// The check the engine runs each second for targets with `abort_on_fail`: a target that
+/// has already failed once its grace period is over stops the run. Windows (`after:`) only
+/// delay the check; the totals so far are judged.
+fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
+    let watched: Vec<_> = targets
+        .iter()
+        .filter(|t| t.abort_on_fail)
+        .cloned()
+        .collect();
+    if watched.is_empty() {
+        return None;
+    }
+    Some(Box::new(move |so_far: &metrics::RunResult| {
+        let elapsed = so_far.run.duration_us;
+        let due: Vec<_> = watched
+            .iter()
+            .filter(|t| elapsed >= t.grace_us.unwrap_or(0).max(t.after_us.unwrap_or(0)))
+            .map(|t| metrics::verdict::Target {
+                after_us: None,
+                ..t.clone()
+            })
+            .collect();
+        let v = metrics::evaluate(so_far, &metrics::WindowData::default(), &due);
+        v.targets
+            .iter()
+            .find(|t| t.status == metrics::TargetStatus::Fail)
+            .map(|t| format!("{ABORTED}: target `{}` failed ({})", t.expression, t.detail))
+    }))
+}
+
+/// Judge `result` against `targets`, write `summary.json` and every report into `dir`, print
+/// the verdict, and feed GitHub Actions when running there.
+pub fn judge_and_report(
+    dir: &Path,
+    result: &metrics::RunResult,
+    targets: &[metrics::verdict::Target],
+) -> anyhow::Result<metrics::Verdict> {
+    let windows = metrics::WindowData::from_dir(dir)
+        .with_context(|| format!("reading the intervals of {}", dir.display()))?;
+    let verdict = metrics::evaluate(result, &windows, targets);
+    report::write_all(dir, result, &verdict)
+        .with_context(|| format!("writing the reports into {}", dir.display()))?;
+    eprint!("{}", report::text::verdict_lines(&verdict));
+    if std::env::var_os("GITHUB_ACTIONS").is_some()
+        || std::env::var_os("GITHUB_STEP_SUMMARY").is_some()
+    {
+        let gh = report::markdown::github(result, &verdict);
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| {
+                    format!("opening GITHUB_STEP_SUMMARY {}", Path::new(&path).display())
+                })?;
+            f.write_all(gh.step_summary.as_bytes())?;
+        }
+        if std::env::var_os("GITHUB_ACTIONS").is_some() {
+            for a in &gh.annotations {
+                println!("{a}");
+            }
+        }
+    }
+    Ok(verdict)
 }

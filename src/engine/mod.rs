@@ -149,7 +149,13 @@ pub struct RunOptions {
     pub seed: u64,
     /// Record each request (the default). Off only to measure what recording costs.
     pub record: bool,
+    /// Called once a second with the totals so far; returning a reason stops the run
+    /// (targets with `abort_on_fail`).
+    pub abort: Option<AbortCheck>,
 }
+
+/// Judges a run while it goes: `Some(reason)` stops it.
+pub type AbortCheck = Box<dyn FnMut(&RunResult) -> Option<String> + Send>;
 
 impl RunOptions {
     /// Options with a fresh stop handle, no progress, seed 1 and recording on.
@@ -161,6 +167,7 @@ impl RunOptions {
             progress: None,
             seed: 1,
             record: true,
+            abort: None,
         }
     }
 }
@@ -283,7 +290,7 @@ fn ms_us(d: Duration) -> u64 {
 
 /// Run `plan` and write its results folder. Returns the result also written to
 /// `result.json`; an interrupted run returns normally, marked interrupted.
-pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunResult, EngineError> {
+pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineError> {
     raise_nofile_limit();
     let (cells, index) = layout(plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
@@ -407,6 +414,14 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunResult, EngineError
                         last: p,
                         stopping: ctx.stop_level() != StopLevel::Running,
                     });
+                }
+                if ctx.stop_level() == StopLevel::Running
+                    && let Some(check) = opts.abort.as_mut()
+                {
+                    let so_far = acc.finish(run_info.clone(), serde_json::Value::Null, Vec::new());
+                    if let Some(reason) = check(&so_far) {
+                        opts.stop.stop(&reason);
+                    }
                 }
             }
         }

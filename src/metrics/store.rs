@@ -26,6 +26,28 @@ use super::result::{RunResult, RunStatus, SCHEMA_VERSION};
 pub const RESULT_FILE: &str = "result.json";
 pub const HLOG_FILE: &str = "latency.hlog";
 pub const JOURNAL_FILE: &str = "intervals.jsonl";
+/// The targets the run is judged by, so `skein report` can judge it again from the folder.
+pub const TARGETS_FILE: &str = "targets.json";
+
+/// Save the targets of a run into its folder.
+pub fn write_targets(dir: &Path, targets: &[super::verdict::Target]) -> Result<(), MetricsError> {
+    let path = dir.join(TARGETS_FILE);
+    let bytes = serde_json::to_vec_pretty(targets).map_err(|e| MetricsError::Json {
+        path: path.clone(),
+        source: e,
+    })?;
+    write_atomic(&path, &bytes)
+}
+
+/// The targets saved with a run (none when the folder has no `targets.json`).
+pub fn read_targets(dir: &Path) -> Result<Vec<super::verdict::Target>, MetricsError> {
+    let path = dir.join(TARGETS_FILE);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    serde_json::from_str(&text).map_err(|e| MetricsError::Json { path, source: e })
+}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> MetricsError + '_ {
     move |source| MetricsError::Io {

@@ -1,6 +1,6 @@
 //! Plain-text tables for the terminal.
 
-use crate::metrics::{RunResult, RunStatus, Summary};
+use crate::metrics::{RunResult, RunStatus, Summary, TargetStatus, Verdict};
 
 /// Format µs for people: `850µs`, `12.3ms`, `1.52s`.
 pub fn fmt_us(us: u64) -> String {
@@ -134,6 +134,32 @@ pub fn run_facts(r: &RunResult) -> String {
         s.push_str(&format!(
             "{} requests in flight at the end were cut off (not counted)\n",
             r.run.cut_off
+        ));
+    }
+    s
+}
+
+/// The verdict for the terminal: one line per target, then the outcome.
+pub fn verdict_lines(v: &Verdict) -> String {
+    if v.targets.is_empty() {
+        return "verdict: no targets\n".into();
+    }
+    let mut s = String::new();
+    for t in &v.targets {
+        let mark = match t.status {
+            TargetStatus::Pass => "pass",
+            TargetStatus::Fail => "FAIL",
+            TargetStatus::NotMeasured => "NOT MEASURED",
+        };
+        s.push_str(&format!("{mark:>12}  {}  ({})\n", t.expression, t.detail));
+    }
+    let failed = v.failed().count();
+    if v.passed {
+        s.push_str(&format!("verdict: passed ({} targets)\n", v.targets.len()));
+    } else {
+        s.push_str(&format!(
+            "verdict: FAILED ({failed} of {} targets)\n",
+            v.targets.len()
         ));
     }
     s

@@ -143,10 +143,13 @@ fn memory_10k() {
 }
 
 fn recording_cost() {
-    let mut on = Vec::new();
-    let mut off = Vec::new();
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    let (mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new());
     for round in 1..=3 {
-        for (kind, into) in [("record-on", &mut on), ("record-off", &mut off)] {
+        for (kind, into, cpu) in [
+            ("record-on", &mut on, &mut cpu_on),
+            ("record-off", &mut off, &mut cpu_off),
+        ] {
             let Some(r) = run_child(kind, Duration::from_secs(60)) else {
                 println!("  {kind} round {round}: failed");
                 continue;
@@ -154,22 +157,41 @@ fn recording_cost() {
             let rps = num(&r, "window_rps");
             println!(
                 "  {kind} round {round}: {rps:.0} rps (demo count, 1.0-4.8 s); whole run {:.0} \
-                 rps by the demo, {} by result.json; generator peak RSS {:.1} MB",
+                 rps by the demo, {} by result.json; generator CPU {:.2} us per request; peak RSS \
+                 {:.1} MB",
                 num(&r, "run_rps"),
                 r.get("result_rps").map_or("-", String::as_str),
+                num(&r, "cpu_us_per_req"),
                 mb(&r, "hwm_kb"),
             );
             into.push(rps);
+            cpu.push(num(&r, "cpu_us_per_req"));
         }
     }
     if on.is_empty() || off.is_empty() {
         println!("recording cost: no result (goal: at most 10% of throughput, not met)");
         return;
     }
+    let spread = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+        format!("{lo:.0}-{hi:.0}")
+    };
+    let (spread_on, spread_off) = (spread(&on), spread(&off));
     let (a, b) = (median(&mut on), median(&mut off));
     let cost = 1.0 - a / b;
-    println!("recording on (64 users, no think time, 5 s, GET /health): {a:.0} rps median");
-    println!("recording off: {b:.0} rps median");
+    println!(
+        "recording on (64 users, no think time, 5 s, GET /health): {a:.0} rps median \
+         (range {spread_on})"
+    );
+    println!("recording off: {b:.0} rps median (range {spread_off})");
+    let (ca, cb) = (median(&mut cpu_on), median(&mut cpu_off));
+    println!(
+        "recording CPU: {ca:.2} us per request on, {cb:.2} off: {:+.1}% generator CPU per \
+         request (less sensitive to other load on the machine than rps; info)",
+        (ca / cb - 1.0) * 100.0
+    );
     println!(
         "recording cost: on/off = {:.3}, {:.1}% of throughput (goal: at most 10%, {})",
         a / b,
@@ -301,7 +323,7 @@ fn generator_child(args: &[String]) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let t0 = mono_ns();
+    let (t0, cpu0) = (mono_ns(), cpu_s());
     // Counts seen by the demo at two instants of the run, for a throughput without the ramp.
     let sampler = window.map(|(a, b): (f64, f64)| {
         let demo = demo.clone();
@@ -314,7 +336,7 @@ fn generator_child(args: &[String]) {
         })
     });
     let result = rt.block_on(engine::run(&plan, opts));
-    let t_end = mono_ns();
+    let (t_end, cpu) = (mono_ns(), cpu_s() - cpu0);
     let stats = demo.lock().unwrap().stats();
     let mut out = Fields::new();
     let mut put = |k: &str, v: String| {
@@ -331,6 +353,7 @@ fn generator_child(args: &[String]) {
     put("max_conns", int(&stats, "max_conns"));
     put("demo_hwm_kb", int(&stats, "hwm_kb"));
     let total = num(&stats, "total");
+    put("cpu_us_per_req", format!("{:.2}", cpu * 1e6 / total));
     put(
         "run_rps",
         format!("{:.1}", total / ((t_end - t0) as f64 / 1e9)),
@@ -573,6 +596,18 @@ fn sleep_until_ns(t: u64) {
     if t > now {
         std::thread::sleep(Duration::from_nanos(t - now));
     }
+}
+
+/// User plus system CPU time of this process, in seconds.
+fn cpu_s() -> f64 {
+    // SAFETY: rusage is plain integers (all-zero is valid); getrusage writes into it.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 /// A `kB` line of /proc/self/status (`VmHWM`, `VmRSS`), 0 if absent.

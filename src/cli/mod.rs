@@ -4,6 +4,7 @@
 //! target failed (reserved for thresholds); 2 invalid input or usage; 3 the run could not be
 //! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
 
+mod compare;
 mod console;
 mod report;
 mod run;
@@ -46,6 +47,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print the summary of a results folder (rebuilding a crashed run's totals).
     Report(report::ReportArgs),
+    /// Compare two results folders: exit 1 when the candidate regressed against the baseline.
+    Compare(compare::CompareArgs),
     /// Serve the embedded Phase 9 demo target until Ctrl-C.
     ServeDemo(serve::ServeArgs),
 }
@@ -80,6 +83,9 @@ pub struct RunArgs {
     /// Length of the run at full load, e.g. 30s or 5m (stages are scaled to it).
     #[arg(long, short = 'd', value_name = "DURATION")]
     pub duration: Option<String>,
+    /// Compare with this earlier run's folder afterwards; a regression fails the run (exit 1).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonRunArgs,
 }
@@ -121,6 +127,7 @@ fn dispatch(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Validate(a) => return validate::validate(&a),
         Command::Report(a) => report::report(&a),
+        Command::Compare(a) => compare::compare(&a),
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),

@@ -24,7 +24,7 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
             | MetricsError::Schema { .. }
             | MetricsError::Json { .. }),
         ) => {
-            return Err(Invalid(e.to_string()).into());
+            return Err(Invalid(format!("{:#}", anyhow::Error::new(e))).into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -36,7 +36,8 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
             .context("rewriting the recovered result.json")?;
     }
     super::console::print_summary(&result, &a.dir);
-    let targets = store::read_targets(&a.dir).map_err(|e| Invalid(e.to_string()))?;
+    let targets =
+        store::read_targets(&a.dir).map_err(|e| Invalid(format!("{:#}", anyhow::Error::new(e))))?;
     let verdict = super::run::judge_and_report(&a.dir, &result, &targets)?;
     Ok(if verdict.passed {
         exit::OK

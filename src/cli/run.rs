@@ -38,7 +38,11 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         plan.target = Target::Url(check_url(t)?);
     }
     add_targets_files(&mut plan, &a.common)?;
-    execute(plan, &a.common).await
+    // --baseline: read before the run, so a bad folder fails at once (exit 2).
+    let baseline = (a.baseline.as_deref())
+        .map(|d| super::compare::load("baseline", d))
+        .transpose()?;
+    execute(plan, &a.common, baseline.as_ref()).await
 }
 
 pub async fn quick(a: QuickArgs) -> anyhow::Result<u8> {
@@ -50,7 +54,7 @@ pub async fn quick(a: QuickArgs) -> anyhow::Result<u8> {
     let think = a.think.as_deref().map(parse_duration).transpose()?;
     let mut plan = scenario::quick(&url, a.users, duration, think).map_err(invalid)?;
     add_targets_files(&mut plan, &a.common)?;
-    execute(plan, &a.common).await
+    execute(plan, &a.common, None).await
 }
 
 /// `--targets FILE`: targets shared across scenarios, checked against this plan's steps.
@@ -92,8 +96,13 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
 }
 
 /// Run a plan: start the demo target if asked, run, judge the targets, write every report,
-/// print the summary. Exit 1 when a target failed, 130 when Ctrl-C stopped the run.
-pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
+/// print the summary, compare with the baseline if given. Exit 1 when a target failed or the
+/// run regressed against the baseline, 130 when Ctrl-C stopped the run.
+pub async fn execute(
+    plan: Plan,
+    common: &CommonRunArgs,
+    baseline: Option<&metrics::RunResult>,
+) -> anyhow::Result<u8> {
     let (base_url, demo_server) = match &plan.target {
         Target::Url(u) => (u.clone(), None),
         Target::Embedded(e) => {
@@ -130,12 +139,22 @@ pub async fn execute(plan: Plan, common: &CommonRunArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("run failed; what was measured is in {}", dir.display()))?;
     console::print_summary(&result, &dir);
     let verdict = judge_and_report(&dir, &result, &targets)?;
+    // --baseline (cli/compare.rs): a regression fails the run like a failed target.
+    let regressed = match baseline {
+        Some(b) => {
+            let opts = metrics::CompareOptions::default();
+            super::compare::report_comparison(b, &result, &opts, &dir)?
+                .verdict
+                .regressed
+        }
+        None => false,
+    };
     let aborted = result
         .run
         .stop_reason
         .as_deref()
         .is_some_and(|r| r.starts_with(ABORTED));
-    Ok(if !verdict.passed || aborted {
+    Ok(if !verdict.passed || aborted || regressed {
         exit::TARGETS_FAILED
     } else if result.run.status == RunStatus::Interrupted {
         exit::INTERRUPTED

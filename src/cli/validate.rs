@@ -1,5 +1,6 @@
 //! `skein validate FILE...`: every problem in every file, exit 2 if any.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -14,8 +15,13 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn validate(a: &ValidateArgs) -> u8 {
     let mut code = exit::OK;
+    let mut out = std::io::stdout().lock();
     for f in &a.files {
         match scenario::load(f) {
             Ok(plan) => {
@@ -24,14 +30,16 @@ pub fn validate(a: &ValidateArgs) -> u8 {
                     .iter()
                     .map(|s| s.on_start.len() + s.steps.len() + s.on_stop.len())
                     .sum();
-                println!(
-                    "{}: ok ({} scenario{}, {} steps, up to {} users over {:.0}s)",
+                // A closed stdout (`| head`) is not an error.
+                let _ = writeln!(
+                    out,
+                    "{}: ok ({}, {}, up to {} over {:?}, {})",
                     f.display(),
-                    plan.scenarios.len(),
-                    if plan.scenarios.len() == 1 { "" } else { "s" },
-                    steps,
-                    plan.load.max_users(),
-                    plan.load.duration().as_secs_f64()
+                    plural(plan.scenarios.len(), "scenario"),
+                    plural(steps, "step"),
+                    plural(plan.load.max_users(), "user"),
+                    plan.load.duration(),
+                    plural(plan.targets.len(), "target"),
                 );
             }
             Err(e) => {

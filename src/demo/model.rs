@@ -329,7 +329,8 @@ mod tests {
         for (i, at) in finished.iter().enumerate() {
             assert!(*at >= ms(10 * (i as u64 + 1)), "request {i} done at {at:?}");
         }
-        assert!(finished[4] < ms(60), "{finished:?}");
+        // Generous: only catches a pool that stalls (the machine may be busy).
+        assert!(finished[4] < ms(500), "{finished:?}");
         let stats = model.stats();
         assert_eq!((stats.max_in_flight, stats.requests["product"]), (1, 5));
         assert!(stats.max_queued >= 4, "{stats:?}");

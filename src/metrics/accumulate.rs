@@ -170,7 +170,8 @@ impl Accumulator {
                         checks.push(CheckResult {
                             scenario: info.scenario.clone(),
                             label: label.clone(),
-                            passed: d.hist.count().saturating_sub(*failed),
+                            // Checks run on responses without an error: ok + check_failed.
+                            passed: (d.ok + d.check_failed).saturating_sub(*failed),
                             failed: *failed,
                         });
                     }

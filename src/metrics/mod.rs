@@ -5,6 +5,7 @@
 //! here ([`RunResult`]), so a saved `result.json` alone is enough to work from.
 
 pub mod accumulate;
+pub mod compare;
 pub mod histogram;
 pub mod recorder;
 pub mod result;
@@ -13,6 +14,7 @@ pub mod verdict;
 pub mod window;
 
 pub use accumulate::Accumulator;
+pub use compare::{CompareOptions, Comparison};
 pub use histogram::Hist;
 pub use recorder::{CellData, ErrorKind, IntervalData, Recorder, Sample};
 pub use result::*;
@@ -25,13 +27,13 @@ use std::path::PathBuf;
 /// Why reading or writing measurements failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: not valid JSON for this purpose", .path.display())]
     Json {
         path: PathBuf,
         #[source]

@@ -35,7 +35,7 @@ pub enum ErrorKind {
     Http4xx,
     /// A 5xx status the step did not expect.
     Http5xx,
-    /// Any other unexpected status (1xx, 3xx after redirects).
+    /// A final 1xx status (3xx are not errors: redirects are followed, 304 is fine).
     HttpOther,
     /// The request could not be built (an unset variable, a bad URL).
     Template,

@@ -163,9 +163,11 @@ pub struct Summary {
     pub requests: u64,
     /// Requests with an expected status and every check passed.
     pub ok: u64,
-    /// Requests that failed in transport or got an unexpected status.
+    /// Requests that failed in transport, or got a 4xx/5xx status from a step without a
+    /// `status` check.
     pub errors: u64,
-    /// Requests with an expected status but a failed check or extraction.
+    /// Requests that got a response but failed a check (a `status` check included) or an
+    /// extraction.
     pub check_failed: u64,
     /// (errors + check_failed) / requests.
     pub error_rate: f64,

@@ -38,9 +38,10 @@ pub struct IntervalCell {
     /// Response times, µs.
     pub hist: Hist,
     pub requests: u64,
-    /// Requests that failed in transport or got an unexpected status.
+    /// Requests that failed in transport, or got a 4xx/5xx status from a step without a
+    /// `status` check.
     pub errors: u64,
-    /// Requests with an expected status but a failed check.
+    /// Requests that got a response but failed a check (a `status` check included).
     pub check_failed: u64,
     /// Failures per check label of the cell.
     pub check_failures: Vec<u64>,

@@ -7,8 +7,10 @@
 //! - [`junit`]: `junit.xml`, one testcase per target.
 //! - [`html`]: `report.html`, one self-contained file with inline SVG charts.
 //! - [`charts`]: the charts (plotters), each as SVG and PNG.
+//! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared.
 
 pub mod charts;
+pub mod compare;
 pub mod html;
 pub mod junit;
 pub mod markdown;

@@ -416,7 +416,8 @@ pub struct RawExtract {
     /// A regular expression on the body; the capture `group` is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-    /// Capture group of `regex` (0 = the whole match). Default: 1.
+    /// Capture group of `regex` (0 = the whole match). Default: 1 when the regex has a
+    /// capture group, else the whole match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<u32>,
     /// A response header's value, e.g. `etag`.

@@ -11,6 +11,7 @@
 pub mod endpoints;
 pub mod errors;
 pub mod latency;
+pub mod overlay;
 pub mod spectrum;
 pub mod throughput;
 

@@ -1,7 +1,7 @@
 //! The command line: parse arguments, run a subcommand, map the outcome to an exit code.
 //!
 //! The only module that prints or exits. Exit codes: 0 success; 1 the run finished but a
-//! target failed (reserved for thresholds); 2 invalid input or usage; 3 the run could not be
+//! target failed, or `compare` / `--baseline` found a regression; 2 invalid input or usage; 3 the run could not be
 //! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
 
 mod compare;
@@ -45,7 +45,7 @@ pub enum Command {
     Quick(QuickArgs),
     /// Check scenario files and report every problem (exit 2 if any).
     Validate(validate::ValidateArgs),
-    /// Print the summary of a results folder (rebuilding a crashed run's totals).
+    /// Regenerate every report of a results folder and judge its targets again.
     Report(report::ReportArgs),
     /// Compare two results folders: exit 1 when the candidate regressed against the baseline.
     Compare(compare::CompareArgs),

@@ -165,9 +165,9 @@ pub async fn execute(
 
 const ABORTED: &str = "aborted";
 
-/// The check the engine runs each second for targets with `abort_on_fail`: a target that
-/// has already failed once its grace period is over stops the run. Windows (`after:`) only
-/// delay the check; the totals so far are judged.
+/// The check the engine runs each second for targets with `abort_on_fail`: once a target
+/// has been lost on the totals so far for its whole `grace` (0 by default), the run stops.
+/// A window (`after:`) delays the check until the window has begun.
 fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
     let watched: Vec<_> = targets
         .iter()
@@ -177,21 +177,34 @@ fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortChec
     if watched.is_empty() {
         return None;
     }
+    let mut lost_since: Vec<Option<u64>> = vec![None; watched.len()];
     Some(Box::new(move |so_far: &metrics::RunResult| {
-        let elapsed = so_far.run.duration_us;
-        let due: Vec<_> = watched
-            .iter()
-            .filter(|t| elapsed >= t.grace_us.unwrap_or(0).max(t.after_us.unwrap_or(0)))
-            .map(|t| metrics::verdict::Target {
+        let now = so_far.run.duration_us;
+        for (t, lost) in watched.iter().zip(lost_since.iter_mut()) {
+            if now < t.after_us.unwrap_or(0) {
+                continue;
+            }
+            let whole_run = metrics::verdict::Target {
                 after_us: None,
                 ..t.clone()
-            })
-            .collect();
-        let v = metrics::evaluate(so_far, &metrics::WindowData::default(), &due);
-        v.targets
-            .iter()
-            .find(|t| t.status == metrics::TargetStatus::Fail)
-            .map(|t| format!("{ABORTED}: target `{}` failed ({})", t.expression, t.detail))
+            };
+            let v = metrics::evaluate(so_far, &metrics::WindowData::default(), &[whole_run]);
+            let Some(outcome) = v.targets.first() else {
+                continue;
+            };
+            if outcome.status != metrics::TargetStatus::Fail {
+                *lost = None;
+                continue;
+            }
+            let since = *lost.get_or_insert(now);
+            if now - since >= t.grace_us.unwrap_or(0) {
+                return Some(format!(
+                    "{ABORTED}: target `{}` failed ({})",
+                    outcome.expression, outcome.detail
+                ));
+            }
+        }
+        None
     }))
 }
 

@@ -4,13 +4,12 @@
 //! bytes out; [`write_all`] is the one place that writes them into a folder.
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::charts::overlay::{EndpointP95Chart, P95TimeChart, SpectrumOverlayChart};
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
-use super::{ReportError, escape_xml as esc};
+use super::{Folder, ReportError, escape_xml as esc};
 use crate::metrics::compare::{
     Call, Comparison, ErrorComparison, IntervalRate, IntervalUs, MetricComparison, Presence,
     RowComparison, quantile_name,
@@ -30,34 +29,18 @@ pub fn write_all(
     cand: &RunResult,
     c: &Comparison,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut written = Vec::new();
-    let mut write = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
-        let path = dir.join(name);
-        fs::write(&path, bytes).map_err(|source| ReportError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
-        Ok(())
-    };
+    let mut out = Folder::create(dir)?;
     let mut json = serde_json::to_vec_pretty(c).map_err(|e| ReportError::Write {
         path: dir.join(JSON_FILE),
         source: std::io::Error::other(e),
     })?;
     json.push(b'\n');
-    write(JSON_FILE, &json)?;
-    write(MARKDOWN_FILE, markdown(c).as_bytes())?;
+    out.write(JSON_FILE, &json)?;
+    out.write(MARKDOWN_FILE, markdown(c).as_bytes())?;
     let charts = render_charts(base, cand, c)?;
-    for ch in &charts {
-        write(&format!("{}.svg", ch.name), ch.svg.as_bytes())?;
-        write(&format!("{}.png", ch.name), &ch.png)?;
-    }
-    write(HTML_FILE, html(c, &charts).as_bytes())?;
-    Ok(written)
+    out.write_charts(&charts)?;
+    out.write(HTML_FILE, html(c, &charts).as_bytes())?;
+    Ok(out.written)
 }
 
 /// The comparison's charts, in page order.

@@ -63,35 +63,57 @@ pub fn write_all(
     result: &RunResult,
     verdict: &Verdict,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut written = Vec::new();
-    let mut write = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
-        let path = dir.join(name);
+    let mut out = Folder::create(dir)?;
+    let mut summary = serde_json::to_vec_pretty(verdict).map_err(ReportError::Json)?;
+    summary.push(b'\n');
+    out.write(SUMMARY_FILE, &summary)?;
+    out.write(JUNIT_FILE, junit::render(result, verdict).as_bytes())?;
+    out.write(MARKDOWN_FILE, markdown::render(result, verdict).as_bytes())?;
+    let charts = charts::render_all(result, verdict)?;
+    out.write_charts(&charts)?;
+    out.write(
+        HTML_FILE,
+        html::render_with_charts(result, verdict, &charts).as_bytes(),
+    )?;
+    Ok(out.written)
+}
+
+/// A report folder being written: created if missing, each path written remembered in order.
+pub(crate) struct Folder<'a> {
+    dir: &'a Path,
+    pub(crate) written: Vec<PathBuf>,
+}
+
+impl<'a> Folder<'a> {
+    pub(crate) fn create(dir: &'a Path) -> Result<Self, ReportError> {
+        fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(Folder {
+            dir,
+            written: Vec::new(),
+        })
+    }
+
+    pub(crate) fn write(&mut self, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
+        let path = self.dir.join(name);
         fs::write(&path, bytes).map_err(|source| ReportError::Write {
             path: path.clone(),
             source,
         })?;
-        written.push(path);
+        self.written.push(path);
         Ok(())
-    };
-    let mut summary = serde_json::to_vec_pretty(verdict).map_err(ReportError::Json)?;
-    summary.push(b'\n');
-    write(SUMMARY_FILE, &summary)?;
-    write(JUNIT_FILE, junit::render(result, verdict).as_bytes())?;
-    write(MARKDOWN_FILE, markdown::render(result, verdict).as_bytes())?;
-    let charts = charts::render_all(result, verdict)?;
-    for c in &charts {
-        write(&format!("{}.svg", c.name), c.svg.as_bytes())?;
-        write(&format!("{}.png", c.name), &c.png)?;
     }
-    write(
-        HTML_FILE,
-        html::render_with_charts(result, verdict, &charts).as_bytes(),
-    )?;
-    Ok(written)
+
+    /// Each chart as `<name>.svg` and `<name>.png`.
+    pub(crate) fn write_charts(&mut self, charts: &[charts::Rendered]) -> Result<(), ReportError> {
+        for c in charts {
+            self.write(&format!("{}.svg", c.name), c.svg.as_bytes())?;
+            self.write(&format!("{}.png", c.name), &c.png)?;
+        }
+        Ok(())
+    }
 }
 
 /// Escape text for XML and HTML (text and attribute values alike), dropping the control

@@ -7,8 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    BLUE, Chart, DrawResult, GREY, TARGET, VERMILION, caption_font, fmt_ms, fmt_ms_tick,
-    label_font, legend, ms, no_data, shorten, small_font,
+    BLUE, Chart, DrawResult, GREY, TARGET, VERMILION, bar_axes, box_key, fmt_ms, label_font,
+    legend, line_key, ms, no_data, row_names, shorten, small_font,
 };
 use crate::metrics::{RunResult, TargetOutcome, Verdict};
 
@@ -91,26 +91,7 @@ impl Chart for EndpointsChart<'_> {
             .map(|(name, ..)| shorten(name, NAME_CHARS).chars().count())
             .max()
             .unwrap_or(0);
-        let name_px = (longest as u32 * 8 + 16).clamp(70, 300);
-
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(48)
-            .y_label_area_size(name_px)
-            .build_cartesian_2d(0f64..x_max, 0f64..n)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_desc("p95 response time")
-            .x_label_formatter(&|v| fmt_ms_tick(*v))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart = bar_axes(root, &title, "p95 response time", x_max, n, longest)?;
 
         // Slowest on top: row 0 is drawn at the top of the y range.
         let row_y = |i: usize| n - 1.0 - i as f64;
@@ -132,13 +113,13 @@ impl Chart for EndpointsChart<'_> {
             chart
                 .draw_series(ok_rows.iter().map(|(i, (_, p, _))| bar(*i, *p, BLUE)))?
                 .label("p95")
-                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BLUE.filled()));
+                .legend(box_key(BLUE));
         }
         if !bad_rows.is_empty() {
             chart
                 .draw_series(bad_rows.iter().map(|(i, (_, p, _))| bar(*i, *p, VERMILION)))?
                 .label("p95 over its target")
-                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], VERMILION.filled()));
+                .legend(box_key(VERMILION));
         }
 
         // Value labels at the end of each bar.
@@ -177,18 +158,16 @@ impl Chart for EndpointsChart<'_> {
             chart
                 .draw_series(DashedLineSeries::new(points, 8, 6, GREY.stroke_width(2)))?
                 .label(label)
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY.stroke_width(2)));
+                .legend(line_key(GREY.stroke_width(2)));
         }
 
         // Endpoint names, right-aligned left of the axis.
-        for (i, (name, ..)) in self.rows.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(0.0, row_y(i) + 0.5));
-            root.draw(&Text::new(
-                shorten(name, NAME_CHARS),
-                (px - 8, py),
-                label_font().pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-        }
+        row_names(
+            root,
+            &chart,
+            (self.rows.iter().enumerate())
+                .map(|(i, (name, ..))| (row_y(i) + 0.5, shorten(name, NAME_CHARS), label_font())),
+        )?;
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }

@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    Chart, DrawResult, GREEN, ORANGE, VERMILION, caption_font, fmt_secs, label_font, legend,
-    no_data, run_span_secs,
+    Chart, DrawResult, GREEN, ORANGE, VERMILION, box_key, chart_builder, draw_mesh, fmt_secs,
+    legend, no_data, run_span_secs,
 };
 use crate::metrics::RunResult;
 
@@ -42,25 +42,17 @@ impl Chart for ErrorsChart<'_> {
             .unwrap_or(0);
         let y_max = ((top as f64) * 1.15).ceil().max(5.0);
 
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
-            .build_cartesian_2d(0f64..span, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start")
-            .y_desc("failed requests / s")
-            .y_labels(6)
-            .x_label_formatter(&|v| fmt_secs(*v, span))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart =
+            chart_builder(root, Some(&title), 78).build_cartesian_2d(0f64..span, 0f64..y_max)?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("time since start")
+                .y_desc("failed requests / s")
+                .y_labels(6)
+                .x_label_formatter(&|v| fmt_secs(*v, span))
+                .y_label_formatter(&|v| format!("{v:.0}")),
+        )?;
 
         let secs = |us: u64| us as f64 / 1e6;
         chart
@@ -76,7 +68,7 @@ impl Chart for ErrorsChart<'_> {
                 r
             }))?
             .label("errors (transport, status)")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], VERMILION.filled()));
+            .legend(box_key(VERMILION));
         chart
             .draw_series(ts.iter().filter(|p| p.check_failed > 0).map(|p| {
                 let base = p.errors as f64;
@@ -91,7 +83,7 @@ impl Chart for ErrorsChart<'_> {
                 r
             }))?
             .label("failed checks")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], ORANGE.filled()));
+            .legend(box_key(ORANGE));
 
         if top == 0 {
             chart.draw_series(std::iter::once(Text::new(

@@ -5,8 +5,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    BLUE, Chart, DrawResult, ORANGE, RAMP, TARGET, VERMILION, caption_font, fmt_ms_tick, fmt_secs,
-    label_font, legend, ms, no_data, ramp_end_secs, run_span_secs, small_font,
+    BLUE, Chart, DrawResult, ORANGE, RAMP, TARGET, VERMILION, box_key, chart_builder, draw_mesh,
+    fmt_ms_tick, fmt_secs, legend, line_key, ms, no_data, ramp_end_secs, run_span_secs, small_font,
 };
 use crate::metrics::{RunResult, TargetOutcome, TimePoint, Verdict};
 
@@ -54,24 +54,16 @@ impl Chart for LatencyChart<'_> {
         // Each second's percentiles sit in the middle of their interval.
         let x = |p: &TimePoint| (p.t_us as f64 + p.duration_us as f64 / 2.0) / 1e6;
 
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
-            .build_cartesian_2d(0f64..span, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since start")
-            .y_desc("response time")
-            .x_label_formatter(&|v| fmt_secs(*v, span))
-            .y_label_formatter(&|v| fmt_ms_tick(*v))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart =
+            chart_builder(root, Some(&title), 78).build_cartesian_2d(0f64..span, 0f64..y_max)?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("time since start")
+                .y_desc("response time")
+                .x_label_formatter(&|v| fmt_secs(*v, span))
+                .y_label_formatter(&|v| fmt_ms_tick(*v)),
+        )?;
 
         if let Some(end) = ramp_end_secs(self.result) {
             chart
@@ -80,7 +72,7 @@ impl Chart for LatencyChart<'_> {
                     RAMP.mix(0.6).filled(),
                 )))?
                 .label("ramp-up")
-                .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], RAMP.filled()));
+                .legend(box_key(RAMP));
             chart.draw_series(std::iter::once(Text::new(
                 "ramp-up",
                 (end * 0.5, y_max * 0.97),
@@ -111,9 +103,7 @@ impl Chart for LatencyChart<'_> {
                     color.stroke_width(2),
                 ))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(line_key(color.stroke_width(2)));
         }
 
         if let Some(t) = self.target {
@@ -125,7 +115,7 @@ impl Chart for LatencyChart<'_> {
             chart
                 .draw_series(DashedLineSeries::new(points, 10, 6, TARGET.stroke_width(2)))?
                 .label(label)
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], TARGET.stroke_width(2)));
+                .legend(line_key(TARGET.stroke_width(2)));
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }

@@ -17,9 +17,13 @@ pub mod throughput;
 
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::text::fmt_us;
@@ -228,6 +232,92 @@ pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTran
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()
+}
+
+/// A chart builder with the shared margins: 48 px of x labels, `y_label_px` of y labels, and
+/// `caption` drawn on top when given.
+pub(crate) fn chart_builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: Option<&str>,
+    y_label_px: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin(12)
+        .margin_right(24)
+        .x_label_area_size(48)
+        .y_label_area_size(y_label_px);
+    if let Some(c) = caption {
+        b.caption(c, caption_font());
+    }
+    b
+}
+
+/// Draw a mesh in the style every chart shares (fonts, light and bold grid lines).
+pub(crate) fn draw_mesh<X, Y, DB>(mesh: &mut MeshStyle<'_, '_, X, Y, DB>) -> DrawResult<DB>
+where
+    X: Ranged + ValueFormatter<X::ValueType>,
+    Y: Ranged + ValueFormatter<Y::ValueType>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(label_font())
+        .axis_desc_style(label_font())
+        .light_line_style(BLACK.mix(0.04))
+        .bold_line_style(BLACK.mix(0.1))
+        .draw()
+}
+
+/// Axes of a horizontal bar chart: milliseconds (`x_desc`) across `0..x_max`, `rows` rows up,
+/// and a column for row names of up to `longest` characters (drawn by [`row_names`]).
+pub(crate) fn bar_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    x_max: f64,
+    rows: f64,
+    longest: usize,
+) -> Result<BarChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let name_px = (longest as u32 * 8 + 16).clamp(70, 300);
+    let mut chart =
+        chart_builder(root, Some(title), name_px).build_cartesian_2d(0f64..x_max, 0f64..rows)?;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(x_desc)
+            .x_label_formatter(&|v| fmt_ms_tick(*v)),
+    )?;
+    Ok(chart)
+}
+
+pub(crate) type BarChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Row names of a [`bar_axes`] chart, right-aligned left of the axis: (y, name, font).
+pub(crate) fn row_names<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &BarChart<'_, DB>,
+    names: impl IntoIterator<Item = (f64, String, TextStyle<'static>)>,
+) -> DrawResult<DB> {
+    for (y, name, font) in names {
+        let (px, py) = chart.backend_coord(&(0.0, y));
+        root.draw(&Text::new(
+            name,
+            (px - 8, py),
+            font.pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Legend key: a filled box.
+pub(crate) fn box_key(color: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled())
+}
+
+/// Legend key: a short line.
+pub(crate) fn line_key(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style)
 }
 
 /// Seconds as an axis label: `45s` for short runs, `12:30` (m:ss) beyond two minutes.

@@ -9,10 +9,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::spectrum::{log_ticks, nines, nines_label, points};
+use super::spectrum::{self, points};
 use super::{
-    BLUE, Chart, DrawResult, GREEN, GREY, ORANGE, VERMILION, caption_font, fmt_ms, fmt_ms_tick,
-    fmt_secs, label_font, legend, ms, no_data, run_span_secs, shorten, small_font,
+    BLUE, Chart, DrawResult, GREEN, ORANGE, VERMILION, bar_axes, box_key, chart_builder, draw_mesh,
+    fmt_ms, fmt_ms_tick, fmt_secs, label_font, legend, line_key, ms, no_data, row_names,
+    run_span_secs, shorten, small_font,
 };
 use crate::metrics::compare::{Call, Comparison, Presence};
 use crate::metrics::{RunResult, TimePoint};
@@ -21,8 +22,6 @@ use crate::metrics::{RunResult, TimePoint};
 pub const BASE: RGBColor = BLUE;
 /// Colour of the candidate when nothing was flagged.
 pub const CAND: RGBColor = ORANGE;
-/// The spectrum's axis ends at 99.99 %.
-const MAX_NINES: f64 = 4.0;
 /// Endpoint rows shown at most.
 const MAX_ROWS: usize = 12;
 /// Characters of an endpoint name shown.
@@ -88,24 +87,16 @@ impl Chart for P95TimeChart<'_> {
             .chain(runs.iter().map(|r| ms(r.3.overall.response_time.p95_us)))
             .fold(0.0, f64::max);
         let y_max = (top * 1.15).max(0.01);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
-            .build_cartesian_2d(0f64..span, 0f64..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run's start")
-            .y_desc("p95 response time")
-            .x_label_formatter(&|v| fmt_secs(*v, span))
-            .y_label_formatter(&|v| fmt_ms_tick(*v))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let mut chart =
+            chart_builder(root, Some(&title), 78).build_cartesian_2d(0f64..span, 0f64..y_max)?;
+        draw_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("time since the run's start")
+                .y_desc("p95 response time")
+                .x_label_formatter(&|v| fmt_secs(*v, span))
+                .y_label_formatter(&|v| fmt_ms_tick(*v)),
+        )?;
         for (name, color, pts, r) in runs {
             // The whole run's p95, dashed, in the run's colour.
             let whole = ms(r.overall.response_time.p95_us);
@@ -123,9 +114,7 @@ impl Chart for P95TimeChart<'_> {
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
                 .label(format!("{name}: p95 {}", fmt_ms(whole)))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(line_key(color.stroke_width(2)));
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
@@ -172,60 +161,10 @@ impl Chart for SpectrumOverlayChart<'_> {
         if ys.is_empty() {
             return no_data(root, &title, "neither run has a response");
         }
-        let lo = (ys.iter().copied().fold(f64::MAX, f64::min) * 0.8).max(0.001);
-        let hi = (ys.iter().copied().fold(0.0, f64::max) * 1.3).max(lo * 10.0);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(44)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
-            .build_cartesian_2d(0f64..MAX_NINES, (lo..hi).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("response time (log scale)")
-            .x_labels(5)
-            .x_label_formatter(&|v| nines_label(*v))
-            // plotters labels a log axis at powers of ten only; 1-2-5 ticks are drawn below.
-            .y_labels(0)
-            .y_label_formatter(&|_| String::new())
-            .disable_y_mesh()
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
-        for v in log_ticks(lo, hi) {
-            chart.draw_series(LineSeries::new(
-                [(0.0, v), (MAX_NINES, v)],
-                BLACK.mix(0.1).stroke_width(1),
-            ))?;
-            let (px, py) = chart.backend_coord(&(0.0, v));
-            root.draw(&PathElement::new(
-                [(px - 5, py), (px, py)],
-                BLACK.stroke_width(1),
-            ))?;
-            root.draw(&Text::new(
-                fmt_ms_tick(v),
-                (px - 8, py),
-                label_font().pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-        }
-        for (q, name) in [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")] {
-            let x = nines(q);
-            chart.draw_series(DashedLineSeries::new(
-                [(x, lo), (x, hi)],
-                4,
-                4,
-                GREY.mix(0.6).stroke_width(1),
-            ))?;
-            chart.draw_series(std::iter::once(Text::new(
-                name,
-                (x + 0.03, hi / 1.08),
-                small_font().pos(Pos::new(HPos::Left, VPos::Top)),
-            )))?;
-        }
+        let y_min = ys.iter().copied().fold(f64::MAX, f64::min);
+        let y_max = ys.iter().copied().fold(0.0, f64::max);
+        let marks = [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")];
+        let mut chart = spectrum::axes(root, &title, y_min, y_max, &marks)?;
         for (name, color, pts) in series {
             if pts.is_empty() {
                 continue;
@@ -233,9 +172,7 @@ impl Chart for SpectrumOverlayChart<'_> {
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(3)))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(3))
-                });
+                .legend(line_key(color.stroke_width(3)));
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
@@ -349,25 +286,8 @@ impl Chart for EndpointP95Chart<'_> {
             .map(|r| label(r).chars().count())
             .max()
             .unwrap_or(0);
-        let name_px = (longest as u32 * 8 + 16).clamp(70, 300);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(24)
-            .x_label_area_size(48)
-            .y_label_area_size(name_px)
-            .build_cartesian_2d(0f64..x_max, 0f64..n)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_desc("p95 response time (whiskers: 95 % confidence interval)")
-            .x_label_formatter(&|v| fmt_ms_tick(*v))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        let x_desc = "p95 response time (whiskers: 95 % confidence interval)";
+        let mut chart = bar_axes(root, &title, x_desc, x_max, n, longest)?;
 
         // First endpoint on top; in each row the baseline above the candidate.
         let row_y = |i: usize| n - 1.0 - i as f64;
@@ -386,7 +306,7 @@ impl Chart for EndpointP95Chart<'_> {
                     .filter_map(|(i, r)| r.base.map(|(v, _)| base_bar(i, v, BASE))),
             )?
             .label("baseline p95")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BASE.filled()));
+            .legend(box_key(BASE));
         for (call, name) in [
             (Call::NotGated, "candidate p95"),
             (Call::Regression, "candidate p95: regression"),
@@ -403,10 +323,10 @@ impl Chart for EndpointP95Chart<'_> {
             if group.is_empty() {
                 continue;
             }
-            let color = cand_color(call);
-            chart.draw_series(group)?.label(name).legend(move |(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled())
-            });
+            chart
+                .draw_series(group)?
+                .label(name)
+                .legend(box_key(cand_color(call)));
         }
         // Confidence intervals as whiskers through the middle of each bar.
         let whisker = |i: usize, mid: f64, (lo, hi): (u64, u64)| {
@@ -426,9 +346,7 @@ impl Chart for EndpointP95Chart<'_> {
             chart
                 .draw_series(whiskers)?
                 .label("95 % confidence interval")
-                .legend(|(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.75).stroke_width(2))
-                });
+                .legend(line_key(BLACK.mix(0.75).stroke_width(2)));
         }
         // Values at the end of each bar (or its interval), the delta after the candidate's.
         let mut labels = Vec::new();
@@ -455,19 +373,18 @@ impl Chart for EndpointP95Chart<'_> {
         }
         chart.draw_series(labels)?;
         // Endpoint names, right-aligned left of the axis.
-        for (i, r) in self.rows.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(0.0, row_y(i) + 0.5));
-            let font = if r.call == Call::Regression {
-                label_font().color(&VERMILION)
-            } else {
-                label_font()
-            };
-            root.draw(&Text::new(
-                label(r),
-                (px - 8, py),
-                font.pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-        }
+        row_names(
+            root,
+            &chart,
+            self.rows.iter().enumerate().map(|(i, r)| {
+                let font = if r.call == Call::Regression {
+                    label_font().color(&VERMILION)
+                } else {
+                    label_font()
+                };
+                (row_y(i) + 0.5, label(r), font)
+            }),
+        )?;
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }

@@ -7,14 +7,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use plotters::coord::types::RangedCoordf64;
+
 use super::{
-    BLACK_ISH, Chart, DrawResult, GREY, SERIES, caption_font, fmt_ms_tick, label_font, legend,
-    no_data, shorten, small_font,
+    BLACK_ISH, Chart, DrawResult, GREY, SERIES, chart_builder, draw_mesh, fmt_ms_tick, label_font,
+    legend, line_key, no_data, shorten, small_font,
 };
 use crate::metrics::{Latency, RunResult};
 
 /// The axis ends at 99.99 %: four nines.
-const MAX_NINES: f64 = 4.0;
+pub(crate) const MAX_NINES: f64 = 4.0;
 /// Endpoints drawn besides "all requests" (more would be unreadable).
 const MAX_STEPS: usize = 5;
 
@@ -96,6 +98,69 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     }
 }
 
+pub(crate) type SpectrumAxes<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
+
+/// The axes of a percentile spectrum whose latencies run from `y_min` to `y_max` ms: the
+/// percentile as a number of nines across, response time up on a log scale with 1-2-5
+/// ticks, and a dashed line at each percentile of `marks`.
+pub(crate) fn axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    y_min: f64,
+    y_max: f64,
+    marks: &[(f64, &'static str)],
+) -> Result<SpectrumAxes<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let lo = (y_min * 0.8).max(0.001);
+    let hi = (y_max * 1.3).max(lo * 10.0);
+    let mut chart = chart_builder(root, Some(title), 78)
+        .margin_right(44)
+        .build_cartesian_2d(0f64..MAX_NINES, (lo..hi).log_scale())?;
+    draw_mesh(
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("response time (log scale)")
+            .x_labels(5)
+            .x_label_formatter(&|v| nines_label(*v))
+            // plotters labels a log axis at powers of ten only; 1-2-5 ticks are drawn below.
+            .y_labels(0)
+            .y_label_formatter(&|_| String::new())
+            .disable_y_mesh(),
+    )?;
+    for v in log_ticks(lo, hi) {
+        chart.draw_series(LineSeries::new(
+            [(0.0, v), (MAX_NINES, v)],
+            BLACK.mix(0.1).stroke_width(1),
+        ))?;
+        let (px, py) = chart.backend_coord(&(0.0, v));
+        root.draw(&PathElement::new(
+            [(px - 5, py), (px, py)],
+            BLACK.stroke_width(1),
+        ))?;
+        root.draw(&Text::new(
+            fmt_ms_tick(v),
+            (px - 8, py),
+            label_font().pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    for &(q, name) in marks {
+        let x = nines(q);
+        chart.draw_series(DashedLineSeries::new(
+            [(x, lo), (x, hi)],
+            4,
+            4,
+            GREY.mix(0.6).stroke_width(1),
+        ))?;
+        chart.draw_series(std::iter::once(Text::new(
+            name,
+            (x + 0.03, hi / 1.08),
+            small_font().pos(Pos::new(HPos::Left, VPos::Top)),
+        )))?;
+    }
+    Ok(chart)
+}
+
 impl SpectrumChart<'_> {
     fn series(&self) -> Vec<(String, Vec<(f64, f64)>)> {
         let mut out = vec![(
@@ -133,63 +198,7 @@ impl Chart for SpectrumChart<'_> {
         }
         let all = series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y));
         let (lo, hi) = all.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let lo = (lo * 0.8).max(0.001);
-        let hi = (hi * 1.3).max(lo * 10.0);
-
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, caption_font())
-            .margin(12)
-            .margin_right(44)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
-            .build_cartesian_2d(0f64..MAX_NINES, (lo..hi).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("response time (log scale)")
-            .x_labels(5)
-            .x_label_formatter(&|v| nines_label(*v))
-            // plotters labels a log axis at powers of ten only; 1-2-5 ticks are drawn below.
-            .y_labels(0)
-            .y_label_formatter(&|_| String::new())
-            .disable_y_mesh()
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
-        for v in log_ticks(lo, hi) {
-            chart.draw_series(LineSeries::new(
-                [(0.0, v), (MAX_NINES, v)],
-                BLACK.mix(0.1).stroke_width(1),
-            ))?;
-            let (px, py) = chart.backend_coord(&(0.0, v));
-            root.draw(&PathElement::new(
-                [(px - 5, py), (px, py)],
-                BLACK.stroke_width(1),
-            ))?;
-            root.draw(&Text::new(
-                fmt_ms_tick(v),
-                (px - 8, py),
-                label_font().pos(Pos::new(HPos::Right, VPos::Center)),
-            ))?;
-        }
-
-        for (q, name) in [(0.5, "p50"), (0.95, "p95")] {
-            let x = nines(q);
-            chart.draw_series(DashedLineSeries::new(
-                [(x, lo), (x, hi)],
-                4,
-                4,
-                GREY.mix(0.6).stroke_width(1),
-            ))?;
-            chart.draw_series(std::iter::once(Text::new(
-                name,
-                (x + 0.03, hi / 1.08),
-                small_font().pos(Pos::new(HPos::Left, VPos::Top)),
-            )))?;
-        }
-
+        let mut chart = axes(root, &title, lo, hi, &[(0.5, "p50"), (0.95, "p95")])?;
         for (i, (name, pts)) in series.into_iter().enumerate() {
             let color = if i == 0 {
                 BLACK_ISH
@@ -200,9 +209,7 @@ impl Chart for SpectrumChart<'_> {
             chart
                 .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 18, y)], color.stroke_width(width))
-                });
+                .legend(line_key(color.stroke_width(width)));
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }

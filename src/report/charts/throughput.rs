@@ -5,7 +5,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    BLUE, Chart, DrawResult, GREEN, caption_font, fmt_secs, label_font, no_data, run_span_secs,
+    BLUE, Chart, DrawResult, GREEN, caption_font, chart_builder, draw_mesh, fmt_secs, no_data,
+    run_span_secs,
 };
 use crate::metrics::RunResult;
 
@@ -40,22 +41,16 @@ impl Chart for ThroughputChart<'_> {
         let (top, bottom) = area.split_vertically(250);
 
         let rps_max = (ts.iter().map(|p| p.rps).fold(0.0, f64::max) * 1.12).max(1.0);
-        let mut rps = ChartBuilder::on(&top)
-            .margin(12)
-            .margin_right(24)
+        let mut rps = chart_builder(&top, None, 78)
             .margin_bottom(4)
             .x_label_area_size(0)
-            .y_label_area_size(78)
             .build_cartesian_2d(0f64..span, 0f64..rps_max)?;
-        rps.configure_mesh()
-            .y_desc("requests/s")
-            .y_labels(6)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        draw_mesh(
+            rps.configure_mesh()
+                .y_desc("requests/s")
+                .y_labels(6)
+                .y_label_formatter(&|v| format!("{v:.0}")),
+        )?;
         let rate = || ts.iter().map(|p| (mid(p.t_us, p.duration_us), p.rps));
         rps.draw_series(AreaSeries::new(rate(), 0.0, BLUE.mix(0.15)))?;
         rps.draw_series(LineSeries::new(rate(), BLUE.stroke_width(2)))?;
@@ -72,25 +67,18 @@ impl Chart for ThroughputChart<'_> {
             .max(self.result.run.peak_users)
             .max(1);
         let users_top = (users_max as f64 * 1.15).ceil();
-        let mut users = ChartBuilder::on(&bottom)
-            .margin(12)
-            .margin_right(24)
+        let mut users = chart_builder(&bottom, None, 78)
             .margin_top(4)
-            .x_label_area_size(48)
-            .y_label_area_size(78)
             .build_cartesian_2d(0f64..span, 0f64..users_top)?;
-        users
-            .configure_mesh()
-            .x_desc("time since start")
-            .y_desc("active users")
-            .y_labels(5)
-            .x_label_formatter(&|v| fmt_secs(*v, span))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(label_font())
-            .axis_desc_style(label_font())
-            .light_line_style(BLACK.mix(0.04))
-            .bold_line_style(BLACK.mix(0.1))
-            .draw()?;
+        draw_mesh(
+            users
+                .configure_mesh()
+                .x_desc("time since start")
+                .y_desc("active users")
+                .y_labels(5)
+                .x_label_formatter(&|v| fmt_secs(*v, span))
+                .y_label_formatter(&|v| format!("{v:.0}")),
+        )?;
         // Users hold their count over each interval: draw steps, not slopes.
         let mut steps = vec![(0.0, 0.0)];
         for p in ts {

@@ -1,6 +1,7 @@
 //! `result.json` is machine output: its JSON Schema is published as
 //! `reports/result.schema.json`, every `result.json` a run writes validates against it, and
-//! result files written by older versions of Skein still load.
+//! result files written by older versions of Skein still load. `summary.json` (the verdict)
+//! likewise: its schema is `reports/summary.schema.json`, and a rendered one validates.
 //!
 //! One test here runs goose; it is the only attack in this binary, so it needs no lock.
 
@@ -24,7 +25,12 @@ fn read_json(path: &Path) -> Value {
 
 /// Every way `instance` breaks the committed schema, one line each.
 fn schema_violations(instance: &Value) -> Vec<String> {
-    let schema = read_json(&repo("reports/result.schema.json"));
+    violations_of("reports/result.schema.json", instance)
+}
+
+/// Every way `instance` breaks the committed schema at `schema_path`, one line each.
+fn violations_of(schema_path: &str, instance: &Value) -> Vec<String> {
+    let schema = read_json(&repo(schema_path));
     let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
     validator
         .iter_errors(instance)
@@ -41,10 +47,11 @@ fn assert_valid(what: &str, instance: &Value) {
     );
 }
 
-#[test]
-fn committed_schema_matches_the_generated_one() {
-    let path = repo("reports/result.schema.json");
-    let generated = serde_json::to_string_pretty(&RunResult::json_schema()).unwrap() + "\n";
+/// Compare a committed schema with the generated one, or rewrite it under
+/// `SKEIN_UPDATE_SCHEMA=1`.
+fn check_committed(rel: &str, generated: &Value, type_name: &str) {
+    let path = repo(rel);
+    let generated = serde_json::to_string_pretty(generated).unwrap() + "\n";
     if std::env::var_os("SKEIN_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
         // Atomically: the other tests here read the file while this one runs.
         let tmp = path.with_extension("json.tmp");
@@ -55,12 +62,75 @@ fn committed_schema_matches_the_generated_one() {
     let committed = fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} is out of date with skein::metrics::RunResult; regenerate it with\n  \
+        "{} is out of date with {type_name}; regenerate it with\n  \
          SKEIN_UPDATE_SCHEMA=1 cargo test --test schema\n\
-         and, if the change is incompatible, bump SCHEMA_VERSION and add a fixture under \
+         and, if the change is incompatible, bump its schema version and add a fixture under \
          tests/fixtures/results/",
         path.display()
     );
+}
+
+#[test]
+fn committed_schema_matches_the_generated_one() {
+    check_committed(
+        "reports/result.schema.json",
+        &RunResult::json_schema(),
+        "skein::metrics::RunResult",
+    );
+}
+
+fn summary_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(metrics::Verdict)).unwrap()
+}
+
+#[test]
+fn committed_summary_schema_matches_the_generated_one() {
+    check_committed(
+        "reports/summary.schema.json",
+        &summary_schema(),
+        "skein::metrics::Verdict",
+    );
+}
+
+fn assert_valid_summary(what: &str, instance: &Value) {
+    let errors = violations_of("reports/summary.schema.json", instance);
+    assert!(
+        errors.is_empty(),
+        "{what} does not match reports/summary.schema.json:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn a_rendered_summary_json_matches_the_summary_schema() {
+    // The fixture's verdict, rendered again through the report writer.
+    let fixture = repo("tests/fixtures/results/report-fixture");
+    let result = metrics::load_result(&fixture).unwrap_or_else(|e| panic!("{e}"));
+    let verdict: metrics::Verdict =
+        serde_json::from_value(read_json(&fixture.join("summary.json")))
+            .unwrap_or_else(|e| panic!("the fixture's summary.json: {e}"));
+    let out = tempfile::tempdir().unwrap();
+    skein::report::write_all(out.path(), &result, &verdict).unwrap_or_else(|e| panic!("{e}"));
+    let written = read_json(&out.path().join("summary.json"));
+    assert_valid_summary(
+        "the summary.json rendered from the report fixture",
+        &written,
+    );
+    // It covers what the schema describes: outcomes of every status that carry values.
+    let targets = written["targets"].as_array().unwrap();
+    assert!(!targets.is_empty());
+    assert!(targets.iter().any(|t| t["measured"].is_number()));
+
+    // And the schema is not vacuous: an unknown field and a bad status are refused.
+    let mut bad = written.clone();
+    bad["targets"][0]["status"] = "maybe".into();
+    bad["surprise"] = 1.into();
+    let errors = violations_of("reports/summary.schema.json", &bad);
+    assert!(
+        errors.iter().any(|e| e.contains("/targets/0/status")),
+        "{errors:?}"
+    );
+    assert!(errors.iter().any(|e| e.contains("surprise")), "{errors:?}");
 }
 
 #[test]

@@ -215,8 +215,19 @@ pub fn judge_and_report(
     result: &metrics::RunResult,
     targets: &[metrics::verdict::Target],
 ) -> anyhow::Result<metrics::Verdict> {
-    let windows = metrics::WindowData::from_dir(dir)
-        .with_context(|| format!("reading the intervals of {}", dir.display()))?;
+    // The intervals are read only when a target needs them: a window (`after:`), or a tag
+    // whose steps may be tagged in some scenarios only. They are merged into one per span
+    // between window starts, which gives those targets exactly the same sums.
+    let needs_intervals = targets
+        .iter()
+        .any(|t| t.after_us.is_some() || matches!(t.scope, metrics::verdict::Scope::Tag(_)));
+    let windows = if needs_intervals {
+        let starts: Vec<u64> = targets.iter().filter_map(|t| t.after_us).collect();
+        metrics::WindowData::from_dir_segmented(dir, &result.cells, &starts)
+            .with_context(|| format!("reading the intervals of {}", dir.display()))?
+    } else {
+        metrics::WindowData::default()
+    };
     let verdict = metrics::evaluate(result, &windows, targets);
     report::write_all(dir, result, &verdict)
         .with_context(|| format!("writing the reports into {}", dir.display()))?;

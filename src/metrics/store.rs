@@ -296,22 +296,54 @@ pub struct HlogEntry {
 
 /// Read every interval histogram of an HdrHistogram interval log.
 pub fn read_hlog(path: &Path) -> Result<Vec<HlogEntry>, MetricsError> {
-    let bytes = fs::read(path).map_err(io_err(path))?;
     let mut out = Vec::new();
+    for_each_hlog(path, |e| {
+        out.push(HlogEntry {
+            tag: e.tag.map(str::to_string),
+            start: e.start,
+            duration: e.duration,
+            hist: e.hist()?,
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One interval of an interval log, its histogram not decoded yet.
+pub struct RawHlogEntry<'a> {
+    pub tag: Option<&'a str>,
+    pub start: Duration,
+    pub duration: Duration,
+    encoded: &'a str,
+}
+
+impl RawHlogEntry<'_> {
+    /// Decode the histogram.
+    pub fn hist(&self) -> Result<Hist, MetricsError> {
+        Hist::from_base64(self.encoded)
+    }
+}
+
+/// Stream an interval log, one interval at a time: `f` decodes only the histograms it
+/// needs, and none has to stay alive, so a long run's log reads in constant memory.
+pub fn for_each_hlog(
+    path: &Path,
+    mut f: impl FnMut(RawHlogEntry<'_>) -> Result<(), MetricsError>,
+) -> Result<(), MetricsError> {
+    let bytes = fs::read(path).map_err(io_err(path))?;
     for entry in IntervalLogIterator::new(&bytes) {
         let entry =
             entry.map_err(|e| MetricsError::Histogram(format!("{}: {e:?}", path.display())))?;
         if let LogEntry::Interval(ih) = entry {
-            let hist = Hist::from_base64(ih.encoded_histogram())?;
-            out.push(HlogEntry {
-                tag: ih.tag().map(|t| t.as_str().to_string()),
+            f(RawHlogEntry {
+                tag: ih.tag().map(|t| t.as_str()),
                 start: ih.start_timestamp(),
                 duration: ih.duration(),
-                hist,
-            });
+                encoded: ih.encoded_histogram(),
+            })?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Read a run's `result.json`. A result still marked `running` (its process died) is rebuilt

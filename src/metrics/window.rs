@@ -67,6 +67,85 @@ impl WindowData {
         Ok(WindowData::from_parts(&result.cells, &journal, hlog))
     }
 
+    /// Read a run folder's intervals merged into one per segment between consecutive
+    /// window starts (`starts`, e.g. the targets' `after_us`; 0 is always one). For a window
+    /// that starts at one of `starts`, and for the whole run, the sums, merged histograms,
+    /// durations and peak users are exactly those of the one-second intervals, at a
+    /// fraction of the memory: the interval log is streamed, one histogram alive at a time.
+    pub fn from_dir_segmented(
+        dir: &Path,
+        cells: &[CellInfo],
+        starts: &[u64],
+    ) -> Result<WindowData, MetricsError> {
+        let journal = store::read_journal(dir)?;
+        let mut bounds: Vec<u64> = starts.to_vec();
+        bounds.push(0);
+        bounds.sort_unstable();
+        bounds.dedup();
+        let segment_of = |t_us: u64| bounds.partition_point(|b| *b <= t_us) - 1;
+        // One interval per non-empty segment, its cells by id.
+        let mut segments: Vec<Interval> = Vec::new();
+        let mut slots: Vec<Vec<Option<usize>>> = Vec::new();
+        let mut last_segment = None;
+        // (cell, interval start in ms) of every journal cell -> (segment, position).
+        let mut wanted: HashMap<(usize, u64), (usize, usize)> = HashMap::new();
+        for j in &journal {
+            let seg = segment_of(j.t_us);
+            if last_segment != Some(seg) {
+                segments.push(Interval {
+                    t_us: j.t_us,
+                    ..Interval::default()
+                });
+                slots.push(vec![None; cells.len()]);
+                last_segment = Some(seg);
+            }
+            let k = segments.len() - 1;
+            let s = &mut segments[k];
+            s.duration_us += j.duration_us;
+            s.users = s.users.max(j.users);
+            for c in &j.cells {
+                if slots[k].len() <= c.cell {
+                    slots[k].resize(c.cell + 1, None);
+                }
+                let pos = *slots[k][c.cell].get_or_insert_with(|| {
+                    s.cells.push(IntervalCell {
+                        cell: c.cell,
+                        ..IntervalCell::default()
+                    });
+                    s.cells.len() - 1
+                });
+                let m = &mut s.cells[pos];
+                m.requests += c.requests;
+                m.errors += c.errors.values().sum::<u64>();
+                m.check_failed += c.check_failed;
+                if m.check_failures.len() < c.checks.len() {
+                    m.check_failures.resize(c.checks.len(), 0);
+                }
+                for (a, b) in m.check_failures.iter_mut().zip(&c.checks) {
+                    *a += b;
+                }
+                wanted.insert((c.cell, ms_key(j.t_us as f64)), (k, pos));
+            }
+        }
+        let hpath = dir.join(store::HLOG_FILE);
+        if hpath.is_file() {
+            let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
+            store::for_each_hlog(&hpath, |e| {
+                let Some(&id) = e.tag.and_then(|t| ids.get(t)) else {
+                    return Ok(());
+                };
+                let key = (id, ms_key(e.start.as_secs_f64() * 1e6));
+                if let Some((k, pos)) = wanted.remove(&key) {
+                    segments[k].cells[pos].hist.add(&e.hist()?);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(WindowData {
+            intervals: segments,
+        })
+    }
+
     /// Join journal lines with interval-log histograms (matched by the cells' tags).
     pub fn from_parts(
         cells: &[CellInfo],
@@ -184,5 +263,143 @@ mod tests {
         assert_eq!(w.intervals[1].cells[0].errors, 1);
         assert_eq!(w.starting_at(500_000).count(), 1);
         assert_eq!(w.starting_at(0).count(), 2);
+    }
+}
+
+#[cfg(test)]
+mod segmented_tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::metrics::accumulate::Accumulator;
+    use crate::metrics::recorder::{CellData, ErrorKind};
+    use crate::metrics::result::{Generator, RunInfo, RunStatus};
+    use crate::metrics::store::RunWriter;
+    use crate::metrics::verdict::{Aggregate, Metric, Op, Scope, Target};
+    use crate::metrics::{Unit, evaluate};
+
+    fn cell(id: usize, step: &str, tags: &[&str]) -> CellInfo {
+        CellInfo {
+            id,
+            scenario: format!("s{id}"),
+            step: step.into(),
+            method: "GET".into(),
+            tag: format!("s{id}/{step}"),
+            checks: vec!["status 200".into()],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn segments_give_windowed_targets_the_same_values_as_seconds() {
+        let cells = vec![cell(0, "a", &["api"]), cell(1, "a", &[]), cell(2, "b", &[])];
+        let run = RunInfo {
+            id: "r".into(),
+            name: "r".into(),
+            status: RunStatus::Complete,
+            stop_reason: None,
+            scenario_file: None,
+            target: "http://x".into(),
+            model: "closed".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            ended_at: None,
+            duration_us: 0,
+            planned_duration_us: 0,
+            max_users: 5,
+            peak_users: 0,
+            cut_off: 0,
+            tls_verify: true,
+            generator: Generator::this_machine(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut acc = Accumulator::new(cells.clone());
+        let initial = acc.finish(run.clone(), serde_json::Value::Null, Vec::new());
+        let mut w = RunWriter::create(dir.path(), &initial, SystemTime::now()).unwrap();
+        for sec in 0..10u64 {
+            let mut data: Vec<CellData> = cells.iter().map(|_| CellData::new(1)).collect();
+            for (c, d) in data.iter_mut().enumerate() {
+                if (sec + c as u64) % 4 == 3 {
+                    continue; // a cell idle this second
+                }
+                for k in 0..(5 + sec * 3 + c as u64) {
+                    d.requests += 1;
+                    d.hist.record(1_000 * (1 + sec * 7 + k * (c as u64 + 1)));
+                    match k % 9 {
+                        0 => d.errors[ErrorKind::Http5xx as usize] += 1,
+                        1 => {
+                            d.check_failed += 1;
+                            d.checks[0] += 1;
+                        }
+                        _ => d.ok += 1,
+                    }
+                }
+            }
+            let t = sec * 1_000_000 + 137;
+            w.write_interval(t, 1_000_000, sec % 5 + 1, &data).unwrap();
+            acc.add_interval(t, 1_000_000, sec % 5 + 1, &data);
+        }
+        let result = acc.finish(run, serde_json::Value::Null, Vec::new());
+        w.write_result(&result).unwrap();
+
+        let t = |metric, aggregate, scope, after_us| Target {
+            expression: "x".into(),
+            source: "test".into(),
+            metric,
+            aggregate,
+            scope,
+            after_us,
+            op: Op::Lt,
+            threshold: 1.0,
+            unit: Unit::Us,
+            abort_on_fail: false,
+            grace_us: None,
+            baseline: None,
+            improvement_goal_pct: None,
+        };
+        let p = |q| Some(Aggregate::Percentile(q));
+        let targets = vec![
+            t(
+                Metric::ResponseTime,
+                p(95.0),
+                Scope::Overall,
+                Some(3_000_000),
+            ),
+            t(
+                Metric::ResponseTime,
+                p(50.0),
+                Scope::Step("a".into()),
+                Some(7_500_000),
+            ),
+            t(Metric::ErrorRate, None, Scope::Overall, Some(3_000_000)),
+            t(Metric::Checks, None, Scope::Scenario("s1".into()), Some(0)),
+            t(Metric::Rps, None, Scope::Overall, Some(7_500_000)),
+            t(Metric::Users, None, Scope::Overall, Some(7_500_000)),
+            t(
+                Metric::ResponseTime,
+                Some(Aggregate::Max),
+                Scope::Tag("api".into()),
+                None,
+            ),
+            t(Metric::ErrorRate, None, Scope::Tag("api".into()), None),
+            t(
+                Metric::ResponseTime,
+                p(99.0),
+                Scope::Overall,
+                Some(60_000_000),
+            ),
+        ];
+        let starts: Vec<u64> = targets.iter().filter_map(|t| t.after_us).collect();
+        let seconds = WindowData::from_dir(dir.path()).unwrap();
+        let segments = WindowData::from_dir_segmented(dir.path(), &result.cells, &starts).unwrap();
+        assert_eq!(seconds.intervals.len(), 10);
+        assert!(
+            segments.intervals.len() <= 3,
+            "{}",
+            segments.intervals.len()
+        );
+        let a = evaluate(&result, &seconds, &targets);
+        let b = evaluate(&result, &segments, &targets);
+        assert_eq!(a, b);
+        assert!(a.targets.iter().filter(|o| o.measured.is_some()).count() >= 8);
     }
 }

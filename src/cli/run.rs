@@ -107,9 +107,15 @@ pub async fn execute(
         Target::Url(u) => (u.clone(), None),
         Target::Embedded(e) => {
             let addr: SocketAddr = "127.0.0.1:0".parse()?;
-            let server = demo::serve(addr, demo_config(e))
-                .await
-                .context("starting the embedded demo target")?;
+            let server = demo::serve(addr, demo_config(e)).await.map_err(|err| {
+                // A setting the demo refuses (db longer than a route's default service time)
+                // is the scenario's fault: exit 2, like every other invalid input.
+                if err.kind() == std::io::ErrorKind::InvalidInput {
+                    anyhow::Error::from(Invalid(format!("target.embedded: {err}")))
+                } else {
+                    anyhow::Error::from(err).context("starting the embedded demo target")
+                }
+            })?;
             (server.url(), Some(server))
         }
     };

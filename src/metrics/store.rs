@@ -314,7 +314,8 @@ pub struct RawHlogEntry<'a> {
     pub tag: Option<&'a str>,
     pub start: Duration,
     pub duration: Duration,
-    encoded: &'a str,
+    /// The histogram as written: base64 of V2 + DEFLATE (decode with [`RawHlogEntry::hist`]).
+    pub encoded: &'a str,
 }
 
 impl RawHlogEntry<'_> {

@@ -130,16 +130,22 @@ impl WindowData {
         let hpath = dir.join(store::HLOG_FILE);
         if hpath.is_file() {
             let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
+            // Decoding the histograms is nearly all the work: collect the wanted ones, then
+            // decode and merge them on every core, one partial sum per thread.
+            let mut jobs: Vec<((usize, usize), String)> = Vec::new();
             store::for_each_hlog(&hpath, |e| {
                 let Some(&id) = e.tag.and_then(|t| ids.get(t)) else {
                     return Ok(());
                 };
                 let key = (id, ms_key(e.start.as_secs_f64() * 1e6));
-                if let Some((k, pos)) = wanted.remove(&key) {
-                    segments[k].cells[pos].hist.add(&e.hist()?);
+                if let Some(slot) = wanted.remove(&key) {
+                    jobs.push((slot, e.encoded.to_string()));
                 }
                 Ok(())
             })?;
+            for ((k, pos), h) in decode_and_merge(&jobs)? {
+                segments[k].cells[pos].hist.add(&h);
+            }
         }
         Ok(WindowData {
             intervals: segments,
@@ -402,4 +408,45 @@ mod segmented_tests {
         assert_eq!(a, b);
         assert!(a.targets.iter().filter(|o| o.measured.is_some()).count() >= 8);
     }
+}
+
+/// Histograms summed by (segment, position).
+type Sums = HashMap<(usize, usize), Hist>;
+
+/// Decode base64 histograms and sum them by slot, on up to four threads.
+fn decode_and_merge(jobs: &[((usize, usize), String)]) -> Result<Sums, MetricsError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let partials: Vec<Result<Sums, MetricsError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut sums = Sums::new();
+                    for (slot, encoded) in part {
+                        let h = Hist::from_base64(encoded)?;
+                        sums.entry(*slot).or_default().add(&h);
+                    }
+                    Ok(sums)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(MetricsError::Histogram("a decoding thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Sums::new();
+    for part in partials {
+        for (slot, h) in part? {
+            out.entry(slot).or_default().add(&h);
+        }
+    }
+    Ok(out)
 }

@@ -333,6 +333,15 @@ impl RunResult {
         serde_json::to_value(schemars::schema_for!(RunResult)).unwrap_or_default()
     }
 
+    /// Every check (or extraction) that failed at least once, with its step.
+    pub fn failed_checks(&self) -> Vec<(&StepResult, &CheckResult)> {
+        self.steps
+            .iter()
+            .flat_map(|st| st.checks.iter().map(move |c| (st, c)))
+            .filter(|(_, c)| c.failed > 0)
+            .collect()
+    }
+
     /// The row of a step name.
     pub fn step(&self, name: &str) -> Option<&StepResult> {
         self.steps.iter().find(|s| s.name == name)

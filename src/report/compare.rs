@@ -511,18 +511,7 @@ pub fn html(c: &Comparison, charts: &[Rendered]) -> String {
     );
     html_banner(&mut s, c);
     html_overview(&mut s, c);
-    s.push_str("<h2 id=\"charts\">Charts</h2>\n");
-    for ch in charts {
-        let _ = writeln!(
-            s,
-            "<figure id=\"chart-{name}\">\n{svg}<figcaption>{title}: also as \
-             <a href=\"{name}.png\">{name}.png</a> and <a href=\"{name}.svg\">{name}.svg</a> \
-             beside this page.</figcaption>\n</figure>",
-            name = ch.name,
-            svg = ch.svg,
-            title = esc(&ch.title),
-        );
-    }
+    super::html::chart_section(&mut s, charts, "page");
     s.push_str("<h2 id=\"details\">By endpoint</h2>\n");
     for r in rows(c) {
         html_row_details(&mut s, r);

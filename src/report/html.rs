@@ -83,7 +83,7 @@ pub fn render_with_charts(r: &RunResult, v: &Verdict, charts: &[Rendered]) -> St
     targets(&mut s, v);
     facts(&mut s, r);
     endpoints(&mut s, r);
-    chart_section(&mut s, charts);
+    chart_section(&mut s, charts, "report");
     errors(&mut s, r);
     scenario(&mut s, r);
     let _ = writeln!(
@@ -275,14 +275,15 @@ fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary) {
     );
 }
 
-fn chart_section(s: &mut String, charts: &[Rendered]) {
+/// The charts, inline, each with links to its PNG and SVG files beside the `page`.
+pub(crate) fn chart_section(s: &mut String, charts: &[Rendered], page: &str) {
     s.push_str("<h2 id=\"charts\">Charts</h2>\n");
     for c in charts {
         let _ = writeln!(
             s,
             "<figure id=\"chart-{name}\">\n{svg}<figcaption>{title}: also as \
              <a href=\"{name}.png\">{name}.png</a> and <a href=\"{name}.svg\">{name}.svg</a> \
-             beside this report.</figcaption>\n</figure>",
+             beside this {page}.</figcaption>\n</figure>",
             name = c.name,
             svg = c.svg,
             title = esc(&c.title),
@@ -292,12 +293,7 @@ fn chart_section(s: &mut String, charts: &[Rendered]) {
 
 fn errors(s: &mut String, r: &RunResult) {
     s.push_str("<h2 id=\"errors\">Errors</h2>\n");
-    let failed_checks: Vec<_> = r
-        .steps
-        .iter()
-        .flat_map(|st| st.checks.iter().map(move |c| (st, c)))
-        .filter(|(_, c)| c.failed > 0)
-        .collect();
+    let failed_checks = r.failed_checks();
     if r.overall.errors_by_kind.is_empty() && failed_checks.is_empty() {
         s.push_str("<p class=\"pass\">No errors and no failed checks.</p>\n");
     }

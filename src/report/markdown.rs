@@ -150,12 +150,7 @@ fn endpoint_row(s: &mut String, name: &str, m: &Summary) {
 }
 
 fn errors(s: &mut String, r: &RunResult) {
-    let failed_checks: Vec<_> = r
-        .steps
-        .iter()
-        .flat_map(|st| st.checks.iter().map(move |c| (st, c)))
-        .filter(|(_, c)| c.failed > 0)
-        .collect();
+    let failed_checks = r.failed_checks();
     if r.overall.errors_by_kind.is_empty() && failed_checks.is_empty() {
         s.push_str("\n### Errors\n\nNo errors and no failed checks.\n");
         return;

@@ -110,12 +110,7 @@ pub fn run_facts(r: &RunResult) -> String {
             .collect();
         s.push_str(&format!("errors by kind: {}\n", kinds.join(", ")));
     }
-    for c in r
-        .steps
-        .iter()
-        .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
-        .filter(|(_, c)| c.failed > 0)
-    {
+    for c in r.failed_checks() {
         s.push_str(&format!(
             "failed check: {} / {}: {} of {}\n",
             c.0.name,

@@ -67,7 +67,9 @@ fn cells() -> Vec<CellInfo> {
 fn sample(cell: usize, us: u64) -> Sample<'static> {
     Sample {
         cell,
-        latency_us: Some(us),
+        response_us: Some(us),
+        service_us: Some(us),
+        co_interval_us: None,
         error: None,
         failed_checks: &[],
         bytes: 512,

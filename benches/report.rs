@@ -183,6 +183,7 @@ fn build_run(dir: &Path) {
         scenario_file: Some("long.yaml".into()),
         target: "http://127.0.0.1:8080".into(),
         model: "closed".into(),
+        response_time_basis: "corrected".into(),
         started_at,
         ended_at: None,
         duration_us: 0,
@@ -192,6 +193,9 @@ fn build_run(dir: &Path) {
         cut_off: 0,
         tls_verify: true,
         generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
     };
     let scenario = serde_json::json!({"name": "long-run", "synthetic": true});
     let mut acc = Accumulator::new(cells.clone());

@@ -3,9 +3,11 @@
 //! Data flows one way: [`scenario`] (parse and validate a scenario file into a typed
 //! [`scenario::Plan`]) -> [`engine`] (run the plan on goose, recording into [`metrics`])
 //! -> [`metrics`] (histograms, counts, the results folder) -> [`report`] (human output).
+//! [`capacity`] analyses step-load tests (USL fit, knee, sustainable load, plan).
 //! [`demo`] is the embedded target that behaves like the Phase 9 web app; [`cli`] is the
 //! command line at the edge and the only module that prints or exits.
 
+pub mod capacity;
 pub mod cli;
 pub mod demo;
 pub mod engine;

@@ -86,6 +86,7 @@ fn run(id: &str, endpoints: &[(&str, Vec<u64>, u64)]) -> RunResult {
         scenario_file: Some("shop.yaml".into()),
         target: "http://127.0.0.1:8080".into(),
         model: "closed".into(),
+        response_time_basis: "corrected".into(),
         started_at: "2026-03-14T09:30:00Z".into(),
         ended_at: Some("2026-03-14T09:31:00Z".into()),
         duration_us: 0,
@@ -95,6 +96,9 @@ fn run(id: &str, endpoints: &[(&str, Vec<u64>, u64)]) -> RunResult {
         cut_off: 0,
         tls_verify: true,
         generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
     };
     acc.finish(info, serde_json::json!({"name": "shop"}), Vec::new())
 }

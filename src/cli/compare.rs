@@ -131,6 +131,9 @@ pub fn report_comparison(
     report::compare::write_all(out, base, cand, &c)
         .with_context(|| format!("writing the comparison into {}", out.display()))?;
     eprint!("{}", report::compare::verdict_lines(&c));
+    for n in report::compare::caveats(base, cand) {
+        eprintln!("warning: {n}");
+    }
     eprintln!(
         "comparison: {}",
         out.join(report::compare::HTML_FILE).display()

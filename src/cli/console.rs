@@ -1,5 +1,7 @@
 //! What the person at the terminal sees: a live line on stderr while the run goes (only
-//! when stderr is a terminal and not `--quiet`), the per-endpoint table on stdout at the end.
+//! when stderr is a terminal and not `--quiet`), the per-endpoint table on stdout at the end,
+//! and on stderr any warning about the numbers (a saturated generator, dropped or late
+//! iterations) before the table and, for saturation, again at the very end.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -9,8 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::engine::Progress;
-use crate::metrics::RunResult;
-use crate::report::text::{endpoint_table, fmt_pct, fmt_us, run_facts};
+use crate::metrics::{RunResult, TimePoint};
+use crate::report::SATURATION_HEADLINE;
+use crate::report::text::{endpoint_table, fmt_pct, fmt_us, run_facts, warning_lines};
 use crate::scenario::Plan;
 
 pub struct Live {
@@ -54,7 +57,7 @@ impl Live {
                     0.0
                 };
                 b.set_message(format!(
-                    "{}/{} users {} rps {:.0} p95 {} errors {} ({}){}",
+                    "{}/{} users {} rps {:.0} p95 {} errors {} ({}){}{}",
                     clock(p.elapsed),
                     clock(p.planned),
                     p.users,
@@ -62,6 +65,7 @@ impl Live {
                     fmt_us(p.last.p95_us),
                     p.errors,
                     fmt_pct(err),
+                    live_extras(&p.last),
                     if p.stopping { " stopping..." } else { "" }
                 ));
             }
@@ -82,16 +86,121 @@ impl Live {
     }
 }
 
+/// A generator this busy in a second is flagged on the live line ...
+const LIVE_CPU_BUSY_PCT: f64 = 90.0;
+/// ... as is one whose timers fired this late.
+const LIVE_LAG_BUSY_US: u64 = 50_000;
+
+/// The last second's open-model counts (when any) and a busy generator, for the live line:
+/// ` late 12 dropped 3 GENERATOR BUSY (cpu 97%)`.
+fn live_extras(p: &TimePoint) -> String {
+    let mut s = String::new();
+    if p.late > 0 || p.dropped > 0 {
+        s.push_str(&format!(" late {} dropped {}", p.late, p.dropped));
+    }
+    if p.cpu_pct >= LIVE_CPU_BUSY_PCT || p.sched_lag_us >= LIVE_LAG_BUSY_US {
+        s.push_str(&format!(
+            " GENERATOR BUSY (cpu {:.0}%, timer lag {})",
+            p.cpu_pct,
+            fmt_us(p.sched_lag_us)
+        ));
+    }
+    s
+}
+
+/// At the end of a run: whether the generator was saturated, on stderr. Returns `true` when
+/// that fails the run (`fail`, from `--fail-on-saturation`).
+pub fn print_saturation(r: &RunResult, fail: bool) -> bool {
+    let Some(line) = saturation_line(r, fail) else {
+        return false;
+    };
+    eprintln!("{line}");
+    fail
+}
+
+/// The end-of-run line about a saturated generator, or `None` when it was not.
+fn saturation_line(r: &RunResult, fail: bool) -> Option<String> {
+    let h = r.run.generator_health.as_ref().filter(|h| h.saturated)?;
+    let why = if h.reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", h.reasons.join("; "))
+    };
+    Some(if fail {
+        format!("saturation: FAILED (--fail-on-saturation): {SATURATION_HEADLINE}{why}")
+    } else {
+        format!("warning: {SATURATION_HEADLINE}{why}; --fail-on-saturation makes this fail the run")
+    })
+}
+
 fn clock(d: Duration) -> String {
     let s = d.as_secs();
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-/// The final table on stdout, facts and the folder on stderr. A closed stdout is fine.
+/// Warnings on stderr, the final table on stdout, facts and the folder on stderr. A closed
+/// stdout is fine.
 pub fn print_summary(r: &RunResult, dir: &Path) {
+    eprint!("{}", warning_lines(r));
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(endpoint_table(r).as_bytes());
     let _ = out.flush();
     eprint!("{}", run_facts(r));
     eprintln!("results: {}", dir.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::GeneratorHealth;
+
+    fn saturated(reasons: &[&str]) -> RunResult {
+        let mut r: RunResult = serde_json::from_str(include_str!(
+            "../../tests/fixtures/results/report-fixture/result.json"
+        ))
+        .unwrap();
+        r.run.generator_health = Some(GeneratorHealth {
+            saturated: true,
+            reasons: reasons.iter().map(|s| s.to_string()).collect(),
+            ..GeneratorHealth::default()
+        });
+        r
+    }
+
+    #[test]
+    fn saturation_warns_or_fails_by_the_flag() {
+        let r = saturated(&["CPU at 100 %"]);
+        assert_eq!(
+            saturation_line(&r, false).unwrap(),
+            "warning: numbers are a lower bound: the generator, not the target, was the \
+             bottleneck (CPU at 100 %); --fail-on-saturation makes this fail the run"
+        );
+        assert!(
+            saturation_line(&r, true).unwrap().starts_with(
+                "saturation: FAILED (--fail-on-saturation): numbers are a lower bound"
+            )
+        );
+        let mut healthy = r.clone();
+        healthy.run.generator_health = Some(GeneratorHealth::default());
+        assert_eq!(saturation_line(&healthy, true), None);
+        healthy.run.generator_health = None;
+        assert_eq!(saturation_line(&healthy, true), None);
+    }
+
+    #[test]
+    fn the_live_line_shows_late_dropped_and_a_busy_generator() {
+        let quiet = TimePoint::default();
+        assert_eq!(live_extras(&quiet), "");
+        let busy = TimePoint {
+            late: 12,
+            dropped: 3,
+            cpu_pct: 97.0,
+            sched_lag_us: 1_000,
+            ..TimePoint::default()
+        };
+        assert_eq!(
+            live_extras(&busy),
+            " late 12 dropped 3 GENERATOR BUSY (cpu 97%, timer lag 1.00ms)"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! target failed, or `compare` / `--baseline` found a regression; 2 invalid input or usage; 3 the run could not be
 //! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
 
+mod capacity;
 mod compare;
 mod console;
 mod report;
@@ -49,6 +50,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Compare two results folders: exit 1 when the candidate regressed against the baseline.
     Compare(compare::CompareArgs),
+    /// Capacity planning: fit the scalability model to measured figures, write a plan.
+    Capacity(capacity::CapacityArgs),
     /// Serve the embedded Phase 9 demo target until Ctrl-C.
     ServeDemo(serve::ServeArgs),
 }
@@ -68,6 +71,10 @@ pub struct CommonRunArgs {
     /// A file with a `targets:` list, judged on top of the scenario's own (repeatable).
     #[arg(long, value_name = "FILE")]
     pub targets: Vec<PathBuf>,
+    /// Exit 1, like a failed target, when the load generator itself was saturated (its
+    /// numbers are then a lower bound); without it, a saturated run only warns.
+    #[arg(long)]
+    pub fail_on_saturation: bool,
 }
 
 #[derive(Args, Debug)]
@@ -77,9 +84,14 @@ pub struct RunArgs {
     /// Send the load here instead of the file's target (a base URL).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Peak number of users (stages are scaled to it).
+    /// Peak number of users (stages are scaled to it); in the open model, the most users
+    /// the pool may grow to (`max_users`).
     #[arg(long, short = 'u', value_name = "N")]
     pub users: Option<usize>,
+    /// Open model: start this many iterations a second (`500/s`, `600/m`) for the run's
+    /// duration, whatever the responses do; an open plan's rates are scaled to peak here.
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
     /// Length of the run at full load, e.g. 30s or 5m (stages are scaled to it).
     #[arg(long, short = 'd', value_name = "DURATION")]
     pub duration: Option<String>,
@@ -94,9 +106,14 @@ pub struct RunArgs {
 pub struct QuickArgs {
     /// The URL to GET.
     pub url: String,
-    /// Concurrent users.
-    #[arg(long, short = 'u', default_value_t = 10, value_name = "N")]
-    pub users: usize,
+    /// Concurrent users (default 10); with `--rate`, the most users the pool may grow to
+    /// (default: enough for the rate at 1 s per request).
+    #[arg(long, short = 'u', value_name = "N")]
+    pub users: Option<usize>,
+    /// Open model: start this many requests a second (`1000/s`, `600/m`) on a fixed
+    /// schedule, whatever the responses do; latency runs from each intended start.
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
     /// How long, e.g. 10s.
     #[arg(long, short = 'd', default_value = "10s", value_name = "DURATION")]
     pub duration: String,
@@ -128,6 +145,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Validate(a) => return validate::validate(&a),
         Command::Report(a) => report::report(&a),
         Command::Compare(a) => compare::compare(&a),
+        Command::Capacity(a) => capacity::capacity(&a),
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),
@@ -153,6 +171,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+/// Parse a rate given on the command line (`500/s`, `600/m`), per second, above 0.
+pub fn parse_rate(s: &str) -> Result<f64, Invalid> {
+    match crate::scenario::parse_rate(s) {
+        Ok(r) if r > 0.0 => Ok(r),
+        Ok(_) => Err(Invalid(format!("`{s}`: a rate above 0, e.g. 100/s"))),
+        Err(e) => Err(Invalid(format!("`{s}`: {e}"))),
+    }
 }
 
 /// Parse a duration given on the command line (`500ms`, `10s`, `1m30s`, `2h`).

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::{CommonRunArgs, Invalid, QuickArgs, RunArgs, console, exit, parse_duration};
+use super::{
+    CommonRunArgs, Invalid, QuickArgs, RunArgs, console, exit, parse_duration, parse_rate,
+};
 use crate::demo;
 use crate::engine::{self, RunOptions, StopHandle};
 use crate::metrics::{self, RunStatus, store};
@@ -25,15 +27,21 @@ pub fn invalid(e: ScenarioError) -> anyhow::Error {
 
 pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
     let mut plan = scenario::load(&a.scenario).map_err(invalid)?;
-    if let Some(u) = a.users {
-        if u == 0 {
-            return Err(Invalid("--users must be at least 1".into()).into());
-        }
-        plan.load.scale_users(u);
+    if a.users == Some(0) {
+        return Err(Invalid("--users must be at least 1".into()).into());
     }
     if let Some(d) = &a.duration {
         plan.load.set_duration(parse_duration(d)?);
     }
+    match &a.rate {
+        Some(r) => plan.make_open(parse_rate(r)?, a.users),
+        None => {
+            if let Some(u) = a.users {
+                plan.load.scale_users(u);
+            }
+        }
+    }
+    print_warnings(&plan);
     if let Some(t) = &a.target {
         plan.target = Target::Url(check_url(t)?);
     }
@@ -47,14 +55,22 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
 
 pub async fn quick(a: QuickArgs) -> anyhow::Result<u8> {
     let url = check_url(&a.url)?;
-    if a.users == 0 {
+    if a.users == Some(0) {
         return Err(Invalid("--users must be at least 1".into()).into());
     }
     let duration = parse_duration(&a.duration)?;
     let think = a.think.as_deref().map(parse_duration).transpose()?;
-    let mut plan = scenario::quick(&url, a.users, duration, think).map_err(invalid)?;
+    let rate = a.rate.as_deref().map(parse_rate).transpose()?;
+    let mut plan = scenario::quick(&url, a.users, duration, think, rate).map_err(invalid)?;
     add_targets_files(&mut plan, &a.common)?;
     execute(plan, &a.common, None).await
+}
+
+/// Things in the scenario that will run, but probably not as meant.
+pub fn print_warnings(plan: &Plan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// `--targets FILE`: targets shared across scenarios, checked against this plan's steps.
@@ -96,8 +112,9 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
 }
 
 /// Run a plan: start the demo target if asked, run, judge the targets, write every report,
-/// print the summary, compare with the baseline if given. Exit 1 when a target failed or the
-/// run regressed against the baseline, 130 when Ctrl-C stopped the run.
+/// print the summary, compare with the baseline if given. Exit 1 when a target failed, the
+/// run regressed against the baseline, or the generator was saturated under
+/// `--fail-on-saturation`; 130 when Ctrl-C stopped the run.
 pub async fn execute(
     plan: Plan,
     common: &CommonRunArgs,
@@ -160,7 +177,10 @@ pub async fn execute(
         .stop_reason
         .as_deref()
         .is_some_and(|r| r.starts_with(ABORTED));
-    Ok(if !verdict.passed || aborted || regressed {
+    // --fail-on-saturation: a generator that was itself the bottleneck fails the run like a
+    // missed target; without the flag it is a warning.
+    let saturated = console::print_saturation(&result, common.fail_on_saturation);
+    Ok(if !verdict.passed || aborted || regressed || saturated {
         exit::TARGETS_FAILED
     } else if result.run.status == RunStatus::Interrupted {
         exit::INTERRUPTED

@@ -15,6 +15,7 @@ pub fn to_metrics(t: &TargetPlan) -> Target {
         source: source_label(&t.source),
         metric: match &t.metric {
             scenario::TargetMetric::ResponseTime => Metric::ResponseTime,
+            scenario::TargetMetric::ServiceTime => Metric::ServiceTime,
             scenario::TargetMetric::ErrorRate => Metric::ErrorRate,
             scenario::TargetMetric::Checks => Metric::Checks,
             scenario::TargetMetric::Rps => Metric::Rps,
@@ -94,6 +95,7 @@ load: {users: 1, duration: 1m}
 targets:
   - {expr: 'p99.9(tag=\"api\") <= 250ms', after: 30s, abort_on_fail: true, grace: 10s}
   - preset: phase9
+  - 'service_p95(step=\"GET /\") < 40ms'
 ";
         let plan = scenario::parse_str(text, Path::new("t.yaml")).unwrap();
         let ts = all(&plan.targets);
@@ -123,6 +125,21 @@ targets:
             (Metric::Users, Unit::Count)
         );
         assert_eq!(ts[5].unit, Unit::Ratio);
+        assert_eq!(
+            (
+                ts[6].metric.clone(),
+                ts[6].aggregate,
+                ts[6].scope.clone(),
+                ts[6].threshold
+            ),
+            (
+                Metric::ServiceTime,
+                Some(Aggregate::Percentile(95.0)),
+                Scope::Step("GET /".into()),
+                40_000.0
+            )
+        );
+        assert_eq!(ts[6].metric_name(), "service_time.p95");
         assert_eq!(
             source_label(&TargetSource::File("shared.yaml".into())),
             "targets file shared.yaml"

@@ -25,19 +25,29 @@ pub fn validate(a: &ValidateArgs) -> u8 {
     for f in &a.files {
         match scenario::load(f) {
             Ok(plan) => {
+                for w in &plan.warnings {
+                    eprintln!("warning: {w}");
+                }
                 let steps: usize = plan
                     .scenarios
                     .iter()
                     .map(|s| s.on_start.len() + s.steps.len() + s.on_stop.len())
                     .sum();
                 // A closed stdout (`| head`) is not an error.
+                let load = match &plan.load.open {
+                    Some(o) => format!(
+                        "open model, up to {:.0}/s by a pool of {}",
+                        o.peak_rate(),
+                        plural(o.max_users, "user")
+                    ),
+                    None => format!("up to {}", plural(plan.load.max_users(), "user")),
+                };
                 let _ = writeln!(
                     out,
-                    "{}: ok ({}, {}, up to {} over {:?}, {})",
+                    "{}: ok ({}, {}, {load} over {:?}, {})",
                     f.display(),
                     plural(plan.scenarios.len(), "scenario"),
                     plural(steps, "step"),
-                    plural(plan.load.max_users(), "user"),
                     plan.load.duration(),
                     plural(plan.targets.len(), "target"),
                 );

@@ -179,7 +179,8 @@ mod tests {
             late = late.max(elapsed - Duration::from_millis(ms));
         }
         assert_eq!(*order.lock().unwrap(), [10, 10, 20, 30]);
-        assert!(late < Duration::from_millis(5), "woke {late:?} late");
+        // A shared 2-core machine running other tests can delay any thread a few ms.
+        assert!(late < Duration::from_millis(20), "woke {late:?} late");
     }
 
     #[tokio::test]

@@ -36,6 +36,12 @@ struct UserState {
     rng: SmallRng,
     active: bool,
     buf: String,
+    /// Open model: the intended start of the iteration under way (`None`: between
+    /// iterations).
+    ticket: Option<std::time::Instant>,
+    /// Closed model: the user's last service time, µs (the expected interval before the
+    /// run has a median).
+    last_service_us: u64,
 }
 
 /// Which list of a scenario's steps.
@@ -72,7 +78,10 @@ pub(super) async fn attack(ctx: Arc<RunCtx>) -> Result<(), EngineError> {
     // Launch everyone at once; each user waits for its own start time (see module docs).
     cfg.increase_rate = Some(format!("{}", users.max(1) * 1000));
     // A backstop only: Skein stops the attack itself at the end of the plan.
-    let backstop = ctx.plan.load.duration() + ctx.plan.load.graceful_stop + Duration::from_secs(5);
+    let backstop = ctx.plan.load.duration()
+        + ctx.plan.load.graceful_stop
+        + super::SETUP_LIMIT
+        + Duration::from_secs(5);
     cfg.run_time = Some(backstop.as_secs().max(1).to_string());
     cfg.quiet = 1;
     cfg.no_print_metrics = true;
@@ -146,11 +155,41 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
         rng: SmallRng::seed_from_u64(seed),
         active: false,
         buf: String::new(),
+        ticket: None,
+        last_service_us: 0,
     });
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return;
     };
-    if !gate(ctx, st).await {
+    match &ctx.open {
+        Some(open) => {
+            // Open model: the first users of each scenario are set up before the schedule
+            // starts; the rest wait in reserve until a ticket finds no idle user.
+            let index = open.launched[scenario].fetch_add(1, Ordering::Relaxed);
+            if index >= open.pre_allocated[scenario] {
+                open.settled.fetch_add(1, Ordering::Relaxed);
+                tokio::select! {
+                    _ = open.dispatch[scenario].reserve.notified() => {}
+                    _ = ctx.wait_for(StopLevel::Graceful) => return,
+                }
+                setup_user(ctx, scenario, st).await;
+            } else {
+                setup_user(ctx, scenario, st).await;
+                open.settled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        None => {
+            if !gate(ctx, st).await {
+                return;
+            }
+            setup_user(ctx, scenario, st).await;
+        }
+    }
+}
+
+/// Build the user's client and variables and run its `on_start` steps.
+async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
+    if ctx.stop_level() != StopLevel::Running {
         return;
     }
     // Build the client and the variables only once the user is due: a 10,000-user ramp
@@ -180,6 +219,7 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
             ctx.cell(scenario, Phase::OnStart as usize, k),
             step,
             st,
+            None,
         )
         .await;
     }
@@ -194,14 +234,44 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
         // spin and starve the runtime (goose's own loop included) until goose notices.
         return idle().await;
     }
-    // Users ramped down park here, at the start of an iteration; a parked user skips the
-    // rest of the iteration.
-    if (k == 0 && !gate(ctx, st).await) || !st.active {
-        return idle().await;
-    }
     let sc = &ctx.plan.scenarios[scenario];
+    let last = k + 1 == sc.steps.len();
+    // The open model's first step waits for its ticket: the response time runs from the
+    // ticket's intended start. Later steps of the iteration follow at once (after think
+    // time), so any lateness shows on the first step.
+    let intended = match &ctx.open {
+        Some(open) => {
+            if k == 0 {
+                let Some(t) = open.take(ctx, scenario).await else {
+                    return idle().await;
+                };
+                st.ticket = Some(t);
+                open.busy(true);
+                Some(t)
+            } else if st.ticket.is_none() {
+                return idle().await;
+            } else {
+                None
+            }
+        }
+        None => {
+            // Users ramped down park here, at the start of an iteration; a parked user
+            // skips the rest of the iteration.
+            if (k == 0 && !gate(ctx, st).await) || !st.active {
+                return idle().await;
+            }
+            None
+        }
+    };
     let step = &sc.steps[k];
-    run_step(ctx, ctx.cell(scenario, Phase::Main as usize, k), step, st).await;
+    run_step(
+        ctx,
+        ctx.cell(scenario, Phase::Main as usize, k),
+        step,
+        st,
+        intended,
+    )
+    .await;
     let think = step.think_time.unwrap_or(sc.think_time);
     let pause = think_duration(think, &mut st.rng);
     if !pause.is_zero() {
@@ -209,6 +279,10 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
             _ = tokio::time::sleep(pause) => {}
             _ = ctx.wait_for(StopLevel::Graceful) => {}
         }
+    }
+    if last && let Some(open) = &ctx.open {
+        st.ticket = None;
+        open.busy(false);
     }
 }
 
@@ -219,8 +293,20 @@ async fn user_stop(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
     if st.client.is_some() && ctx.stop_level() != StopLevel::Hard {
         let steps = &ctx.plan.scenarios[scenario].on_stop;
         for (k, step) in steps.iter().enumerate() {
-            run_step(ctx, ctx.cell(scenario, Phase::OnStop as usize, k), step, st).await;
+            run_step(
+                ctx,
+                ctx.cell(scenario, Phase::OnStop as usize, k),
+                step,
+                st,
+                None,
+            )
+            .await;
         }
+    }
+    if st.ticket.take().is_some()
+        && let Some(open) = &ctx.open
+    {
+        open.busy(false);
     }
     if st.active {
         st.active = false;
@@ -267,8 +353,15 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
     }
 }
 
-/// Send one step's request and record what happened.
-async fn run_step(ctx: &RunCtx, cell: usize, step: &StepPlan, st: &mut UserState) {
+/// Send one step's request and record what happened. `intended`: the open model's intended
+/// start of the iteration (first step only); the response time runs from it.
+async fn run_step(
+    ctx: &RunCtx,
+    cell: usize,
+    step: &StepPlan,
+    st: &mut UserState,
+    intended: Option<std::time::Instant>,
+) {
     let Some(client) = st.client.as_ref() else {
         return;
     };
@@ -285,7 +378,9 @@ async fn run_step(ctx: &RunCtx, cell: usize, step: &StepPlan, st: &mut UserState
         Err(detail) => {
             ctx.recorder.record(&Sample {
                 cell,
-                latency_us: None,
+                response_us: None,
+                service_us: None,
+                co_interval_us: None,
                 error: Some(ErrorKind::Template),
                 failed_checks: &[],
                 bytes: 0,
@@ -304,9 +399,41 @@ async fn run_step(ctx: &RunCtx, cell: usize, step: &StepPlan, st: &mut UserState
     if !ctx.record {
         return;
     }
+    // What the user waited: from the intended start (open model) or the send, to the end.
+    // A timeout is a wait too: it goes into the response time, not the service time.
+    let waited = outcome.elapsed_us
+        + intended.map_or(0, |t| {
+            outcome.sent.saturating_duration_since(t).as_micros() as u64
+        });
+    let response_us = match (outcome.service_us, outcome.error) {
+        (Some(_), _) | (None, Some(ErrorKind::Timeout)) => Some(waited),
+        _ => None,
+    };
+    // Closed model: correct for coordinated omission with the user's expected interval,
+    // its think time plus the step's normal (median) service time. Never in the open
+    // model, whose response time already runs from the intended start.
+    let co_interval_us = if ctx.open.is_none() {
+        let think = step
+            .think_time
+            .unwrap_or(ctx.plan.scenarios[st.scenario].think_time)
+            .mean()
+            .as_micros() as u64;
+        let median = match ctx.median_service_us(cell) {
+            0 => st.last_service_us,
+            m => m,
+        };
+        Some(think + median).filter(|i| *i > 0)
+    } else {
+        None
+    };
+    if let Some(s) = outcome.service_us {
+        st.last_service_us = s;
+    }
     ctx.recorder.record(&Sample {
         cell,
-        latency_us: outcome.latency_us,
+        response_us,
+        service_us: outcome.service_us,
+        co_interval_us,
         error: outcome.error,
         failed_checks: &outcome.failed_checks,
         bytes: outcome.bytes,

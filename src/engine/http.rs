@@ -144,8 +144,12 @@ impl ClientFactory {
 
 /// How one step's request ended.
 pub struct Outcome {
-    /// Send to last body byte, µs, when a response arrived.
-    pub latency_us: Option<u64>,
+    /// When the request was handed to the client.
+    pub sent: Instant,
+    /// Send to the end (last body byte, error or timeout), µs.
+    pub elapsed_us: u64,
+    /// Send to last body byte, µs, when a whole response arrived.
+    pub service_us: Option<u64>,
     pub error: Option<ErrorKind>,
     /// Detail of the error, for the log of example errors.
     pub detail: Option<String>,
@@ -347,7 +351,9 @@ pub async fn execute(
         Ok(r) => r,
         Err(e) => {
             return Outcome {
-                latency_us: None,
+                sent: t0,
+                elapsed_us: t0.elapsed().as_micros() as u64,
+                service_us: None,
                 error: Some(classify(&e)),
                 detail: Some(error_chain(&e)),
                 failed_checks: Vec::new(),
@@ -376,7 +382,9 @@ pub async fn execute(
             Ok(None) => break,
             Err(e) => {
                 return Outcome {
-                    latency_us: None,
+                    sent: t0,
+                    elapsed_us: t0.elapsed().as_micros() as u64,
+                    service_us: None,
                     error: Some(match classify(&e) {
                         ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
                         k => k,
@@ -414,7 +422,9 @@ pub async fn execute(
         _ => None,
     };
     Outcome {
-        latency_us: Some(latency_us),
+        sent: t0,
+        elapsed_us: latency_us,
+        service_us: Some(latency_us),
         error,
         detail: error.map(|_| format!("HTTP {status}")),
         failed_checks: if error.is_some() {

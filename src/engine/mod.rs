@@ -4,7 +4,9 @@
 //! goose and reqwest are used only inside this module.
 
 mod goose;
+mod health;
 mod http;
+mod open;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,9 +16,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
+use crate::metrics::accumulate::Gauges;
 use crate::metrics::{
-    Accumulator, CellInfo, ErrorExample, ErrorKind, Generator, MetricsError, Recorder, RunInfo,
-    RunResult, RunStatus, RunWriter, SCHEMA_VERSION, Summary, TimePoint, Tool, store,
+    Accumulator, CellInfo, CoCorrection, ErrorExample, ErrorKind, Generator, MetricsError,
+    OpenModelStats, Recorder, RunInfo, RunResult, RunStatus, RunWriter, SCHEMA_VERSION, Summary,
+    TimePoint, Tool, store,
 };
 use crate::scenario::Plan;
 
@@ -172,6 +176,10 @@ impl RunOptions {
     }
 }
 
+/// Open model: how long the pre-allocated users may take to set up before the schedule
+/// starts anyway.
+const SETUP_LIMIT: Duration = Duration::from_secs(30);
+
 /// State shared by every user of a run.
 pub(crate) struct RunCtx {
     plan: Plan,
@@ -190,9 +198,20 @@ pub(crate) struct RunCtx {
     seed: u64,
     record: bool,
     examples: Mutex<HashMap<(usize, ErrorKind), String>>,
+    /// The open model's schedule and pool; `None` in the closed model.
+    open: Option<open::Open>,
+    /// Closed model: each cell's median service time so far, µs (0 until the first
+    /// second is in), for the coordinated-omission correction.
+    median_service: Vec<AtomicU64>,
 }
 
 impl RunCtx {
+    fn median_service_us(&self, cell: usize) -> u64 {
+        self.median_service
+            .get(cell)
+            .map_or(0, |m| m.load(Ordering::Relaxed))
+    }
+
     fn cell(&self, scenario: usize, phase: usize, step: usize) -> usize {
         self.cells[scenario][phase][step]
     }
@@ -308,7 +327,18 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         stop_reason: None,
         scenario_file: plan.source.as_ref().map(|p| p.display().to_string()),
         target: opts.base_url.clone(),
-        model: "closed".into(),
+        model: if plan.load.open.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
+        response_time_basis: if plan.load.open.is_some() {
+            "intended_start"
+        } else {
+            "corrected"
+        }
+        .into(),
         started_at: rfc3339(started_at),
         ended_at: None,
         duration_us: 0,
@@ -318,6 +348,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         cut_off: 0,
         tls_verify: plan.defaults.tls_verify,
         generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
     };
     let initial = RunResult {
         schema_version: SCHEMA_VERSION,
@@ -351,8 +384,28 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         seed: opts.seed,
         record: opts.record,
         examples: Mutex::new(HashMap::new()),
+        open: plan.load.open.as_ref().map(|o| {
+            let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
+            open::Open::new(o, &weights, plan.defaults.timeout)
+        }),
+        median_service: cells.iter().map(|_| AtomicU64::new(0)).collect(),
     });
     install_ctrlc(&opts.stop);
+
+    // The attack gets its own runtime, so the generator's CPU can be told apart from an
+    // embedded target's, and its timer lag probed.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let gen_rt = GenRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores)
+            .thread_name(health::THREAD_NAME)
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::Config(format!("starting the generator's runtime: {e}")))?,
+    ));
+    let probe = Arc::new(health::LagProbe::default());
+    let probe_task = gen_rt.spawn(probe.clone().run());
+    let mut monitor = health::Monitor::new(probe, cores);
 
     let planned = plan.load.duration();
     let grace = plan.load.graceful_stop;
@@ -361,7 +414,14 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     let timer = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let end = tokio::time::Instant::from_std(start + planned);
+            let t0 = match &ctx.open {
+                Some(open) => tokio::select! {
+                    t = open.started() => t,
+                    _ = ctx.wait_for(StopLevel::Graceful) => start,
+                },
+                None => start,
+            };
+            let end = tokio::time::Instant::from_std(t0 + planned);
             let mut rx = ctx.stop_rx.clone();
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => ctx.stop.raise_to(StopLevel::Graceful),
@@ -378,23 +438,70 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         })
     };
 
-    let mut attack = tokio::spawn(goose::attack(ctx.clone()));
+    let mut attack = gen_rt.spawn(goose::attack(ctx.clone()));
+    let scheduler = ctx.open.is_some().then(|| {
+        let ctx = ctx.clone();
+        let users = plan.load.max_users();
+        std::thread::Builder::new()
+            .name(format!("{}-schedule", health::THREAD_NAME))
+            .spawn(move || open::schedule(ctx, users, SETUP_LIMIT))
+    });
+    let scheduler = scheduler
+        .transpose()
+        .map_err(|e| EngineError::Config(format!("starting the scheduler: {e}")))?;
+    let mut open_total = open::OpenInterval::default();
+    let mut exhausted_seconds = 0u64;
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::from_std(start) + Duration::from_secs(1),
         Duration::from_secs(1),
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_us = 0u64;
-    let harvest = |acc: &mut Accumulator,
-                   writer: &mut RunWriter,
-                   last_us: &mut u64,
-                   now: Duration|
+    let mut harvest = |acc: &mut Accumulator,
+                       writer: &mut RunWriter,
+                       last_us: &mut u64,
+                       now: Duration|
      -> Result<TimePoint, EngineError> {
         let data = recorder.harvest();
         let now_us = ms_us(now).max(*last_us);
-        let users = ctx.active.load(Ordering::Relaxed);
-        writer.write_interval(*last_us, now_us - *last_us, users, &data)?;
-        let p = acc.add_interval(*last_us, now_us - *last_us, users, &data);
+        let o = ctx
+            .open
+            .as_ref()
+            .map(|o| o.counters.take())
+            .unwrap_or_default();
+        let users = match &ctx.open {
+            // Mean users busy over the interval.
+            Some(open) => open
+                .counters
+                .busy
+                .take_mean(Duration::from_micros(now_us.saturating_sub(*last_us)))
+                .round() as u64,
+            None => ctx.active.load(Ordering::Relaxed),
+        };
+        let h = monitor.sample(o.scheduled, o.late_by_generator);
+        open_total.scheduled += o.scheduled;
+        open_total.started += o.started;
+        open_total.late += o.late;
+        open_total.late_by_generator += o.late_by_generator;
+        open_total.dropped += o.dropped;
+        exhausted_seconds += u64::from(o.exhausted);
+        let g = Gauges {
+            users,
+            scheduled: o.scheduled,
+            late: o.late,
+            dropped: o.dropped,
+            cpu_pct: (h.cpu_pct * 10.0).round() / 10.0,
+            sched_lag_us: h.lag_max_us,
+        };
+        writer.write_interval_with(*last_us, now_us - *last_us, &g, &data)?;
+        let p = acc.add_interval_with(*last_us, now_us - *last_us, &g, &data);
+        if ctx.open.is_none() {
+            for (m, d) in ctx.median_service.iter().zip(acc.totals()) {
+                if !d.service.is_empty() {
+                    m.store(d.service.quantile(0.5), Ordering::Relaxed);
+                }
+            }
+        }
         *last_us = now_us;
         Ok(p)
     };
@@ -427,12 +534,52 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         }
     };
     timer.abort();
+    if let Some(s) = scheduler {
+        // It ends within 10 ms of the stop.
+        let _ = tokio::task::spawn_blocking(move || s.join()).await;
+    }
+    probe_task.abort();
+    if let Some(open) = &ctx.open {
+        open::drop_pending(open);
+    }
     // The last, partial interval.
     let end = start.elapsed();
     if ms_us(end) > last_us {
         harvest(&mut acc, &mut writer, &mut last_us, end)?;
     }
+    // The generator's runtime goes (its abandoned tasks with it); the harvest closure's
+    // borrow of the monitor ends before this.
+    drop(gen_rt);
     let mut run = run_info;
+    run.generator_health = Some(monitor.finish());
+    if let Some(open) = &ctx.open {
+        // The schedule's own clock: from its start to when the scheduler stopped.
+        let t0 = open.t0.get().copied().unwrap_or(start);
+        let t_end = open.t_end.get().copied().unwrap_or(start + end);
+        let ran = t_end.saturating_duration_since(t0);
+        let ran = ran.min(open.load.duration()).as_secs_f64().max(1e-3);
+        let c = &open.counters;
+        run.open_model = Some(OpenModelStats {
+            peak_rate: open.load.peak_rate(),
+            intended_rate: open.load.arrivals_by(Duration::from_secs_f64(ran)) / ran,
+            achieved_rate: open_total.started as f64 / ran,
+            scheduled: open_total.scheduled,
+            started: open_total.started,
+            late: open_total.late,
+            dropped: open_total.dropped,
+            late_after_us: open::LATE_AFTER.as_micros() as u64,
+            max_lateness_us: c.max_lateness_us.load(Ordering::Relaxed),
+            max_users: open.load.max_users as u64,
+            pre_allocated: open.load.pre_allocated as u64,
+            peak_busy: c.peak_busy.load(Ordering::Relaxed),
+            pool_exhausted_seconds: exhausted_seconds,
+        });
+    } else {
+        run.co_correction = Some(CoCorrection {
+            method: "think_time_plus_median_service_time".into(),
+            synthetic_samples: acc.overall().corrected,
+        });
+    }
     run.ended_at = Some(rfc3339(SystemTime::now()));
     run.cut_off = ctx.cut_off.load(Ordering::Relaxed);
     match opts.stop.reason() {
@@ -461,7 +608,11 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         v.sort_by(|a, b| (&a.scenario, &a.step, &a.kind).cmp(&(&b.scenario, &b.step, &b.kind)));
         v
     };
-    let result = acc.finish(run, plan.scenario_copy.clone(), examples);
+    let mut result = acc.finish(run, plan.scenario_copy.clone(), examples);
+    if let Some(o) = &result.run.open_model {
+        // Open model: the most users busy at once (the series holds per-second means).
+        result.run.peak_users = result.run.peak_users.max(o.peak_busy);
+    }
     writer.write_result(&result)?;
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
     match attack_result {
@@ -471,6 +622,31 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         Err(join) => Err(EngineError::Goose(format!(
             "the attack task failed: {join}"
         ))),
+    }
+}
+
+/// The generator's runtime. Dropped without waiting for its tasks (users cut off at a hard
+/// stop are abandoned), which is also allowed inside an async context.
+struct GenRuntime(Option<tokio::runtime::Runtime>);
+
+impl GenRuntime {
+    fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(rt) => rt.spawn(f),
+            None => tokio::spawn(f),
+        }
+    }
+}
+
+impl Drop for GenRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 

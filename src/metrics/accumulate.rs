@@ -10,6 +10,31 @@ use super::result::{
     ScenarioResult, StepPoint, StepResult, Summary, TimePoint, Tool,
 };
 
+/// What the generator observed in one interval besides the requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gauges {
+    /// Users active at the end of the interval (closed model); open model: the mean number
+    /// of users busy with an iteration over the interval.
+    pub users: u64,
+    /// Open model: iterations due, started late, dropped.
+    pub scheduled: u64,
+    pub late: u64,
+    pub dropped: u64,
+    /// Generator CPU, percent of its cores.
+    pub cpu_pct: f64,
+    /// Largest timer lag of the generator, µs.
+    pub sched_lag_us: u64,
+}
+
+impl Gauges {
+    pub fn users(users: u64) -> Gauges {
+        Gauges {
+            users,
+            ..Gauges::default()
+        }
+    }
+}
+
 /// Running totals of a run.
 pub struct Accumulator {
     cells: Vec<CellInfo>,
@@ -70,7 +95,7 @@ impl Accumulator {
         &self.cells
     }
 
-    /// Add one interval; returns its whole-run point (for the console).
+    /// Add one interval with only its user count; returns its whole-run point.
     pub fn add_interval(
         &mut self,
         t_us: u64,
@@ -78,6 +103,18 @@ impl Accumulator {
         users: u64,
         data: &IntervalData,
     ) -> TimePoint {
+        self.add_interval_with(t_us, duration_us, &Gauges::users(users), data)
+    }
+
+    /// Add one interval; returns its whole-run point (for the console).
+    pub fn add_interval_with(
+        &mut self,
+        t_us: u64,
+        duration_us: u64,
+        g: &Gauges,
+        data: &IntervalData,
+    ) -> TimePoint {
+        let users = g.users;
         for (t, d) in self.totals.iter_mut().zip(data.iter()) {
             t.add(d);
         }
@@ -115,6 +152,13 @@ impl Accumulator {
             p95_us: m.hist.quantile(0.95),
             p99_us: m.hist.quantile(0.99),
             max_us: m.hist.max(),
+            service_p50_us: m.service.quantile(0.5),
+            service_p99_us: m.service.quantile(0.99),
+            scheduled: g.scheduled,
+            late: g.late,
+            dropped: g.dropped,
+            cpu_pct: g.cpu_pct,
+            sched_lag_us: g.sched_lag_us,
         };
         self.peak_users = self.peak_users.max(users);
         self.measured_us = self.measured_us.max(t_us + duration_us);

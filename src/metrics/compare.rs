@@ -345,7 +345,13 @@ impl<'a> SideInput<'a> {
     ) -> SideInput<'a> {
         let lat = &summary.response_time;
         let hist = lat.hist().ok().filter(|h| !h.is_empty());
-        let responses = hist.as_ref().map(Hist::count).unwrap_or(lat.count);
+        // The real responses: the service time has one sample each, while a closed run's
+        // response time also holds the coordinated-omission correction's synthetic samples
+        // (which would inflate the confidence intervals' sample size).
+        let responses = match summary.service_time.count {
+            0 => hist.as_ref().map(Hist::count).unwrap_or(lat.count),
+            n => n,
+        };
         // No time series (a hand-made or very old result): count the run's seconds.
         let intervals = if intervals > 0 || summary.requests == 0 {
             intervals as u64

@@ -24,6 +24,19 @@ pub use window::WindowData;
 
 use std::path::PathBuf;
 
+/// Format µs for people: `850µs`, `12.3ms`, `1.52s` (as every report writes them).
+pub fn fmt_us(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 10_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else if us < 1_000_000 {
+        format!("{:.1}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
 /// Why reading or writing measurements failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {

@@ -87,18 +87,32 @@ impl ErrorKind {
 pub struct Sample<'a> {
     /// Which (scenario, step) cell.
     pub cell: usize,
-    /// Time from send to the last byte of the body, µs; `None` when no response came.
-    pub latency_us: Option<u64>,
+    /// Response time, µs: from when the request was meant to start (the open model's
+    /// intended start) to the last byte of the body; `None` when no response came.
+    pub response_us: Option<u64>,
+    /// Service time, µs: from the actual send to the last byte of the body.
+    pub service_us: Option<u64>,
+    /// Closed model: the user's expected interval between requests (think time plus normal
+    /// service time), µs. When set, the response-time histogram is corrected for
+    /// coordinated omission with it (HdrHistogram's `record_correct`); the service-time
+    /// histogram always keeps the raw value. `None` or 0: no correction.
+    pub co_interval_us: Option<u64>,
     pub error: Option<ErrorKind>,
     /// Indexes (into the cell's check labels) of the checks and extracts that failed.
     pub failed_checks: &'a [u16],
     pub bytes: u64,
 }
 
-/// Counts and the histogram of one cell over some span of time.
+/// Counts and the histograms of one cell over some span of time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellData {
+    /// Response time (what gates): intended start to last byte in the open model,
+    /// corrected for coordinated omission in the closed model.
     pub hist: Hist,
+    /// Service time: actual send to last byte, raw (one sample per response).
+    pub service: Hist,
+    /// Samples the coordinated-omission correction added to `hist` (closed model).
+    pub corrected: u64,
     pub requests: u64,
     pub ok: u64,
     /// Requests with no error whose checks failed.
@@ -121,8 +135,14 @@ impl CellData {
     fn record(&mut self, s: &Sample<'_>) {
         self.requests += 1;
         self.bytes += s.bytes;
-        if let Some(us) = s.latency_us {
-            self.hist.record(us);
+        if let Some(us) = s.response_us {
+            match s.co_interval_us {
+                Some(i) if i > 0 => self.corrected += self.hist.record_correct(us, i),
+                _ => self.hist.record(us),
+            }
+        }
+        if let Some(us) = s.service_us {
+            self.service.record(us);
         }
         match s.error {
             Some(k) => self.errors[k.index()] += 1,
@@ -139,6 +159,8 @@ impl CellData {
     /// Add `other` into `self`.
     pub fn add(&mut self, other: &CellData) {
         self.hist.add(&other.hist);
+        self.service.add(&other.service);
+        self.corrected += other.corrected;
         self.requests += other.requests;
         self.ok += other.ok;
         self.check_failed += other.check_failed;
@@ -161,6 +183,8 @@ impl CellData {
         }
         into.add(self);
         self.hist.reset();
+        self.service.reset();
+        self.corrected = 0;
         self.requests = 0;
         self.ok = 0;
         self.check_failed = 0;
@@ -292,7 +316,9 @@ mod tests {
                         let failed: &[u16] = if i % 10 == 0 { &[1] } else { &[] };
                         r.record(&Sample {
                             cell: (t % 2) as usize,
-                            latency_us: Some(1000 + i),
+                            response_us: Some(1000 + i),
+                            service_us: Some(1000 + i),
+                            co_interval_us: None,
                             error: if i % 100 == 0 {
                                 Some(ErrorKind::Http5xx)
                             } else {
@@ -326,7 +352,9 @@ mod tests {
         let b = Recorder::new(vec![0]);
         let s = Sample {
             cell: 0,
-            latency_us: Some(5),
+            response_us: Some(5),
+            service_us: Some(5),
+            co_interval_us: None,
             error: None,
             failed_checks: &[],
             bytes: 0,

@@ -90,8 +90,16 @@ pub struct RunInfo {
     pub scenario_file: Option<String>,
     /// Base URL the load went to.
     pub target: String,
-    /// Load model: `closed` (a fixed number of users, each waiting for its response).
+    /// Load model: `closed` (a number of users, each waiting for its response before it
+    /// sends the next request) or `open` (iterations start on a schedule, an arrival rate,
+    /// whatever the responses do).
     pub model: String,
+    /// What `response_time` measures in this run: `intended_start` (open model: from the
+    /// scheduled start of the iteration, queueing in the generator included) or
+    /// `corrected` (closed model: corrected for coordinated omission with each user's
+    /// expected interval). `service_time` is always the raw send-to-last-byte time.
+    #[serde(default)]
+    pub response_time_basis: String,
     /// RFC 3339, UTC.
     pub started_at: String,
     pub ended_at: Option<String>,
@@ -108,6 +116,88 @@ pub struct RunInfo {
     /// Whether TLS certificates were verified (`tls_verify: false` turns it off).
     pub tls_verify: bool,
     pub generator: Generator,
+    /// Open model: the schedule and how well it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_model: Option<OpenModelStats>,
+    /// Closed model: the coordinated-omission correction applied to `response_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co_correction: Option<CoCorrection>,
+    /// How the generator itself fared: CPU, scheduler lag, saturation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_health: Option<GeneratorHealth>,
+}
+
+/// The open model's schedule against what happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenModelStats {
+    /// Peak arrival rate the plan asks for, iterations per second.
+    pub peak_rate: f64,
+    /// Mean arrival rate the plan asked for over the measured time.
+    pub intended_rate: f64,
+    /// Iterations that started, per second of measured time.
+    pub achieved_rate: f64,
+    /// Iterations whose start time came during the run.
+    pub scheduled: u64,
+    /// Iterations that started.
+    pub started: u64,
+    /// Iterations that started later than `late_after_us` after their intended start
+    /// (no user was free, or the generator was slow to dispatch them).
+    pub late: u64,
+    /// Iterations never started: they waited longer than the request timeout for a free
+    /// user, or the run ended first.
+    pub dropped: u64,
+    /// The lateness from which a start counts as late.
+    pub late_after_us: u64,
+    /// Lateness of the latest start.
+    pub max_lateness_us: u64,
+    /// Users the pool could grow to (`max_users`).
+    pub max_users: u64,
+    /// Users set up before the run (`pre_allocated`).
+    pub pre_allocated: u64,
+    /// Most users busy with an iteration at once.
+    pub peak_busy: u64,
+    /// Seconds in which every user of the pool was busy and iterations queued.
+    pub pool_exhausted_seconds: u64,
+}
+
+/// The closed model's coordinated-omission correction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoCorrection {
+    /// How the expected interval is found: `think_time_plus_median_service_time` (the
+    /// step's mean think time plus the step's median service time so far).
+    pub method: String,
+    /// Samples the correction added to the response-time histograms (requests that the
+    /// users would have sent had they not been waiting on a stalled response).
+    pub synthetic_samples: u64,
+}
+
+/// The generator's own health over the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorHealth {
+    /// Cores the generator's runtime could use (its worker threads).
+    pub cores: u64,
+    /// CPU used by the generator's threads, percent of `cores` (100 = all busy), mean and
+    /// highest one-second value.
+    pub cpu_pct_mean: f64,
+    pub cpu_pct_max: f64,
+    /// The generator's scheduling lag, from a probe that every 5 ms measures how long a
+    /// yielding task waits to run again plus how late its timer fired beyond the timers'
+    /// 1 ms resolution: 99th percentile and maximum over the run.
+    pub sched_lag_p99_us: u64,
+    pub sched_lag_max_us: u64,
+    /// Iteration starts delayed by the generator itself (open model: dispatched late while
+    /// a user was free).
+    pub late_starts: u64,
+    /// Seconds judged saturated.
+    pub saturated_seconds: u64,
+    /// The generator, not the target, limited the load for part of the run: the numbers
+    /// are a lower bound.
+    pub saturated: bool,
+    /// Why, in words (empty when healthy).
+    pub reasons: Vec<String>,
 }
 
 /// The machine that generated the load.
@@ -177,9 +267,16 @@ pub struct Summary {
     pub bytes: u64,
     /// Errors by kind (`connection_refused`, `timeout`, `http_5xx`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// Time from sending the request to the last byte of the response body, for requests
-    /// that got a response.
+    /// Response time, for requests that got a response: what a user experiences, and what
+    /// targets judge. Open model: from the iteration's intended start (queueing in the
+    /// generator included) to the last byte. Closed model: send to last byte, corrected
+    /// for coordinated omission (so `count` can exceed the responses; see
+    /// `run.co_correction`).
     pub response_time: Latency,
+    /// Service time: from the actual send to the last byte of the body, raw, one sample
+    /// per response (what a closed-loop tool without correction reports).
+    #[serde(default)]
+    pub service_time: Latency,
 }
 
 /// Latency distribution read from an HDR histogram.
@@ -253,6 +350,7 @@ impl Summary {
             bytes: d.bytes,
             errors_by_kind,
             response_time: Latency::from_hist(&d.hist),
+            service_time: Latency::from_hist(&d.service),
         }
     }
 }
@@ -298,7 +396,8 @@ pub struct TimePoint {
     /// Start of the interval, from the start of the run.
     pub t_us: u64,
     pub duration_us: u64,
-    /// Users active at the end of the interval.
+    /// Users active at the end of the interval (closed model); open model: the mean number
+    /// of users busy with an iteration over the interval (Little's L).
     pub users: u64,
     pub requests: u64,
     pub ok: u64,
@@ -312,6 +411,24 @@ pub struct TimePoint {
     pub p95_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// Service time (raw, send to last byte) percentiles of the second.
+    #[serde(default)]
+    pub service_p50_us: u64,
+    #[serde(default)]
+    pub service_p99_us: u64,
+    /// Open model: iterations due in this second, started late, and dropped.
+    #[serde(default)]
+    pub scheduled: u64,
+    #[serde(default)]
+    pub late: u64,
+    #[serde(default)]
+    pub dropped: u64,
+    /// Generator CPU, percent of its cores.
+    #[serde(default)]
+    pub cpu_pct: f64,
+    /// Largest timer lag of the generator in this second.
+    #[serde(default)]
+    pub sched_lag_us: u64,
 }
 
 /// One second of one step name.

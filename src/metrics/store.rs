@@ -18,7 +18,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde::{Deserialize, Serialize};
 
 use super::MetricsError;
-use super::accumulate::Accumulator;
+use super::accumulate::{Accumulator, Gauges};
 use super::histogram::Hist;
 use super::recorder::{CellData, ErrorKind, IntervalData};
 use super::result::{RunResult, RunStatus, SCHEMA_VERSION};
@@ -28,6 +28,9 @@ pub const HLOG_FILE: &str = "latency.hlog";
 pub const JOURNAL_FILE: &str = "intervals.jsonl";
 /// The targets the run is judged by, so `skein report` can judge it again from the folder.
 pub const TARGETS_FILE: &str = "targets.json";
+/// Tag suffix of the service-time histograms in the interval log (`browse/GET_/~service`);
+/// the plain tag holds the response time.
+pub const SERVICE_SUFFIX: &str = "~service";
 
 /// Save the targets of a run into its folder.
 pub fn write_targets(dir: &Path, targets: &[super::verdict::Target]) -> Result<(), MetricsError> {
@@ -114,19 +117,50 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), MetricsError> {
 }
 
 /// One journal line: the counts of one interval (histograms are in the interval log).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JournalLine {
     /// Start of the interval, from the start of the run.
     pub t_us: u64,
     pub duration_us: u64,
     /// Users active at the end of the interval.
     pub users: u64,
+    /// Open model: iterations due, started late and dropped in the interval.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scheduled: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub late: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    /// Generator CPU, percent of its cores.
+    #[serde(default)]
+    pub cpu_pct: f64,
+    /// Largest generator timer lag, µs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sched_lag_us: u64,
     /// The cells that had requests in the interval.
     pub cells: Vec<JournalCell>,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl JournalLine {
+    /// The interval's gauges.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            users: self.users,
+            scheduled: self.scheduled,
+            late: self.late,
+            dropped: self.dropped,
+            cpu_pct: self.cpu_pct,
+            sched_lag_us: self.sched_lag_us,
+        }
+    }
+}
+
 /// One cell's counts in one interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JournalCell {
     /// Index into `RunResult::cells`.
     pub cell: usize,
@@ -140,6 +174,9 @@ pub struct JournalCell {
     /// Failures per check label of the cell (empty when none failed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<u64>,
+    /// Samples the coordinated-omission correction added (closed model).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub corrected: u64,
 }
 
 /// Read a run's interval journal (`intervals.jsonl`), one entry per interval. A last line
@@ -192,7 +229,7 @@ impl RunWriter {
         let date = chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339();
         let header = format!(
             "#[Histogram log format version 1.3]\n\
-             #[Written by skein {}: response times in microseconds, one tag per scenario step]\n\
+             #[Written by skein {}: response times in microseconds, one tag per scenario step; TAG~service: service times]\n\
              #[StartTime: {epoch:.3} (seconds since epoch), {date}]\n\
              #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
              #[MaxValueDivisor: 1000.0 (maximums below are in milliseconds)]\n\
@@ -210,12 +247,25 @@ impl RunWriter {
         &self.dir
     }
 
-    /// Append one interval (start `t_us` after the run's start) and flush it to disk.
+    /// Append one interval with only its user count.
     pub fn write_interval(
         &mut self,
         t_us: u64,
         duration_us: u64,
         users: u64,
+        data: &IntervalData,
+    ) -> Result<(), MetricsError> {
+        self.write_interval_with(t_us, duration_us, &Gauges::users(users), data)
+    }
+
+    /// Append one interval (start `t_us` after the run's start) and flush it to disk:
+    /// each cell's response-time histogram under its tag, its service-time histogram under
+    /// `TAG~service`, the counts and gauges to the journal.
+    pub fn write_interval_with(
+        &mut self,
+        t_us: u64,
+        duration_us: u64,
+        g: &Gauges,
         data: &IntervalData,
     ) -> Result<(), MetricsError> {
         let hlog_path = self.dir.join(HLOG_FILE);
@@ -224,15 +274,18 @@ impl RunWriter {
             if d.requests == 0 {
                 continue;
             }
-            if !d.hist.is_empty() {
-                let b64 = base64::engine::general_purpose::STANDARD.encode(d.hist.to_v2_deflate());
+            for (h, suffix) in [(&d.hist, ""), (&d.service, SERVICE_SUFFIX)] {
+                if h.is_empty() {
+                    continue;
+                }
+                let b64 = base64::engine::general_purpose::STANDARD.encode(h.to_v2_deflate());
                 writeln!(
                     self.hlog,
-                    "Tag={},{:.3},{:.3},{:.3},{}",
+                    "Tag={}{suffix},{:.3},{:.3},{:.3},{}",
                     self.tags[i],
                     t_us as f64 / 1e6,
                     duration_us as f64 / 1e6,
-                    d.hist.max() as f64 / 1000.0,
+                    h.max() as f64 / 1000.0,
                     b64
                 )
                 .map_err(io_err(&hlog_path))?;
@@ -254,12 +307,18 @@ impl RunWriter {
                 } else {
                     Vec::new()
                 },
+                corrected: d.corrected,
             });
         }
         let line = JournalLine {
             t_us,
             duration_us,
-            users,
+            users: g.users,
+            scheduled: g.scheduled,
+            late: g.late,
+            dropped: g.dropped,
+            cpu_pct: g.cpu_pct,
+            sched_lag_us: g.sched_lag_us,
             cells,
         };
         let jpath = self.dir.join(JOURNAL_FILE);
@@ -401,14 +460,21 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
         .iter()
         .map(|c| (c.tag.as_str(), c.id))
         .collect();
-    // Histograms by (cell, interval start in ms).
-    let mut hists: HashMap<(usize, u64), Hist> = HashMap::new();
+    // Histograms by (cell, service time?, interval start in ms).
+    let mut hists: HashMap<(usize, bool, u64), Hist> = HashMap::new();
     let hpath = dir.join(HLOG_FILE);
     if hpath.is_file() {
         for e in read_hlog(&hpath)? {
-            if let Some(&id) = e.tag.as_deref().and_then(|t| tag_ids.get(t)) {
+            let Some(tag) = e.tag.as_deref() else {
+                continue;
+            };
+            let (tag, service) = match tag.strip_suffix(SERVICE_SUFFIX) {
+                Some(t) => (t, true),
+                None => (tag, false),
+            };
+            if let Some(&id) = tag_ids.get(tag) {
                 hists.insert(
-                    (id, (e.start.as_secs_f64() * 1000.0).round() as u64),
+                    (id, service, (e.start.as_secs_f64() * 1000.0).round() as u64),
                     e.hist,
                 );
             }
@@ -437,12 +503,16 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
             for (a, b) in d.checks.iter_mut().zip(c.checks.iter()) {
                 *a = *b;
             }
+            d.corrected = c.corrected;
             let ms = (j.t_us as f64 / 1000.0).round() as u64;
-            if let Some(h) = hists.remove(&(c.cell, ms)) {
+            if let Some(h) = hists.remove(&(c.cell, false, ms)) {
                 d.hist = h;
             }
+            if let Some(h) = hists.remove(&(c.cell, true, ms)) {
+                d.service = h;
+            }
         }
-        acc.add_interval(j.t_us, j.duration_us, j.users, &data);
+        acc.add_interval_with(j.t_us, j.duration_us, &j.gauges(), &data);
     }
     let mut run = initial.run.clone();
     run.status = RunStatus::Interrupted;

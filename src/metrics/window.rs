@@ -3,9 +3,12 @@
 //! `result.json` holds the totals; a window needs the one-second intervals: the counts from
 //! the journal (`intervals.jsonl`) and the histograms from the interval log
 //! (`latency.hlog`), joined by cell and start time. A window's percentiles come from the
-//! merged histograms of its intervals, never from averaged per-interval percentiles.
+//! merged histograms of its intervals, never from averaged per-interval percentiles. Each
+//! cell has two histograms in the log: the response time under its tag and the service time
+//! under `TAG~service` ([`store::SERVICE_SUFFIX`]); logs from before service times were
+//! recorded have the first only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::MetricsError;
@@ -37,6 +40,8 @@ pub struct IntervalCell {
     pub cell: usize,
     /// Response times, µs.
     pub hist: Hist,
+    /// Service times, µs (empty in runs from before they were recorded).
+    pub service: Hist,
     pub requests: u64,
     /// Requests that failed in transport, or got a 4xx/5xx status from a step without a
     /// `status` check.
@@ -45,6 +50,27 @@ pub struct IntervalCell {
     pub check_failed: u64,
     /// Failures per check label of the cell.
     pub check_failures: Vec<u64>,
+}
+
+impl IntervalCell {
+    /// Responses received: one service time each. The response-time histogram can hold
+    /// more (the closed model's coordinated-omission correction adds samples), so it
+    /// counts only when there are no service times (an older run).
+    pub fn responses(&self) -> u64 {
+        if self.service.is_empty() {
+            self.hist.count()
+        } else {
+            self.service.count()
+        }
+    }
+}
+
+/// The cell tag of an interval-log tag and whether it holds service times.
+fn split_tag(tag: &str) -> (&str, bool) {
+    match tag.strip_suffix(store::SERVICE_SUFFIX) {
+        Some(t) => (t, true),
+        None => (tag, false),
+    }
 }
 
 /// Interval start in whole milliseconds: the key that joins the journal to the interval log
@@ -132,19 +158,30 @@ impl WindowData {
             let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
             // Decoding the histograms is nearly all the work: collect the wanted ones, then
             // decode and merge them on every core, one partial sum per thread.
-            let mut jobs: Vec<((usize, usize), String)> = Vec::new();
+            let mut jobs: Vec<((usize, usize, bool), String)> = Vec::new();
+            let mut seen: HashSet<(usize, u64, bool)> = HashSet::new();
             store::for_each_hlog(&hpath, |e| {
-                let Some(&id) = e.tag.and_then(|t| ids.get(t)) else {
+                let Some((tag, service)) = e.tag.map(split_tag) else {
                     return Ok(());
                 };
-                let key = (id, ms_key(e.start.as_secs_f64() * 1e6));
-                if let Some(slot) = wanted.remove(&key) {
-                    jobs.push((slot, e.encoded.to_string()));
+                let Some(&id) = ids.get(tag) else {
+                    return Ok(());
+                };
+                let ms = ms_key(e.start.as_secs_f64() * 1e6);
+                if let Some(&(k, pos)) = wanted.get(&(id, ms))
+                    && seen.insert((id, ms, service))
+                {
+                    jobs.push(((k, pos, service), e.encoded.to_string()));
                 }
                 Ok(())
             })?;
-            for ((k, pos), h) in decode_and_merge(&jobs)? {
-                segments[k].cells[pos].hist.add(&h);
+            for ((k, pos, service), h) in decode_and_merge(&jobs)? {
+                let c = &mut segments[k].cells[pos];
+                if service {
+                    c.service.add(&h);
+                } else {
+                    c.hist.add(&h);
+                }
             }
         }
         Ok(WindowData {
@@ -159,10 +196,13 @@ impl WindowData {
         hlog: Vec<HlogEntry>,
     ) -> WindowData {
         let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
-        let mut hists: HashMap<(usize, u64), Hist> = HashMap::new();
+        let mut hists: HashMap<(usize, u64, bool), Hist> = HashMap::new();
         for e in hlog {
-            if let Some(&id) = e.tag.as_deref().and_then(|t| ids.get(t)) {
-                hists.insert((id, ms_key(e.start.as_secs_f64() * 1e6)), e.hist);
+            let Some((tag, service)) = e.tag.as_deref().map(split_tag) else {
+                continue;
+            };
+            if let Some(&id) = ids.get(tag) {
+                hists.insert((id, ms_key(e.start.as_secs_f64() * 1e6), service), e.hist);
             }
         }
         let intervals = journal
@@ -177,7 +217,10 @@ impl WindowData {
                     .map(|c| IntervalCell {
                         cell: c.cell,
                         hist: hists
-                            .remove(&(c.cell, ms_key(j.t_us as f64)))
+                            .remove(&(c.cell, ms_key(j.t_us as f64), false))
+                            .unwrap_or_default(),
+                        service: hists
+                            .remove(&(c.cell, ms_key(j.t_us as f64), true))
                             .unwrap_or_default(),
                         requests: c.requests,
                         errors: c.errors.values().sum(),
@@ -227,6 +270,7 @@ mod tests {
             bytes: 0,
             errors: BTreeMap::from([("timeout".to_string(), 1)]),
             checks: Vec::new(),
+            corrected: 0,
         };
         let journal = [
             JournalLine {
@@ -234,12 +278,14 @@ mod tests {
                 duration_us: 1_000_000,
                 users: 5,
                 cells: vec![jc(0, 3), jc(1, 2)],
+                ..JournalLine::default()
             },
             JournalLine {
                 t_us: 1_000_000,
                 duration_us: 1_000_000,
                 users: 7,
                 cells: vec![jc(1, 4)],
+                ..JournalLine::default()
             },
         ];
         let h = |v: u64| {
@@ -260,12 +306,17 @@ mod tests {
                 entry("s/a", 0, 10),
                 entry("s/b", 0, 20),
                 entry("s/b", 1, 30),
+                entry("s/b~service", 1, 25),
                 entry("other", 1, 40),
+                entry("other~service", 1, 40),
             ],
         );
         assert_eq!(w.intervals.len(), 2);
         assert_eq!(w.intervals[0].cells[1].hist.max(), 20);
+        assert!(w.intervals[0].cells[1].service.is_empty());
+        assert_eq!(w.intervals[0].cells[1].responses(), 1);
         assert_eq!(w.intervals[1].cells[0].hist.max(), 30);
+        assert_eq!(w.intervals[1].cells[0].service.max(), 25);
         assert_eq!(w.intervals[1].cells[0].errors, 1);
         assert_eq!(w.starting_at(500_000).count(), 1);
         assert_eq!(w.starting_at(0).count(), 2);
@@ -307,6 +358,7 @@ mod segmented_tests {
             scenario_file: None,
             target: "http://x".into(),
             model: "closed".into(),
+            response_time_basis: "corrected".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             ended_at: None,
             duration_us: 0,
@@ -316,6 +368,9 @@ mod segmented_tests {
             cut_off: 0,
             tls_verify: true,
             generator: Generator::this_machine(),
+            open_model: None,
+            co_correction: None,
+            generator_health: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let mut acc = Accumulator::new(cells.clone());
@@ -329,7 +384,9 @@ mod segmented_tests {
                 }
                 for k in 0..(5 + sec * 3 + c as u64) {
                     d.requests += 1;
-                    d.hist.record(1_000 * (1 + sec * 7 + k * (c as u64 + 1)));
+                    let v = 1_000 * (1 + sec * 7 + k * (c as u64 + 1));
+                    d.hist.record(v);
+                    d.service.record(v / 3 + 10);
                     match k % 9 {
                         0 => d.errors[ErrorKind::Http5xx as usize] += 1,
                         1 => {
@@ -393,6 +450,19 @@ mod segmented_tests {
                 Scope::Overall,
                 Some(60_000_000),
             ),
+            t(
+                Metric::ServiceTime,
+                p(95.0),
+                Scope::Overall,
+                Some(3_000_000),
+            ),
+            t(
+                Metric::ServiceTime,
+                Some(Aggregate::Mean),
+                Scope::Tag("api".into()),
+                None,
+            ),
+            t(Metric::ServiceTime, p(50.0), Scope::Step("b".into()), None),
         ];
         let starts: Vec<u64> = targets.iter().filter_map(|t| t.after_us).collect();
         let seconds = WindowData::from_dir(dir.path()).unwrap();
@@ -406,15 +476,20 @@ mod segmented_tests {
         let a = evaluate(&result, &seconds, &targets);
         let b = evaluate(&result, &segments, &targets);
         assert_eq!(a, b);
-        assert!(a.targets.iter().filter(|o| o.measured.is_some()).count() >= 8);
+        assert!(a.targets.iter().filter(|o| o.measured.is_some()).count() >= 11);
+        // Service times are judged on their own histograms: a third of the response times.
+        let (resp, serv) = (&a.targets[0], &a.targets[9]);
+        assert_eq!(serv.metric, "service_time.p95");
+        let (r, s) = (resp.measured.unwrap(), serv.measured.unwrap());
+        assert!((s - (r / 3.0 + 10.0)).abs() <= r * 0.01, "{s} vs {r}");
     }
 }
 
-/// Histograms summed by (segment, position).
-type Sums = HashMap<(usize, usize), Hist>;
+/// Histograms summed by (segment, position, service time?).
+type Sums = HashMap<(usize, usize, bool), Hist>;
 
 /// Decode base64 histograms and sum them by slot, on up to four threads.
-fn decode_and_merge(jobs: &[((usize, usize), String)]) -> Result<Sums, MetricsError> {
+fn decode_and_merge(jobs: &[((usize, usize, bool), String)]) -> Result<Sums, MetricsError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);

@@ -2,6 +2,10 @@
 //! job summary) and `compare.html` (self-contained, with the overlay charts inline), all
 //! rendered from a [`Comparison`] and the two [`RunResult`]s. Pure functions, data in and
 //! bytes out; [`write_all`] is the one place that writes them into a folder.
+//!
+//! The latencies compared are the runs' response times. When the two runs measured them
+//! differently (open against closed model, corrected against raw), or either generator was
+//! saturated, [`caveats`] says so, at the top of `compare.md` and `compare.html`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,11 +40,51 @@ pub fn write_all(
     })?;
     json.push(b'\n');
     out.write(JSON_FILE, &json)?;
-    out.write(MARKDOWN_FILE, markdown(c).as_bytes())?;
+    let notes = caveats(base, cand);
+    out.write(MARKDOWN_FILE, markdown_with(c, &notes).as_bytes())?;
     let charts = render_charts(base, cand, c)?;
     out.write_charts(&charts)?;
-    out.write(HTML_FILE, html(c, &charts).as_bytes())?;
+    out.write(HTML_FILE, html_with(c, &charts, &notes).as_bytes())?;
     Ok(out.written)
+}
+
+/// What a reader must know before comparing the two runs' latencies: that they show
+/// different response times (open against closed model, coordinated-omission corrected
+/// against raw), or that a generator was saturated. Empty when the runs compare like for
+/// like.
+pub fn caveats(base: &RunResult, cand: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    // What each run's `response_time` is; old runs (no basis) are raw, closed-model times.
+    fn basis(r: &RunResult) -> &str {
+        match r.run.response_time_basis.as_str() {
+            "" if r.run.model == "open" => "intended_start",
+            "" => "raw",
+            b => b,
+        }
+    }
+    let (b, c) = (basis(base), basis(cand));
+    if b != c {
+        let what = |r: &RunResult, k: &str| match k {
+            "raw" => "raw response times (no coordinated-omission correction: an older Skein)"
+                .to_string(),
+            _ => format!("{} ({} model)", super::response_time_label(r), r.run.model),
+        };
+        out.push(format!(
+            "the runs measure response time differently: the baseline shows {}, the candidate \
+             {}; latency deltas mix the two",
+            what(base, b),
+            what(cand, c)
+        ));
+    }
+    for (side, r) in [("baseline", base), ("candidate", cand)] {
+        if r.run.generator_health.as_ref().is_some_and(|h| h.saturated) {
+            out.push(format!(
+                "the {side}'s generator was saturated: its {}",
+                super::SATURATION_HEADLINE
+            ));
+        }
+    }
+    out
 }
 
 /// The comparison's charts, in page order.
@@ -199,6 +243,14 @@ fn run_line(r: &crate::metrics::compare::RunRef) -> String {
     )
 }
 
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 // ---- terminal -------------------------------------------------------------------------
 
 /// The table printed by `skein compare`: endpoint, gated quantile base -> candidate, delta,
@@ -304,6 +356,11 @@ pub fn verdict_lines(c: &Comparison) -> String {
 
 /// `compare.md`.
 pub fn markdown(c: &Comparison) -> String {
+    markdown_with(c, &[])
+}
+
+/// `compare.md` with the [`caveats`] of the two runs under its title.
+pub fn markdown_with(c: &Comparison, caveats: &[String]) -> String {
     let v = &c.verdict;
     let mut s = String::new();
     let (icon, word) = if v.regressed {
@@ -312,19 +369,34 @@ pub fn markdown(c: &Comparison) -> String {
         ("✅", "no regression")
     };
     let _ = writeln!(s, "## {icon} Skein comparison: {word}\n");
-    let _ = writeln!(s, "Baseline: `{}`  ", md_code(&run_line(&c.baseline)));
-    let _ = writeln!(s, "Candidate: `{}`\n", md_code(&run_line(&c.candidate)));
+    for n in caveats {
+        let _ = writeln!(
+            s,
+            "> [!WARNING]\n> {}\n",
+            super::markdown::cell(&capitalise(n))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "Baseline: `{}`  ",
+        super::markdown::code(&run_line(&c.baseline))
+    );
+    let _ = writeln!(
+        s,
+        "Candidate: `{}`\n",
+        super::markdown::code(&run_line(&c.candidate))
+    );
     if v.regressed {
         let _ = writeln!(s, "**{} regression(s):**\n", v.reasons.len());
         for r in &v.reasons {
-            let _ = writeln!(s, "- {}", md_cell(r));
+            let _ = writeln!(s, "- {}", super::markdown::cell(r));
         }
         s.push('\n');
     }
     if !v.improvements.is_empty() {
         s.push_str("Improvements (informational):\n\n");
         for r in &v.improvements {
-            let _ = writeln!(s, "- {}", md_cell(r));
+            let _ = writeln!(s, "- {}", super::markdown::cell(r));
         }
         s.push('\n');
     }
@@ -343,9 +415,9 @@ pub fn markdown(c: &Comparison) -> String {
     for r in rows(c) {
         let m = r.metric(&q);
         let name = if std::ptr::eq(r, &c.overall) {
-            format!("**{}**", md_cell(&r.name))
+            format!("**{}**", super::markdown::cell(&r.name))
         } else {
-            md_cell(&r.name)
+            super::markdown::cell(&r.name)
         };
         let _ = writeln!(
             s,
@@ -360,7 +432,7 @@ pub fn markdown(c: &Comparison) -> String {
     }
     for r in rows(c) {
         let mark = if r.regression { " ❌" } else { "" };
-        let _ = writeln!(s, "\n### {}{mark}\n", md_cell(&r.name));
+        let _ = writeln!(s, "\n### {}{mark}\n", super::markdown::cell(&r.name));
         s.push_str(
             "| metric | baseline | candidate | delta | delta % | baseline CI | candidate CI | verdict |\n",
         );
@@ -402,10 +474,10 @@ pub fn markdown(c: &Comparison) -> String {
     if !v.notes.is_empty() {
         s.push_str("\n### Notes\n\n");
         for n in &v.notes {
-            let _ = writeln!(s, "- {}", md_cell(n));
+            let _ = writeln!(s, "- {}", super::markdown::cell(n));
         }
     }
-    let _ = writeln!(s, "\n<sub>{}</sub>", md_cell(&rules(c)));
+    let _ = writeln!(s, "\n<sub>{}</sub>", super::markdown::cell(&rules(c)));
     s.push_str("\n<sub>Charts and the full comparison: `compare.html`.</sub>\n");
     s
 }
@@ -428,24 +500,10 @@ fn error_verdict(e: &ErrorComparison) -> String {
 
 fn md_verdict(w: &str) -> String {
     if w.starts_with("REGRESSION") || w == "regression" {
-        format!("**{}**", md_cell(w))
+        format!("**{}**", super::markdown::cell(w))
     } else {
-        md_cell(w)
+        super::markdown::cell(w)
     }
-}
-
-/// Text for a table cell or a line: one line, `|` escaped, HTML-ish characters neutral.
-fn md_cell(s: &str) -> String {
-    s.replace(['\r', '\n'], " ")
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-}
-
-/// Text inside a code span: one line, backticks replaced.
-fn md_code(s: &str) -> String {
-    s.replace(['\r', '\n'], " ").replace('`', "'")
 }
 
 // ---- HTML -----------------------------------------------------------------------------
@@ -461,6 +519,8 @@ h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 0; display: inline; }
 .sub { color: var(--muted); margin: 0 0 18px; }
+.callout { border-left: 4px solid var(--warn); background: #fff8c5; padding: 10px 14px;
+  margin: 12px 0; border-radius: 4px; }
 .banner { border-radius: 8px; padding: 16px 20px; margin: 16px 0; font-size: 20px; font-weight: 600;
   border: 2px solid; }
 .banner small, .banner li { font-size: 14px; font-weight: 400; }
@@ -489,6 +549,11 @@ footer { color: var(--muted); font-size: 13px; margin-top: 40px; }
 /// `compare.html` with the charts already drawn (their SVG inlined; the files beside it
 /// linked).
 pub fn html(c: &Comparison, charts: &[Rendered]) -> String {
+    html_with(c, charts, &[])
+}
+
+/// `compare.html` with the [`caveats`] of the two runs above the verdict.
+pub fn html_with(c: &Comparison, charts: &[Rendered], caveats: &[String]) -> String {
     let mut s = String::with_capacity(256 * 1024);
     let title = format!(
         "Skein comparison: {} against {}",
@@ -509,6 +574,9 @@ pub fn html(c: &Comparison, charts: &[Rendered]) -> String {
         esc(&run_line(&c.baseline)),
         esc(&run_line(&c.candidate))
     );
+    for n in caveats {
+        let _ = writeln!(s, "<div class=\"callout\">{}</div>", esc(&capitalise(n)));
+    }
     html_banner(&mut s, c);
     html_overview(&mut s, c);
     super::html::chart_section(&mut s, charts, "page");
@@ -776,5 +844,38 @@ mod tests {
         assert!(!h.contains("<script"));
         assert_eq!(h.matches("<svg").count(), 3);
         assert!(h.contains("NO REGRESSION"));
+    }
+}
+
+#[cfg(test)]
+mod caveat_tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn runs_measured_alike_have_no_caveat() {
+        let (a, _) = fixtures::closed();
+        assert!(caveats(&a, &a).is_empty());
+        let (old, _) = fixtures::old();
+        assert!(caveats(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn different_response_times_and_saturation_are_named() {
+        let (old, _) = fixtures::old();
+        let (open, _) = fixtures::saturated();
+        let n = caveats(&old, &open);
+        assert_eq!(n.len(), 2, "{n:#?}");
+        assert!(
+            n[0].contains("the baseline shows raw response times"),
+            "{}",
+            n[0]
+        );
+        assert!(n[0].contains("the candidate response time (from intended start) (open model)"));
+        assert!(n[1].starts_with("the candidate's generator was saturated"));
+        let c = crate::metrics::compare::compare(&old, &open, &Default::default());
+        let md = markdown_with(&c, &n);
+        assert!(md.contains("> [!WARNING]\n> The runs measure response time differently"));
+        assert!(!markdown(&c).contains("[!WARNING]"));
     }
 }

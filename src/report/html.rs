@@ -1,20 +1,24 @@
 //! `report.html`: the whole run in one self-contained file: inline CSS and SVG charts, no
 //! script, no CDN, so it opens offline, from a CI artifact, or attached to a ticket.
 //!
-//! Sections, top to bottom: verdict banner, targets, run facts, endpoints, charts, errors
-//! (by kind, failed checks, examples), and the scenario as run.
+//! Sections, top to bottom: verdict banner with any warning about the numbers (a saturated
+//! generator first), targets, run facts (with the load model and the generator's health),
+//! endpoints (response and service time), charts, errors (by kind, failed checks,
+//! examples), and the scenario as run.
 
 use std::fmt::Write as _;
 
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
 use super::{
-    ReportError, escape_xml as esc, fmt_baseline, fmt_improvement, fmt_margin, fmt_measured,
-    status_text, status_word, verdict_parts,
+    ReportError, SERVICE_TIME_LABEL, escape_xml as esc, fmt_baseline, fmt_improvement, fmt_margin,
+    fmt_measured, generator_health_facts, has_service_time, load_model_facts, response_time_label,
+    status_text, status_word, verdict_parts, warnings,
 };
 use crate::metrics::{RunResult, Summary, TargetStatus, Verdict};
 
-const CSS: &str = r#"
+/// The stylesheet of every Skein HTML page (`report.html`, `capacity.html`).
+pub(crate) const CSS: &str = r#"
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-soft: #f6f8fa;
   --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #cf222e; --fail-bg: #ffebe9;
   --warn: #9a6700; --warn-bg: #fff8c5; --none: #444c56; --none-bg: #eaeef2; }
@@ -33,6 +37,10 @@ h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 1
 .banner.none { color: var(--none); background: var(--none-bg); border-color: var(--none); }
 .callout { border-left: 4px solid var(--warn); background: var(--warn-bg); padding: 10px 14px;
   margin: 12px 0; border-radius: 4px; }
+.callout.severe { border-left-color: var(--fail); background: var(--fail-bg); font-size: 16px; }
+.callout.severe strong { color: var(--fail); }
+th.group { text-align: center; font-weight: 600; border-bottom: 1px solid var(--line); }
+td.svc, th.svc { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 14px; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--bg-soft); font-weight: 600; }
@@ -110,11 +118,32 @@ fn banner(s: &mut String, r: &RunResult, v: &Verdict) {
         esc(&rest),
         esc(&status_text(r))
     );
+    for w in warnings(r) {
+        let (class, id) = if w.severe {
+            (" severe", " id=\"saturation\"")
+        } else {
+            ("", "")
+        };
+        let _ = writeln!(
+            s,
+            "<div class=\"callout{class}\"{id}><strong>{}</strong><br>{}</div>",
+            esc(&capitalise(&w.headline)),
+            esc(&w.detail)
+        );
+    }
     if !r.run.tls_verify {
         s.push_str(
             "<div class=\"callout\"><strong>TLS verification was off.</strong> \
              <code>tls_verify: false</code>: certificates of the target were not checked.</div>\n",
         );
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -231,9 +260,27 @@ fn facts(s: &mut String, r: &RunResult) {
             ),
         ));
     }
-    s.push_str("<h2 id=\"run\">Run</h2>\n<table class=\"facts\">\n");
+    s.push_str("<h2 id=\"run\">Run</h2>\n");
+    facts_table(s, &rows);
+    for (id, title, rows) in [
+        ("load-model", "Load model", load_model_facts(r)),
+        (
+            "generator-health",
+            "Generator health",
+            generator_health_facts(r),
+        ),
+    ] {
+        if !rows.is_empty() {
+            let _ = writeln!(s, "<h3 id=\"{id}\">{title}</h3>");
+            facts_table(s, &rows);
+        }
+    }
+}
+
+fn facts_table(s: &mut String, rows: &[(&str, String)]) {
+    s.push_str("<table class=\"facts\">\n");
     for (k, val) in rows {
-        let _ = writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&val));
+        let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(val));
     }
     s.push_str("</table>\n");
 }
@@ -244,26 +291,46 @@ fn endpoints(s: &mut String, r: &RunResult) {
         s.push_str("<p>No endpoint was called.</p>\n");
         return;
     }
-    s.push_str(
-        "<table>\n<thead><tr><th>endpoint</th><th class=\"num\">requests</th>\
-         <th class=\"num\">rps</th><th class=\"num\">errors</th><th class=\"num\">p50</th>\
-         <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n",
-    );
-    for st in &r.steps {
-        endpoint_row(s, "", &st.name, &st.summary);
+    let service = has_service_time(r);
+    if service {
+        // Two header rows: which latency, then its percentiles.
+        let _ = write!(
+            s,
+            "<table>\n<thead><tr><th colspan=\"4\"></th>\
+             <th class=\"group\" colspan=\"4\">{}</th>\
+             <th class=\"group svc\" colspan=\"3\">{}</th></tr>\n",
+            esc(response_time_label(r)),
+            esc(SERVICE_TIME_LABEL)
+        );
+        s.push_str(
+            "<tr><th>endpoint</th><th class=\"num\">requests</th>\
+             <th class=\"num\">rps</th><th class=\"num\">errors</th><th class=\"num\">p50</th>\
+             <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th>\
+             <th class=\"num svc\">p50</th><th class=\"num svc\">p95</th>\
+             <th class=\"num svc\">p99</th></tr></thead>\n<tbody>\n",
+        );
+    } else {
+        s.push_str(
+            "<table>\n<thead><tr><th>endpoint</th><th class=\"num\">requests</th>\
+             <th class=\"num\">rps</th><th class=\"num\">errors</th><th class=\"num\">p50</th>\
+             <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n",
+        );
     }
-    endpoint_row(s, " class=\"total\"", "all", &r.overall);
+    for st in &r.steps {
+        endpoint_row(s, "", &st.name, &st.summary, service);
+    }
+    endpoint_row(s, " class=\"total\"", "all", &r.overall, service);
     s.push_str("</tbody>\n</table>\n");
 }
 
-fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary) {
+fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary, service: bool) {
     let l = &m.response_time;
     let err_class = if m.error_rate > 0.0 { " fail" } else { "" };
-    let _ = writeln!(
+    let _ = write!(
         s,
         "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td>\
          <td class=\"num{err_class}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+         <td class=\"num\">{}</td><td class=\"num\">{}</td>",
         esc(name),
         m.requests,
         m.rps,
@@ -273,11 +340,28 @@ fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary) {
         fmt_us(l.p99_us),
         fmt_us(l.max_us),
     );
+    if service {
+        let v = &m.service_time;
+        for p in [v.p50_us, v.p95_us, v.p99_us] {
+            let cell = if v.count == 0 {
+                "–".to_string()
+            } else {
+                fmt_us(p)
+            };
+            let _ = write!(s, "<td class=\"num svc\">{}</td>", esc(&cell));
+        }
+    }
+    s.push_str("</tr>\n");
 }
 
 /// The charts, inline, each with links to its PNG and SVG files beside the `page`.
 pub(crate) fn chart_section(s: &mut String, charts: &[Rendered], page: &str) {
     s.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    chart_figures(s, charts, page);
+}
+
+/// One figure per chart, inline SVG with links to its files beside `page`.
+pub(crate) fn chart_figures(s: &mut String, charts: &[Rendered], page: &str) {
     for c in charts {
         let _ = writeln!(
             s,
@@ -385,5 +469,70 @@ fn fmt_bytes(b: u64) -> String {
         format!("{b} B")
     } else {
         format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    fn page(r: &RunResult, v: &Verdict) -> String {
+        render_with_charts(r, v, &[])
+    }
+
+    #[test]
+    fn a_saturated_generator_is_said_under_the_banner() {
+        let (r, v) = fixtures::saturated();
+        let p = page(&r, &v);
+        let at = p
+            .find("<div class=\"callout severe\" id=\"saturation\">")
+            .unwrap();
+        assert!(at > p.find("id=\"verdict\"").unwrap());
+        assert!(at < p.find("<h2 id=\"targets\">").unwrap());
+        assert!(p[at..].starts_with(
+            "<div class=\"callout severe\" id=\"saturation\"><strong>Numbers are a lower \
+             bound: the generator, not the target, was the bottleneck</strong><br>saturated for \
+             12 seconds"
+        ));
+        assert!(p.contains("<tr><th>Saturated</th><td>YES (12 s): CPU at 90 %"));
+    }
+
+    #[test]
+    fn the_endpoint_table_names_both_latencies() {
+        let (r, v) = fixtures::open();
+        let p = page(&r, &v);
+        assert!(!p.contains("id=\"saturation\""));
+        assert!(p.contains(
+            "<th class=\"group\" colspan=\"4\">response time (from intended start)</th>\
+             <th class=\"group svc\" colspan=\"3\">service time (send to last byte)</th>"
+        ));
+        assert!(p.contains("<h3 id=\"load-model\">Load model</h3>"));
+        assert!(p.contains("<tr><th>Max lateness</th><td>2.35s</td></tr>"));
+        assert!(p.contains("<div class=\"callout\"><strong>170 of 7800 scheduled iterations"));
+        // Every row has the same number of cells as the header.
+        let table = &p[p.find("<h2 id=\"endpoints\">").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        for row in table.split("<tr").skip(2) {
+            assert_eq!(
+                row.matches("<td").count() + row.matches("<th").count(),
+                11,
+                "{row}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_older_run_renders_as_before() {
+        let (r, v) = fixtures::old();
+        let p = page(&r, &v);
+        for absent in [
+            "class=\"num svc\"",
+            "Load model",
+            "Generator health",
+            "<div class=\"callout severe\"",
+        ] {
+            assert!(!p.contains(absent), "{absent}");
+        }
     }
 }

@@ -5,10 +5,13 @@
 //! expression). A failed target has one `<failure type="threshold">` with the measured and
 //! expected values and the window; a target that was not measured fails with
 //! `type="not_measured"`. A run without targets has a single passing `run completed`.
+//!
+//! The suite's properties say which latency the targets judged (`response_time_basis`) and
+//! whether the generator was saturated, for runs that recorded them.
 
 use std::fmt::Write as _;
 
-use super::{escape_xml as esc, fmt_expected, fmt_measured, status_text};
+use super::{escape_xml as esc, fmt_expected, fmt_measured, response_time_label, status_text};
 use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Verdict};
 
 const CLASSNAME: &str = "skein.targets";
@@ -44,7 +47,7 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
 
 fn properties(s: &mut String, r: &RunResult) {
     s.push_str("    <properties>\n");
-    let props = [
+    let mut props = vec![
         ("run_id", r.run.id.clone()),
         ("scenario", r.run.name.clone()),
         ("target", r.run.target.clone()),
@@ -53,6 +56,17 @@ fn properties(s: &mut String, r: &RunResult) {
         ("requests", r.overall.requests.to_string()),
         ("tool", format!("{} {}", r.tool.name, r.tool.version)),
     ];
+    if !r.run.response_time_basis.is_empty() {
+        props.push(("model", r.run.model.clone()));
+        props.push(("response_time", response_time_label(r).to_string()));
+    }
+    if let Some(o) = &r.run.open_model {
+        props.push(("iterations_dropped", o.dropped.to_string()));
+        props.push(("iterations_late", o.late.to_string()));
+    }
+    if let Some(h) = &r.run.generator_health {
+        props.push(("generator_saturated", h.saturated.to_string()));
+    }
     for (k, val) in props {
         let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", esc(&val));
     }
@@ -100,4 +114,29 @@ fn testcase(s: &mut String, t: &TargetOutcome) {
         esc(&body)
     );
     s.push_str("    </testcase>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn properties_say_which_latency_and_whether_the_generator_coped() {
+        let (r, v) = fixtures::saturated();
+        let xml = render(&r, &v);
+        for p in [
+            "<property name=\"model\" value=\"open\"/>",
+            "<property name=\"response_time\" value=\"response time (from intended start)\"/>",
+            "<property name=\"iterations_dropped\" value=\"170\"/>",
+            "<property name=\"generator_saturated\" value=\"true\"/>",
+        ] {
+            assert!(xml.contains(p), "{p} in\n{xml}");
+        }
+        let (old, v) = fixtures::old();
+        let xml = render(&old, &v);
+        for absent in ["\"model\"", "\"response_time\"", "generator_saturated"] {
+            assert!(!xml.contains(absent), "{absent}");
+        }
+    }
 }

@@ -1,14 +1,17 @@
 //! `report.md`: the run in a few lines for a pull request or a CI job summary: the verdict,
-//! the targets, the endpoints and the errors. [`github`] adds what GitHub Actions wants:
-//! the same Markdown for `$GITHUB_STEP_SUMMARY` (kept under its 1 MiB limit) and one
-//! `::error` workflow command per target that did not pass.
+//! any warning about the numbers (a saturated generator first), the targets, the endpoints
+//! (response and service time), the load model and the generator's health, and the errors.
+//! [`github`] adds what GitHub Actions wants: the same Markdown for `$GITHUB_STEP_SUMMARY`
+//! (kept under its 1 MiB limit), one `::error` workflow command per target that did not
+//! pass, and a `::warning` when the generator was saturated.
 
 use std::fmt::Write as _;
 
 use super::text::{fmt_pct, fmt_us};
 use super::{
-    fmt_baseline, fmt_expected, fmt_improvement, fmt_margin, fmt_measured, status_text,
-    status_word, verdict_parts,
+    SATURATION_HEADLINE, SERVICE_TIME_LABEL, fmt_baseline, fmt_expected, fmt_improvement,
+    fmt_margin, fmt_measured, generator_health_facts, has_service_time, load_model_facts,
+    response_time_label, status_text, status_word, verdict_parts, warnings,
 };
 use crate::metrics::{RunResult, Summary, TargetOutcome, TargetStatus, Verdict};
 
@@ -24,7 +27,8 @@ const MESSAGE_CHARS: usize = 300;
 pub struct GitHub {
     /// Markdown to append to the file named by `$GITHUB_STEP_SUMMARY` (under 1 MiB).
     pub step_summary: String,
-    /// `::error title=...::...` lines to print on stdout, one per target that did not pass.
+    /// `::error title=...::...` lines to print on stdout, one per target that did not pass,
+    /// and a `::warning` when the generator was saturated.
     pub annotations: Vec<String>,
 }
 
@@ -32,7 +36,7 @@ pub struct GitHub {
 pub fn github(result: &RunResult, verdict: &Verdict) -> GitHub {
     GitHub {
         step_summary: fit(render(result, verdict), STEP_SUMMARY_LIMIT),
-        annotations: annotations(verdict),
+        annotations: annotations(result, verdict),
     }
 }
 
@@ -42,6 +46,8 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
     header(&mut s, r, v);
     targets(&mut s, v);
     endpoints(&mut s, r);
+    facts(&mut s, "Load model", &load_model_facts(r));
+    facts(&mut s, "Generator health", &generator_health_facts(r));
     errors(&mut s, r);
     let _ = writeln!(
         s,
@@ -60,6 +66,15 @@ fn header(s: &mut String, r: &RunResult, v: &Verdict) {
     };
     let _ = writeln!(s, "## {icon} Skein run {}: {word}\n", cell(&r.run.name));
     let _ = writeln!(s, "**{}**\n", cell(&capitalise(&rest)));
+    for w in warnings(r) {
+        let kind = if w.severe { "CAUTION" } else { "WARNING" };
+        let _ = writeln!(
+            s,
+            "> [!{kind}]\n> **{}**\n> {}\n",
+            cell(&capitalise(&w.headline)),
+            cell(&w.detail)
+        );
+    }
     let _ = writeln!(
         s,
         "Run `{}` against {} · {} · {:.1}s · peak {} users · {} requests · {:.1} req/s · {} errors",
@@ -126,17 +141,31 @@ fn endpoints(s: &mut String, r: &RunResult) {
         return;
     }
     s.push_str("\n### Endpoints\n\n");
-    s.push_str("| endpoint | requests | rps | errors | p50 | p95 | p99 | max |\n");
-    s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
-    for st in &r.steps {
-        endpoint_row(s, &cell(&st.name), &st.summary);
+    let service = has_service_time(r);
+    if service {
+        let _ = writeln!(
+            s,
+            "p50 to max: {}; service p50 to p99: {SERVICE_TIME_LABEL}.\n",
+            response_time_label(r)
+        );
+        s.push_str(
+            "| endpoint | requests | rps | errors | p50 | p95 | p99 | max | service p50 | \
+             service p95 | service p99 |\n",
+        );
+        s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    } else {
+        s.push_str("| endpoint | requests | rps | errors | p50 | p95 | p99 | max |\n");
+        s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
     }
-    endpoint_row(s, "**all**", &r.overall);
+    for st in &r.steps {
+        endpoint_row(s, &cell(&st.name), &st.summary, service);
+    }
+    endpoint_row(s, "**all**", &r.overall, service);
 }
 
-fn endpoint_row(s: &mut String, name: &str, m: &Summary) {
+fn endpoint_row(s: &mut String, name: &str, m: &Summary, service: bool) {
     let l = &m.response_time;
-    let _ = writeln!(
+    let _ = write!(
         s,
         "| {name} | {} | {:.1} | {} | {} | {} | {} | {} |",
         m.requests,
@@ -147,6 +176,32 @@ fn endpoint_row(s: &mut String, name: &str, m: &Summary) {
         fmt_us(l.p99_us),
         fmt_us(l.max_us),
     );
+    if service {
+        let v = &m.service_time;
+        if v.count == 0 {
+            s.push_str(" – | – | – |");
+        } else {
+            let _ = write!(
+                s,
+                " {} | {} | {} |",
+                fmt_us(v.p50_us),
+                fmt_us(v.p95_us),
+                fmt_us(v.p99_us)
+            );
+        }
+    }
+    s.push('\n');
+}
+
+/// A titled two-column table of facts; nothing when there are none.
+fn facts(s: &mut String, title: &str, rows: &[(&str, String)]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n### {title}\n\n| | |\n|---|---|");
+    for (k, v) in rows {
+        let _ = writeln!(s, "| {} | {} |", cell(k), cell(v));
+    }
 }
 
 fn errors(s: &mut String, r: &RunResult) {
@@ -205,8 +260,16 @@ fn errors(s: &mut String, r: &RunResult) {
     }
 }
 
-/// One `::error` workflow command per target that did not pass.
-fn annotations(v: &Verdict) -> Vec<String> {
+/// One `::error` workflow command per target that did not pass, then a `::warning` when
+/// the generator was saturated.
+fn annotations(r: &RunResult, v: &Verdict) -> Vec<String> {
+    let saturation = warnings(r).into_iter().filter(|w| w.severe).map(|w| {
+        format!(
+            "::warning title={}::{}",
+            escape_property("skein: generator saturated"),
+            escape_data(&format!("{SATURATION_HEADLINE}. {}", w.detail))
+        )
+    });
     v.failed()
         .map(|t| {
             let message = match t.status {
@@ -229,6 +292,7 @@ fn annotations(v: &Verdict) -> Vec<String> {
                 escape_data(&message)
             )
         })
+        .chain(saturation)
         .collect()
 }
 
@@ -279,7 +343,7 @@ fn capitalise(s: &str) -> String {
 }
 
 /// Text for a table cell or a line: one line, `|` escaped, HTML-ish characters neutral.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -288,7 +352,7 @@ fn cell(s: &str) -> String {
 }
 
 /// Text inside a code span: one line, backticks replaced.
-fn code(s: &str) -> String {
+pub(crate) fn code(s: &str) -> String {
     s.replace(['\r', '\n'], " ").replace('`', "'")
 }
 
@@ -305,6 +369,76 @@ fn code_or_plain(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn a_saturated_generator_is_the_first_thing_said() {
+        let (r, v) = fixtures::saturated();
+        let md = render(&r, &v);
+        let caution = md.find("> [!CAUTION]").expect("a caution block");
+        assert!(caution < md.find("### Targets").unwrap());
+        assert!(md.contains(
+            "> **Numbers are a lower bound: the generator, not the target, was the bottleneck**\n\
+             > saturated for 12 seconds: CPU at 90 %"
+        ), "{md}");
+        assert!(md.contains("| Saturated | YES (12 s): CPU at 90 %"), "{md}");
+        let gh = github(&r, &v);
+        let warning = gh.annotations.last().unwrap();
+        assert!(
+            warning.starts_with(
+                "::warning title=skein%3A generator saturated::numbers are a lower bound"
+            ),
+            "{warning}"
+        );
+        assert_eq!(gh.annotations.len(), v.failed().count() + 1);
+    }
+
+    #[test]
+    fn an_open_run_has_its_load_model_and_both_latencies() {
+        let (r, v) = fixtures::open();
+        let md = render(&r, &v);
+        assert!(!md.contains("[!CAUTION]"));
+        assert!(
+            md.contains("> [!WARNING]\n> **170 of 7800 scheduled iterations"),
+            "{md}"
+        );
+        assert!(md.contains(
+            "p50 to max: response time (from intended start); service p50 to p99: service time \
+             (send to last byte)."
+        ));
+        assert!(md.contains("| max | service p50 | service p95 | service p99 |\n"));
+        assert!(md.contains("\n### Load model\n\n| | |\n|---|---|\n| Model | open"));
+        assert!(md.contains(
+            "| Arrival rate | intended 130.0/s (peak 130.0/s), achieved 127.2/s (97.8 %) |"
+        ));
+        assert!(md.contains("| Iterations | 7800 scheduled, 7630 started, 412 late"));
+        assert!(md.contains("\n### Generator health\n"));
+        assert!(md.contains("| Saturated | no |"));
+        assert_eq!(github(&r, &v).annotations.len(), v.failed().count());
+    }
+
+    #[test]
+    fn a_closed_run_names_its_correction() {
+        let (r, v) = fixtures::closed();
+        let md = render(&r, &v);
+        assert!(md.contains("p50 to max: response time (corrected for coordinated omission)"));
+        assert!(md.contains("| Coordinated omission | response times corrected (think time plus median service time): 321 synthetic samples"), "{md}");
+        assert!(!md.contains("> [!WARNING]\n> **"), "{md}");
+    }
+
+    #[test]
+    fn an_older_run_has_no_new_blocks() {
+        let (r, v) = fixtures::old();
+        let md = render(&r, &v);
+        for absent in [
+            "service p50",
+            "Load model",
+            "Generator health",
+            "[!CAUTION]",
+        ] {
+            assert!(!md.contains(absent), "{absent}");
+        }
+    }
 
     #[test]
     fn workflow_commands_are_escaped() {

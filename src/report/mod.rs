@@ -8,9 +8,21 @@
 //! - [`html`]: `report.html`, one self-contained file with inline SVG charts.
 //! - [`charts`]: the charts (plotters), each as SVG and PNG.
 //! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared.
+//! - [`capacity`]: `capacity.md`, `capacity.html` and the terminal tables of a capacity
+//!   analysis, and the section a run report can include.
+//! - [`facts`]: which latency a run shows, the warnings about its numbers, the load-model
+//!   and generator-health facts, shared by every format.
+//!
+//! Every format says which latency it shows ([`response_time_label`]): the response time
+//! (from the intended start in the open model, corrected for coordinated omission in the
+//! closed one) and, beside it, the raw service time; and every format opens with the same
+//! [`warnings`] when the numbers cannot be taken at face value (a saturated generator,
+//! dropped or late iterations). Results from before these were recorded render as before.
 
+pub mod capacity;
 pub mod charts;
 pub mod compare;
+pub mod facts;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -21,6 +33,10 @@ use std::path::{Path, PathBuf};
 
 use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Unit, Verdict};
 
+pub use facts::{
+    LATE_WARN_SHARE, SATURATION_HEADLINE, SERVICE_TIME_LABEL, Warning, generator_health_facts,
+    has_service_time, is_open, load_model_facts, response_time_label, warnings,
+};
 pub use markdown::{GitHub, github};
 
 /// File names written into a run folder, besides one `<chart>.svg` and `<chart>.png` per
@@ -245,6 +261,9 @@ pub(crate) fn status_text(r: &RunResult) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests {

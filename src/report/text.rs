@@ -1,19 +1,12 @@
 //! Plain-text tables for the terminal.
+//!
+//! The endpoint table shows the response time (p50 to max) and, for runs that recorded it,
+//! the service time beside it (`svc p50` ...), with a line above saying which is which.
 
+use super::{SERVICE_TIME_LABEL, has_service_time, response_time_label, warnings};
 use crate::metrics::{RunResult, RunStatus, Summary, TargetStatus, Verdict};
 
-/// Format µs for people: `850µs`, `12.3ms`, `1.52s`.
-pub fn fmt_us(us: u64) -> String {
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 10_000 {
-        format!("{:.2}ms", us as f64 / 1e3)
-    } else if us < 1_000_000 {
-        format!("{:.1}ms", us as f64 / 1e3)
-    } else {
-        format!("{:.2}s", us as f64 / 1e6)
-    }
-}
+pub use crate::metrics::fmt_us;
 
 /// Format a share as a percentage with sensible precision.
 pub fn fmt_pct(rate: f64) -> String {
@@ -29,9 +22,9 @@ pub fn fmt_pct(rate: f64) -> String {
     }
 }
 
-fn row(name: &str, s: &Summary) -> [String; 8] {
+fn row(name: &str, s: &Summary, service: bool) -> Vec<String> {
     let r = &s.response_time;
-    [
+    let mut row = vec![
         name.to_string(),
         s.requests.to_string(),
         format!("{:.1}", s.rps),
@@ -40,27 +33,47 @@ fn row(name: &str, s: &Summary) -> [String; 8] {
         fmt_us(r.p95_us),
         fmt_us(r.p99_us),
         fmt_us(r.max_us),
-    ]
+    ];
+    if service {
+        let v = &s.service_time;
+        if v.count == 0 {
+            row.extend(["-", "-", "-"].map(String::from));
+        } else {
+            row.extend([v.p50_us, v.p95_us, v.p99_us].map(fmt_us));
+        }
+    }
+    row
 }
 
-/// The per-endpoint table printed at the end of a run.
+/// The per-endpoint table printed at the end of a run. When the run recorded service times,
+/// a first line names the two latencies and three `svc` columns follow the response time.
 pub fn endpoint_table(r: &RunResult) -> String {
-    let header = [
+    let service = has_service_time(r);
+    let mut header = vec![
         "endpoint", "requests", "rps", "errors", "p50", "p95", "p99", "max",
-    ]
-    .map(String::from);
-    let mut rows = vec![header];
-    for s in &r.steps {
-        rows.push(row(&s.name, &s.summary));
+    ];
+    if service {
+        header.extend(["svc p50", "svc p95", "svc p99"]);
     }
-    rows.push(row("all", &r.overall));
-    let widths: Vec<usize> = (0..8)
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
+    for s in &r.steps {
+        rows.push(row(&s.name, &s.summary, service));
+    }
+    rows.push(row("all", &r.overall, service));
+    let cols = rows[0].len();
+    let widths: Vec<usize> = (0..cols)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
+    if service {
+        out.push_str(&format!(
+            "p50-max: {}; svc: {SERVICE_TIME_LABEL}\n",
+            response_time_label(r)
+        ));
+    }
     for (i, r) in rows.iter().enumerate() {
         if i == rows.len() - 1 {
-            let total: usize = widths.iter().sum::<usize>() + 2 * 7;
+            let total: usize = widths.iter().sum::<usize>() + 2 * (cols - 1);
             out.push_str(&"-".repeat(total));
             out.push('\n');
         }
@@ -131,6 +144,77 @@ pub fn run_facts(r: &RunResult) -> String {
             r.run.cut_off
         ));
     }
+    s.push_str(&model_line(r));
+    s.push_str(&health_line(r));
+    s
+}
+
+/// The load model in one line: `open model: intended 1000.0/s, achieved ...; 10000
+/// scheduled, ... late, ... dropped; ...` or the closed model's correction. Empty for a run
+/// from before these were recorded.
+pub fn model_line(r: &RunResult) -> String {
+    if let Some(o) = &r.run.open_model {
+        return format!(
+            "open model: intended {:.1}/s, achieved {:.1}/s; {} scheduled, {} started, {} late \
+             (> {}), {} dropped; max lateness {}; pool: peak {} busy of {} (pre-allocated {}), \
+             exhausted {} s\n",
+            o.intended_rate,
+            o.achieved_rate,
+            o.scheduled,
+            o.started,
+            o.late,
+            super::trim_zeros(&fmt_us(o.late_after_us)),
+            o.dropped,
+            fmt_us(o.max_lateness_us),
+            o.peak_busy,
+            o.max_users,
+            o.pre_allocated,
+            o.pool_exhausted_seconds
+        );
+    }
+    match &r.run.co_correction {
+        Some(c) => format!(
+            "closed model: response times corrected for coordinated omission ({}), {} synthetic \
+             samples\n",
+            c.method.replace('_', " "),
+            c.synthetic_samples
+        ),
+        None if r.run.response_time_basis == "corrected" => {
+            "closed model: response times corrected for coordinated omission, no synthetic \
+             samples needed\n"
+                .into()
+        }
+        None => String::new(),
+    }
+}
+
+/// The generator's health in one line, or nothing when it was not measured.
+pub fn health_line(r: &RunResult) -> String {
+    let Some(h) = &r.run.generator_health else {
+        return String::new();
+    };
+    format!(
+        "generator: {} cores, CPU mean {:.0}% max {:.0}%, scheduler lag p99 {} max {}, {}\n",
+        h.cores,
+        h.cpu_pct_mean,
+        h.cpu_pct_max,
+        fmt_us(h.sched_lag_p99_us),
+        fmt_us(h.sched_lag_max_us),
+        if h.saturated {
+            "SATURATED"
+        } else {
+            "not saturated"
+        }
+    )
+}
+
+/// The run's [`warnings`] for the terminal, to print before anything else: `WARNING:` and
+/// the headline, then the detail indented. Empty when there is nothing to warn about.
+pub fn warning_lines(r: &RunResult) -> String {
+    let mut s = String::new();
+    for w in warnings(r) {
+        s.push_str(&format!("WARNING: {}\n  {}\n", w.headline, w.detail));
+    }
     s
 }
 
@@ -163,6 +247,92 @@ pub fn verdict_lines(v: &Verdict) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn an_older_run_prints_the_table_as_before() {
+        let (r, _) = fixtures::old();
+        let t = endpoint_table(&r);
+        let first = t.lines().next().unwrap();
+        assert!(first.starts_with("endpoint"), "{t}");
+        assert!(first.ends_with("max"), "{t}");
+        assert!(!t.contains("svc"));
+        assert_eq!(model_line(&r), "");
+        assert_eq!(health_line(&r), "");
+        assert_eq!(warning_lines(&r), "");
+    }
+
+    #[test]
+    fn service_time_sits_beside_the_response_time() {
+        let (r, _) = fixtures::closed();
+        let t = endpoint_table(&r);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "p50-max: response time (corrected for coordinated omission); svc: service time \
+             (send to last byte)"
+        );
+        assert!(lines[1].ends_with("max  svc p50  svc p95  svc p99"), "{t}");
+        let all = lines.last().unwrap();
+        assert!(all.starts_with("all"), "{t}");
+        // all: p99 175.5ms, service p99 a third of it.
+        assert!(all.ends_with(&fmt_us(175_500 / 3)), "{all}");
+        assert!(lines[lines.len() - 2].chars().all(|c| c == '-'));
+        assert_eq!(
+            lines[lines.len() - 2].chars().count(),
+            all.chars().count(),
+            "{t}"
+        );
+        let facts = run_facts(&r);
+        assert!(
+            facts.contains(
+                "closed model: response times corrected for coordinated omission (think time plus \
+             median service time), 321 synthetic samples\n"
+            ),
+            "{facts}"
+        );
+        assert!(
+            facts.contains(
+                "generator: 4 cores, CPU mean 35% max 52%, scheduler lag p99 \
+                                1.20ms max 4.80ms, not saturated\n"
+            ),
+            "{facts}"
+        );
+    }
+
+    #[test]
+    fn an_open_run_says_late_and_dropped() {
+        let (r, _) = fixtures::open();
+        assert!(endpoint_table(&r).starts_with("p50-max: response time (from intended start)"));
+        let facts = run_facts(&r);
+        assert!(
+            facts.contains(
+                "open model: intended 130.0/s, achieved 127.2/s; 7800 scheduled, 7630 started, 412 \
+             late (> 10ms), 170 dropped; max lateness 2.35s;"
+            ),
+            "{facts}"
+        );
+        let w = warning_lines(&r);
+        assert!(
+            w.starts_with("WARNING: 170 of 7800 scheduled iterations"),
+            "{w}"
+        );
+        assert!(!w.contains("lower bound"));
+    }
+
+    #[test]
+    fn a_saturated_generator_is_the_first_warning() {
+        let (r, _) = fixtures::saturated();
+        let w = warning_lines(&r);
+        assert!(
+            w.starts_with(
+                "WARNING: numbers are a lower bound: the generator, not the target, was the \
+             bottleneck\n  saturated for 12 seconds: CPU"
+            ),
+            "{w}"
+        );
+        assert!(run_facts(&r).contains(", SATURATED\n"));
+    }
 
     #[test]
     fn durations_read_well() {

@@ -11,16 +11,80 @@ use std::time::Duration;
 use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
-    EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, Plan, RouteTiming, ScenarioPlan, Stage,
-    Target, TargetSource, ThinkTime, VarDef,
+    EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, OpenLoad, Plan, RateStage, RouteTiming,
+    ScenarioPlan, Stage, Target, TargetMetric, TargetPlan, TargetSource, TargetUnit, ThinkTime,
+    VarDef,
 };
 use super::raw::{
-    Dur, OrderedMap, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario, RawStage, RawThink, Text,
+    Dur, OrderedMap, Rate, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario, RawStage,
+    RawThink, Text,
 };
 use super::suggest;
 use super::targets::Known;
 use super::template::Template;
-use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED};
+use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED, RATE_EXPECTED};
+
+/// Mean of a think time, seconds.
+fn think_mean(t: ThinkTime) -> f64 {
+    t.mean().as_secs_f64()
+}
+
+/// Users an arrival rate of `peak` keeps busy when every step takes `latency` seconds
+/// (Little's law over the scenarios' mix), with the arithmetic in words.
+pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> (f64, String) {
+    let total_weight: f64 = scenarios.iter().map(|s| s.weight.max(1) as f64).sum();
+    let mut users = 0.0;
+    let mut parts = Vec::new();
+    for s in scenarios {
+        let share = s.weight.max(1) as f64 / total_weight.max(1.0);
+        let steps = s.steps.len() as f64;
+        let think: f64 = s
+            .steps
+            .iter()
+            .map(|st| think_mean(st.think_time.unwrap_or(s.think_time)))
+            .sum();
+        users += peak * share * (steps * latency + think);
+        parts.push(format!(
+            "{}{} x ({} step{} x {} + {} think time)",
+            units::show_rate(peak * share),
+            if scenarios.len() > 1 {
+                format!(" ({})", s.name)
+            } else {
+                String::new()
+            },
+            s.steps.len(),
+            if s.steps.len() == 1 { "" } else { "s" },
+            units::show_duration(Duration::from_secs_f64(latency)),
+            units::show_duration(Duration::from_secs_f64(think).round_ms()),
+        ));
+    }
+    // Round away float noise before rounding up (100 x 2.2 is 220.00000000000003).
+    ((users - 1e-6).ceil().max(0.0), parts.join(" + "))
+}
+
+/// The pool when the file does not say: enough for 1 s per step plus think time.
+pub(super) fn default_max_users(peak: f64, scenarios: &[ScenarioPlan]) -> usize {
+    (pool_need(peak, scenarios, 1.0).0 as usize).clamp(10, 100_000)
+}
+
+/// Users set up in advance when the file does not say: enough for 100 ms per step.
+pub(super) fn default_pre_allocated(
+    peak: f64,
+    scenarios: &[ScenarioPlan],
+    max_users: usize,
+) -> usize {
+    (pool_need(peak, scenarios, 0.1).0 as usize).clamp(1, max_users.max(1))
+}
+
+trait RoundMs {
+    fn round_ms(self) -> Duration;
+}
+
+impl RoundMs for Duration {
+    fn round_ms(self) -> Duration {
+        Duration::from_millis((self.as_secs_f64() * 1000.0).round() as u64)
+    }
+}
 
 /// Names accepted by `target: embedded:NAME`.
 pub const EMBEDDED_TARGETS: &[&str] = &["phase9"];
@@ -38,6 +102,8 @@ pub(super) struct Compiler<'a> {
     pub root: &'a Node,
     pub env: EnvFn<'a>,
     pub diags: Vec<Diagnostic>,
+    /// Things that will run but probably not as meant.
+    pub warns: Vec<Diagnostic>,
     /// Variable names, by slot: declared ones first, then those only an `extract` writes.
     pub slots: Vec<String>,
     /// Environment values substituted into templates.
@@ -56,6 +122,7 @@ pub(super) fn compile(
         root,
         env,
         diags: Vec::new(),
+        warns: Vec::new(),
         slots: Vec::new(),
         secrets: Vec::new(),
     };
@@ -66,7 +133,7 @@ pub(super) fn compile(
     let defaults = c.defaults(raw, &top.key("defaults"));
     let variables = c.variables(raw.variables.as_ref(), &top.key("variables"));
     let scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
-    let load = c.load(&raw.load, &top.key("load"));
+    let mut load = c.load(&raw.load, &top.key("load"));
     let targets = match &raw.targets {
         Some(list) => {
             let known = Known::from_raw(raw);
@@ -79,6 +146,9 @@ pub(super) fn compile(
         }
         None => Vec::new(),
     };
+    if let Some(load) = load.as_mut() {
+        c.size_pool(load, &scenarios, &targets, &top.key("load"));
+    }
     match (target, load) {
         (Some(target), Some(load)) if c.diags.is_empty() => Ok(Plan {
             name,
@@ -91,6 +161,7 @@ pub(super) fn compile(
             scenario_copy: super::redact::redact(root.to_json()),
             secrets: c.secrets,
             targets,
+            warnings: c.warns,
         }),
         _ => Err(c.diags),
     }
@@ -448,6 +519,37 @@ impl Compiler<'_> {
             None => Some(DEFAULT_GRACEFUL_STOP),
             Some(d) => self.duration(d, &path.key("graceful_stop")),
         };
+        let rate_stages = l
+            .stages
+            .as_ref()
+            .is_some_and(|st| st.iter().any(|s| s.rate.is_some()));
+        if l.arrival_rate.is_some() || rate_stages {
+            let open = self.open_load(l, path);
+            return Some(LoadPlan {
+                stages: vec![Stage {
+                    users: 0,
+                    over: open.as_ref()?.duration(),
+                }],
+                graceful_stop: graceful?,
+                open: Some(open?),
+            });
+        }
+        for (key, given) in [
+            ("start_rate", l.start_rate.is_some()),
+            ("max_users", l.max_users.is_some()),
+            ("pre_allocated", l.pre_allocated.is_some()),
+        ] {
+            if given {
+                self.err(
+                    &path.key(key),
+                    format!("`{key}` with `users`"),
+                    "`arrival_rate` or stages of `rate` (the open model) beside it",
+                    Some(format!(
+                        "`{key}` belongs to the open model; with `users` (the closed model) the number of users is fixed by the stages"
+                    )),
+                );
+            }
+        }
         let stages = match (&l.users, &l.stages) {
             (Some(_), Some(_)) => {
                 self.err(
@@ -468,21 +570,11 @@ impl Compiler<'_> {
                 None
             }
             (None, Some(st)) => {
-                for key in ["ramp", "duration"] {
-                    let given = if key == "ramp" {
-                        l.ramp.is_some()
-                    } else {
-                        l.duration.is_some()
-                    };
-                    if given {
-                        self.err(
-                            &path.key(key),
-                            format!("`{key}` next to `stages`"),
-                            "ramps and holds written as stages",
-                            Some("a stage {users: N, over: 30s} moves linearly to N users".into()),
-                        );
-                    }
-                }
+                self.nothing_beside_stages(
+                    l,
+                    path,
+                    "a stage {users: N, over: 30s} moves linearly to N users",
+                );
                 self.stages(st, &path.key("stages"))
             }
             (Some(u), None) => self.users_load(*u, l, path),
@@ -490,7 +582,273 @@ impl Compiler<'_> {
         Some(LoadPlan {
             stages: stages?,
             graceful_stop: graceful?,
+            open: None,
         })
+    }
+
+    /// `ramp` and `duration` have no place beside `stages`; `false` when one is there.
+    fn nothing_beside_stages(&mut self, l: &RawLoad, path: &KeyPath, hint: &str) -> bool {
+        let mut ok = true;
+        for (key, given) in [
+            ("ramp", l.ramp.is_some()),
+            ("duration", l.duration.is_some()),
+        ] {
+            if given {
+                self.err(
+                    &path.key(key),
+                    format!("`{key}` next to `stages`"),
+                    "ramps and holds written as stages",
+                    Some(hint.to_string()),
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    fn rate(&mut self, r: &Rate, path: &KeyPath, positive: bool) -> Option<f64> {
+        match units::parse_rate(&r.0) {
+            Ok(v) if positive && v <= 0.0 => {
+                self.bad(path, "a rate above 0, e.g. 500/s", None);
+                None
+            }
+            Ok(v) => Some(v),
+            Err(hint) => {
+                self.bad(path, RATE_EXPECTED, Some(hint));
+                None
+            }
+        }
+    }
+
+    /// The open model: `arrival_rate` (with `duration` and an optional `ramp` length), or
+    /// stages of `rate`. `max_users` 0 means "not given": [`Compiler::size_pool`] fills it.
+    fn open_load(&mut self, l: &RawLoad, path: &KeyPath) -> Option<OpenLoad> {
+        let mut ok = true;
+        if l.users.is_some() {
+            self.err(
+                &path.key("users"),
+                "`users` beside an arrival rate",
+                "either `users` (closed model) or an arrival rate (open model)",
+                Some("in the open model `max_users` bounds the pool of users".into()),
+            );
+            ok = false;
+        }
+        let start = match &l.start_rate {
+            Some(r) => Some(self.rate(r, &path.key("start_rate"), false)?),
+            None => None,
+        };
+        let (start_rate, stages) = match (&l.arrival_rate, &l.stages) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    &path.key("stages"),
+                    "both `arrival_rate` and `stages`",
+                    "either `arrival_rate` (with `duration`) or stages of `rate`",
+                    None,
+                );
+                return None;
+            }
+            (Some(r), None) => {
+                let rate = self.rate(r, &path.key("arrival_rate"), true);
+                let Some(d) = &l.duration else {
+                    self.err(
+                        &path.key("arrival_rate"),
+                        "an arrival rate with no `duration`",
+                        "`duration` beside it, e.g. `{arrival_rate: 500/s, duration: 5m}`",
+                        Some("the open model needs to know how long to keep the schedule".into()),
+                    );
+                    return None;
+                };
+                let hold = self.duration(d, &path.key("duration"));
+                let ramp = match &l.ramp {
+                    None => Some(Duration::ZERO),
+                    Some(r) => match units::parse_ramp(&r.0) {
+                        Ok(units::RampSpec::Over(d)) => Some(d),
+                        Ok(units::RampSpec::Rate(_)) => {
+                            self.bad(
+                                &path.key("ramp"),
+                                "the ramp's length, e.g. 30s (the rate climbs from `start_rate` to `arrival_rate`)",
+                                Some("users per second belong to the closed model".into()),
+                            );
+                            None
+                        }
+                        Err(hint) => {
+                            self.bad(&path.key("ramp"), DURATION_EXPECTED, Some(hint));
+                            None
+                        }
+                    },
+                };
+                let (rate, hold, ramp) = (rate?, hold?, ramp?);
+                if ramp.is_zero() {
+                    if start.is_some() {
+                        self.err(
+                            &path.key("start_rate"),
+                            "`start_rate` without a `ramp`",
+                            "a `ramp` length for the rate to climb over, e.g. `ramp: 30s`",
+                            None,
+                        );
+                        return None;
+                    }
+                    (rate, vec![RateStage { rate, over: hold }])
+                } else {
+                    (
+                        start.unwrap_or(0.0),
+                        vec![
+                            RateStage { rate, over: ramp },
+                            RateStage { rate, over: hold },
+                        ],
+                    )
+                }
+            }
+            (None, Some(list)) => {
+                ok &= self.nothing_beside_stages(
+                    l,
+                    path,
+                    "a stage {rate: 100/s, over: 30s} moves linearly to 100/s",
+                );
+                let sp = path.key("stages");
+                let mut out = Vec::new();
+                for (i, st) in list.iter().enumerate() {
+                    let p = sp.idx(i);
+                    let over = self.duration(&st.over, &p.key("over"));
+                    let rate = match (&st.rate, st.users) {
+                        (Some(r), None) => self.rate(r, &p.key("rate"), false),
+                        (Some(_), Some(_)) => {
+                            self.err(
+                                &p.key("users"),
+                                "both `users` and `rate` in one stage",
+                                "`rate` (open model) or `users` (closed model), the same in every stage",
+                                None,
+                            );
+                            None
+                        }
+                        (None, _) => {
+                            self.err(
+                                &p,
+                                "a stage without `rate` among stages of `rate`",
+                                "`rate: N/s` in every stage (the open model)",
+                                Some(
+                                    "a run is either closed (users) or open (rate), not both"
+                                        .into(),
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    match (rate, over) {
+                        (Some(rate), Some(over)) => out.push(RateStage { rate, over }),
+                        _ => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                (start.unwrap_or(0.0), out)
+            }
+            (None, None) => return None,
+        };
+        if !ok {
+            return None;
+        }
+        let open = OpenLoad {
+            start_rate,
+            stages,
+            max_users: 0,
+            pre_allocated: 0,
+        };
+        let total = open
+            .stages
+            .iter()
+            .try_fold(Duration::ZERO, |a, s| a.checked_add(s.over))
+            .unwrap_or(Duration::MAX);
+        if total.is_zero() || total > MAX_RUN {
+            self.err(
+                path,
+                format!("a schedule lasting {} in all", units::show_duration(total)),
+                "a total longer than 0s and within a year",
+                None,
+            );
+            return None;
+        }
+        if open.peak_rate() <= 0.0 {
+            self.err(
+                path,
+                "a schedule whose rate never rises above 0",
+                "at least one stage with a rate above 0, e.g. {rate: 100/s, over: 1m}",
+                None,
+            );
+            return None;
+        }
+        let mut open = open;
+        if let Some(n) = l.max_users {
+            open.max_users = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = l.pre_allocated {
+            open.pre_allocated = usize::try_from(n).unwrap_or(usize::MAX);
+            if open.max_users > 0 && open.pre_allocated > open.max_users {
+                self.err(
+                    &path.key("pre_allocated"),
+                    format!("pre_allocated {n}, above max_users {}", open.max_users),
+                    "at most `max_users` users set up in advance",
+                    None,
+                );
+                return None;
+            }
+        }
+        Some(open)
+    }
+
+    /// Open model: default the pool's size from the schedule and the scenarios, and warn
+    /// when a `max_users` written in the file is below what the peak rate needs at the
+    /// expected latency (Little's law: users = rate x time per iteration).
+    pub(super) fn size_pool(
+        &mut self,
+        load: &mut LoadPlan,
+        scenarios: &[ScenarioPlan],
+        targets: &[TargetPlan],
+        path: &KeyPath,
+    ) {
+        let Some(open) = load.open.as_mut() else {
+            return;
+        };
+        let peak = open.peak_rate();
+        let need = |latency: f64| pool_need(peak, scenarios, latency);
+        if open.max_users == 0 {
+            open.max_users = default_max_users(peak, scenarios);
+        } else {
+            // The expected latency: the tightest response-time bound among the targets,
+            // else 100 ms.
+            let latency = targets
+                .iter()
+                .filter(|t| t.metric == TargetMetric::ResponseTime && t.unit == TargetUnit::Micros)
+                .map(|t| t.threshold / 1e6)
+                .filter(|v| *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            let latency = if latency.is_finite() { latency } else { 0.1 };
+            let (users, arithmetic) = need(latency);
+            if (open.max_users as f64) < users {
+                let n = self.root.locate(&path.key("max_users"));
+                self.warns.push(Diagnostic {
+                    file: self.file.to_path_buf(),
+                    line: n.line,
+                    column: n.col,
+                    key: path.key("max_users").to_string(),
+                    found: format!("max_users {}", open.max_users),
+                    expected: format!(
+                        "at least {users} users for the peak rate: {arithmetic} = {users}"
+                    ),
+                    hint: Some(
+                        "with fewer, iterations wait for a free user: they start late (counted, and in the response time) or are dropped".into(),
+                    ),
+                });
+            }
+        }
+        if open.pre_allocated == 0 {
+            open.pre_allocated = default_pre_allocated(peak, scenarios, open.max_users);
+        }
+        open.pre_allocated = open.pre_allocated.min(open.max_users);
+        for s in &mut load.stages {
+            s.users = open.max_users;
+        }
     }
 
     /// `users, ramp, duration` as `[{users, ramp_time}, {users, duration}]`.
@@ -551,9 +909,19 @@ impl Compiler<'_> {
         let mut out = Vec::with_capacity(list.len());
         let mut ok = true;
         for (i, s) in list.iter().enumerate() {
+            let Some(users) = s.users else {
+                self.err(
+                    &path.idx(i),
+                    "a stage without `users`",
+                    "`users: N` in every stage (or `rate: N/s` in every stage for the open model)",
+                    None,
+                );
+                ok = false;
+                continue;
+            };
             match self.duration(&s.over, &path.idx(i).key("over")) {
                 Some(over) => out.push(Stage {
-                    users: usize::try_from(s.users).unwrap_or(usize::MAX),
+                    users: usize::try_from(users).unwrap_or(usize::MAX),
                     over,
                 }),
                 None => ok = false,

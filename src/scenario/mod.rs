@@ -32,7 +32,7 @@ mod units;
 pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
 pub use targets::{PRESETS, load_targets, parse_targets_str};
-pub use units::parse_duration;
+pub use units::{parse_duration, parse_rate};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,13 +93,15 @@ pub fn json_schema() -> serde_json::Value {
 }
 
 /// A plan without a file: `users` users GET `url` again and again for `duration` (all
-/// starting at once), pausing `think` after each request. The target is the URL's origin
-/// and the one step is named `GET <path>`.
+/// starting at once), pausing `think` after each request; or, with `rate` (per second),
+/// the open model: that many GETs started each second, by a pool of at most `users` users.
+/// The target is the URL's origin and the one step is named `GET <path>`.
 pub fn quick(
     url: &str,
-    users: usize,
+    users: Option<usize>,
     duration: Duration,
     think: Option<Duration>,
+    rate: Option<f64>,
 ) -> Result<Plan, ScenarioError> {
     let diag = |key: &str, found: String, expected: &str, hint: Option<String>| Diagnostic {
         file: PathBuf::from("<command line>"),
@@ -111,6 +113,8 @@ pub fn quick(
         hint,
     };
     let mut problems = Vec::new();
+    let pool = users;
+    let users = users.unwrap_or(10);
     let split = split_url(url);
     if let Err(hint) = &split {
         problems.push(diag(
@@ -128,6 +132,16 @@ pub fn quick(
             "duration",
             "0s".into(),
             "a duration longer than 0s",
+            None,
+        ));
+    }
+    if let Some(r) = rate
+        && !(r.is_finite() && r > 0.0)
+    {
+        problems.push(diag(
+            "rate",
+            format!("{r}/s"),
+            "a rate above 0, e.g. 100/s",
             None,
         ));
     }
@@ -154,7 +168,7 @@ pub fn quick(
     if let Some(t) = think {
         copy_scenario["think_time"] = units::show_duration(t).into();
     }
-    Ok(Plan {
+    let mut plan = Plan {
         name: "quick".into(),
         source: None,
         target: Target::Url(origin.clone()),
@@ -180,6 +194,7 @@ pub fn quick(
                 },
             ],
             graceful_stop: Duration::from_secs(5),
+            open: None,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -189,7 +204,51 @@ pub fn quick(
         }),
         secrets: Vec::new(),
         targets: Vec::new(),
-    })
+        warnings: Vec::new(),
+    };
+    if let Some(r) = rate {
+        plan.make_open(r, pool);
+        plan.scenario_copy["load"] = serde_json::json!({
+            "arrival_rate": units::show_rate(r),
+            "duration": units::show_duration(duration),
+            "max_users": plan.load.max_users(),
+        });
+    }
+    Ok(plan)
+}
+
+impl Plan {
+    /// Run the plan in the open model at a constant `rate` per second for its planned
+    /// duration (`--rate`). A closed plan's peak users become the pool unless `max_users`
+    /// is given; an open plan keeps its shape, scaled to peak at `rate`.
+    pub fn make_open(&mut self, rate: f64, max_users: Option<usize>) {
+        if self.load.open.is_some() {
+            self.load.scale_rate(rate);
+            if let Some(u) = max_users {
+                self.load.scale_users(u);
+            }
+            return;
+        }
+        let duration = self.load.duration();
+        let pool = max_users.unwrap_or_else(|| compile::default_max_users(rate, &self.scenarios));
+        let pool = pool.max(1);
+        self.load = LoadPlan {
+            stages: vec![Stage {
+                users: pool,
+                over: duration,
+            }],
+            graceful_stop: self.load.graceful_stop,
+            open: Some(OpenLoad {
+                start_rate: rate,
+                stages: vec![RateStage {
+                    rate,
+                    over: duration,
+                }],
+                max_users: pool,
+                pre_allocated: compile::default_pre_allocated(rate, &self.scenarios, pool),
+            }),
+        };
+    }
 }
 
 /// `http://host:port/path?q#frag` -> (`http://host:port`, `/path?q`).

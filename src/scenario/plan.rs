@@ -34,6 +34,8 @@ pub struct Plan {
     pub secrets: Vec<String>,
     /// Pass/fail thresholds checked against the run (`targets:`), presets expanded.
     pub targets: Vec<TargetPlan>,
+    /// Things that will run, but probably not as meant (shown by `validate` and `run`).
+    pub warnings: Vec<super::error::Diagnostic>,
 }
 
 /// Where the load goes.
@@ -144,6 +146,18 @@ pub enum ThinkTime {
     },
 }
 
+impl ThinkTime {
+    /// The mean pause.
+    pub fn mean(self) -> Duration {
+        match self {
+            ThinkTime::None => Duration::ZERO,
+            ThinkTime::Constant(d) => d,
+            ThinkTime::Uniform { min, max } => (min + max) / 2,
+            ThinkTime::Gaussian { mean, .. } => mean,
+        }
+    }
+}
+
 /// One HTTP request with its checks and extractions.
 #[derive(Debug, Clone)]
 pub struct StepPlan {
@@ -237,6 +251,125 @@ pub struct LoadPlan {
     /// After the last stage, how long in-flight requests may finish before they are
     /// cancelled (and counted as interrupted, not as errors).
     pub graceful_stop: Duration,
+    /// The open model (`arrival_rate`, or stages of `rate`): iterations start on this
+    /// schedule, whatever the responses do. `stages` then holds one stage of `max_users`
+    /// users over the whole run (the pool goose launches).
+    pub open: Option<OpenLoad>,
+}
+
+/// The open model: an arrival-rate schedule and the pool of users that serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenLoad {
+    /// Rate at the start of the first stage, iterations per second.
+    pub start_rate: f64,
+    /// The rate changes linearly to `rate` over `over`, stage after stage.
+    pub stages: Vec<RateStage>,
+    /// Most users (each with its own connections and cookies) the pool may hold.
+    pub max_users: usize,
+    /// Users set up before the first iteration; the pool grows to `max_users` when no
+    /// user is free for an iteration that is due.
+    pub pre_allocated: usize,
+}
+
+/// One ramp or hold of the arrival rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateStage {
+    /// Iterations per second at the end of the stage.
+    pub rate: f64,
+    pub over: Duration,
+}
+
+impl OpenLoad {
+    /// Length of the schedule.
+    pub fn duration(&self) -> Duration {
+        self.stages.iter().map(|s| s.over).sum()
+    }
+
+    /// Highest rate of the schedule, per second.
+    pub fn peak_rate(&self) -> f64 {
+        self.stages
+            .iter()
+            .map(|s| s.rate)
+            .fold(self.start_rate, f64::max)
+    }
+
+    /// The rate `t` after the start (0 after the end).
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        let t = t.as_secs_f64();
+        let mut start = 0.0;
+        let mut from = self.start_rate;
+        for s in &self.stages {
+            let len = s.over.as_secs_f64();
+            if t < start + len {
+                return from + (s.rate - from) * (t - start) / len;
+            }
+            start += len;
+            from = s.rate;
+        }
+        0.0
+    }
+
+    /// Iterations due by `t` after the start (the integral of the rate).
+    pub fn arrivals_by(&self, t: Duration) -> f64 {
+        let t = t.as_secs_f64();
+        let mut start = 0.0;
+        let mut from = self.start_rate;
+        let mut total = 0.0;
+        for s in &self.stages {
+            let len = s.over.as_secs_f64();
+            if t <= start {
+                break;
+            }
+            let span = (t - start).min(len);
+            let slope = if len > 0.0 {
+                (s.rate - from) / len
+            } else {
+                0.0
+            };
+            total += from * span + 0.5 * slope * span * span;
+            start += len;
+            from = s.rate;
+        }
+        total
+    }
+
+    /// When iteration `i` (counting from 0) is due: the instant the arrivals reach `i`.
+    /// `None` when the schedule ends first.
+    pub fn time_of(&self, i: u64) -> Option<Duration> {
+        let target = i as f64;
+        let mut start = 0.0;
+        let mut from = self.start_rate;
+        let mut done = 0.0;
+        for s in &self.stages {
+            let len = s.over.as_secs_f64();
+            let a = if len > 0.0 {
+                (s.rate - from) / len
+            } else {
+                0.0
+            };
+            let in_stage = from * len + 0.5 * a * len * len;
+            if len > 0.0 && done + in_stage > target {
+                let need = target - done;
+                // Solve from*x + a/2*x^2 = need for the smallest x in [0, len].
+                let x = if a.abs() < 1e-12 {
+                    if from > 0.0 { need / from } else { len }
+                } else {
+                    let disc = (from * from + 2.0 * a * need).max(0.0);
+                    (disc.sqrt() - from) / a
+                };
+                return Duration::try_from_secs_f64(start + x.clamp(0.0, len)).ok();
+            }
+            done += in_stage;
+            start += len;
+            from = s.rate;
+        }
+        None
+    }
+
+    /// Iterations the whole schedule holds.
+    pub fn total_iterations(&self) -> u64 {
+        self.arrivals_by(self.duration()).ceil() as u64
+    }
 }
 
 /// One ramp or hold of the closed model.
@@ -283,8 +416,12 @@ pub struct TargetPlan {
 /// What a target measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TargetMetric {
-    /// Time to the last byte of the response (with an [`Aggregate`]).
+    /// Time to the last byte of the response (with an [`Aggregate`]): from the intended
+    /// start in the open model, corrected for coordinated omission in the closed one.
     ResponseTime,
+    /// Service time, from the actual send to the last byte, raw (with an [`Aggregate`]):
+    /// `service_p95 < 50ms`.
+    ServiceTime,
     /// (transport errors + unexpected statuses + failed checks) / requests.
     ErrorRate,
     /// Share of checks passed.
@@ -457,6 +594,7 @@ mod tests {
                 },
             ],
             graceful_stop: ms(0),
+            open: None,
         };
         assert_eq!(l.users_at(ms(0)), 0);
         assert_eq!(l.users_at(ms(1)), 1);
@@ -482,6 +620,7 @@ mod tests {
                 },
             ],
             graceful_stop: ms(0),
+            open: None,
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
@@ -504,6 +643,7 @@ mod tests {
                 },
             ],
             graceful_stop: ms(0),
+            open: None,
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
         assert_eq!(
@@ -515,7 +655,16 @@ mod tests {
 
 impl LoadPlan {
     /// Scale every stage so the peak is `users` (the shape of the profile is kept).
+    /// Open model: `users` becomes the pool's size (`max_users`).
     pub fn scale_users(&mut self, users: usize) {
+        if let Some(open) = &mut self.open {
+            open.max_users = users.max(1);
+            open.pre_allocated = open.pre_allocated.min(open.max_users);
+            for s in &mut self.stages {
+                s.users = open.max_users;
+            }
+            return;
+        }
         let max = self.max_users().max(1) as f64;
         for s in &mut self.stages {
             s.users = ((s.users as f64) * users as f64 / max).round() as usize;
@@ -531,20 +680,131 @@ impl LoadPlan {
     /// Set the length of the run. A ramp-then-hold profile keeps its ramp and holds for
     /// `d`; any other profile has every stage scaled so the total is `d`.
     pub fn set_duration(&mut self, d: Duration) {
-        match self.stages.as_mut_slice() {
-            [ramp, hold] if ramp.users == hold.users => hold.over = d,
-            [only] => only.over = d,
-            stages => {
-                let total = stages
-                    .iter()
-                    .map(|s| s.over.as_secs_f64())
-                    .sum::<f64>()
-                    .max(1e-9);
-                for s in stages {
-                    s.over = s.over.mul_f64(d.as_secs_f64() / total);
-                }
+        if let Some(open) = &mut self.open {
+            set_duration(
+                &mut open.stages,
+                d,
+                |s| &mut s.over,
+                |a, b| a.rate == b.rate,
+            );
+            let total = open.duration();
+            if let Some(pool) = self.stages.first_mut() {
+                pool.over = total;
+            }
+            self.stages.truncate(1);
+            return;
+        }
+        set_duration(
+            &mut self.stages,
+            d,
+            |s| &mut s.over,
+            |a, b| a.users == b.users,
+        );
+    }
+}
+
+/// `set_duration` for any list of stages: a ramp then a hold keeps its ramp.
+fn set_duration<S>(
+    stages: &mut [S],
+    d: Duration,
+    over: impl Fn(&mut S) -> &mut Duration,
+    same_level: impl Fn(&S, &S) -> bool,
+) {
+    match stages {
+        [ramp, hold] if same_level(ramp, hold) => *over(hold) = d,
+        [only] => *over(only) = d,
+        stages => {
+            let total = stages
+                .iter_mut()
+                .map(|s| over(s).as_secs_f64())
+                .sum::<f64>()
+                .max(1e-9);
+            for s in stages {
+                let o = over(s);
+                *o = o.mul_f64(d.as_secs_f64() / total);
             }
         }
+    }
+}
+
+impl LoadPlan {
+    /// Open model: scale every rate so the peak is `rate` per second (the shape is kept).
+    pub fn scale_rate(&mut self, rate: f64) {
+        if let Some(open) = &mut self.open {
+            let peak = open.peak_rate().max(1e-9);
+            let k = rate / peak;
+            open.start_rate *= k;
+            for s in &mut open.stages {
+                s.rate *= k;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    fn open(start: f64, stages: &[(f64, u64)]) -> OpenLoad {
+        OpenLoad {
+            start_rate: start,
+            stages: stages
+                .iter()
+                .map(|&(rate, ms)| RateStage {
+                    rate,
+                    over: Duration::from_millis(ms),
+                })
+                .collect(),
+            max_users: 10,
+            pre_allocated: 1,
+        }
+    }
+
+    #[test]
+    fn constant_rate_is_evenly_spaced() {
+        let o = open(1000.0, &[(1000.0, 10_000)]);
+        assert_eq!(o.time_of(0), Some(Duration::ZERO));
+        assert_eq!(o.time_of(1), Some(Duration::from_millis(1)));
+        assert_eq!(o.time_of(5000), Some(Duration::from_secs(5)));
+        assert_eq!(o.time_of(10_000), None);
+        assert_eq!(o.total_iterations(), 10_000);
+        assert!((o.arrivals_by(Duration::from_millis(2500)) - 2500.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_ramp_inverts_its_integral() {
+        // 0 -> 100/s over 10 s (500 iterations), then 100/s for 5 s (500 more).
+        let o = open(0.0, &[(100.0, 10_000), (100.0, 5_000)]);
+        assert!((o.arrivals_by(Duration::from_secs(10)) - 500.0).abs() < 1e-6);
+        assert_eq!(o.total_iterations(), 1000);
+        for i in [1u64, 10, 125, 499, 500, 750, 999] {
+            let t = o.time_of(i).unwrap();
+            assert!((o.arrivals_by(t) - i as f64).abs() < 1e-6, "{i}: {t:?}");
+        }
+        // Quarter of the ramp's iterations by half its time.
+        let t = o.time_of(125).unwrap().as_secs_f64();
+        assert!((t - 5.0).abs() < 1e-9, "{t}");
+        assert!((o.rate_at(Duration::from_secs(5)) - 50.0).abs() < 1e-9);
+        assert_eq!(o.peak_rate(), 100.0);
+    }
+
+    #[test]
+    fn a_spike_jumps_at_once() {
+        // 10/s for 2 s, jump to 1000/s for 1 s, back to 10/s for 2 s.
+        let o = open(
+            10.0,
+            &[
+                (10.0, 2000),
+                (1000.0, 0),
+                (1000.0, 1000),
+                (10.0, 0),
+                (10.0, 2000),
+            ],
+        );
+        assert!((o.arrivals_by(Duration::from_secs(5)) - 1040.0).abs() < 1e-6);
+        let t = o.time_of(520).unwrap();
+        assert!((t.as_secs_f64() - 2.5).abs() < 1e-9, "{t:?}");
+        assert_eq!(o.rate_at(Duration::from_millis(2500)), 1000.0);
     }
 }
 
@@ -566,6 +826,7 @@ mod duration_tests {
                 },
             ],
             graceful_stop: Duration::ZERO,
+            open: None,
         };
         l.set_duration(Duration::from_secs(5));
         assert_eq!(l.duration(), Duration::from_secs(15));

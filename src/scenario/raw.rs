@@ -445,22 +445,47 @@ pub struct RawLoad {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Dur>,
     /// Instead of `users`/`ramp`/`duration`: ramps and holds in order, e.g.
-    /// `[{users: 100, over: 30s}, {users: 100, over: 1m}, {users: 0, over: 10s}]`.
+    /// `[{users: 100, over: 30s}, {users: 100, over: 1m}, {users: 0, over: 10s}]`; or, for
+    /// the open model, of the arrival rate: `[{rate: 100/s, over: 30s}, {rate: 500/s, over: 1m}]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
     pub stages: Option<Vec<RawStage>>,
+    /// Open model: iterations started per second (`500/s`) or minute (`600/m`) on a fixed
+    /// schedule, however slowly the target answers. With `duration` (and optionally `ramp`
+    /// as a length, e.g. `30s`, from `start_rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<Rate>,
+    /// Open model: the rate at the start, from which the first ramp or stage climbs.
+    /// Default: `0/s` with a ramp, else the first stage's rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_rate: Option<Rate>,
+    /// Open model: the most users the pool may grow to (each with its own connections and
+    /// cookies). Default: enough for the peak rate at 1 s per iteration plus think time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_users: Option<u64>,
+    /// Open model: users set up before the first iteration. Default: what the peak rate
+    /// needs at 100 ms per step plus think time, at most `max_users`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub pre_allocated: Option<u64>,
     /// After the end, how long in-flight requests may finish. Default: `5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_stop: Option<Dur>,
 }
 
-/// One ramp or hold: the number of users changes linearly to `users` over `over`.
+/// One ramp or hold: the number of users (closed model) or the arrival rate (open model)
+/// changes linearly to `users` or `rate` over `over`; `over: 0s` jumps (a spike).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Stage")]
 pub struct RawStage {
-    /// Users at the end of the stage.
-    pub users: u64,
+    /// Users at the end of the stage (closed model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    /// Arrival rate at the end of the stage (open model), e.g. `200/s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
     /// Length of the stage, e.g. `30s`.
     pub over: Dur,
 }
@@ -472,8 +497,9 @@ pub struct RawStage {
 pub enum RawThreshold {
     /// `METRIC[(step|scenario|tag="NAME")] OP VALUE`, e.g. `p95 < 100ms`,
     /// `mean(scenario="browse") < 80ms`, `error_rate < 0.1%`, `rps > 500/s`, `users >= 1000`.
-    /// Metrics: mean, p50, p75, p90, p95, p99, p99.9, max (response time), error_rate,
-    /// checks (share passed), rps, users (peak concurrent).
+    /// Metrics: mean, p50, p75, p90, p95, p99, p99.9, max (response time), service_mean,
+    /// service_pN, service_max (service time), error_rate, checks (share passed), rps,
+    /// users (peak concurrent).
     Expr(String),
     /// An expression with options.
     Options(Box<RawThresholdOptions>),
@@ -609,6 +635,24 @@ impl JsonSchema for Ramp {
             "description": "Users started per second (`200/s`) or minute (`600/m`), or the ramp's length (`30s`).",
             "type": "string",
             "pattern": r"^([0-9]+(\.[0-9]+)?/(s|m)|([0-9]+(\.[0-9]+)?(us|µs|ms|s|m|h))+)$"
+        })
+    }
+}
+
+/// An arrival rate as written, e.g. `500/s` or `600/m`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Rate(pub String);
+
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({
+            "description": "Iterations started per second (`500/s`) or minute (`600/m`).",
+            "type": "string",
+            "pattern": r"^[0-9]+(\.[0-9]+)?/(s|m)$"
         })
     }
 }

@@ -169,7 +169,7 @@ impl<'s> Validator<'s, '_> {
                 Some(r) => self.resolve(r).map(|(name, t)| (Some(name), t))?,
                 None => (None, b),
             };
-            if let Some(name @ ("Duration" | "Ramp")) = name {
+            if let Some(name @ ("Duration" | "Ramp" | "Rate")) = name {
                 return Some(name);
             }
             b.get("anyOf")
@@ -407,6 +407,7 @@ fn expected_for<'s>(s: &'s Value, v: &Validator<'s, '_>, ctx: &Ctx<'s>) -> Strin
     match ctx.def {
         Some("Duration") => return "a duration such as 250ms, 30s or 1m30s".into(),
         Some("Ramp") => return "a rate such as 200/s, or a duration such as 30s".into(),
+        Some("Rate") => return "a rate such as 500/s or 600/m".into(),
         _ => {}
     }
     if let Some(bs) = o
@@ -483,6 +484,10 @@ fn type_hint(n: &Node, ctx: &Ctx<'_>) -> Option<String> {
         Some("Duration") if number => Some(format!("add a unit, e.g. {}s", n.text)),
         Some("Ramp") if number => Some(format!(
             "add a unit, e.g. {0}/s for {0} users a second, or {0}s",
+            n.text
+        )),
+        Some("Rate") if number => Some(format!(
+            "add a unit: {0}/s for {0} iterations a second, or {0}/m",
             n.text
         )),
         _ if n.quoted

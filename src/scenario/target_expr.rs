@@ -5,7 +5,13 @@
 //! p99(step="GET /api/products/ID") < 250ms   checks >= 99.5%
 //! mean(scenario="browse") < 80ms         rps >= 500/s
 //! p95(tag="api") < 100ms                 users >= 1000
+//! service_p95 < 50ms                     service_mean(step="GET /") < 20ms
 //! ```
+//!
+//! A time metric (`mean`, `pN`, `max`) bounds the response time, what a user waits: from
+//! the intended start in the open model, corrected for coordinated omission in the closed
+//! one. With the prefix `service_` it bounds the service time instead, the raw time from
+//! sending the request to the last byte (`service_p95`, `service_mean`, `service_max`).
 //!
 //! Parsing is pure: an error carries the byte offset of the part at fault (the metric, a
 //! selector, the operator, the value), which the caller turns into a column. Names of steps,
@@ -17,7 +23,7 @@ use super::units;
 
 /// The metrics an expression can name, for messages and suggestions. Any percentile `pN`
 /// with 0 < N < 100 is accepted too.
-pub const METRICS: [&str; 12] = [
+pub const METRICS: [&str; 17] = [
     "mean",
     "p50",
     "p75",
@@ -26,13 +32,21 @@ pub const METRICS: [&str; 12] = [
     "p99",
     "p99.9",
     "max",
+    "service_mean",
+    "service_p50",
+    "service_p95",
+    "service_p99",
+    "service_max",
     "error_rate",
     "checks",
     "rps",
     "users",
 ];
+/// Prefix of a time metric that bounds the service time instead of the response time.
+pub const SERVICE_PREFIX: &str = "service_";
 const METRIC_EXPECTED: &str = "a metric: mean, p50, p75, p90, p95, p99, p99.9, max (response time), \
-                               error_rate, checks, rps or users";
+                               service_mean, service_p95, ... (service time), error_rate, checks, \
+                               rps or users";
 const SELECTORS: [&str; 4] = ["step", "scenario", "tag", "server_timing"];
 const SELECTOR_EXPECTED: &str = "step=\"NAME\", scenario=\"NAME\" or tag=\"NAME\"";
 const OP_EXPECTED: &str = "one of <, <=, >, >=";
@@ -221,6 +235,17 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
 
 /// A metric word: what it measures, which aggregate, in which unit. The error is a hint.
 fn metric_of(word: &str) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit), Option<String>> {
+    if matches!(
+        word.to_ascii_lowercase().as_str(),
+        "service" | "service_time" | "servicetime"
+    ) {
+        return Err(Some(
+            "name an aggregate of the service time, e.g. service_p95 or service_mean".into(),
+        ));
+    }
+    if let Some(rest) = word.strip_prefix(SERVICE_PREFIX) {
+        return service_metric_of(word, rest);
+    }
     let time = |a| Ok((TargetMetric::ResponseTime, Some(a), TargetUnit::Micros));
     match word {
         "mean" => return time(Aggregate::Mean),
@@ -257,6 +282,34 @@ fn metric_of(word: &str) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit)
         return Err(Some(alias.into()));
     }
     Err(suggest::closest(word, &METRICS).map(|s| format!("did you mean \"{s}\"?")))
+}
+
+/// `service_` and a time aggregate (`rest`): the same aggregate of the service time. Hints
+/// are rewritten in the prefixed spelling (`service_avg` -> `write service_mean`).
+fn service_metric_of(
+    word: &str,
+    rest: &str,
+) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit), Option<String>> {
+    let only_times = || {
+        Some(format!(
+            "after `{SERVICE_PREFIX}` comes mean, max or a percentile such as p95"
+        ))
+    };
+    match metric_of(rest) {
+        Ok((TargetMetric::ResponseTime, a, unit)) => Ok((TargetMetric::ServiceTime, a, unit)),
+        Ok(_) => Err(only_times()),
+        Err(Some(hint)) => match hint.strip_prefix("write ") {
+            Some(w) if matches!(metric_of(w), Ok((TargetMetric::ResponseTime, ..))) => {
+                Err(Some(format!("write {SERVICE_PREFIX}{w}")))
+            }
+            Some(_) => Err(only_times()),
+            None if hint.starts_with("did you mean") => Err(suggest::closest(word, &METRICS)
+                .map(|s| format!("did you mean \"{s}\"?"))
+                .or_else(only_times)),
+            None => Err(Some(hint)),
+        },
+        Err(None) => Err(only_times()),
+    }
 }
 
 /// `key="name", ...)` after the metric's `(`.
@@ -447,6 +500,9 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
     }
     let wrong = |what: &str| {
         let hint = match unit {
+            TargetUnit::Micros if word.starts_with(SERVICE_PREFIX) => {
+                format!("{word} is a service time, not {what}")
+            }
             TargetUnit::Micros => format!("{word} is a response time, not {what}"),
             TargetUnit::Ratio => format!("{word} is a share of requests, not {what}"),
             TargetUnit::PerSecond => format!("{word} counts requests per second, not {what}"),
@@ -586,6 +642,81 @@ mod tests {
         assert_eq!(t("rps > 500/s"), (Rps, None, PerSecond, 500.0));
         assert_eq!(t("rps > 600/m"), (Rps, None, PerSecond, 10.0));
         assert_eq!(t("users >= 1000"), (Users, None, Count, 1000.0));
+    }
+
+    #[test]
+    fn service_time_metrics_take_the_prefix() {
+        let t = |s: &str| {
+            let x = ok(s);
+            (x.metric, x.aggregate, x.unit, x.threshold)
+        };
+        use Aggregate::*;
+        use TargetMetric::*;
+        assert_eq!(
+            t("service_p95 < 50ms"),
+            (
+                ServiceTime,
+                Some(Percentile(95.0)),
+                TargetUnit::Micros,
+                50_000.0
+            )
+        );
+        assert_eq!(
+            t("service_p99.9 <= 1s"),
+            (ServiceTime, Some(Percentile(99.9)), TargetUnit::Micros, 1e6)
+        );
+        assert_eq!(t("service_mean < 1ms").1, Some(Mean));
+        assert_eq!(t("service_max < 2s").1, Some(Max));
+        let x = ok(r#"service_p95(step="GET /") < 20ms"#);
+        assert_eq!(
+            (x.metric, x.scope),
+            (ServiceTime, TargetScope::Step("GET /".into()))
+        );
+        // The plain words stay the response time.
+        assert_eq!(ok("p95 < 1s").metric, ResponseTime);
+    }
+
+    #[test]
+    fn service_time_mistakes_are_explained() {
+        assert_eq!(
+            err("service_avg < 1s").hint.as_deref(),
+            Some("write service_mean")
+        );
+        assert_eq!(
+            err("service_p999 < 1s").hint.as_deref(),
+            Some("write service_p99.9")
+        );
+        assert!(
+            err("service_time < 1s")
+                .hint
+                .unwrap()
+                .contains("service_p95")
+        );
+        assert!(err("service < 1s").hint.unwrap().contains("service_p95"));
+        assert!(
+            err("service_error_rate < 1%")
+                .hint
+                .unwrap()
+                .contains("mean, max or a percentile")
+        );
+        assert!(err("service_p100 < 1s").hint.unwrap().contains("max"));
+        assert!(
+            err("service_p59x < 1s")
+                .hint
+                .unwrap()
+                .contains("mean, max or a percentile")
+        );
+        assert_eq!(
+            err("servce_p95 < 1s").hint.as_deref(),
+            Some("did you mean \"service_p95\"?")
+        );
+        let e = err("service_p95 < 1%");
+        assert!(e.hint.unwrap().contains("service time"));
+        assert!(
+            err(r#"service_mean(server_timing="db") < 1s"#)
+                .expected
+                .contains("server_timing on a time")
+        );
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub fn parse_targets_str(text: &str, file: &Path) -> Result<Vec<TargetPlan>, Sce
         root: &root,
         env: &|_| None,
         diags: Vec::new(),
+        warns: Vec::new(),
         slots: Vec::new(),
         secrets: Vec::new(),
     };

@@ -300,9 +300,10 @@ fn load_needs_users_or_stages_and_some_time() {
 fn quick_builds_one_get_step() {
     let p = quick(
         "http://127.0.0.1:8080/api/products?page=2#top",
-        10,
+        Some(10),
         secs(5),
         Some(secs(1)),
+        None,
     )
     .unwrap();
     assert_eq!(p.target, Target::Url("http://127.0.0.1:8080".into()));
@@ -323,7 +324,7 @@ fn quick_builds_one_get_step() {
         ]
     );
     assert_eq!(
-        quick("https://example.com", 1, secs(1), None)
+        quick("https://example.com", Some(1), secs(1), None, None)
             .unwrap()
             .scenarios[0]
             .steps[0]
@@ -331,11 +332,133 @@ fn quick_builds_one_get_step() {
         "GET /"
     );
     let Err(ScenarioError::Invalid { diagnostics }) =
-        quick("localhost:8080", 0, Duration::ZERO, None)
+        quick("localhost:8080", Some(0), Duration::ZERO, None, None)
     else {
         panic!("quick accepted a bad URL")
     };
     assert_eq!(diagnostics.len(), 3);
+}
+
+#[test]
+fn quick_with_a_rate_is_open() {
+    let p = quick("http://127.0.0.1:1/x", None, secs(10), None, Some(1000.0)).unwrap();
+    let o = p.load.open.as_ref().unwrap();
+    assert_eq!(o.peak_rate(), 1000.0);
+    assert_eq!(o.duration(), secs(10));
+    // 1000/s x 1 s per request.
+    assert_eq!(o.max_users, 1000);
+    assert_eq!(p.load.max_users(), 1000);
+    assert_eq!(p.scenario_copy["load"]["arrival_rate"], "1000/s");
+    let p = quick(
+        "http://127.0.0.1:1/x",
+        Some(64),
+        secs(10),
+        None,
+        Some(1000.0),
+    )
+    .unwrap();
+    assert_eq!(p.load.open.as_ref().unwrap().max_users, 64);
+}
+
+fn load_of(load: &str) -> Result<LoadPlan, String> {
+    let text = format!(
+        "target: http://127.0.0.1:1\nscenarios:\n  - name: s\n    think_time: 1s\n    steps:\n      - get: /a\n      - get: /b\nload: {load}\n"
+    );
+    parse_str(&text, Path::new("t.yaml"))
+        .map(|p| {
+            for w in &p.warnings {
+                eprintln!("warning: {w}");
+            }
+            p.load
+        })
+        .map_err(|e| e.to_string())
+}
+
+fn warnings_of(load: &str) -> Vec<String> {
+    let text = format!(
+        "target: http://127.0.0.1:1\nscenarios:\n  - name: s\n    think_time: 1s\n    steps:\n      - get: /a\n      - get: /b\nload: {load}\n"
+    );
+    parse_str(&text, Path::new("t.yaml"))
+        .unwrap()
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect()
+}
+
+#[test]
+fn arrival_rates_make_an_open_plan() {
+    let l = load_of("{arrival_rate: 500/s, duration: 5m, max_users: 2000, pre_allocated: 100}")
+        .unwrap();
+    let o = l.open.as_ref().unwrap();
+    assert_eq!(o.start_rate, 500.0);
+    assert_eq!(o.stages.len(), 1);
+    assert_eq!(o.max_users, 2000);
+    assert_eq!(o.pre_allocated, 100);
+    assert_eq!(l.max_users(), 2000);
+    assert_eq!(l.duration(), secs(300));
+    // A ramp is a length: the rate climbs from start_rate (default 0).
+    let l = load_of("{arrival_rate: 600/m, ramp: 30s, duration: 1m}").unwrap();
+    let o = l.open.as_ref().unwrap();
+    assert_eq!((o.start_rate, o.peak_rate()), (0.0, 10.0));
+    assert_eq!(l.duration(), secs(90));
+    // Defaults: the pool covers 1 s per step plus think time at the peak rate; 2 steps
+    // and 2 s of think time at 10/s is 40 users; pre-allocated for 100 ms per step.
+    assert_eq!(o.max_users, 40);
+    assert_eq!(o.pre_allocated, 22);
+    // Stages of rate, with a spike.
+    let l = load_of(
+        "{stages: [{rate: 10/s, over: 1m}, {rate: 200/s, over: 0s}, {rate: 200/s, over: 30s}, {rate: 10/s, over: 0s}, {rate: 10/s, over: 1m}]}",
+    )
+    .unwrap();
+    let o = l.open.as_ref().unwrap();
+    assert_eq!(o.start_rate, 0.0);
+    assert_eq!(o.peak_rate(), 200.0);
+    assert_eq!(o.stages.len(), 5);
+    assert!(load_of("{users: 10, duration: 1m}").unwrap().open.is_none());
+}
+
+#[test]
+fn open_model_mistakes_are_named() {
+    let e = load_of("{arrival_rate: 500/s}").unwrap_err();
+    assert!(
+        e.contains("t.yaml:8:") && e.contains("no `duration`"),
+        "{e}"
+    );
+    let e = load_of("{arrival_rate: 500, duration: 1m}").unwrap_err();
+    assert!(e.contains("500/s"), "{e}");
+    let e = load_of("{arrival_rate: 500/s, users: 10, duration: 1m}").unwrap_err();
+    assert!(e.contains("`users` beside an arrival rate"), "{e}");
+    let e = load_of("{arrival_rate: 500/s, ramp: 10/s, duration: 1m}").unwrap_err();
+    assert!(e.contains("the ramp's length"), "{e}");
+    let e = load_of("{stages: [{rate: 10/s, over: 1m}, {users: 5, over: 1m}]}").unwrap_err();
+    assert!(
+        e.contains("load.stages[1]") && e.contains("without `rate`"),
+        "{e}"
+    );
+    let e = load_of("{stages: [{rate: 0/s, over: 1m}]}").unwrap_err();
+    assert!(e.contains("never rises above 0"), "{e}");
+    let e = load_of("{stages: [{rate: 10/s, over: 0s}]}").unwrap_err();
+    assert!(e.contains("lasting 0s"), "{e}");
+    let e = load_of("{users: 10, duration: 1m, max_users: 5}").unwrap_err();
+    assert!(e.contains("`max_users` with `users`"), "{e}");
+    let e =
+        load_of("{arrival_rate: 5/s, duration: 1m, max_users: 5, pre_allocated: 9}").unwrap_err();
+    assert!(e.contains("above max_users"), "{e}");
+}
+
+#[test]
+fn a_pool_too_small_for_the_rate_is_a_warning_with_the_arithmetic() {
+    // 100/s x (2 steps x 100 ms + 2 s think) = 220 users.
+    let w = warnings_of("{arrival_rate: 100/s, duration: 1m, max_users: 50}");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("t.yaml:8:"), "{w:?}");
+    assert!(w[0].contains("max_users 50"), "{w:?}");
+    assert!(
+        w[0].contains("100/s x (2 steps x 100ms + 2s think time) = 220"),
+        "{w:?}"
+    );
+    assert!(warnings_of("{arrival_rate: 100/s, duration: 1m, max_users: 300}").is_empty());
 }
 
 /// Mangled versions of the example files never panic the loader.

@@ -108,15 +108,7 @@ pub const RAMP_EXPECTED: &str = "a rate such as 200/s or 600/m, or a duration su
 /// Parse `200/s`, `600/m` or a duration. The error is a hint.
 pub fn parse_ramp(s: &str) -> Result<RampSpec, String> {
     if let Some((n, per)) = s.split_once('/') {
-        let per_second = match per.trim() {
-            "s" | "sec" => 1.0,
-            "m" | "min" => 1.0 / 60.0,
-            other => return Err(format!("`/{other}` is not a rate unit; use /s or /m")),
-        };
-        let n: f64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{n}` is not a number of users; e.g. 200/s"))?;
+        let (n, per_second) = per_unit(n, per, "users", "200/s")?;
         if !(n.is_finite() && n > 0.0) {
             return Err("the rate must be more than 0 users, e.g. 200/s".into());
         }
@@ -131,6 +123,52 @@ pub fn parse_ramp(s: &str) -> Result<RampSpec, String> {
         Err(_) => Err(
             "e.g. 200/s for 200 users a second, or 30s to start them all over 30 seconds".into(),
         ),
+    }
+}
+
+/// The number and the unit of `N/s` or `N/m`: (N, seconds per unit as a factor to /s).
+fn per_unit(n: &str, per: &str, what: &str, example: &str) -> Result<(f64, f64), String> {
+    let per_second = match per.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 1.0 / 60.0,
+        other => return Err(format!("`/{other}` is not a rate unit; use /s or /m")),
+    };
+    let v: f64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number of {what}; e.g. {example}"))?;
+    Ok((v, per_second))
+}
+
+/// What a rate looks like, for messages.
+pub const RATE_EXPECTED: &str = "a rate such as 500/s or 600/m";
+
+/// Parse an arrival rate, `500/s` or `600/m`, into iterations per second (0 allowed).
+/// The error is a hint.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let Some((n, per)) = s.split_once('/') else {
+        return Err(if is_bare_number(s) {
+            format!("add a unit: {s}/s for {s} iterations a second")
+        } else {
+            "e.g. 500/s for 500 iterations a second, or 600/m".into()
+        });
+    };
+    let (n, per_second) = per_unit(n, per, "iterations", "500/s")?;
+    if !(n.is_finite() && n >= 0.0) {
+        return Err("a rate is 0 or more, e.g. 500/s".into());
+    }
+    if n * per_second > 10_000_000.0 {
+        return Err("more than 10,000,000 a second is surely a typo".into());
+    }
+    Ok(n * per_second)
+}
+
+/// A rate the way a scenario file writes it (`500/s`, `2.5/s`).
+pub fn show_rate(per_second: f64) -> String {
+    if (per_second - per_second.round()).abs() < 1e-9 {
+        format!("{}/s", per_second.round() as u64)
+    } else {
+        format!("{per_second:.3}/s")
     }
 }
 
@@ -216,6 +254,13 @@ mod tests {
     #[test]
     fn ramps_are_rates_or_durations() {
         assert_eq!(parse_ramp("200/s"), Ok(RampSpec::Rate(200.0)));
+        assert_eq!(parse_rate("500/s"), Ok(500.0));
+        assert_eq!(parse_rate("600/m"), Ok(10.0));
+        assert_eq!(parse_rate("0/s"), Ok(0.0));
+        assert!(parse_rate("500").unwrap_err().contains("500/s"));
+        assert!(parse_rate("5/h").is_err());
+        assert!(parse_rate("-5/s").is_err());
+        assert_eq!(show_rate(500.0), "500/s");
         assert_eq!(parse_ramp("600/m"), Ok(RampSpec::Rate(10.0)));
         assert_eq!(parse_ramp("30s"), Ok(RampSpec::Over(ms(30_000))));
         assert_eq!(RampSpec::Rate(200.0).time_for(1000), ms(5000));

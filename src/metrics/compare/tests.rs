@@ -37,6 +37,7 @@ fn run_info() -> RunInfo {
         scenario_file: None,
         target: "http://127.0.0.1:1".into(),
         model: "closed".into(),
+        response_time_basis: "corrected".into(),
         started_at: "2025-01-01T00:00:00Z".into(),
         ended_at: None,
         duration_us: 0,
@@ -46,6 +47,9 @@ fn run_info() -> RunInfo {
         cut_off: 0,
         tls_verify: true,
         generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::*;
 use crate::metrics::accumulate::Accumulator;
 use crate::metrics::recorder::{CellData, ErrorKind, IntervalData};
-use crate::metrics::result::{Generator, RunInfo, RunStatus};
+use crate::metrics::result::{Generator, Latency, RunInfo, RunStatus};
 use crate::metrics::store::RunWriter;
 use crate::metrics::window::{Interval, IntervalCell};
 
@@ -35,10 +35,12 @@ fn cells() -> Vec<CellInfo> {
     ]
 }
 
+/// `n` responses of `us` response time and `us / 2` service time.
 fn data(checks: usize, n: u64, us: u64) -> CellData {
     let mut d = CellData::new(checks);
     for _ in 0..n {
         d.hist.record(us);
+        d.service.record(us / 2);
     }
     d.requests = n;
     d.ok = n;
@@ -78,6 +80,7 @@ fn run_info() -> RunInfo {
         scenario_file: None,
         target: "http://127.0.0.1:1".into(),
         model: "closed".into(),
+        response_time_basis: "corrected".into(),
         started_at: "2025-01-01T00:00:00Z".into(),
         ended_at: None,
         duration_us: 0,
@@ -87,6 +90,9 @@ fn run_info() -> RunInfo {
         cut_off: 0,
         tls_verify: true,
         generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
     }
 }
 
@@ -111,6 +117,7 @@ fn run() -> (RunResult, WindowData) {
                 .map(|(id, c)| IntervalCell {
                     cell: id,
                     hist: c.hist.clone(),
+                    service: c.service.clone(),
                     requests: c.requests,
                     errors: c.error_count(),
                     check_failed: c.check_failed,
@@ -192,7 +199,7 @@ fn a_met_target_passes_with_its_margin_and_a_sentence() {
     assert!(close(o.margin.unwrap(), (250_000.0 - m) / 250_000.0));
     assert_eq!(
         o.detail,
-        "p95 of step \"GET /api/products\" is 40 ms (limit < 250 ms)"
+        "p95 response time of step \"GET /api/products\" is 40 ms (limit < 250 ms)"
     );
     assert_eq!(
         (o.metric.as_str(), o.scope.as_str(), o.window.as_str()),
@@ -493,4 +500,80 @@ fn values_read_well() {
     assert_eq!(fmt_value(Unit::Ratio, 0.001), "0.1 %");
     assert_eq!(fmt_value(Unit::PerSecond, 512.34), "512.3/s");
     assert_eq!(fmt_value(Unit::Count, 1000.0), "1000");
+}
+
+#[test]
+fn service_time_targets_judge_the_raw_histograms() {
+    let t = target(
+        "p95 < 25ms",
+        Metric::ServiceTime,
+        p(95.0),
+        step("GET /api/products"),
+    );
+    let o = one(t.clone());
+    assert_eq!(o.status, TargetStatus::Pass, "{o:?}");
+    assert!(close(o.measured.unwrap(), 20_000.0), "{o:?}");
+    assert_eq!(o.metric, "service_time.p95");
+    assert_eq!(
+        o.detail,
+        "p95 service time of step \"GET /api/products\" is 20 ms (limit < 25 ms)"
+    );
+    // The same bound on the response time fails: 40 ms.
+    let r = one(Target {
+        metric: Metric::ResponseTime,
+        ..t.clone()
+    });
+    assert_eq!(r.status, TargetStatus::Fail);
+    // Windows and tags read the service-time histograms of the intervals.
+    let mut w = t.clone();
+    w.after_us = Some(1_000_000);
+    w.aggregate = Some(Aggregate::Max);
+    let o = one(w);
+    assert!(close(o.measured.unwrap(), 20_000.0), "{o:?}");
+    let o = one(Target {
+        scope: Scope::Tag("api".into()),
+        aggregate: Some(Aggregate::Max),
+        ..t
+    });
+    assert!(close(o.measured.unwrap(), 450_000.0), "{o:?}");
+    assert!(Metric::ServiceTime.lower_is_better());
+}
+
+#[test]
+fn a_service_time_target_on_an_older_run_is_not_measured() {
+    let (mut r, w) = run();
+    for s in &mut r.steps {
+        s.summary.service_time = Latency::default();
+    }
+    let t = target(
+        "p95 < 25ms",
+        Metric::ServiceTime,
+        p(95.0),
+        step("GET /api/products"),
+    );
+    let v = evaluate(&r, &w, &[t]);
+    let o = &v.targets[0];
+    assert_eq!(o.status, TargetStatus::NotMeasured);
+    assert!(
+        o.detail.contains("no service time was recorded"),
+        "{}",
+        o.detail
+    );
+}
+
+#[test]
+fn checks_in_a_window_count_responses_not_corrected_samples() {
+    // The closed model's correction adds response-time samples, not responses.
+    let (r, mut w) = run();
+    for i in &mut w.intervals {
+        for c in &mut i.cells {
+            let extra = c.hist.max();
+            c.hist.record(extra);
+            c.hist.record(extra);
+        }
+    }
+    let mut t = target("checks >= 90%", Metric::Checks, None, Scope::Overall);
+    t.after_us = Some(2_000_000);
+    let v = evaluate(&r, &w, &[t]);
+    assert!(close(v.targets[0].measured.unwrap(), 17.0 / 19.0), "{v:?}");
 }

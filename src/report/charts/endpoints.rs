@@ -1,14 +1,15 @@
 //! p95 per endpoint as horizontal bars, each against its own target (`p95(step="...")`) when
 //! it has one, with the run's overall p95 target as a reference line: which endpoint is
-//! slow, and by how much.
+//! slow, and by how much. When the run recorded service times, each bar carries a thin
+//! dark bar of the endpoint's service-time p95: the rest of the bar is waiting.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    BLUE, Chart, DrawResult, GREY, TARGET, VERMILION, bar_axes, box_key, fmt_ms, label_font,
-    legend, line_key, ms, no_data, row_names, shorten, small_font,
+    BLACK_ISH, BLUE, Chart, DrawResult, GREY, TARGET, VERMILION, bar_axes, box_key, fmt_ms,
+    label_font, legend, line_key, ms, no_data, row_names, shorten, small_font,
 };
 use crate::metrics::{RunResult, TargetOutcome, Verdict};
 
@@ -20,6 +21,10 @@ const NAME_CHARS: usize = 34;
 pub struct EndpointsChart<'a> {
     /// (name, p95 µs, its own p95 target), slowest first.
     rows: Vec<(&'a str, u64, Option<&'a TargetOutcome>)>,
+    /// Service-time p95 of each row, µs (empty when the run did not record them).
+    service: Vec<u64>,
+    /// The x axis: which latency the bars show.
+    x_desc: String,
     /// Endpoints with requests, before cutting to `MAX_ROWS`.
     total: usize,
     overall_target: Option<&'a TargetOutcome>,
@@ -43,8 +48,21 @@ impl<'a> EndpointsChart<'a> {
         let total = rows.len();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         rows.truncate(MAX_ROWS);
+        let service = if crate::report::has_service_time(result) {
+            rows.iter()
+                .map(|(name, ..)| {
+                    result
+                        .step(name)
+                        .map_or(0, |s| s.summary.service_time.p95_us)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         EndpointsChart {
             rows,
+            service,
+            x_desc: format!("p95 {}", crate::report::response_time_label(result)),
             total,
             overall_target: super::latency_target(verdict, "p95", "overall"),
         }
@@ -91,7 +109,7 @@ impl Chart for EndpointsChart<'_> {
             .map(|(name, ..)| shorten(name, NAME_CHARS).chars().count())
             .max()
             .unwrap_or(0);
-        let mut chart = bar_axes(root, &title, "p95 response time", x_max, n, longest)?;
+        let mut chart = bar_axes(root, &title, &self.x_desc, x_max, n, longest)?;
 
         // Slowest on top: row 0 is drawn at the top of the y range.
         let row_y = |i: usize| n - 1.0 - i as f64;
@@ -120,6 +138,16 @@ impl Chart for EndpointsChart<'_> {
                 .draw_series(bad_rows.iter().map(|(i, (_, p, _))| bar(*i, *p, VERMILION)))?
                 .label("p95 over its target")
                 .legend(box_key(VERMILION));
+        }
+
+        if self.service.iter().any(|v| *v > 0) {
+            chart
+                .draw_series(self.service.iter().enumerate().map(|(i, v)| {
+                    let y = row_y(i);
+                    Rectangle::new([(0.0, y + 0.42), (ms(*v), y + 0.58)], BLACK_ISH.filled())
+                }))?
+                .label("service time p95")
+                .legend(box_key(BLACK_ISH));
         }
 
         // Value labels at the end of each bar.

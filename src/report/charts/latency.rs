@@ -1,14 +1,25 @@
-//! Latency over time: p50, p95 and p99 of each second, the p95 target as a dashed line,
-//! and the ramp-up shaded, so a reader sees at once whether latency grew with load.
+//! Latency over time: p50, p95 and p99 of each second's response time, the p95 target as a
+//! dashed line, and the ramp-up shaded, so a reader sees at once whether latency grew with
+//! load. The title and axis say which response time (from the intended start, or corrected
+//! for coordinated omission); when the service time's p99 differs from the response time's,
+//! it is drawn too, dashed: the gap is time spent waiting before the request was sent.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    BLUE, Chart, DrawResult, ORANGE, RAMP, TARGET, VERMILION, box_key, chart_builder, draw_mesh,
-    fmt_ms_tick, fmt_secs, legend, line_key, ms, no_data, ramp_end_secs, run_span_secs, small_font,
+    BLUE, Chart, DrawResult, GREY, ORANGE, RAMP, TARGET, VERMILION, box_key, chart_builder,
+    draw_mesh, fmt_ms_tick, fmt_secs, legend, line_key, ms, no_data, ramp_end_secs, run_span_secs,
+    small_font,
 };
 use crate::metrics::{RunResult, TargetOutcome, TimePoint, Verdict};
+use crate::report::response_time_label;
+
+/// The service time is drawn when some second's p99 differs from the response time's by
+/// more than this share ...
+const SERVICE_DIFF_SHARE: f64 = 0.05;
+/// ... and by more than this, µs (loopback noise is not a difference).
+const SERVICE_DIFF_MIN_US: u64 = 500;
 
 pub struct LatencyChart<'a> {
     result: &'a RunResult,
@@ -23,6 +34,17 @@ impl<'a> LatencyChart<'a> {
             target: super::latency_target(verdict, "p95", "overall"),
         }
     }
+
+    /// Whether the service-time p99 is worth a line of its own: recorded, and apart from
+    /// the response time's in some second.
+    fn shows_service(&self, pts: &[&TimePoint]) -> bool {
+        pts.iter().any(|p| {
+            p.service_p99_us > 0 && {
+                let gap = p.p99_us.abs_diff(p.service_p99_us);
+                gap > SERVICE_DIFF_MIN_US && gap as f64 > p.p99_us as f64 * SERVICE_DIFF_SHARE
+            }
+        })
+    }
 }
 
 type Pick = fn(&TimePoint) -> u64;
@@ -31,7 +53,10 @@ impl Chart for LatencyChart<'_> {
     const NAME: &'static str = "latency";
 
     fn title(&self) -> String {
-        "Latency over time (p50, p95, p99)".into()
+        match response_time_label(self.result) {
+            "response time" => "Latency over time (p50, p95, p99)".into(),
+            label => format!("Latency over time: {label}"),
+        }
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -47,7 +72,11 @@ impl Chart for LatencyChart<'_> {
         }
         let span = run_span_secs(self.result);
         let threshold_ms = self.target.map(|t| t.threshold / 1000.0);
-        let top = pts.iter().map(|p| ms(p.p99_us)).fold(0.0, f64::max);
+        let service = self.shows_service(&pts);
+        let top = pts
+            .iter()
+            .map(|p| ms(p.p99_us.max(if service { p.service_p99_us } else { 0 })))
+            .fold(0.0, f64::max);
         // A target far above the data would flatten it: leave it off the axis, say so.
         let on_chart = threshold_ms.filter(|thr| *thr <= top * super::TARGET_STRETCH);
         let y_max = (top.max(on_chart.unwrap_or(0.0)) * 1.12).max(0.01);
@@ -60,7 +89,11 @@ impl Chart for LatencyChart<'_> {
             chart
                 .configure_mesh()
                 .x_desc("time since start")
-                .y_desc("response time")
+                .y_desc(if service {
+                    "response and service time"
+                } else {
+                    "response time"
+                })
                 .x_label_formatter(&|v| fmt_secs(*v, span))
                 .y_label_formatter(&|v| fmt_ms_tick(*v)),
         )?;
@@ -104,6 +137,21 @@ impl Chart for LatencyChart<'_> {
                 ))?
                 .label(name)
                 .legend(line_key(color.stroke_width(2)));
+        }
+        if service {
+            let svc = |p: &&TimePoint| (x(p), ms(p.service_p99_us));
+            let line: Vec<(f64, f64)> = pts
+                .iter()
+                .filter(|p| p.service_p99_us > 0)
+                .map(svc)
+                .collect();
+            if dots {
+                chart.draw_series(line.iter().map(|xy| Circle::new(*xy, 3, GREY.filled())))?;
+            }
+            chart
+                .draw_series(DashedLineSeries::new(line, 6, 4, GREY.stroke_width(2)))?
+                .label("service time p99")
+                .legend(line_key(GREY.stroke_width(2)));
         }
 
         if let Some(t) = self.target {

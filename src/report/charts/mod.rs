@@ -8,6 +8,7 @@
 //! `DejaVuSans.ttf` is DejaVu Sans (Bitstream Vera licence, DejaVu changes public domain:
 //! free to use and redistribute, <https://dejavu-fonts.github.io/License.html>).
 
+pub mod capacity;
 pub mod endpoints;
 pub mod errors;
 pub mod latency;
@@ -366,14 +367,23 @@ pub(crate) fn run_span_secs(r: &RunResult) -> f64 {
     (end as f64 / 1e6).max(1.0)
 }
 
-/// End of the ramp-up: the end of the first interval whose users reached the run's peak.
-/// `None` when the run had no users or was at its peak from the first interval on.
+/// End of the ramp-up: the end of the first interval whose users reached the run's peak
+/// (open model: whose iterations due reached 95 % of the busiest second's, since its users
+/// follow the load rather than make it). `None` when the run had no users or was at its
+/// peak from the first interval on.
 pub(crate) fn ramp_end_secs(r: &RunResult) -> Option<f64> {
-    let peak = r.run.peak_users;
-    if peak == 0 {
-        return None;
-    }
-    let p = r.timeseries.iter().find(|p| p.users >= peak)?;
+    let due = r.timeseries.iter().map(|p| p.scheduled).max().unwrap_or(0);
+    let p = if super::is_open(r) && due > 0 {
+        r.timeseries
+            .iter()
+            .find(|p| p.scheduled as f64 >= due as f64 * 0.95)?
+    } else {
+        let peak = r.run.peak_users;
+        if peak == 0 {
+            return None;
+        }
+        r.timeseries.iter().find(|p| p.users >= peak)?
+    };
     let end = (p.t_us + p.duration_us) as f64 / 1e6;
     let first_end = r
         .timeseries

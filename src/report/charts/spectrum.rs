@@ -1,7 +1,8 @@
 //! The latency percentile distribution (HDR percentile spectrum): latency on a log scale
 //! against the percentile on a "number of nines" axis (90 %, 99 %, 99.9 %, 99.99 %), for
 //! all requests and for each endpoint, read from the stored histograms. The tail that the
-//! per-second lines average away shows up here.
+//! per-second lines average away shows up here. The curves are response times (the title
+//! says which); the service time of all requests is drawn dashed beside them when recorded.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -14,6 +15,7 @@ use super::{
     legend, line_key, no_data, shorten, small_font,
 };
 use crate::metrics::{Latency, RunResult};
+use crate::report::{has_service_time, response_time_label};
 
 /// The axis ends at 99.99 %: four nines.
 pub(crate) const MAX_NINES: f64 = 4.0;
@@ -163,10 +165,12 @@ pub(crate) fn axes<'a, DB: DrawingBackend>(
 
 impl SpectrumChart<'_> {
     fn series(&self) -> Vec<(String, Vec<(f64, f64)>)> {
-        let mut out = vec![(
-            "all requests".to_string(),
-            points(&self.result.overall.response_time),
-        )];
+        let all = if has_service_time(self.result) {
+            "all requests: response time"
+        } else {
+            "all requests"
+        };
+        let mut out = vec![(all.to_string(), points(&self.result.overall.response_time))];
         if self.result.steps.len() > 1 {
             for s in self
                 .result
@@ -187,7 +191,10 @@ impl Chart for SpectrumChart<'_> {
     const NAME: &'static str = "spectrum";
 
     fn title(&self) -> String {
-        "Latency by percentile (HDR percentile spectrum)".into()
+        match response_time_label(self.result) {
+            "response time" => "Latency by percentile (HDR percentile spectrum)".into(),
+            label => format!("Latency by percentile: {label}"),
+        }
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -196,7 +203,16 @@ impl Chart for SpectrumChart<'_> {
         if series.is_empty() {
             return no_data(root, &title, "no response was recorded");
         }
-        let all = series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y));
+        // All requests' service time, dashed beside their response time.
+        let service = if has_service_time(self.result) {
+            points(&self.result.overall.service_time)
+        } else {
+            Vec::new()
+        };
+        let all = series
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+            .chain(service.iter().map(|(_, y)| *y));
         let (lo, hi) = all.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
         let mut chart = axes(root, &title, lo, hi, &[(0.5, "p50"), (0.95, "p95")])?;
         for (i, (name, pts)) in series.into_iter().enumerate() {
@@ -210,6 +226,12 @@ impl Chart for SpectrumChart<'_> {
                 .draw_series(LineSeries::new(pts, color.stroke_width(width)))?
                 .label(name)
                 .legend(line_key(color.stroke_width(width)));
+        }
+        if !service.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(service, 8, 5, GREY.stroke_width(3)))?
+                .label("all requests: service time")
+                .legend(line_key(GREY.stroke_width(3)));
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }

@@ -253,6 +253,35 @@ fn unknown_names_point_into_the_expression() {
 }
 
 #[test]
+fn service_time_targets_compile_with_their_scopes_checked() {
+    let p =
+        plan("  - service_p95 < 50ms\n  - {expr: 'service_mean(tag=api) < 20ms', after: 10s}\n");
+    let t = &p.targets[0];
+    assert_eq!(
+        (&t.metric, t.aggregate, t.threshold, t.unit),
+        (
+            &TargetMetric::ServiceTime,
+            Some(Aggregate::Percentile(95.0)),
+            50_000.0,
+            TargetUnit::Micros
+        )
+    );
+    let t = &p.targets[1];
+    assert_eq!(
+        (&t.metric, &t.scope, t.after),
+        (
+            &TargetMetric::ServiceTime,
+            &TargetScope::Tag("api".into()),
+            Some(Duration::from_secs(10))
+        )
+    );
+    let d = one("  - service_p95(step=\"GET /nope\") < 1s\n");
+    assert_eq!((d.line, d.column), (FIRST, 23));
+    let d = one("  - service_avg < 1s\n");
+    assert_eq!(d.hint.as_deref(), Some("write service_mean"));
+}
+
+#[test]
 fn expression_errors_point_at_the_part_at_fault() {
     let d = one("  - p59x < 1s\n");
     assert_eq!((d.line, d.column), (FIRST, 5));

@@ -1,0 +1,403 @@
+//! The open model on top of goose, which has none (its issue #87).
+//!
+//! A scheduler task walks the plan's arrival-rate schedule: iteration `i` is due when the
+//! integral of the rate reaches `i`. Each due iteration (a *ticket* carrying its intended
+//! start) goes to one scenario, chosen by smooth weighted round robin, and is handed to the
+//! user of that scenario that became idle most recently (so connections stay warm and the
+//! pool stays small). When no user is idle the ticket waits in a queue and one more user of
+//! the pool is woken; whoever takes a queued ticket starts late, and the lateness is part
+//! of the response time (measured from the intended start). Tickets that wait longer than
+//! the request timeout are dropped and counted. Nothing catches up silently: every late
+//! start, every drop and the achieved rate are counted per second.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::scenario::OpenLoad;
+
+use super::{RunCtx, StopLevel};
+
+/// A start counts as late beyond this (timers have 1 ms resolution; 10 ms is a delay a
+/// user would not notice but a schedule should).
+pub(super) const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// The scheduler spins, rather than sleeps, for the last stretch before a ticket is due.
+const SPIN: Duration = Duration::from_micros(150);
+
+/// Per-run state of the open model.
+pub(super) struct Open {
+    pub load: OpenLoad,
+    /// One dispatcher per scenario.
+    pub dispatch: Vec<Dispatch>,
+    /// Users of each scenario set up before the schedule starts.
+    pub pre_allocated: Vec<usize>,
+    /// Users of each scenario launched so far (their index within the scenario).
+    pub launched: Vec<AtomicUsize>,
+    /// Users that have either set up (pre-allocated) or parked in reserve.
+    pub settled: AtomicUsize,
+    /// When the schedule started (after the pre-allocated users were set up).
+    pub t0: OnceLock<Instant>,
+    pub t0_set: Notify,
+    /// When the scheduler stopped (the schedule's end, or a stop).
+    pub t_end: OnceLock<Instant>,
+    /// Tickets older than this are dropped (the request timeout: the user would have given
+    /// up by then).
+    pub drop_after: Duration,
+    pub counters: Counters,
+}
+
+/// Counts of the open model: per interval (swapped out each second) and totals.
+#[derive(Default)]
+pub(super) struct Counters {
+    pub scheduled: AtomicU64,
+    pub started: AtomicU64,
+    pub late: AtomicU64,
+    /// Dispatched late while a user was free: the generator's own delay.
+    pub late_by_generator: AtomicU64,
+    pub dropped: AtomicU64,
+    /// Tickets queued because no user was free, this interval.
+    pub exhausted: AtomicBool,
+    pub busy: BusyGauge,
+    pub peak_busy: AtomicU64,
+    pub max_lateness_us: AtomicU64,
+}
+
+/// Users busy with an iteration: the count now, and its integral over time, so an interval
+/// reports the mean number busy (Little's L) rather than a snapshot.
+#[derive(Default)]
+pub(super) struct BusyGauge {
+    state: Mutex<BusyState>,
+}
+
+#[derive(Default)]
+struct BusyState {
+    now: u64,
+    since: Option<Instant>,
+    /// Sum of busy users x µs since the last `take_mean`.
+    area: f64,
+}
+
+impl BusyGauge {
+    fn change(&self, up: bool) -> u64 {
+        let mut s = lock(&self.state);
+        let t = Instant::now();
+        if let Some(since) = s.since {
+            s.area += s.now as f64 * t.duration_since(since).as_micros() as f64;
+        }
+        s.since = Some(t);
+        s.now = if up {
+            s.now + 1
+        } else {
+            s.now.saturating_sub(1)
+        };
+        s.now
+    }
+
+    /// Mean users busy since the last call (which was `interval` ago).
+    pub fn take_mean(&self, interval: Duration) -> f64 {
+        let mut s = lock(&self.state);
+        let t = Instant::now();
+        if let Some(since) = s.since {
+            s.area += s.now as f64 * t.duration_since(since).as_micros() as f64;
+        }
+        s.since = Some(t);
+        let mean = s.area / (interval.as_micros() as f64).max(1.0);
+        s.area = 0.0;
+        mean
+    }
+}
+
+/// One interval's open-model counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct OpenInterval {
+    pub scheduled: u64,
+    pub started: u64,
+    pub late: u64,
+    pub late_by_generator: u64,
+    pub dropped: u64,
+    pub exhausted: bool,
+}
+
+impl Counters {
+    pub fn take(&self) -> OpenInterval {
+        OpenInterval {
+            scheduled: self.scheduled.swap(0, Ordering::Relaxed),
+            started: self.started.swap(0, Ordering::Relaxed),
+            late: self.late.swap(0, Ordering::Relaxed),
+            late_by_generator: self.late_by_generator.swap(0, Ordering::Relaxed),
+            dropped: self.dropped.swap(0, Ordering::Relaxed),
+            exhausted: self.exhausted.swap(false, Ordering::Relaxed),
+        }
+    }
+
+    fn started_at(&self, intended: Instant, now: Instant) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        let late = now.saturating_duration_since(intended);
+        if late > LATE_AFTER {
+            self.late.fetch_add(1, Ordering::Relaxed);
+        }
+        self.max_lateness_us
+            .fetch_max(late.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Hands tickets of one scenario to its idle users.
+#[derive(Default)]
+pub(super) struct Dispatch {
+    state: Mutex<DispatchState>,
+    /// Wakes a user of the reserve when a ticket had to queue.
+    pub reserve: Notify,
+}
+
+#[derive(Default)]
+struct DispatchState {
+    /// Intended starts of due tickets nobody has taken yet, oldest first.
+    pending: VecDeque<Instant>,
+    /// Idle users, the most recent last.
+    idle: Vec<oneshot::Sender<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Dispatch {
+    /// Give a due ticket to the most recently idle user; `false` when it had to queue.
+    fn offer(&self, intended: Instant) -> bool {
+        let mut st = lock(&self.state);
+        while let Some(tx) = st.idle.pop() {
+            // A user that stopped waiting (the run is stopping) dropped its receiver.
+            match tx.send(intended) {
+                Ok(()) => return true,
+                Err(_) => continue,
+            }
+        }
+        st.pending.push_back(intended);
+        false
+    }
+
+    /// Tickets still queued (at the end of the run they were never started).
+    fn drain(&self) -> u64 {
+        let mut st = lock(&self.state);
+        let n = st.pending.len() as u64;
+        st.pending.clear();
+        st.idle.clear();
+        n
+    }
+}
+
+impl Open {
+    pub fn new(load: &OpenLoad, weights: &[u32], drop_after: Duration) -> Open {
+        let total: u64 = weights.iter().map(|w| u64::from((*w).max(1))).sum();
+        let pre_allocated = weights
+            .iter()
+            .map(|w| {
+                let share = u64::from((*w).max(1)) as f64 / total.max(1) as f64;
+                ((load.pre_allocated as f64 * share).ceil() as usize).max(1)
+            })
+            .collect();
+        Open {
+            load: load.clone(),
+            dispatch: weights.iter().map(|_| Dispatch::default()).collect(),
+            pre_allocated,
+            launched: weights.iter().map(|_| AtomicUsize::new(0)).collect(),
+            settled: AtomicUsize::new(0),
+            t0: OnceLock::new(),
+            t0_set: Notify::new(),
+            t_end: OnceLock::new(),
+            drop_after,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Resolves once the schedule has started.
+    pub async fn started(&self) -> Instant {
+        loop {
+            let notified = self.t0_set.notified();
+            if let Some(t) = self.t0.get() {
+                return *t;
+            }
+            notified.await;
+        }
+    }
+
+    /// A user takes its next ticket: a queued one at once, else it waits (idle) for the
+    /// scheduler. `None` when the run stops first.
+    pub async fn take(&self, ctx: &RunCtx, scenario: usize) -> Option<Instant> {
+        let d = &self.dispatch[scenario];
+        let rx = {
+            let mut st = lock(&d.state);
+            let now = Instant::now();
+            while let Some(&t) = st.pending.front() {
+                st.pending.pop_front();
+                if now.saturating_duration_since(t) > self.drop_after {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                drop(st);
+                self.counters.started_at(t, now);
+                return Some(t);
+            }
+            let (tx, rx) = oneshot::channel();
+            st.idle.push(tx);
+            rx
+        };
+        tokio::select! {
+            t = rx => {
+                let t = t.ok()?;
+                let now = Instant::now();
+                // The user was idle, so a late start here is the generator's own delay: the
+                // scheduler dispatched late, or the runtime was slow to run the user.
+                if now.saturating_duration_since(t) > LATE_AFTER {
+                    self.counters.late_by_generator.fetch_add(1, Ordering::Relaxed);
+                }
+                self.counters.started_at(t, now);
+                Some(t)
+            }
+            _ = ctx.wait_for(StopLevel::Graceful) => None,
+        }
+    }
+
+    /// Mark a user busy with an iteration (or done with it).
+    pub fn busy(&self, on: bool) {
+        let n = self.counters.busy.change(on);
+        self.counters.peak_busy.fetch_max(n, Ordering::Relaxed);
+    }
+}
+
+/// Smooth weighted round robin (nginx's): the scenario of each ticket, in proportion to
+/// the weights and evenly interleaved.
+struct RoundRobin {
+    weights: Vec<i64>,
+    current: Vec<i64>,
+    total: i64,
+}
+
+impl RoundRobin {
+    fn new(weights: &[u32]) -> RoundRobin {
+        let weights: Vec<i64> = weights.iter().map(|w| i64::from((*w).max(1))).collect();
+        RoundRobin {
+            total: weights.iter().sum(),
+            current: vec![0; weights.len()],
+            weights,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        let mut best = 0;
+        for i in 0..self.weights.len() {
+            self.current[i] += self.weights[i];
+            if self.current[i] > self.current[best] {
+                best = i;
+            }
+        }
+        self.current[best] -= self.total;
+        best
+    }
+}
+
+/// Wait for the pre-allocated users (at most `limit`), start the schedule and run it to its
+/// end or a stop. Returns the number of tickets scheduled.
+///
+/// Runs on its own OS thread: tokio's timers have a resolution of 1 ms, which would add
+/// about a millisecond to every response time; `thread::sleep` wakes within tens of µs.
+pub(super) fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
+    let Some(open) = ctx.open.as_ref() else {
+        return 0;
+    };
+    let running = || ctx.stop_level() == StopLevel::Running;
+    let deadline = Instant::now() + limit;
+    while open.settled.load(Ordering::Relaxed) < total_users
+        && Instant::now() < deadline
+        && running()
+    {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let t0 = Instant::now();
+    let _ = open.t0.set(t0);
+    open.t0_set.notify_waiters();
+    let weights: Vec<u32> = ctx.plan.scenarios.iter().map(|s| s.weight).collect();
+    let mut rr = RoundRobin::new(&weights);
+    let c = &open.counters;
+    let mut i = 0u64;
+    while let Some(t) = open.load.time_of(i) {
+        if !running() {
+            break;
+        }
+        let at = t0 + t;
+        let now = Instant::now();
+        if at > now {
+            let wait = at - now;
+            if wait > SPIN {
+                // Short sleeps, so a stop is seen within 10 ms even at a rate of 1/min;
+                // the sleep ends early enough that the OS's timer slack cannot make it late.
+                std::thread::sleep((wait - SPIN).min(Duration::from_millis(10)));
+            } else {
+                std::hint::spin_loop();
+            }
+            continue;
+        }
+        // Everything due by now, in order.
+        while let Some(t) = open.load.time_of(i) {
+            let at = t0 + t;
+            if at > now {
+                break;
+            }
+            let s = rr.next();
+            c.scheduled.fetch_add(1, Ordering::Relaxed);
+            if !open.dispatch[s].offer(at) {
+                c.exhausted.store(true, Ordering::Relaxed);
+                open.dispatch[s].reserve.notify_one();
+            }
+            i += 1;
+        }
+    }
+    let _ = open.t_end.set(Instant::now());
+    i
+}
+
+/// At the end of the run: tickets still queued were never started.
+pub(super) fn drop_pending(open: &Open) {
+    let n: u64 = open.dispatch.iter().map(Dispatch::drain).sum();
+    open.counters.dropped.fetch_add(n, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_robin_follows_the_weights_evenly() {
+        let mut rr = RoundRobin::new(&[5, 1, 1]);
+        let picks: Vec<usize> = (0..7).map(|_| rr.next()).collect();
+        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 5);
+        assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 1);
+        // nginx's example order: a a b a c a a.
+        assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn offers_go_to_the_latest_idle_user_or_queue() {
+        let d = Dispatch::default();
+        let t = Instant::now();
+        assert!(!d.offer(t));
+        let (tx1, mut rx1) = oneshot::channel();
+        let (tx2, mut rx2) = oneshot::channel();
+        {
+            let mut st = lock(&d.state);
+            st.idle.push(tx1);
+            st.idle.push(tx2);
+        }
+        assert!(d.offer(t));
+        assert!(rx2.try_recv().is_ok());
+        assert!(rx1.try_recv().is_err());
+        drop(rx1);
+        // The only idle user left has gone: the ticket queues.
+        assert!(!d.offer(t));
+        assert_eq!(d.drain(), 2);
+    }
+}

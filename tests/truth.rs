@@ -1,0 +1,367 @@
+//! Truthful latency over real loopback HTTP against the embedded demo target (port 0): the
+//! open model's schedule, response vs service time, coordinated omission in both models,
+//! and a generator that knows when it is the bottleneck. Each truth is known analytically.
+//! goose keeps process-global state, so attacks here run one at a time under `ONE_ATTACK`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use skein::demo::{self, DemoConfig, RouteConfig};
+use skein::engine::{self, RunOptions};
+use skein::metrics::{self, Hist, RunResult, RunStatus};
+use skein::scenario;
+
+static ONE_ATTACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn demo_with(route: &str, cfg: RouteConfig, workers: usize) -> demo::DemoServer {
+    let config = DemoConfig {
+        workers,
+        ..DemoConfig::default()
+    }
+    .with_route(route, cfg);
+    demo::serve(loopback(), config).await.unwrap()
+}
+
+fn plan(yaml: &str, base_url: &str) -> scenario::Plan {
+    let text = format!("target: {base_url}\n{yaml}");
+    scenario::parse_str(&text, Path::new("test.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn run_plan(plan: &scenario::Plan, base_url: &str, out: &Path) -> RunResult {
+    let dir = engine::results_dir(out, plan).unwrap();
+    engine::run(plan, RunOptions::new(dir, base_url))
+        .await
+        .unwrap()
+}
+
+/// Stall the server for `stall` once it has seen `after` requests (polled every ms, bounded
+/// by `limit`).
+async fn stall_after(server: &demo::DemoServer, after: u64, stall: Duration, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if server.stats().total() >= after {
+            server.stall_for(stall);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached {after} requests"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_50ms_route_under_1000_users_reports_50ms_plus_loopback() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(50)),
+        2048,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    // 1000 users, think time 0.5-1.5 s (spread, so they do not fire in lockstep), and a
+    // 0 ms route beside it to measure what loopback and the generator add.
+    let yaml = r#"
+scenarios:
+  - name: shop
+    think_time: { min: 500ms, max: 1500ms }
+    steps:
+      - name: product
+        get: /api/products/7
+      - name: health
+        get: /health
+load: { users: 1000, ramp: 1s, duration: 4s, graceful_stop: 2s }
+"#;
+    let p = plan(yaml, &server.url());
+    let dir = engine::results_dir(out.path(), &p).unwrap();
+    let r = engine::run(&p, RunOptions::new(dir.clone(), &server.url()))
+        .await
+        .unwrap();
+    assert_eq!(r.run.peak_users, 1000);
+    let product = &r.step("product").unwrap().summary;
+    let health = &r.step("health").unwrap().summary;
+    assert!(product.requests > 1500, "{} requests", product.requests);
+    assert_eq!(product.errors + health.errors, 0);
+    // The steady phase, as a performance engineer reads it: the interval log's seconds
+    // after the ramp and before the stop, merged (the ramp's second also opens 1,000
+    // connections, the last one has 1,000 users stopping).
+    let end = Duration::from_micros(r.run.duration_us) - Duration::from_secs(1);
+    let steady = |tag_of: &str| {
+        let tag = &r.cells.iter().find(|c| c.step == tag_of).unwrap().tag;
+        let mut h = Hist::new();
+        for e in metrics::read_hlog(&dir.join("latency.hlog")).unwrap() {
+            if e.tag.as_deref() == Some(tag.as_str())
+                && e.start >= Duration::from_secs(1)
+                && e.start + e.duration <= end
+            {
+                h.add(&e.hist);
+            }
+        }
+        h
+    };
+    let (prod, zero) = (steady("product"), steady("health"));
+    assert!(prod.count() > 1000, "{} steady samples", prod.count());
+    let (p50, p99) = (prod.quantile(0.5), prod.quantile(0.99));
+    // Within 5 % of 50 ms, plus what the same percentile of a 0 ms route shows.
+    let bound50 = 52_500 + zero.quantile(0.5);
+    let bound99 = 52_500 + zero.quantile(0.99);
+    assert!(
+        (50_000..=bound50).contains(&p50),
+        "p50 {:.2} ms, bound {:.2} ms",
+        ms(p50),
+        ms(bound50)
+    );
+    assert!(
+        (50_000..=bound99).contains(&p99),
+        "p99 {:.2} ms, bound {:.2} ms",
+        ms(p99),
+        ms(bound99)
+    );
+    // With think time above a second, a 50 ms service time never triggers the correction.
+    assert_eq!(r.run.co_correction.as_ref().unwrap().synthetic_samples, 0);
+    server.shutdown().await;
+}
+
+/// Open model, 1000 iterations/s for 10 s, the target stops answering for 1 s at t = 5 s.
+/// The ~1000 requests due during the stall wait between 0 and 1 s: 10 % of all requests,
+/// uniform, so p95 is about 0.5 s, p99 about 0.9 s and p50 unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_reports_a_one_second_stall_truthfully() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(1)),
+        2048,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: api
+    steps:
+      - name: product
+        get: /api/products/1
+load: { arrival_rate: 1000/s, duration: 10s, max_users: 1500, pre_allocated: 1200, graceful_stop: 3s }
+"#;
+    let p = plan(yaml, &server.url());
+    let url = server.url();
+    let run = run_plan(&p, &url, out.path());
+    let stall = stall_after(
+        &server,
+        5000,
+        Duration::from_secs(1),
+        Duration::from_secs(40),
+    );
+    let (r, ()) = tokio::join!(run, stall);
+    let o = r.run.open_model.clone().expect("open-model stats");
+    assert_eq!(r.run.model, "open");
+    assert_eq!(r.run.response_time_basis, "intended_start");
+    assert!(
+        (9_900..=10_001).contains(&o.scheduled),
+        "{} scheduled",
+        o.scheduled
+    );
+    assert_eq!(o.dropped, 0, "{o:?}");
+    assert!((o.achieved_rate - 1000.0).abs() < 20.0, "{o:?}");
+    let rt = &r.overall.response_time;
+    let (p50, p95, p99) = (ms(rt.p50_us), ms(rt.p95_us), ms(rt.p99_us));
+    eprintln!(
+        "open model, 1 s stall: response time p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms; {o:?}"
+    );
+    assert!(p50 < 20.0, "p50 {p50:.1} ms");
+    assert!(
+        (450.0..=550.0).contains(&p95),
+        "p95 {p95:.1} ms, expected ~500"
+    );
+    assert!(
+        (810.0..=990.0).contains(&p99),
+        "p99 {p99:.1} ms, expected ~900"
+    );
+    // Every request got a response; the requests are the iterations.
+    assert_eq!(r.overall.requests, o.started);
+    assert_eq!(r.overall.errors, 0);
+    // The generator kept its schedule through the stall: it had free users.
+    assert!(o.peak_busy >= 900, "{o:?}");
+    server.shutdown().await;
+}
+
+/// Closed model, 10 users without think time on a 10 ms route, the target stalls for 1 s
+/// mid-run. The raw (service-time) histogram holds only the 10 stalled samples, so its
+/// p99 stays near 10 ms: what closed-loop tools report. The corrected response-time
+/// histogram back-fills the requests the users would have sent, about one second's worth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_model_corrects_a_stall_and_keeps_the_raw_view() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(10)),
+        256,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: api
+    steps:
+      - name: product
+        get: /api/products/2
+load: { users: 10, duration: 6s, graceful_stop: 3s }
+"#;
+    let p = plan(yaml, &server.url());
+    let url = server.url();
+    let run = run_plan(&p, &url, out.path());
+    // 10 users at ~10 ms: ~1000 requests a second; stall after ~3 s.
+    let stall = stall_after(
+        &server,
+        2500,
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+    );
+    let (r, ()) = tokio::join!(run, stall);
+    assert_eq!(r.run.model, "closed");
+    assert_eq!(r.run.response_time_basis, "corrected");
+    let svc = &r.overall.service_time;
+    let rt = &r.overall.response_time;
+    eprintln!(
+        "closed model, 1 s stall: corrected p50/p95/p99 {:.1}/{:.1}/{:.1} ms, raw {:.1}/{:.1}/{:.1} ms",
+        ms(rt.p50_us),
+        ms(rt.p95_us),
+        ms(rt.p99_us),
+        ms(svc.p50_us),
+        ms(svc.p95_us),
+        ms(svc.p99_us)
+    );
+    assert_eq!(svc.count, r.overall.requests);
+    assert!(
+        svc.max_us >= 700_000,
+        "a stalled request took {} µs",
+        svc.max_us
+    );
+    assert!(ms(svc.p99_us) < 50.0, "raw p99 {:.1} ms", ms(svc.p99_us));
+    // The correction: about a second of requests at the pre-stall rate.
+    let synthetic = r.run.co_correction.as_ref().unwrap().synthetic_samples;
+    assert_eq!(rt.count, svc.count + synthetic);
+    let rate = r.overall.requests as f64 / 5.0;
+    assert!(
+        synthetic as f64 > 0.5 * rate && (synthetic as f64) < 1.5 * rate,
+        "{synthetic} synthetic samples at ~{rate:.0} requests/s"
+    );
+    assert!(
+        ms(rt.p99_us) > 500.0,
+        "corrected p99 {:.1} ms",
+        ms(rt.p99_us)
+    );
+    server.shutdown().await;
+}
+
+/// Little's law in a steady closed phase: users = throughput x (response + think time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn littles_law_holds_within_5_percent_in_both_models() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo_with(
+        "product",
+        RouteConfig::fixed(Duration::from_millis(20)),
+        512,
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let inner = |r: &RunResult| {
+        let inner = &r.timeseries[1..r.timeseries.len() - 1];
+        let secs = inner.iter().map(|p| p.duration_us).sum::<u64>() as f64 / 1e6;
+        let x = inner.iter().map(|p| p.requests).sum::<u64>() as f64 / secs;
+        let users = inner.iter().map(|p| p.users as f64).sum::<f64>() / inner.len() as f64;
+        (x, users)
+    };
+    // Closed: 40 users, 80 ms think.
+    let closed = r#"
+scenarios:
+  - name: detail
+    think_time: 80ms
+    steps:
+      - get: /api/products/3
+load: { users: 40, duration: 5s }
+"#;
+    let r = run_plan(&plan(closed, &server.url()), &server.url(), out.path()).await;
+    let (x, users) = inner(&r);
+    let w = r.overall.service_time.mean_us as f64 / 1e6 + 0.080;
+    let err = (users - x * w).abs() / users;
+    assert!(
+        err < 0.05,
+        "closed: {users:.1} users, {x:.1}/s x {w:.4} s = {:.1} ({:.1}% off)",
+        x * w,
+        err * 100.0
+    );
+    // Open: 300 iterations/s, 80 ms think: the mean number busy is X x (R + Z).
+    let open = r#"
+scenarios:
+  - name: detail
+    think_time: 80ms
+    steps:
+      - get: /api/products/3
+load: { arrival_rate: 300/s, duration: 5s }
+"#;
+    let r = run_plan(&plan(open, &server.url()), &server.url(), out.path()).await;
+    let o = r.run.open_model.clone().unwrap();
+    assert!((o.achieved_rate - 300.0).abs() / 300.0 < 0.02, "{o:?}");
+    let (x, users) = inner(&r);
+    let w = r.overall.service_time.mean_us as f64 / 1e6 + 0.080;
+    let err = (users - x * w).abs() / (x * w);
+    assert!(
+        err < 0.05,
+        "open: {users:.1} busy, {x:.1}/s x {w:.4} s = {:.1} ({:.1}% off)",
+        x * w,
+        err * 100.0
+    );
+    assert_eq!(o.late, 0, "{o:?}");
+    server.shutdown().await;
+}
+
+/// A rate far above what one debug-built generator can send is flagged as saturated; a
+/// light one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generator_held_back_is_flagged_as_saturated() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default().without_jitter())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let light = scenario::quick(
+        &format!("{}/health", server.url()),
+        Some(50),
+        Duration::from_secs(3),
+        None,
+        Some(100.0),
+    )
+    .unwrap();
+    let r = run_plan(&light, &server.url(), out.path()).await;
+    let h = r.run.generator_health.clone().unwrap();
+    assert!(!h.saturated, "{h:?}");
+    assert!(h.cpu_pct_mean < 50.0, "{h:?}");
+    let heavy = scenario::quick(
+        &format!("{}/health", server.url()),
+        Some(2000),
+        Duration::from_secs(4),
+        None,
+        Some(200_000.0),
+    )
+    .unwrap();
+    let r = run_plan(&heavy, &server.url(), out.path()).await;
+    let h = r.run.generator_health.clone().unwrap();
+    let o = r.run.open_model.clone().unwrap();
+    assert!(h.saturated, "{h:?} {o:?}");
+    assert!(!h.reasons.is_empty());
+    assert!(o.achieved_rate < 0.5 * o.intended_rate, "{o:?}");
+    assert_eq!(r.run.status, RunStatus::Complete);
+    server.shutdown().await;
+}

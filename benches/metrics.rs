@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use skein::metrics::{Accumulator, CellData, CellInfo, Hist, IntervalData, Recorder, Sample};
+use skein::metrics::{
+    Accumulator, CellData, CellInfo, Hist, IntervalData, Recorder, ResponseMeta, Sample,
+    ServerTimings,
+};
 
 const CELLS: usize = 20;
 /// Requests in one second of data, spread over the cells.
@@ -73,6 +76,7 @@ fn sample(cell: usize, us: u64) -> Sample<'static> {
         error: None,
         failed_checks: &[],
         bytes: 512,
+        meta: None,
     }
 }
 
@@ -128,6 +132,32 @@ fn recorder(c: &mut Criterion) {
     c.bench_function("recorder/harvest 20 cells, nothing recorded", |b| {
         b.iter(|| black_box(r.harvest()))
     });
+
+    // Server-Timing: what a response with the header adds to the hot path.
+    let r = Recorder::new(vec![2; CELLS]);
+    let names = r.server_timing_names().clone();
+    const HEADER: &[u8] = br#"db;dur=23.4, cache;desc="hit";dur=0.2, app;dur=47.2"#;
+    c.bench_function("server_timing/parse a 3-entry header (names known)", |b| {
+        b.iter(|| {
+            let mut t = ServerTimings::default();
+            t.add_header(black_box(HEADER), &names);
+            black_box(t)
+        })
+    });
+    let mut meta = ResponseMeta::default();
+    meta.server_timing.add_header(HEADER, &names);
+    c.bench_function(
+        "recorder/record one sample with 3 Server-Timing entries",
+        |b| {
+            b.iter(|| {
+                cell = (cell + 1) % CELLS;
+                let mut s = sample(cell, lat.next_us());
+                s.meta = Some(&meta);
+                r.record(black_box(&s));
+            })
+        },
+    );
+    let _ = r.harvest();
 }
 
 fn histogram(c: &mut Criterion) {

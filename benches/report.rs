@@ -196,6 +196,7 @@ fn build_run(dir: &Path) {
         open_model: None,
         co_correction: None,
         generator_health: None,
+        workers: None,
     };
     let scenario = serde_json::json!({"name": "long-run", "synthetic": true});
     let mut acc = Accumulator::new(cells.clone());

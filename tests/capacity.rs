@@ -246,3 +246,139 @@ fn without_output_a_new_folder_is_made_under_reports() {
     assert!(dirs[0].join("capacity.json").is_file());
     assert!(String::from_utf8_lossy(&o.stderr).contains("results: reports/capacity-cisco-"));
 }
+
+/// Step tests run the generator and the demo target: one at a time, so they do not share
+/// the machine's cores with each other.
+static ONE_LOAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The one run folder `skein` created under `out`.
+fn run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.into_iter().next().unwrap()
+}
+
+/// A demo of known capacity, 32 workers at 20 ms = 1,600 requests/s, stepped from 8 to 56
+/// users without think time: the maximum sustainable throughput is within 10 % of 1,600/s,
+/// the knee of p95 sits at 32 users, and the USL fits with R² above 0.9.
+#[test]
+fn a_step_test_finds_the_demos_known_capacity() {
+    let _one = ONE_LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let o = skein()
+        .args(["capacity"])
+        .arg(repo("scenarios/capacity.yaml"))
+        .args([
+            "--users", "8:56:12", "--hold", "6s", "--ramp", "0s", "-q", "-o",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(out.path());
+    let r: CapacityReport =
+        serde_json::from_str(&fs::read_to_string(dir.join("capacity.json")).unwrap()).unwrap();
+    assert_eq!(r.steps.len(), 5, "{r:#?}");
+    let m = r.max_sustainable.as_ref().expect("a sustainable load");
+    assert!(
+        (m.throughput - 1600.0).abs() / 1600.0 < 0.10,
+        "max sustainable {:.0}/s, expected ~1,600/s: {}",
+        m.throughput,
+        text(&o)
+    );
+    let knee = r.knee.as_ref().expect("a knee");
+    assert_eq!(knee.load, 32.0, "{}", text(&o));
+    let usl = r.usl.as_ref().expect("a USL fit");
+    assert!(usl.r2 > 0.9, "R² {}", usl.r2);
+    // The plan from the file's planning block, and the capacity section in the reports.
+    assert!(r.plan.is_some());
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("id=\"capacity\""));
+    let md = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("Capacity"), "{md}");
+    for f in [
+        "capacity.html",
+        "capacity.md",
+        "capacity-throughput.svg",
+        "capacity-latency.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+}
+
+/// Past the limit at once (an SLO of 5 ms against a 20 ms route: p95 beyond 3x the SLO),
+/// the step test stops early, says why, and still writes its analysis.
+#[test]
+fn a_step_test_stops_early_past_the_limit() {
+    let _one = ONE_LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let o = skein()
+        .args(["capacity"])
+        .arg(repo("scenarios/capacity.yaml"))
+        .args([
+            "--users",
+            "8:40:16",
+            "--hold",
+            "8s",
+            "--slo-p95",
+            "5ms",
+            "-q",
+            "-o",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(out.path());
+    let result: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    let reason = result["run"]["stop_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("capacity: stopped early at level 1 of 3"),
+        "{reason}"
+    );
+    // Stopped within the first level, not after all three (24 s).
+    assert!(result["run"]["duration_us"].as_u64().unwrap() < 8_000_000);
+    let r: CapacityReport =
+        serde_json::from_str(&fs::read_to_string(dir.join("capacity.json")).unwrap()).unwrap();
+    assert!(r.max_sustainable.is_none());
+    assert!(r.warnings[0].contains("stopped early"), "{:?}", r.warnings);
+}
+
+#[test]
+fn a_step_plan_that_cannot_run_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.yaml");
+    fs::write(
+        &f,
+        "target: embedded:phase9\nscenarios:\n  - name: a\n    steps:\n      - get: /\n\
+         load:\n  steps:\n    users: {from: 64, to: 8, step: 8}\n    hold: 0s\n",
+    )
+    .unwrap();
+    let o = skein().arg("validate").arg(&f).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("bad.yaml:8:") && t.contains("to 8 below from 64"),
+        "{t}"
+    );
+    let o = skein()
+        .args(["capacity"])
+        .arg(repo("scenarios/smoke.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no step test"), "{}", text(&o));
+    let o = skein()
+        .args(["capacity"])
+        .arg(repo("scenarios/smoke.yaml"))
+        .args(["--users", "8:4:1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("below"), "{}", text(&o));
+}

@@ -116,6 +116,11 @@ fn usage_errors_exit_2() {
 
 /// A long run against the embedded target, started in the background.
 fn start_long_run(out: &Path) -> Child {
+    start_long_run_with(out, 1)
+}
+
+/// A 60-second run on the embedded demo with `workers` worker processes.
+fn start_long_run_with(out: &Path, workers: usize) -> Child {
     let scenario = out.join("long.yaml");
     fs::write(
         &scenario,
@@ -127,6 +132,8 @@ fn start_long_run(out: &Path) -> Child {
         .arg(&scenario)
         .arg("--output")
         .arg(out)
+        .arg("--workers")
+        .arg(workers.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -214,6 +221,168 @@ fn a_killed_run_is_rebuilt_from_its_journal() {
         .sum();
     assert!(from_journal > 50);
     assert_eq!(r["overall"]["requests"].as_u64().unwrap(), from_journal);
+}
+
+/// The one run folder under `out`.
+fn only_dir(out: &Path) -> PathBuf {
+    fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run folder")
+}
+
+/// Each worker's own `result.json`, once every worker has `lines` intervals.
+fn wait_for_worker_intervals(out: &Path, workers: usize, lines: usize) -> PathBuf {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) {
+        if let Some(dir) = fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+        {
+            let ready = (0..workers).all(|i| {
+                fs::read_dir(dir.join("workers").join(i.to_string()))
+                    .ok()
+                    .and_then(|mut d| d.next())
+                    .and_then(|e| fs::read_to_string(e.ok()?.path().join("intervals.jsonl")).ok())
+                    .is_some_and(|j| j.lines().count() >= lines)
+            });
+            if ready {
+                return dir;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "the workers never wrote {lines} intervals under {}",
+        out.display()
+    );
+}
+
+fn worker_results(dir: &Path) -> Vec<serde_json::Value> {
+    (0..)
+        .map_while(|i| fs::read_dir(dir.join("workers").join(i.to_string())).ok())
+        .filter_map(|mut d| d.next())
+        .map(|e| result_json(&e.unwrap().path()))
+        .collect()
+}
+
+#[test]
+fn workers_split_the_load_and_merge_exactly() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(skein::demo::serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Default::default(),
+        ))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = skein()
+        .args([
+            "quick",
+            &format!("{}/api/products/3", server.url()),
+            "--users",
+            "6",
+            "--duration",
+            "2s",
+            "--workers",
+            "3",
+            "--quiet",
+            "-o",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let dir = only_dir(out.path());
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["workers"], 3);
+    assert_eq!(r["run"]["peak_users"], 6, "{}", r["run"]);
+    let parts = worker_results(&dir);
+    assert_eq!(parts.len(), 3);
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| parts.iter().map(f).sum::<u64>();
+    let requests = sum(&|p| p["overall"]["requests"].as_u64().unwrap());
+    assert!(requests > 100, "{requests}");
+    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), requests);
+    // Each worker ran 2 of the 6 users; the histograms merged exactly.
+    for p in &parts {
+        assert_eq!(p["run"]["peak_users"], 2);
+    }
+    let count = sum(&|p| p["overall"]["service_time"]["count"].as_u64().unwrap());
+    assert_eq!(
+        r["overall"]["service_time"]["count"].as_u64().unwrap(),
+        count
+    );
+    let merged = skein::metrics::Hist::from_base64(
+        r["overall"]["service_time"]["histogram"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut by_hand = skein::metrics::Hist::new();
+    for p in &parts {
+        by_hand.add(
+            &skein::metrics::Hist::from_base64(
+                p["overall"]["service_time"]["histogram"].as_str().unwrap(),
+            )
+            .unwrap(),
+        );
+    }
+    assert_eq!(merged, by_hand);
+    assert!(dir.join("report.html").is_file());
+    drop(server);
+}
+
+#[test]
+fn sigint_stops_every_worker_and_the_merge_still_happens() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run_with(out.path(), 2);
+    let dir = wait_for_worker_intervals(out.path(), 2, 2);
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = wait_with_timeout(child, Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["status"], "interrupted", "{}", r["run"]);
+    let parts = worker_results(&dir);
+    let requests: u64 = parts
+        .iter()
+        .map(|p| p["overall"]["requests"].as_u64().unwrap())
+        .sum();
+    assert!(requests > 50);
+    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), requests);
+}
+
+#[test]
+fn a_killed_parent_leaves_workers_that_stop_and_a_folder_report_can_merge() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = start_long_run_with(out.path(), 2);
+    let dir = wait_for_worker_intervals(out.path(), 2, 2);
+    child.kill().unwrap(); // SIGKILL: the parent cannot merge
+    let _ = child.wait();
+    assert_eq!(result_json(&dir)["run"]["status"], "running");
+    // The workers get SIGINT when their parent dies, and finish their folders.
+    let t0 = Instant::now();
+    loop {
+        let parts = worker_results(&dir);
+        if parts.len() == 2 && parts.iter().all(|p| p["run"]["status"] != "running") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "workers still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["status"], "interrupted");
+    let requests: u64 = worker_results(&dir)
+        .iter()
+        .map(|p| p["overall"]["requests"].as_u64().unwrap())
+        .sum();
+    assert!(requests > 50);
+    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), requests);
 }
 
 #[test]

@@ -99,6 +99,7 @@ fn run(id: &str, endpoints: &[(&str, Vec<u64>, u64)]) -> RunResult {
         open_model: None,
         co_correction: None,
         generator_health: None,
+        workers: None,
     };
     acc.finish(info, serde_json::json!({"name": "shop"}), Vec::new())
 }

@@ -157,6 +157,11 @@ pub struct StepAnalysis {
     pub p95_us: Option<u64>,
     pub p99_us: Option<u64>,
     pub latency_source: LatencySource,
+    /// The step's response-time histogram over its steady part, as base64 of HdrHistogram
+    /// V2 + DEFLATE (as in `result.json`), when its latency came from one
+    /// (`latency_source` `histogram`): its percentile spectrum is charted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
     /// `X * (R + Z) / users` (closed model, think time known): 1 when Little's law holds.
     pub little_ratio: Option<f64>,
     /// Achieved throughput / offered rate (open model).
@@ -202,6 +207,7 @@ impl StepAnalysis {
             } else {
                 LatencySource::None
             },
+            histogram: None,
             little_ratio: None,
             achieved_ratio: None,
             generator_saturated: false,
@@ -390,6 +396,7 @@ fn latency(s: &mut StepAnalysis, steady: &[&TimePoint], h: Option<Hist>) {
         s.p95_us = Some(h.quantile(0.95));
         s.p99_us = Some(h.quantile(0.99));
         s.latency_source = LatencySource::Histogram;
+        s.histogram = Some(h.to_base64());
         return;
     }
     let n: u64 = steady.iter().map(|p| p.requests).sum();
@@ -560,6 +567,7 @@ pub(crate) mod tests {
         assert!((s.concurrency - 20.1).abs() < 0.1);
         assert_eq!(s.p95_us, Some(24_000));
         assert_eq!(s.latency_source, LatencySource::Intervals);
+        assert_eq!(s.histogram, None);
     }
 
     #[test]
@@ -577,6 +585,12 @@ pub(crate) mod tests {
         assert_eq!(out[0].latency_source, LatencySource::Histogram);
         let p95 = out[0].p95_us.unwrap();
         assert!((95_000..=95_100).contains(&p95), "{p95}");
+        // Kept, compressed, for the per-step spectrum chart.
+        let stored = out[0].histogram.as_deref().expect("histogram kept");
+        assert!(stored.len() < 1_000, "{} bytes", stored.len());
+        let back = Hist::from_base64(stored).unwrap();
+        assert_eq!(back.count(), 100);
+        assert_eq!(back.quantile(0.95), p95);
     }
 
     #[test]

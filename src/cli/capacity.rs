@@ -16,15 +16,56 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::{Invalid, exit, parse_duration};
-use crate::capacity::{self, CapacityOptions, CapacityReport, LoadModel, Planning, StepAnalysis};
-use crate::metrics::store;
-use crate::report;
+use std::time::Duration;
 
+use super::{Invalid, exit, parse_duration};
+use crate::capacity::{
+    self, CapacityOptions, CapacityReport, EarlyStop, LoadModel, Planning, StabilityRules,
+    StepAnalysis, StepRun, StepWindow,
+};
+use crate::engine::AbortCheck;
+use crate::metrics::{self, Hist, RunResult, TimePoint, store};
+use crate::report;
+use crate::scenario::{self, CapacitySpec, Plan};
+
+/// `skein capacity SCENARIO` runs a step test; `skein capacity fit FILE.csv` fits figures
+/// measured elsewhere.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CapacityArgs {
     #[command(subcommand)]
-    pub command: CapacityCommand,
+    pub command: Option<CapacityCommand>,
+    #[command(flatten)]
+    pub run: StepArgs,
+}
+
+/// Run a scenario as a step test.
+#[derive(Args, Debug)]
+pub struct StepArgs {
+    /// Scenario file to run as a step test: its `load.steps`, or the levels given by
+    /// `--users` or `--rate`.
+    #[arg(required = true)]
+    pub scenario: Option<PathBuf>,
+    /// Closed model: users in stairs, FROM:TO:STEP or FROM:TO:xFACTOR (e.g. 8:64:8).
+    #[arg(long, value_name = "FROM:TO:STEP", conflicts_with = "rate")]
+    pub users: Option<String>,
+    /// Open model: arrival rates per second in stairs (e.g. 100:2000:100).
+    #[arg(long, value_name = "FROM:TO:STEP")]
+    pub rate: Option<String>,
+    /// How long each level is held (default: the file's, else 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub hold: Option<String>,
+    /// How long the load takes to move to each next level (default: the file's, else 0s).
+    #[arg(long, value_name = "DURATION")]
+    pub ramp: Option<String>,
+    /// The p95 response time a sustainable step keeps, e.g. 200ms.
+    #[arg(long, value_name = "DURATION")]
+    pub slo_p95: Option<String>,
+    /// Send the load here instead of the file's target (a base URL).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub common: super::CommonRunArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,10 +113,294 @@ pub struct FitArgs {
     pub redundancy: u32,
 }
 
-pub fn capacity(a: &CapacityArgs) -> anyhow::Result<u8> {
+pub fn capacity(a: CapacityArgs) -> anyhow::Result<u8> {
     match &a.command {
-        CapacityCommand::Fit(f) => fit(f),
+        Some(CapacityCommand::Fit(f)) => fit(f),
+        None => super::runtime().and_then(|rt| rt.block_on(step_test(a.run))),
     }
+}
+
+/// `skein capacity SCENARIO`: the scenario's step test, or the levels on the command line.
+async fn step_test(a: StepArgs) -> anyhow::Result<u8> {
+    let Some(file) = &a.scenario else {
+        return Err(Invalid("name a scenario file: skein capacity SCENARIO".into()).into());
+    };
+    let mut plan = scenario::load(file).map_err(super::run::invalid)?;
+    let file_steps = plan.load.steps.clone();
+    let hold = match &a.hold {
+        Some(h) => parse_duration(h).map_err(|e| Invalid(format!("--hold {e}")))?,
+        None => file_steps
+            .as_ref()
+            .map_or(Duration::from_secs(30), |s| s.hold),
+    };
+    if hold.is_zero() {
+        return Err(Invalid("--hold: expected a duration above 0".into()).into());
+    }
+    let ramp = match &a.ramp {
+        Some(r) => parse_duration(r).map_err(|e| Invalid(format!("--ramp {e}")))?,
+        None => file_steps.as_ref().map_or(Duration::ZERO, |s| s.ramp),
+    };
+    let open_file = plan.load.open.is_some();
+    let levels = match (&a.users, &a.rate) {
+        (Some(u), _) => Some((
+            scenario::parse_stairs(u, true).map_err(|e| Invalid(format!("--users {e}")))?,
+            false,
+        )),
+        (None, Some(r)) => Some((
+            scenario::parse_stairs(r, false).map_err(|e| Invalid(format!("--rate {e}")))?,
+            true,
+        )),
+        (None, None) => file_steps
+            .as_ref()
+            .filter(|_| a.hold.is_some() || a.ramp.is_some())
+            .map(|s| (s.levels.clone(), open_file)),
+    };
+    match levels {
+        Some((levels, open)) => plan.make_step_test(levels, open, hold, ramp),
+        None if file_steps.is_none() => {
+            return Err(Invalid(format!(
+                "{}: no step test: add `load: {{steps: {{users: {{from: 8, to: 64, step: 8}}, hold: 30s}}}}` \
+                 or give the levels, e.g. --users 8:64:8 or --rate 100:2000:100",
+                file.display()
+            ))
+            .into());
+        }
+        None => {}
+    }
+    if let Some(s) = &a.slo_p95 {
+        let d = parse_duration(s).map_err(|e| Invalid(format!("--slo-p95 {e}")))?;
+        if let Some(c) = plan.capacity.as_mut() {
+            c.slo_p95 = Some(d);
+        }
+    }
+    if let Some(t) = &a.target {
+        if !(t.starts_with("http://") || t.starts_with("https://")) {
+            return Err(Invalid(format!("`{t}` is not an http:// or https:// URL")).into());
+        }
+        plan.target = scenario::Target::Url(t.clone());
+    }
+    super::run::print_warnings(&plan);
+    super::run::execute(plan, &a.common, None).await
+}
+
+/// The step windows of a step test as it ran: each level's hold, in the run's time (the
+/// open model's schedule starts once its users are set up), without the levels the run
+/// never reached.
+fn windows(plan: &Plan, result: &RunResult) -> Vec<StepWindow> {
+    let Some(steps) = &plan.load.steps else {
+        return Vec::new();
+    };
+    let open = plan.load.open.is_some();
+    let offset = result
+        .run
+        .open_model
+        .as_ref()
+        .map_or(0, |o| o.schedule_offset_us);
+    let measured = result.run.duration_us;
+    steps
+        .windows()
+        .iter()
+        .zip(&steps.levels)
+        .map(|((a, b), &level)| {
+            let start_us = offset + a.as_micros() as u64;
+            let end_us = (offset + b.as_micros() as u64).min(measured);
+            StepWindow {
+                load: level,
+                start_us,
+                end_us,
+                offered_rate: open.then_some(level),
+                generator_saturated: saturated_between(&result.timeseries, start_us, end_us),
+            }
+        })
+        .filter(|w| w.end_us > w.start_us + 1_000_000)
+        .collect()
+}
+
+/// More than a fifth of the seconds of a window had the generator at 90 % CPU or its
+/// timers 50 ms late.
+fn saturated_between(points: &[TimePoint], start_us: u64, end_us: u64) -> bool {
+    let inside: Vec<&TimePoint> = points
+        .iter()
+        .filter(|p| p.t_us >= start_us && p.t_us + p.duration_us <= end_us)
+        .collect();
+    let busy = inside
+        .iter()
+        .filter(|p| p.cpu_pct >= 90.0 || p.sched_lag_us >= 50_000)
+        .count();
+    !inside.is_empty() && busy * 5 > inside.len()
+}
+
+/// Mean think time per request over the scenarios' mix, µs.
+fn think_per_request_us(plan: &Plan) -> f64 {
+    let total: f64 = plan.scenarios.iter().map(|s| s.weight.max(1) as f64).sum();
+    plan.scenarios
+        .iter()
+        .map(|s| {
+            let n = s.steps.len().max(1) as f64;
+            let think: f64 = s
+                .steps
+                .iter()
+                .map(|st| st.think_time.unwrap_or(s.think_time).mean().as_secs_f64())
+                .sum();
+            s.weight.max(1) as f64 / total.max(1.0) * think / n * 1e6
+        })
+        .sum()
+}
+
+fn options_of(spec: &CapacitySpec) -> CapacityOptions {
+    CapacityOptions {
+        slo_p95_us: spec.slo_p95.map(|d| d.as_micros() as u64),
+        max_error_rate: spec.max_error_rate,
+        planning: spec.planning.as_ref().map(|p| Planning {
+            peak_users: p.peak_users,
+            peak_rps: p.peak_rps,
+            growth_per_month: p.growth_per_month,
+            headroom: p.headroom,
+            redundancy: p.redundancy,
+            cost_per_instance_hour: p.cost_per_instance_hour,
+            instances_tested: p.instances_tested,
+            months: p.months,
+        }),
+    }
+}
+
+/// After a step test: analyse each level's steady part (histograms merged from the
+/// interval log), fit the model, plan, and write `capacity.json`, `capacity.md`,
+/// `capacity.html` and the charts into the run's folder. `None` for a run that is not a
+/// step test.
+pub(super) fn analyze_step_test(
+    plan: &Plan,
+    result: &RunResult,
+    dir: &Path,
+) -> anyhow::Result<Option<CapacityReport>> {
+    let (Some(_), Some(spec)) = (&plan.load.steps, &plan.capacity) else {
+        return Ok(None);
+    };
+    let windows = windows(plan, result);
+    let model = if plan.load.open.is_some() {
+        LoadModel::Open
+    } else {
+        LoadModel::Closed
+    };
+    // The response-time histograms of every cell (not the `~service` ones).
+    let tags: std::collections::HashSet<&str> =
+        result.cells.iter().map(|c| c.tag.as_str()).collect();
+    let hlog = metrics::read_hlog(&dir.join(store::HLOG_FILE))
+        .with_context(|| format!("reading the interval log of {}", dir.display()))?;
+    let entries: Vec<&metrics::store::HlogEntry> = hlog
+        .iter()
+        .filter(|e| e.tag.as_deref().is_some_and(|t| tags.contains(t)))
+        .collect();
+    let run = StepRun {
+        model,
+        points: &result.timeseries,
+        steps: &windows,
+        think_us: (model == LoadModel::Closed).then(|| think_per_request_us(plan)),
+        rules: StabilityRules::default(),
+    };
+    let hist = |_: usize, from_us: u64, to_us: u64| {
+        let mut h = Hist::new();
+        for e in &entries {
+            let start = e.start.as_micros() as u64;
+            let end = start + e.duration.as_micros() as u64;
+            // Interval-log times have millisecond resolution.
+            if start + 1_000 >= from_us && end <= to_us + 1_000 {
+                h.add(&e.hist);
+            }
+        }
+        (!h.is_empty()).then_some(h)
+    };
+    let mut r = capacity::analyze_run(&result.run.id, &run, hist, &options_of(spec));
+    if let Some(reason) = result
+        .run
+        .stop_reason
+        .as_deref()
+        .filter(|r| r.starts_with(EARLY_STOP))
+    {
+        r.warnings.insert(0, reason.to_string());
+    }
+    report::capacity::write_all(dir, &r)
+        .with_context(|| format!("writing the capacity report into {}", dir.display()))?;
+    print_report(&r);
+    Ok(Some(r))
+}
+
+/// Stop reasons of a step test that stopped early on purpose start with this.
+pub(super) const EARLY_STOP: &str = "capacity: stopped early";
+
+/// The early-stop rule of a step test, checked each second: once the level under way has
+/// run 3 s of its hold, its p95 beyond `stop_at_slo_times` x the SLO or its error rate
+/// beyond `stop_at_error_rate` stops the run (the later levels would only be further past
+/// the limit).
+pub(super) fn early_stop(plan: &Plan) -> Option<AbortCheck> {
+    let steps = plan.load.steps.clone()?;
+    let spec = plan.capacity.clone()?;
+    let rule = EarlyStop {
+        p95_factor: spec.stop_at_slo_times.unwrap_or(f64::INFINITY),
+        max_error_rate: spec.stop_at_error_rate.unwrap_or(f64::INFINITY),
+        ..EarlyStop::default()
+    };
+    if spec.stop_at_slo_times.is_none() && spec.stop_at_error_rate.is_none() {
+        return None;
+    }
+    let slo = spec.slo_p95.map(|d| d.as_micros() as u64);
+    let windows = steps.windows();
+    let unit = if plan.load.open.is_some() {
+        "/s"
+    } else {
+        " users"
+    };
+    Some(Box::new(move |so_far: &RunResult| {
+        // The open model's schedule starts with its first due iteration.
+        let offset = so_far
+            .timeseries
+            .iter()
+            .find(|p| p.scheduled > 0)
+            .map_or(0, |p| p.t_us);
+        let offset = if so_far.run.model == "open" {
+            offset
+        } else {
+            0
+        };
+        let now = so_far.run.duration_us.saturating_sub(offset);
+        let k = windows
+            .iter()
+            .position(|(a, b)| now >= a.as_micros() as u64 && now < b.as_micros() as u64)?;
+        let (a, _) = windows[k];
+        let start = offset + a.as_micros() as u64;
+        let inside: Vec<&TimePoint> = so_far
+            .timeseries
+            .iter()
+            .filter(|p| p.t_us >= start)
+            .collect();
+        if inside.len() < 3 {
+            return None;
+        }
+        let requests: u64 = inside.iter().map(|p| p.requests).sum();
+        let failed: u64 = inside.iter().map(|p| p.errors + p.check_failed).sum();
+        let weighted: f64 = inside
+            .iter()
+            .map(|p| p.p95_us as f64 * p.requests as f64)
+            .sum();
+        let p95 = if requests > 0 {
+            (weighted / requests as f64) as u64
+        } else {
+            0
+        };
+        let error_rate = if requests > 0 {
+            failed as f64 / requests as f64
+        } else {
+            0.0
+        };
+        rule.check(slo, p95, error_rate, requests).map(|why| {
+            format!(
+                "{EARLY_STOP} at level {} of {} ({}{unit}): {why}",
+                k + 1,
+                windows.len(),
+                steps.levels[k]
+            )
+        })
+    }))
 }
 
 fn fit(a: &FitArgs) -> anyhow::Result<u8> {

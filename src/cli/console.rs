@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use crate::engine::Progress;
 use crate::metrics::{RunResult, TimePoint};
 use crate::report::SATURATION_HEADLINE;
-use crate::report::text::{endpoint_table, fmt_pct, fmt_us, run_facts, warning_lines};
+use crate::report::text::{
+    endpoint_table, fmt_pct, fmt_us, run_facts, server_timing_table, warning_lines,
+};
 use crate::scenario::Plan;
 
 pub struct Live {
@@ -144,6 +146,7 @@ pub fn print_summary(r: &RunResult, dir: &Path) {
     eprint!("{}", warning_lines(r));
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(endpoint_table(r).as_bytes());
+    let _ = out.write_all(server_timing_table(r).as_bytes());
     let _ = out.flush();
     eprint!("{}", run_facts(r));
     eprintln!("results: {}", dir.display());

@@ -12,6 +12,7 @@ mod run;
 mod serve;
 pub mod targets;
 mod validate;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a scenario file and write a results folder.
     Run(RunArgs),
@@ -71,6 +74,23 @@ pub struct CommonRunArgs {
     /// A file with a `targets:` list, judged on top of the scenario's own (repeatable).
     #[arg(long, value_name = "FILE")]
     pub targets: Vec<PathBuf>,
+    /// Split the load across N worker processes (each with a share of the users or of the
+    /// arrival rate) and merge their measurements exactly [default: one per available
+    /// core, at most the users].
+    #[arg(long, short = 'w', value_name = "N")]
+    pub workers: Option<usize>,
+    /// Run as worker I of N of a `--workers` run (set by the parent).
+    #[arg(long, hide = true, value_name = "I/N", value_parser = workers::parse_role)]
+    pub as_worker: Option<workers::Role>,
+    /// A worker's target (the parent's, demo included).
+    #[arg(long, hide = true, requires = "as_worker")]
+    pub worker_target: Option<String>,
+    /// A worker's results folder.
+    #[arg(long, hide = true, requires = "as_worker")]
+    pub worker_output: Option<PathBuf>,
+    /// A worker's seed.
+    #[arg(long, hide = true, requires = "as_worker")]
+    pub worker_seed: Option<u64>,
     /// Exit 1, like a failed target, when the load generator itself was saturated (its
     /// numbers are then a lower bound); without it, a saturated run only warns.
     #[arg(long)]
@@ -145,7 +165,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Validate(a) => return validate::validate(&a),
         Command::Report(a) => report::report(&a),
         Command::Compare(a) => compare::compare(&a),
-        Command::Capacity(a) => capacity::capacity(&a),
+        Command::Capacity(a) => capacity::capacity(a),
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),

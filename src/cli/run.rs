@@ -120,6 +120,9 @@ pub async fn execute(
     common: &CommonRunArgs,
     baseline: Option<&metrics::RunResult>,
 ) -> anyhow::Result<u8> {
+    if let Some(role) = common.as_worker {
+        return worker(plan, common, role).await;
+    }
     let (base_url, demo_server) = match &plan.target {
         Target::Url(u) => (u.clone(), None),
         Target::Embedded(e) => {
@@ -148,12 +151,17 @@ pub async fn execute(
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
     });
-    let mut opts = RunOptions::new(dir.clone(), &base_url);
-    opts.stop = stop;
-    opts.progress = Some(tx);
-    opts.seed = seed;
-    opts.abort = abort_check(&targets);
-    let outcome = engine::run(&plan, opts).await;
+    let n = super::workers::count(&plan, common.workers);
+    let outcome = if n > 1 {
+        super::workers::run(&plan, n, &base_url, &dir, seed, tx).await
+    } else {
+        let mut opts = RunOptions::new(dir.clone(), &base_url);
+        opts.stop = stop;
+        opts.progress = Some(tx);
+        opts.seed = seed;
+        opts.abort = aborts(&plan, &targets);
+        engine::run(&plan, opts).await.map_err(anyhow::Error::from)
+    };
     live.finish().await;
     if let Some(s) = demo_server {
         s.shutdown().await;
@@ -161,6 +169,8 @@ pub async fn execute(
     let result = outcome
         .with_context(|| format!("run failed; what was measured is in {}", dir.display()))?;
     console::print_summary(&result, &dir);
+    // A step test: the capacity analysis goes first, so the reports include it.
+    super::capacity::analyze_step_test(&plan, &result, &dir)?;
     let verdict = judge_and_report(&dir, &result, &targets)?;
     // --baseline (cli/compare.rs): a regression fails the run like a failed target.
     let regressed = match baseline {
@@ -180,9 +190,15 @@ pub async fn execute(
     // --fail-on-saturation: a generator that was itself the bottleneck fails the run like a
     // missed target; without the flag it is a warning.
     let saturated = console::print_saturation(&result, common.fail_on_saturation);
+    // A step test that stopped early past the limit did what it was for.
+    let early_stop = result
+        .run
+        .stop_reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with(super::capacity::EARLY_STOP));
     Ok(if !verdict.passed || aborted || regressed || saturated {
         exit::TARGETS_FAILED
-    } else if result.run.status == RunStatus::Interrupted {
+    } else if result.run.status == RunStatus::Interrupted && !early_stop {
         exit::INTERRUPTED
     } else {
         exit::OK
@@ -190,6 +206,48 @@ pub async fn execute(
 }
 
 const ABORTED: &str = "aborted";
+
+/// What stops a run early: targets with `abort_on_fail`, and a step test past its limit.
+fn aborts(plan: &Plan, targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
+    match (abort_check(targets), super::capacity::early_stop(plan)) {
+        (Some(mut a), Some(mut b)) => Some(Box::new(move |r: &metrics::RunResult| {
+            a(r).or_else(|| b(r))
+        })),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One worker of a `--workers` run (cli/workers.rs): its share of the load against the
+/// parent's target, into its own folder, nothing printed. Targets with `abort_on_fail`
+/// and a step test's early stop are judged on the share.
+async fn worker(
+    mut plan: Plan,
+    common: &CommonRunArgs,
+    role: super::workers::Role,
+) -> anyhow::Result<u8> {
+    super::workers::die_with_parent();
+    plan.load = plan.load.share(role.index, role.count);
+    if let Some(t) = &common.worker_target {
+        plan.target = Target::Url(t.clone());
+    }
+    let Target::Url(base_url) = plan.target.clone() else {
+        return Err(Invalid("a worker needs --worker-target".into()).into());
+    };
+    let out = common.worker_output.as_ref().unwrap_or(&common.output);
+    let dir = engine::results_dir(out, &plan)?;
+    let targets = super::targets::all(&plan.targets);
+    let mut opts = RunOptions::new(dir, &base_url);
+    opts.seed = common.worker_seed.unwrap_or(1);
+    opts.abort = aborts(&plan, &targets);
+    // The machine's cores shared out, as wrk gives each thread its core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    opts.threads = Some((cores / role.count).max(1));
+    let result = engine::run(&plan, opts).await?;
+    Ok(match result.run.status {
+        RunStatus::Interrupted => exit::INTERRUPTED,
+        _ => exit::OK,
+    })
+}
 
 /// The check the engine runs each second for targets with `abort_on_fail`: once a target
 /// has been lost on the totals so far for its whole `grace` (0 by default), the run stops.

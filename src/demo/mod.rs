@@ -205,6 +205,7 @@ impl RouteConfig {
 pub struct DemoServer {
     addr: SocketAddr,
     model: Arc<Model>,
+    sessions: Arc<shop::Sessions>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -222,6 +223,12 @@ impl DemoServer {
     /// A snapshot of the server's counters.
     pub fn stats(&self) -> DemoStats {
         self.model.stats()
+    }
+
+    /// How many times each username logged in (`POST /api/login`), for the first
+    /// `max_sessions` names seen.
+    pub fn logins(&self) -> BTreeMap<String, u64> {
+        self.sessions.logins()
     }
 
     /// From now, every response (including `/health`) waits until `d` has passed, as if the
@@ -267,7 +274,8 @@ pub async fn serve(addr: SocketAddr, config: DemoConfig) -> io::Result<DemoServe
     let listener = bind(addr)?;
     let addr = listener.local_addr()?;
     let model = Arc::new(Model::new(&config)?);
-    let app = routes::router(Arc::clone(&model), config.max_sessions);
+    let sessions = Arc::new(shop::Sessions::new(config.max_sessions));
+    let app = routes::router(Arc::clone(&model), Arc::clone(&sessions));
     let mut closing = model.closing();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -279,6 +287,7 @@ pub async fn serve(addr: SocketAddr, config: DemoConfig) -> io::Result<DemoServe
     Ok(DemoServer {
         addr,
         model,
+        sessions,
         task: Some(task),
     })
 }

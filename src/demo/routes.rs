@@ -32,11 +32,8 @@ type Params = HashMap<String, String>;
 /// Search results carry at most this many items; `total` counts them all.
 const SEARCH_LIMIT: usize = 20;
 
-pub(crate) fn router(model: Arc<Model>, max_sessions: usize) -> Router {
-    let app = App {
-        model,
-        sessions: Arc::new(Sessions::new(max_sessions)),
-    };
+pub(crate) fn router(model: Arc<Model>, sessions: Arc<Sessions>) -> Router {
+    let app = App { model, sessions };
     let mut router = Router::new()
         .route("/", get(home))
         .route("/api/products", get(products))
@@ -129,7 +126,8 @@ async fn login(State(app): State<App>, body: Result<Bytes, BytesRejection>) -> R
                 let msg = "`username` and `password` must not be empty";
                 return Err(ApiError::new(StatusCode::BAD_REQUEST, msg));
             }
-            Ok(Json(json!({ "token": app.sessions.login() })).into_response())
+            let token = app.sessions.login(credentials.username.trim());
+            Ok(Json(json!({ "token": token })).into_response())
         })
         .await
 }

@@ -102,6 +102,8 @@ pub(crate) struct Sessions {
 struct SessionsInner {
     carts: HashMap<String, BTreeMap<u32, u32>>,
     order: VecDeque<String>,
+    /// Logins by username (at most `max` names; later new names are not counted).
+    logins: HashMap<String, u64>,
 }
 
 /// Most of one product a cart holds.
@@ -121,10 +123,15 @@ impl Sessions {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts a session with an empty cart and returns its token.
-    pub(crate) fn login(&self) -> String {
+    /// Starts a session with an empty cart for `username` and returns its token.
+    pub(crate) fn login(&self, username: &str) -> String {
         let token = uuid::Uuid::new_v4().to_string();
         let mut inner = self.lock();
+        if let Some(n) = inner.logins.get_mut(username) {
+            *n += 1;
+        } else if inner.logins.len() < self.max {
+            inner.logins.insert(username.to_owned(), 1);
+        }
         while inner.order.len() >= self.max {
             if let Some(old) = inner.order.pop_front() {
                 inner.carts.remove(&old);
@@ -133,6 +140,15 @@ impl Sessions {
         inner.carts.insert(token.clone(), BTreeMap::new());
         inner.order.push_back(token.clone());
         token
+    }
+
+    /// How many times each username logged in (the first `max` names seen).
+    pub(crate) fn logins(&self) -> BTreeMap<String, u64> {
+        self.lock()
+            .logins
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// The cart of `token` as JSON, or `None` for a token this server did not issue.
@@ -200,13 +216,26 @@ mod tests {
     #[test]
     fn sessions_forget_the_oldest_token() {
         let sessions = Sessions::new(2);
-        let first = sessions.login();
-        let second = sessions.login();
+        let first = sessions.login("ada");
+        let second = sessions.login("bob");
         assert!(sessions.add(&second, 7, 150).is_some());
         assert_eq!(sessions.cart(&second).unwrap()["count"], MAX_QTY);
-        sessions.login();
+        sessions.login("ada");
         assert!(sessions.cart(&first).is_none());
         assert!(sessions.cart(&second).is_some());
         assert!(sessions.cart("nope").is_none());
+    }
+
+    #[test]
+    fn sessions_count_logins_by_username() {
+        let sessions = Sessions::new(2);
+        sessions.login("ada");
+        sessions.login("bob");
+        sessions.login("ada");
+        assert_eq!(sessions.logins().get("ada"), Some(&2));
+        sessions.login("cy");
+        let logins = sessions.logins();
+        assert_eq!(logins.len(), 2, "at most `max` names are counted");
+        assert_eq!(logins.get("bob"), Some(&1));
     }
 }

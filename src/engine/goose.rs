@@ -26,14 +26,14 @@ use super::{EngineError, RunCtx, StopLevel};
 
 /// What goose keeps for each user.
 #[derive(Clone)]
-struct UserState {
+pub(super) struct UserState {
     /// Order in which the user was launched: user `slot` is active while the plan wants
     /// more than `slot` users.
     slot: usize,
-    scenario: usize,
-    client: Option<reqwest::Client>,
-    vars: Vars,
-    rng: SmallRng,
+    pub(super) scenario: usize,
+    pub(super) client: Option<reqwest::Client>,
+    pub(super) vars: Vars,
+    pub(super) rng: SmallRng,
     active: bool,
     buf: String,
     /// Open model: the intended start of the iteration under way (`None`: between
@@ -42,6 +42,11 @@ struct UserState {
     /// Closed model: the user's last service time, µs (the expected interval before the
     /// run has a median).
     last_service_us: u64,
+    /// Page steps with `cache: true`: the user's cached assets.
+    pub(super) cache: super::page::AssetCache,
+    /// The user has a feeder row it has not used for an iteration yet (taken at set-up,
+    /// for `on_start` and the first iteration).
+    fresh_row: bool,
 }
 
 /// Which list of a scenario's steps.
@@ -157,6 +162,8 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
         buf: String::new(),
         ticket: None,
         last_service_us: 0,
+        cache: Default::default(),
+        fresh_row: false,
     });
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return;
@@ -201,6 +208,11 @@ async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
             return;
         }
     }
+    // Feeder rows before the variables, which may read them.
+    if let Err(why) = ctx.feeds.setup(scenario, &mut st.vars, &mut st.rng) {
+        return retire(ctx, st, &why);
+    }
+    st.fresh_row = true;
     for (slot, v) in ctx.plan.variables.iter().enumerate() {
         if let Some(t) = &v.initial {
             match t.render(&st.vars, &mut st.rng) {
@@ -263,6 +275,19 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
             None
         }
     };
+    // A new iteration takes new feeder rows (the first uses the row taken at set-up).
+    if k == 0 && ctx.feeds.per_iteration(scenario) && !std::mem::take(&mut st.fresh_row) {
+        let drawn = ctx.feeds.iteration(scenario, &mut st.vars, &mut st.rng);
+        if let Err(why) = drawn {
+            if st.ticket.take().is_some()
+                && let Some(open) = &ctx.open
+            {
+                open.busy(false);
+            }
+            retire(ctx, st, &why);
+            return idle().await;
+        }
+    }
     let step = &sc.steps[k];
     run_step(
         ctx,
@@ -315,6 +340,38 @@ async fn user_stop(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
     debug_assert_eq!(st.scenario, scenario);
 }
 
+/// Stop a user for the rest of the run (a feeder ran out of rows): counted as one
+/// `template` error at its scenario's first request, with `why` as the example.
+fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
+    let sc = &ctx.plan.scenarios[st.scenario];
+    let (phase, steps) = if sc.on_start.is_empty() {
+        (Phase::Main, &sc.steps)
+    } else {
+        (Phase::OnStart, &sc.on_start)
+    };
+    if !steps.is_empty() {
+        let cell = super::page::request_cell(ctx, ctx.cell(st.scenario, phase as usize, 0));
+        if ctx.record {
+            ctx.recorder.record(&Sample {
+                cell,
+                response_us: None,
+                service_us: None,
+                co_interval_us: None,
+                error: Some(ErrorKind::Template),
+                failed_checks: &[],
+                bytes: 0,
+                meta: None,
+            });
+        }
+        ctx.note_error(cell, ErrorKind::Template, why);
+    }
+    st.client = None;
+    if st.active {
+        st.active = false;
+        ctx.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Pause of a user with nothing to do while goose winds the attack down.
 async fn idle() {
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -353,8 +410,9 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
     }
 }
 
-/// Send one step's request and record what happened. `intended`: the open model's intended
-/// start of the iteration (first step only); the response time runs from it.
+/// Run one step (a page step loads its assets too) and record what happened. `intended`:
+/// the open model's intended start of the iteration (first step only); the response time
+/// runs from it.
 async fn run_step(
     ctx: &RunCtx,
     cell: usize,
@@ -362,9 +420,24 @@ async fn run_step(
     st: &mut UserState,
     intended: Option<std::time::Instant>,
 ) {
-    let Some(client) = st.client.as_ref() else {
-        return;
-    };
+    match &step.page {
+        Some(page) => super::page::run(ctx, cell, step, page, st, intended).await,
+        None => {
+            send_step(ctx, cell, step, st, intended).await;
+        }
+    }
+}
+
+/// Send one step's request and record it in `cell`. The outcome, unless the request could
+/// not be built (recorded as a `template` error) or was cut off.
+pub(super) async fn send_step(
+    ctx: &RunCtx,
+    cell: usize,
+    step: &StepPlan,
+    st: &mut UserState,
+    intended: Option<std::time::Instant>,
+) -> Option<Outcome> {
+    let client = st.client.as_ref()?;
     let req = match http::build_request(
         client,
         &ctx.base_url,
@@ -384,20 +457,27 @@ async fn run_step(
                 error: Some(ErrorKind::Template),
                 failed_checks: &[],
                 bytes: 0,
+                meta: None,
             });
             ctx.note_error(cell, ErrorKind::Template, &detail);
-            return;
+            return None;
         }
     };
     let outcome: Outcome = tokio::select! {
-        o = http::execute(client, req, step, &mut st.vars) => o,
+        o = http::execute(
+            client,
+            req,
+            step,
+            &mut st.vars,
+            ctx.recorder.server_timing_names(),
+        ) => o,
         _ = ctx.wait_for(StopLevel::Hard) => {
             ctx.cut_off.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         }
     };
     if !ctx.record {
-        return;
+        return Some(outcome);
     }
     // What the user waited: from the intended start (open model) or the send, to the end.
     // A timeout is a wait too: it goes into the response time, not the service time.
@@ -409,23 +489,7 @@ async fn run_step(
         (Some(_), _) | (None, Some(ErrorKind::Timeout)) => Some(waited),
         _ => None,
     };
-    // Closed model: correct for coordinated omission with the user's expected interval,
-    // its think time plus the step's normal (median) service time. Never in the open
-    // model, whose response time already runs from the intended start.
-    let co_interval_us = if ctx.open.is_none() {
-        let think = step
-            .think_time
-            .unwrap_or(ctx.plan.scenarios[st.scenario].think_time)
-            .mean()
-            .as_micros() as u64;
-        let median = match ctx.median_service_us(cell) {
-            0 => st.last_service_us,
-            m => m,
-        };
-        Some(think + median).filter(|i| *i > 0)
-    } else {
-        None
-    };
+    let co_interval_us = co_interval_us(ctx, cell, step, st);
     if let Some(s) = outcome.service_us {
         st.last_service_us = s;
     }
@@ -437,10 +501,36 @@ async fn run_step(
         error: outcome.error,
         failed_checks: &outcome.failed_checks,
         bytes: outcome.bytes,
+        meta: Some(&outcome.meta),
     });
     if let (Some(kind), Some(detail)) = (outcome.error, outcome.detail.as_deref()) {
         ctx.note_error(cell, kind, detail);
     }
+    Some(outcome)
+}
+
+/// Closed model: correct for coordinated omission with the user's expected interval, its
+/// think time plus the cell's normal (median) service time. Never in the open model, whose
+/// response time already runs from the intended start.
+pub(super) fn co_interval_us(
+    ctx: &RunCtx,
+    cell: usize,
+    step: &StepPlan,
+    st: &UserState,
+) -> Option<u64> {
+    if ctx.open.is_some() {
+        return None;
+    }
+    let think = step
+        .think_time
+        .unwrap_or(ctx.plan.scenarios[st.scenario].think_time)
+        .mean()
+        .as_micros() as u64;
+    let median = match ctx.median_service_us(cell) {
+        0 => st.last_service_us,
+        m => m,
+    };
+    Some(think + median).filter(|i| *i > 0)
 }
 
 /// Draw one think time.

@@ -3,10 +3,12 @@
 //!
 //! goose and reqwest are used only inside this module.
 
+mod feed;
 mod goose;
 mod health;
 mod http;
 mod open;
+mod page;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -156,6 +158,9 @@ pub struct RunOptions {
     /// Called once a second with the totals so far; returning a reason stops the run
     /// (targets with `abort_on_fail`).
     pub abort: Option<AbortCheck>,
+    /// Threads of the generator's runtime; `None`: one per available core. A worker of a
+    /// `--workers` run gets its share of the cores.
+    pub threads: Option<usize>,
 }
 
 /// Judges a run while it goes: `Some(reason)` stops it.
@@ -172,6 +177,7 @@ impl RunOptions {
             seed: 1,
             record: true,
             abort: None,
+            threads: None,
         }
     }
 }
@@ -203,6 +209,10 @@ pub(crate) struct RunCtx {
     /// Closed model: each cell's median service time so far, µs (0 until the first
     /// second is in), for the coordinated-omission correction.
     median_service: Vec<AtomicU64>,
+    /// Page steps: the document and assets cells of each page cell, by cell id.
+    page_cells: Vec<Option<page::PageCells>>,
+    /// The feeders' rows and positions.
+    feeds: feed::Feeds,
 }
 
 impl RunCtx {
@@ -257,6 +267,11 @@ fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
             .enumerate()
         {
             for step in steps {
+                if step.page.is_some() {
+                    // A page step has three cells: the page, its document, its assets.
+                    phases[p].push(page::add_cells(&mut cells, &sc.name, step));
+                    continue;
+                }
                 let mut checks: Vec<String> = step.checks.iter().map(|c| c.label.clone()).collect();
                 checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
                 let id = match cells
@@ -302,6 +317,35 @@ fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The facts of a run of `plan` about to start (status `running`): the engine's own, and
+/// the parent's of a `--workers` run.
+pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> RunInfo {
+    let open = plan.load.open.is_some();
+    RunInfo {
+        id: id.to_string(),
+        name: plan.name.clone(),
+        status: RunStatus::Running,
+        stop_reason: None,
+        scenario_file: plan.source.as_ref().map(|p| p.display().to_string()),
+        target: target.to_string(),
+        model: if open { "open" } else { "closed" }.into(),
+        response_time_basis: if open { "intended_start" } else { "corrected" }.into(),
+        started_at: rfc3339(started_at),
+        ended_at: None,
+        duration_us: 0,
+        planned_duration_us: plan.load.duration().as_micros() as u64,
+        max_users: plan.load.max_users() as u64,
+        peak_users: 0,
+        cut_off: 0,
+        tls_verify: plan.defaults.tls_verify,
+        generator: Generator::this_machine(),
+        open_model: None,
+        co_correction: None,
+        generator_health: None,
+        workers: None,
+    }
+}
+
 /// Round to whole milliseconds, in µs (interval-log timestamps have ms resolution).
 fn ms_us(d: Duration) -> u64 {
     d.as_millis() as u64 * 1000
@@ -320,38 +364,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let run_info = RunInfo {
-        id,
-        name: plan.name.clone(),
-        status: RunStatus::Running,
-        stop_reason: None,
-        scenario_file: plan.source.as_ref().map(|p| p.display().to_string()),
-        target: opts.base_url.clone(),
-        model: if plan.load.open.is_some() {
-            "open"
-        } else {
-            "closed"
-        }
-        .into(),
-        response_time_basis: if plan.load.open.is_some() {
-            "intended_start"
-        } else {
-            "corrected"
-        }
-        .into(),
-        started_at: rfc3339(started_at),
-        ended_at: None,
-        duration_us: 0,
-        planned_duration_us: plan.load.duration().as_micros() as u64,
-        max_users: plan.load.max_users() as u64,
-        peak_users: 0,
-        cut_off: 0,
-        tls_verify: plan.defaults.tls_verify,
-        generator: Generator::this_machine(),
-        open_model: None,
-        co_correction: None,
-        generator_health: None,
-    };
+    let run_info = run_info(plan, &id, &opts.base_url, started_at);
     let initial = RunResult {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
@@ -366,6 +379,9 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     };
     let mut writer = RunWriter::create(&opts.dir, &initial, started_at)?;
     let mut acc = Accumulator::new(cells.clone());
+    // Server-Timing histograms are named by the recorder's table, filled as entries arrive.
+    writer.set_server_timing_names(recorder.server_timing_names().clone());
+    acc.set_server_timing_names(recorder.server_timing_names().clone());
 
     let start = Instant::now();
     let ctx = Arc::new(RunCtx {
@@ -389,12 +405,17 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
             open::Open::new(o, &weights, plan.defaults.timeout)
         }),
         median_service: cells.iter().map(|_| AtomicU64::new(0)).collect(),
+        page_cells: page::sub_cells(&cells),
+        feeds: feed::Feeds::new(plan),
     });
     install_ctrlc(&opts.stop);
 
     // The attack gets its own runtime, so the generator's CPU can be told apart from an
     // embedded target's, and its timer lag probed.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let gen_rt = GenRuntime(Some(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cores)
@@ -573,6 +594,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
             pre_allocated: open.load.pre_allocated as u64,
             peak_busy: c.peak_busy.load(Ordering::Relaxed),
             pool_exhausted_seconds: exhausted_seconds,
+            schedule_offset_us: t0.saturating_duration_since(start).as_micros() as u64,
         });
     } else {
         run.co_correction = Some(CoCorrection {

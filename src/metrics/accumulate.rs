@@ -9,6 +9,7 @@ use super::result::{
     CellInfo, CheckResult, ErrorExample, Latency, RunInfo, RunResult, SCHEMA_VERSION,
     ScenarioResult, StepPoint, StepResult, Summary, TimePoint, Tool,
 };
+use super::server_timing::ServerTimingNames;
 
 /// What the generator observed in one interval besides the requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,6 +48,8 @@ pub struct Accumulator {
     step_series: Vec<Vec<StepPoint>>,
     peak_users: u64,
     measured_us: u64,
+    /// Names of the cells' `Server-Timing` histograms, by id.
+    server_timing: ServerTimingNames,
 }
 
 fn group(cells: &[CellInfo], key: impl Fn(&CellInfo) -> &str) -> Vec<(String, Vec<usize>)> {
@@ -58,6 +61,14 @@ fn group(cells: &[CellInfo], key: impl Fn(&CellInfo) -> &str) -> Vec<(String, Ve
         }
     }
     out
+}
+
+/// The cells whose samples are requests: all but page steps' page-load cells (a page view
+/// is counted by its document's and assets' own requests).
+fn request_cells(cells: &[CellInfo], n: usize) -> Vec<usize> {
+    (0..n)
+        .filter(|&i| cells.get(i).is_none_or(|c| !c.is_page()))
+        .collect()
 }
 
 fn merge(data: &[CellData], ids: &[usize]) -> CellData {
@@ -77,7 +88,11 @@ impl Accumulator {
             .map(|c| CellData::new(c.checks.len()))
             .collect();
         let names = group(&cells, |c| &c.step);
-        let scenarios = group(&cells, |c| &c.scenario);
+        let mut scenarios = group(&cells, |c| &c.scenario);
+        // A scenario's totals count requests: page views stay out, as in `overall`.
+        for (_, ids) in &mut scenarios {
+            ids.retain(|&i| cells.get(i).is_none_or(|c| !c.is_page()));
+        }
         let step_series = vec![Vec::new(); names.len()];
         Accumulator {
             cells,
@@ -88,7 +103,14 @@ impl Accumulator {
             step_series,
             peak_users: 0,
             measured_us: 0,
+            server_timing: ServerTimingNames::new(),
         }
+    }
+
+    /// Name the cells' `Server-Timing` histograms (by id) with the run's table (the
+    /// recorder's, or one rebuilt from the interval log).
+    pub fn set_server_timing_names(&mut self, names: ServerTimingNames) {
+        self.server_timing = names;
     }
 
     pub fn cells(&self) -> &[CellInfo] {
@@ -130,7 +152,7 @@ impl Accumulator {
                 max_us: m.hist.max(),
             });
         }
-        let all: Vec<usize> = (0..data.len()).collect();
+        let all = request_cells(&self.cells, data.len());
         let m = merge(data, &all);
         let point = TimePoint {
             t_us,
@@ -182,7 +204,7 @@ impl Accumulator {
 
     /// All requests so far, merged.
     pub fn overall(&self) -> CellData {
-        let all: Vec<usize> = (0..self.totals.len()).collect();
+        let all = request_cells(&self.cells, self.totals.len());
         merge(&self.totals, &all)
     }
 
@@ -224,7 +246,7 @@ impl Accumulator {
                     name: name.clone(),
                     method: self.cells[ids[0]].method.clone(),
                     scenarios,
-                    summary: Summary::from_cell(&m, secs),
+                    summary: Summary::from_cell_named(&m, secs, &self.server_timing),
                     checks,
                     timeseries: series.clone(),
                 }
@@ -235,7 +257,11 @@ impl Accumulator {
             .iter()
             .map(|(name, ids)| ScenarioResult {
                 name: name.clone(),
-                summary: Summary::from_cell(&merge(&self.totals, ids), secs),
+                summary: Summary::from_cell_named(
+                    &merge(&self.totals, ids),
+                    secs,
+                    &self.server_timing,
+                ),
             })
             .collect();
         RunResult {
@@ -243,7 +269,7 @@ impl Accumulator {
             tool: Tool::default(),
             run,
             cells: self.cells.clone(),
-            overall: Summary::from_cell(&self.overall(), secs),
+            overall: Summary::from_cell_named(&self.overall(), secs, &self.server_timing),
             steps,
             scenarios,
             timeseries: self.timeseries.clone(),

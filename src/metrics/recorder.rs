@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
+use super::server_timing::{ServerTimingNames, ServerTimings};
 
 /// Why a request did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -39,10 +40,12 @@ pub enum ErrorKind {
     HttpOther,
     /// The request could not be built (an unset variable, a bad URL).
     Template,
+    /// More redirects than the step may follow (`follow_redirects`).
+    TooManyRedirects,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::ConnectionRefused,
         ErrorKind::Connect,
         ErrorKind::Timeout,
@@ -54,6 +57,7 @@ impl ErrorKind {
         ErrorKind::Http5xx,
         ErrorKind::HttpOther,
         ErrorKind::Template,
+        ErrorKind::TooManyRedirects,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -70,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Http5xx => "http_5xx",
             ErrorKind::HttpOther => "http_other",
             ErrorKind::Template => "template",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
         }
     }
 
@@ -80,6 +85,53 @@ impl ErrorKind {
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// The HTTP version a response came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Http09,
+    Http10,
+    Http11,
+    Http2,
+    Http3,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Http09,
+        Protocol::Http10,
+        Protocol::Http11,
+        Protocol::Http2,
+        Protocol::Http3,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// `HTTP/1.1`, `HTTP/2`, as in `result.json`'s `http_versions`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http09 => "HTTP/0.9",
+            Protocol::Http10 => "HTTP/1.0",
+            Protocol::Http11 => "HTTP/1.1",
+            Protocol::Http2 => "HTTP/2",
+            Protocol::Http3 => "HTTP/3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// What a response said besides its timing: its `Server-Timing` entries, the redirects
+/// followed to get it, and its HTTP version.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ResponseMeta {
+    pub server_timing: ServerTimings,
+    /// Redirects followed before the final response.
+    pub redirects: u32,
+    /// HTTP version of the final response; `None` when no response came.
+    pub protocol: Option<Protocol>,
 }
 
 /// What one request produced.
@@ -101,6 +153,8 @@ pub struct Sample<'a> {
     /// Indexes (into the cell's check labels) of the checks and extracts that failed.
     pub failed_checks: &'a [u16],
     pub bytes: u64,
+    /// Server-Timing entries, redirects and HTTP version of the response, when one came.
+    pub meta: Option<&'a ResponseMeta>,
 }
 
 /// Counts and the histograms of one cell over some span of time.
@@ -121,6 +175,18 @@ pub struct CellData {
     pub errors: [u64; ErrorKind::COUNT],
     /// Failures per check label index.
     pub checks: Vec<u64>,
+    /// One histogram per `Server-Timing` entry name, by the name's id in the run's
+    /// [`ServerTimingNames`](super::server_timing::ServerTimingNames) (µs); shorter when the
+    /// later names were not seen here.
+    pub server_timing: Vec<Hist>,
+    /// `Server-Timing` entries that were malformed (skipped).
+    pub server_timing_malformed: u64,
+    /// `Server-Timing` entries with a duration not kept (too many distinct names).
+    pub server_timing_overflow: u64,
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Responses by HTTP version ([`Protocol`] as index).
+    pub protocols: [u64; Protocol::COUNT],
 }
 
 impl CellData {
@@ -154,6 +220,26 @@ impl CellData {
                 *n += 1;
             }
         }
+        if let Some(m) = s.meta {
+            self.record_meta(m);
+        }
+    }
+
+    #[inline]
+    fn record_meta(&mut self, m: &ResponseMeta) {
+        for (id, us) in m.server_timing.iter() {
+            if self.server_timing.len() <= id {
+                // Once per name and cell: names are few (bounded by the run's table).
+                self.server_timing.resize_with(id + 1, Hist::new);
+            }
+            self.server_timing[id].record(us);
+        }
+        self.server_timing_malformed += u64::from(m.server_timing.malformed);
+        self.server_timing_overflow += u64::from(m.server_timing.overflow);
+        self.redirects += u64::from(m.redirects);
+        if let Some(p) = m.protocol {
+            self.protocols[p as usize] += 1;
+        }
     }
 
     /// Add `other` into `self`.
@@ -174,6 +260,25 @@ impl CellData {
         for (a, b) in self.checks.iter_mut().zip(other.checks.iter()) {
             *a += b;
         }
+        if self.server_timing.len() < other.server_timing.len() {
+            self.server_timing
+                .resize_with(other.server_timing.len(), Hist::new);
+        }
+        for (a, b) in self
+            .server_timing
+            .iter_mut()
+            .zip(other.server_timing.iter())
+        {
+            if !b.is_empty() {
+                a.add(b);
+            }
+        }
+        self.server_timing_malformed += other.server_timing_malformed;
+        self.server_timing_overflow += other.server_timing_overflow;
+        self.redirects += other.redirects;
+        for (a, b) in self.protocols.iter_mut().zip(other.protocols.iter()) {
+            *a += b;
+        }
     }
 
     /// Move everything into `into` and leave `self` empty.
@@ -191,6 +296,11 @@ impl CellData {
         self.bytes = 0;
         self.errors = [0; ErrorKind::COUNT];
         self.checks.iter_mut().for_each(|c| *c = 0);
+        self.server_timing.iter_mut().for_each(Hist::reset);
+        self.server_timing_malformed = 0;
+        self.server_timing_overflow = 0;
+        self.redirects = 0;
+        self.protocols = [0; Protocol::COUNT];
     }
 
     pub fn error_count(&self) -> u64 {
@@ -209,6 +319,7 @@ struct Inner {
     id: u64,
     checks_per_cell: Vec<usize>,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+    server_timing: ServerTimingNames,
 }
 
 /// Cheap to clone; every user of a run holds one.
@@ -236,8 +347,14 @@ impl Recorder {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 checks_per_cell,
                 shards: Mutex::new(Vec::new()),
+                server_timing: ServerTimingNames::new(),
             }),
         }
+    }
+
+    /// The run's `Server-Timing` names: [`CellData::server_timing`] is indexed by their ids.
+    pub fn server_timing_names(&self) -> &ServerTimingNames {
+        &self.inner.server_timing
     }
 
     pub fn cells(&self) -> usize {
@@ -326,6 +443,7 @@ mod tests {
                             },
                             failed_checks: failed,
                             bytes: 10,
+                            meta: None,
                         });
                     }
                 });
@@ -358,12 +476,64 @@ mod tests {
             error: None,
             failed_checks: &[],
             bytes: 0,
+            meta: None,
         };
         a.record(&s);
         a.record(&s);
         b.record(&s);
         assert_eq!(a.harvest()[0].requests, 2);
         assert_eq!(b.harvest()[0].requests, 1);
+    }
+
+    #[test]
+    fn server_timing_redirects_and_versions_are_recorded_per_cell() {
+        let r = Recorder::new(vec![0, 0]);
+        let names = r.server_timing_names().clone();
+        let mut meta = ResponseMeta {
+            redirects: 2,
+            protocol: Some(Protocol::Http2),
+            ..ResponseMeta::default()
+        };
+        meta.server_timing
+            .add_header(b"db;dur=12, app;dur=20, bad;dur=x", &names);
+        let s = Sample {
+            cell: 1,
+            response_us: Some(25_000),
+            service_us: Some(25_000),
+            co_interval_us: None,
+            error: None,
+            failed_checks: &[],
+            bytes: 0,
+            meta: Some(&meta),
+        };
+        std::thread::scope(|sc| {
+            for _ in 0..3 {
+                sc.spawn(|| {
+                    for _ in 0..100 {
+                        r.record(&s);
+                    }
+                });
+            }
+        });
+        let d = r.harvest();
+        assert!(d[0].server_timing.is_empty());
+        let c = &d[1];
+        assert_eq!(names.iter().collect::<Vec<_>>(), vec!["db", "app"]);
+        assert_eq!(c.server_timing[0].count(), 300);
+        // 12 ms and 20 ms are exact in the histogram's buckets (multiples of their width).
+        assert_eq!(c.server_timing[0].min(), 12_000);
+        assert_eq!(c.server_timing[1].min(), 20_000);
+        assert_eq!(c.server_timing_malformed, 300);
+        assert_eq!(c.redirects, 600);
+        assert_eq!(c.protocols[Protocol::Http2 as usize], 300);
+        let again = r.harvest();
+        assert!(again[1].server_timing.iter().all(Hist::is_empty));
+        assert_eq!(again[1].redirects, 0);
+        let mut total = CellData::default();
+        total.add(c);
+        total.add(c);
+        assert_eq!(total.server_timing[1].count(), 600);
+        assert_eq!(Protocol::parse("HTTP/2"), Some(Protocol::Http2));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
-use super::recorder::{CellData, ErrorKind};
+use super::recorder::{CellData, ErrorKind, Protocol};
+use super::server_timing::ServerTimingNames;
 
 /// Version of the `result.json` layout. Bump on any incompatible change and keep a loader
 /// for the old one.
@@ -125,6 +126,10 @@ pub struct RunInfo {
     /// How the generator itself fared: CPU, scheduler lag, saturation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_health: Option<GeneratorHealth>,
+    /// Worker processes that generated the load (`--workers`), their measurements merged;
+    /// absent for a run from one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u64>,
 }
 
 /// The open model's schedule against what happened.
@@ -159,6 +164,10 @@ pub struct OpenModelStats {
     pub peak_busy: u64,
     /// Seconds in which every user of the pool was busy and iterations queued.
     pub pool_exhausted_seconds: u64,
+    /// When the schedule started, from the start of the run (after the pre-allocated users
+    /// were set up); the plan's times count from here.
+    #[serde(default)]
+    pub schedule_offset_us: u64,
 }
 
 /// The closed model's coordinated-omission correction.
@@ -245,6 +254,19 @@ pub struct CellInfo {
     pub tags: Vec<String>,
 }
 
+/// [`CellInfo::method`] of a page step's page-load cell: one sample per page view (from the
+/// document's start to the end of its last asset). A page view is not a request, so these
+/// cells stay out of the run's totals (`overall`, the time series), which count the
+/// document's and the assets' own requests.
+pub const PAGE_METHOD: &str = "PAGE";
+
+impl CellInfo {
+    /// Is this a page step's page-load cell ([`PAGE_METHOD`])?
+    pub fn is_page(&self) -> bool {
+        self.method == PAGE_METHOD
+    }
+}
+
 /// Counts and latency of a set of requests.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +299,27 @@ pub struct Summary {
     /// per response (what a closed-loop tool without correction reports).
     #[serde(default)]
     pub service_time: Latency,
+    /// The responses' `Server-Timing` entries by name: each entry's `dur`, one sample per
+    /// entry sent (a response without the entry adds nothing), µs. At most 16 names a run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_timing: BTreeMap<String, Latency>,
+    /// `Server-Timing` entries that broke the header's grammar and were skipped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_timing_malformed: u64,
+    /// `Server-Timing` entries with a duration that were not kept: names beyond the run's
+    /// first 16, or beyond 16 entries in one response.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_timing_overflow: u64,
+    /// Redirects followed (each hop counts once; the request counts once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redirects: u64,
+    /// Final responses by HTTP version, e.g. `{"HTTP/2": 1200}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_versions: BTreeMap<String, u64>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Latency distribution read from an HDR histogram.
@@ -323,8 +366,15 @@ impl Latency {
 }
 
 impl Summary {
-    /// Summarise `d` measured over `secs` seconds.
+    /// Summarise `d` measured over `secs` seconds (without its `Server-Timing` entries,
+    /// whose names are the run's: see [`Summary::from_cell_named`]).
     pub fn from_cell(d: &CellData, secs: f64) -> Summary {
+        Summary::from_cell_named(d, secs, &ServerTimingNames::new())
+    }
+
+    /// Summarise `d` measured over `secs` seconds, its `Server-Timing` histograms named by
+    /// `names`.
+    pub fn from_cell_named(d: &CellData, secs: f64, names: &ServerTimingNames) -> Summary {
         let errors = d.error_count();
         let errors_by_kind = ErrorKind::ALL
             .iter()
@@ -351,6 +401,22 @@ impl Summary {
             errors_by_kind,
             response_time: Latency::from_hist(&d.hist),
             service_time: Latency::from_hist(&d.service),
+            server_timing: d
+                .server_timing
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.is_empty())
+                .filter_map(|(id, h)| Some((names.get(id)?.to_string(), Latency::from_hist(h))))
+                .collect(),
+            server_timing_malformed: d.server_timing_malformed,
+            server_timing_overflow: d.server_timing_overflow,
+            redirects: d.redirects,
+            http_versions: Protocol::ALL
+                .iter()
+                .zip(d.protocols.iter())
+                .filter(|(_, n)| **n > 0)
+                .map(|(p, n)| (p.as_str().to_string(), *n))
+                .collect(),
         }
     }
 }

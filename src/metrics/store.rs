@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use super::MetricsError;
 use super::accumulate::{Accumulator, Gauges};
 use super::histogram::Hist;
-use super::recorder::{CellData, ErrorKind, IntervalData};
+use super::recorder::{CellData, ErrorKind, IntervalData, Protocol};
 use super::result::{RunResult, RunStatus, SCHEMA_VERSION};
+use super::server_timing::ServerTimingNames;
 
 pub const RESULT_FILE: &str = "result.json";
 pub const HLOG_FILE: &str = "latency.hlog";
@@ -31,6 +32,33 @@ pub const TARGETS_FILE: &str = "targets.json";
 /// Tag suffix of the service-time histograms in the interval log (`browse/GET_/~service`);
 /// the plain tag holds the response time.
 pub const SERVICE_SUFFIX: &str = "~service";
+/// Tag infix of the `Server-Timing` histograms in the interval log: `TAG~st:NAME` holds
+/// the `dur` of the entry `NAME` (µs). Cell tags never contain `~`.
+pub const SERVER_TIMING_INFIX: &str = "~st:";
+
+/// What an interval-log histogram holds, read from its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistKind<'a> {
+    /// The response time (the plain tag).
+    Response,
+    /// The service time (`TAG~service`).
+    Service,
+    /// A `Server-Timing` entry (`TAG~st:NAME`).
+    ServerTiming(&'a str),
+}
+
+/// The cell tag of an interval-log tag, and what its histogram holds; `None` for a tag
+/// with a suffix this version does not know.
+pub fn split_tag(tag: &str) -> Option<(&str, HistKind<'_>)> {
+    match tag.split_once('~') {
+        None => Some((tag, HistKind::Response)),
+        Some((cell, "service")) => Some((cell, HistKind::Service)),
+        Some((cell, rest)) => rest
+            .strip_prefix("st:")
+            .filter(|n| !n.is_empty())
+            .map(|n| (cell, HistKind::ServerTiming(n))),
+    }
+}
 
 /// Save the targets of a run into its folder.
 pub fn write_targets(dir: &Path, targets: &[super::verdict::Target]) -> Result<(), MetricsError> {
@@ -177,6 +205,18 @@ pub struct JournalCell {
     /// Samples the coordinated-omission correction added (closed model).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub corrected: u64,
+    /// Malformed `Server-Timing` entries skipped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_timing_malformed: u64,
+    /// `Server-Timing` entries with a duration not kept (too many names).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_timing_overflow: u64,
+    /// Redirects followed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redirects: u64,
+    /// Responses by HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub http_versions: BTreeMap<String, u64>,
 }
 
 /// Read a run's interval journal (`intervals.jsonl`), one entry per interval. A last line
@@ -196,6 +236,8 @@ pub struct RunWriter {
     hlog: BufWriter<File>,
     journal: BufWriter<File>,
     tags: Vec<String>,
+    /// Names of the cells' `Server-Timing` histograms, by id.
+    server_timing: ServerTimingNames,
 }
 
 impl RunWriter {
@@ -220,6 +262,7 @@ impl RunWriter {
                     .map_err(io_err(&dir.join(JOURNAL_FILE)))?,
             ),
             tags: initial.cells.iter().map(|c| c.tag.clone()).collect(),
+            server_timing: ServerTimingNames::new(),
         };
         w.write_result(initial)?;
         let epoch = started
@@ -229,7 +272,7 @@ impl RunWriter {
         let date = chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339();
         let header = format!(
             "#[Histogram log format version 1.3]\n\
-             #[Written by skein {}: response times in microseconds, one tag per scenario step; TAG~service: service times]\n\
+             #[Written by skein {}: response times in microseconds, one tag per scenario step; TAG~service: service times; TAG~st:NAME: Server-Timing entry NAME]\n\
              #[StartTime: {epoch:.3} (seconds since epoch), {date}]\n\
              #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
              #[MaxValueDivisor: 1000.0 (maximums below are in milliseconds)]\n\
@@ -245,6 +288,12 @@ impl RunWriter {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Name the cells' `Server-Timing` histograms (by id) with the run's table, so they are
+    /// written under `TAG~st:NAME`; without it they are not written.
+    pub fn set_server_timing_names(&mut self, names: ServerTimingNames) {
+        self.server_timing = names;
     }
 
     /// Append one interval with only its user count.
@@ -274,7 +323,15 @@ impl RunWriter {
             if d.requests == 0 {
                 continue;
             }
-            for (h, suffix) in [(&d.hist, ""), (&d.service, SERVICE_SUFFIX)] {
+            let timings = d.server_timing.iter().enumerate().filter_map(|(id, h)| {
+                let name = self.server_timing.get(id)?;
+                Some((h, format!("{SERVER_TIMING_INFIX}{name}")))
+            });
+            let all = [
+                (&d.hist, String::new()),
+                (&d.service, SERVICE_SUFFIX.to_string()),
+            ];
+            for (h, suffix) in all.into_iter().chain(timings) {
                 if h.is_empty() {
                     continue;
                 }
@@ -308,6 +365,15 @@ impl RunWriter {
                     Vec::new()
                 },
                 corrected: d.corrected,
+                server_timing_malformed: d.server_timing_malformed,
+                server_timing_overflow: d.server_timing_overflow,
+                redirects: d.redirects,
+                http_versions: Protocol::ALL
+                    .iter()
+                    .zip(d.protocols.iter())
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(p, n)| (p.as_str().to_string(), *n))
+                    .collect(),
             });
         }
         let line = JournalLine {
@@ -447,40 +513,65 @@ pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
         source: e,
     })?;
     if result.run.status == RunStatus::Running {
+        // A `--workers` run whose parent died: merge what its workers wrote.
+        if result.run.workers.is_some() && dir.join(super::merge::WORKERS_DIR).is_dir() {
+            return super::merge::recover_workers(dir, result);
+        }
         return recover(dir, result);
     }
     Ok(result)
 }
 
-/// Rebuild the totals of a run whose process died, from its journal and interval log.
-fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
+/// One interval of a run folder as stored: its counts from the journal joined with its
+/// histograms from the interval log.
+#[derive(Debug, Clone)]
+pub struct StoredInterval {
+    pub t_us: u64,
+    pub duration_us: u64,
+    pub gauges: Gauges,
+    pub data: IntervalData,
+}
+
+/// Every interval of the run folder `dir` (whose cells `initial` lists), as the run
+/// recorded it. `names` interns the `Server-Timing` entry names: pass the same one for
+/// several folders that are to be merged, so their ids agree.
+pub fn read_intervals(
+    dir: &Path,
+    initial: &RunResult,
+    names: &ServerTimingNames,
+) -> Result<Vec<StoredInterval>, MetricsError> {
     let journal = read_journal(dir)?;
     let tag_ids: HashMap<&str, usize> = initial
         .cells
         .iter()
         .map(|c| (c.tag.as_str(), c.id))
         .collect();
-    // Histograms by (cell, service time?, interval start in ms).
-    let mut hists: HashMap<(usize, bool, u64), Hist> = HashMap::new();
+    // Histograms by (cell, kind, interval start in ms); kind 0 is the response time, 1 the
+    // service time, 2 + id a Server-Timing entry (ids in order of first appearance).
+    let mut hists: HashMap<(usize, usize, u64), Hist> = HashMap::new();
     let hpath = dir.join(HLOG_FILE);
     if hpath.is_file() {
         for e in read_hlog(&hpath)? {
-            let Some(tag) = e.tag.as_deref() else {
+            let Some((tag, kind)) = e.tag.as_deref().and_then(split_tag) else {
                 continue;
             };
-            let (tag, service) = match tag.strip_suffix(SERVICE_SUFFIX) {
-                Some(t) => (t, true),
-                None => (tag, false),
+            let kind = match kind {
+                HistKind::Response => 0,
+                HistKind::Service => 1,
+                HistKind::ServerTiming(name) => match names.id(name) {
+                    Some(id) => 2 + id,
+                    None => continue,
+                },
             };
             if let Some(&id) = tag_ids.get(tag) {
                 hists.insert(
-                    (id, service, (e.start.as_secs_f64() * 1000.0).round() as u64),
+                    (id, kind, (e.start.as_secs_f64() * 1000.0).round() as u64),
                     e.hist,
                 );
             }
         }
     }
-    let mut acc = Accumulator::new(initial.cells.clone());
+    let mut out = Vec::with_capacity(journal.len());
     for j in &journal {
         let mut data: IntervalData = initial
             .cells
@@ -504,15 +595,48 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
                 *a = *b;
             }
             d.corrected = c.corrected;
+            d.server_timing_malformed = c.server_timing_malformed;
+            d.server_timing_overflow = c.server_timing_overflow;
+            d.redirects = c.redirects;
+            for (p, n) in &c.http_versions {
+                if let Some(p) = Protocol::parse(p) {
+                    d.protocols[p as usize] = *n;
+                }
+            }
             let ms = (j.t_us as f64 / 1000.0).round() as u64;
-            if let Some(h) = hists.remove(&(c.cell, false, ms)) {
+            if let Some(h) = hists.remove(&(c.cell, 0, ms)) {
                 d.hist = h;
             }
-            if let Some(h) = hists.remove(&(c.cell, true, ms)) {
+            if let Some(h) = hists.remove(&(c.cell, 1, ms)) {
                 d.service = h;
             }
+            for id in 0..names.len() {
+                if let Some(h) = hists.remove(&(c.cell, 2 + id, ms)) {
+                    if d.server_timing.len() <= id {
+                        d.server_timing.resize_with(id + 1, Hist::new);
+                    }
+                    d.server_timing[id] = h;
+                }
+            }
         }
-        acc.add_interval_with(j.t_us, j.duration_us, &j.gauges(), &data);
+        out.push(StoredInterval {
+            t_us: j.t_us,
+            duration_us: j.duration_us,
+            gauges: j.gauges(),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// Rebuild the totals of a run whose process died, from its journal and interval log.
+fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
+    let names = ServerTimingNames::new();
+    let intervals = read_intervals(dir, &initial, &names)?;
+    let mut acc = Accumulator::new(initial.cells.clone());
+    acc.set_server_timing_names(names.clone());
+    for iv in &intervals {
+        acc.add_interval_with(iv.t_us, iv.duration_us, &iv.gauges, &iv.data);
     }
     let mut run = initial.run.clone();
     run.status = RunStatus::Interrupted;

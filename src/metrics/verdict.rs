@@ -137,7 +137,8 @@ pub enum Metric {
     Rps,
     /// Peak concurrent users.
     Users,
-    /// An entry of the `Server-Timing` response header, e.g. `db` (not recorded yet).
+    /// An entry of the `Server-Timing` response header, e.g. `db`: the `dur` of each such
+    /// entry the responses sent (`result.json`'s `server_timing`).
     ServerTiming(String),
 }
 
@@ -266,9 +267,20 @@ struct Tally {
     checks_total: u64,
     secs: f64,
     users: Option<u64>,
+    /// The `Server-Timing` entry a target reads, and its samples.
+    server_timing: Option<(String, Hist)>,
 }
 
 impl Tally {
+    /// Add a `Server-Timing` histogram of entry `name` if the tally reads it.
+    fn add_server_timing(&mut self, name: &str, h: &Hist) {
+        if let Some((n, sum)) = self.server_timing.as_mut()
+            && n == name
+        {
+            sum.add(h);
+        }
+    }
+
     fn add_summary(&mut self, s: &Summary) -> Result<(), String> {
         let h = s
             .response_time
@@ -285,6 +297,15 @@ impl Tally {
         }
         self.requests += s.requests;
         self.failed += s.errors + s.check_failed;
+        if let Some((name, _)) = &self.server_timing
+            && let Some(l) = s.server_timing.get(name.as_str())
+        {
+            let h = l.hist().map_err(|e| {
+                format!("its stored Server-Timing histogram \"{name}\" is unreadable ({e})")
+            })?;
+            let name = name.clone();
+            self.add_server_timing(&name, &h);
+        }
         Ok(())
     }
 
@@ -315,18 +336,17 @@ pub fn evaluate(result: &RunResult, windows: &WindowData, targets: &[Target]) ->
 
 /// The value of `t`'s metric, or why there is none.
 fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, String> {
-    if let Metric::ServerTiming(name) = &t.metric {
-        return Err(format!(
-            "the Server-Timing entry \"{name}\" is not recorded yet"
-        ));
-    }
     if t.metric == Metric::Users && t.scope != Scope::Overall {
         return Err("users are counted for the whole run only".into());
     }
     let cells = cells_of(result, &t.scope)?;
+    let reads = match &t.metric {
+        Metric::ServerTiming(name) => Some((name.clone(), Hist::new())),
+        _ => None,
+    };
     let tally = match t.after_us {
-        None => whole_run(result, windows, &t.scope, &cells)?,
-        Some(after) => window(result, windows, &cells, after)?,
+        None => whole_run(result, windows, &t.scope, &cells, reads)?,
+        Some(after) => window(result, windows, &cells, after, reads)?,
     };
     let agg = t.aggregate.unwrap_or(Aggregate::Mean);
     let of = |h: &Hist| match agg {
@@ -334,7 +354,7 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
         Aggregate::Max => h.max() as f64,
         Aggregate::Percentile(p) => h.quantile(p / 100.0) as f64,
     };
-    match t.metric {
+    match &t.metric {
         Metric::ResponseTime if tally.hist.is_empty() => Err("no response was recorded".into()),
         Metric::ResponseTime => Ok(of(&tally.hist)),
         Metric::ServiceTime if tally.service.is_empty() && !tally.hist.is_empty() => Err(
@@ -353,7 +373,13 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
             .users
             .map(|u| u as f64)
             .ok_or_else(|| "no interval was recorded".into()),
-        Metric::ServerTiming(_) => unreachable!("returned above"),
+        Metric::ServerTiming(name) => match &tally.server_timing {
+            Some((_, h)) if !h.is_empty() => Ok(of(h)),
+            _ if tally.requests == 0 => Err("no request was made".into()),
+            _ => Err(format!(
+                "no response carried a Server-Timing entry \"{name}\" with a duration"
+            )),
+        },
     }
 }
 
@@ -363,9 +389,10 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
         .cells
         .iter()
         .filter(|c| match scope {
-            Scope::Overall => true,
+            // A page view is not a request: its page-load cell stays out of the totals.
+            Scope::Overall => !c.is_page(),
             Scope::Step(n) => &c.step == n,
-            Scope::Scenario(n) => &c.scenario == n,
+            Scope::Scenario(n) => &c.scenario == n && !c.is_page(),
             Scope::Tag(n) => c.tags.contains(n),
         })
         .collect();
@@ -387,11 +414,13 @@ fn whole_run(
     windows: &WindowData,
     scope: &Scope,
     cells: &[&CellInfo],
+    server_timing: Option<(String, Hist)>,
 ) -> Result<Tally, String> {
     let mut tally = Tally {
         secs: result.run.duration_us as f64 / 1e6,
         users: (result.run.peak_users > 0 || !result.timeseries.is_empty())
             .then_some(result.run.peak_users),
+        server_timing,
         ..Tally::default()
     };
     let missing = |what: &str, n: &str| format!("result.json has no row for {what} \"{n}\"");
@@ -461,6 +490,9 @@ fn whole_run(
                         tally.service.add(&cell.service);
                         tally.requests += cell.requests;
                         tally.failed += cell.errors + cell.check_failed;
+                        for (name, h) in &cell.server_timing {
+                            tally.add_server_timing(name, h);
+                        }
                     }
                 }
             }
@@ -475,9 +507,13 @@ fn window(
     windows: &WindowData,
     cells: &[&CellInfo],
     after_us: u64,
+    server_timing: Option<(String, Hist)>,
 ) -> Result<Tally, String> {
     let ids: Vec<usize> = cells.iter().map(|c| c.id).collect();
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        server_timing,
+        ..Tally::default()
+    };
     let mut any = false;
     let mut duration_us = 0;
     for i in windows.starting_at(after_us) {
@@ -489,6 +525,9 @@ fn window(
             tally.service.add(&c.service);
             tally.requests += c.requests;
             tally.failed += c.errors + c.check_failed;
+            for (name, h) in &c.server_timing {
+                tally.add_server_timing(name, h);
+            }
             let labels = result.cells.get(c.cell).map_or(0, |x| x.checks.len()) as u64;
             let failures: u64 = c.check_failures.iter().sum();
             let total = labels * c.responses();

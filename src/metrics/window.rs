@@ -6,15 +6,17 @@
 //! merged histograms of its intervals, never from averaged per-interval percentiles. Each
 //! cell has two histograms in the log: the response time under its tag and the service time
 //! under `TAG~service` ([`store::SERVICE_SUFFIX`]); logs from before service times were
-//! recorded have the first only.
+//! recorded have the first only. A cell's `Server-Timing` entries are under `TAG~st:NAME`
+//! ([`store::SERVER_TIMING_INFIX`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::MetricsError;
 use super::histogram::Hist;
 use super::result::CellInfo;
-use super::store::{self, HlogEntry, JournalLine};
+use super::server_timing::ServerTimingNames;
+use super::store::{self, HistKind, HlogEntry, JournalLine};
 
 /// Every interval of a run, each with the cells that had requests in it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,6 +52,8 @@ pub struct IntervalCell {
     pub check_failed: u64,
     /// Failures per check label of the cell.
     pub check_failures: Vec<u64>,
+    /// `Server-Timing` entries by name, µs (empty in runs from before they were recorded).
+    pub server_timing: BTreeMap<String, Hist>,
 }
 
 impl IntervalCell {
@@ -65,11 +69,27 @@ impl IntervalCell {
     }
 }
 
-/// The cell tag of an interval-log tag and whether it holds service times.
-fn split_tag(tag: &str) -> (&str, bool) {
-    match tag.strip_suffix(store::SERVICE_SUFFIX) {
-        Some(t) => (t, true),
-        None => (tag, false),
+/// Which histogram of an interval cell: 0 the response time, 1 the service time, 2 + id
+/// the `Server-Timing` entry with that id in `names` (interned here: the log has at most the
+/// run's few names). `None` for a kind this version does not know.
+fn kind_slot(kind: HistKind<'_>, names: &ServerTimingNames) -> Option<usize> {
+    match kind {
+        HistKind::Response => Some(0),
+        HistKind::Service => Some(1),
+        HistKind::ServerTiming(n) => names.id(n).map(|id| 2 + id),
+    }
+}
+
+/// Put histogram `h` of kind slot `kind` into `c`.
+fn put(c: &mut IntervalCell, kind: usize, h: Hist, names: &ServerTimingNames) {
+    match kind {
+        0 => c.hist.add(&h),
+        1 => c.service.add(&h),
+        k => {
+            if let Some(name) = names.get(k - 2) {
+                c.server_timing.entry(name.to_string()).or_default().add(&h);
+            }
+        }
     }
 }
 
@@ -158,30 +178,29 @@ impl WindowData {
             let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
             // Decoding the histograms is nearly all the work: collect the wanted ones, then
             // decode and merge them on every core, one partial sum per thread.
-            let mut jobs: Vec<((usize, usize, bool), String)> = Vec::new();
-            let mut seen: HashSet<(usize, u64, bool)> = HashSet::new();
+            let names = ServerTimingNames::new();
+            let mut jobs: Vec<((usize, usize, usize), String)> = Vec::new();
+            let mut seen: HashSet<(usize, u64, usize)> = HashSet::new();
             store::for_each_hlog(&hpath, |e| {
-                let Some((tag, service)) = e.tag.map(split_tag) else {
+                let Some((tag, kind)) = e.tag.and_then(store::split_tag) else {
                     return Ok(());
                 };
                 let Some(&id) = ids.get(tag) else {
                     return Ok(());
                 };
+                let Some(kind) = kind_slot(kind, &names) else {
+                    return Ok(());
+                };
                 let ms = ms_key(e.start.as_secs_f64() * 1e6);
                 if let Some(&(k, pos)) = wanted.get(&(id, ms))
-                    && seen.insert((id, ms, service))
+                    && seen.insert((id, ms, kind))
                 {
-                    jobs.push(((k, pos, service), e.encoded.to_string()));
+                    jobs.push(((k, pos, kind), e.encoded.to_string()));
                 }
                 Ok(())
             })?;
-            for ((k, pos, service), h) in decode_and_merge(&jobs)? {
-                let c = &mut segments[k].cells[pos];
-                if service {
-                    c.service.add(&h);
-                } else {
-                    c.hist.add(&h);
-                }
+            for ((k, pos, kind), h) in decode_and_merge(&jobs)? {
+                put(&mut segments[k].cells[pos], kind, h, &names);
             }
         }
         Ok(WindowData {
@@ -196,15 +215,20 @@ impl WindowData {
         hlog: Vec<HlogEntry>,
     ) -> WindowData {
         let ids: HashMap<&str, usize> = cells.iter().map(|c| (c.tag.as_str(), c.id)).collect();
-        let mut hists: HashMap<(usize, u64, bool), Hist> = HashMap::new();
+        let names = ServerTimingNames::new();
+        let mut hists: HashMap<(usize, u64, usize), Hist> = HashMap::new();
         for e in hlog {
-            let Some((tag, service)) = e.tag.as_deref().map(split_tag) else {
+            let Some((tag, kind)) = e.tag.as_deref().and_then(store::split_tag) else {
+                continue;
+            };
+            let Some(kind) = kind_slot(kind, &names) else {
                 continue;
             };
             if let Some(&id) = ids.get(tag) {
-                hists.insert((id, ms_key(e.start.as_secs_f64() * 1e6), service), e.hist);
+                hists.insert((id, ms_key(e.start.as_secs_f64() * 1e6), kind), e.hist);
             }
         }
+        let kinds = 2 + names.len();
         let intervals = journal
             .iter()
             .map(|j| Interval {
@@ -214,18 +238,21 @@ impl WindowData {
                 cells: j
                     .cells
                     .iter()
-                    .map(|c| IntervalCell {
-                        cell: c.cell,
-                        hist: hists
-                            .remove(&(c.cell, ms_key(j.t_us as f64), false))
-                            .unwrap_or_default(),
-                        service: hists
-                            .remove(&(c.cell, ms_key(j.t_us as f64), true))
-                            .unwrap_or_default(),
-                        requests: c.requests,
-                        errors: c.errors.values().sum(),
-                        check_failed: c.check_failed,
-                        check_failures: c.checks.clone(),
+                    .map(|c| {
+                        let mut cell = IntervalCell {
+                            cell: c.cell,
+                            requests: c.requests,
+                            errors: c.errors.values().sum(),
+                            check_failed: c.check_failed,
+                            check_failures: c.checks.clone(),
+                            ..IntervalCell::default()
+                        };
+                        for kind in 0..kinds {
+                            if let Some(h) = hists.remove(&(c.cell, ms_key(j.t_us as f64), kind)) {
+                                put(&mut cell, kind, h, &names);
+                            }
+                        }
+                        cell
                     })
                     .collect(),
             })
@@ -270,7 +297,7 @@ mod tests {
             bytes: 0,
             errors: BTreeMap::from([("timeout".to_string(), 1)]),
             checks: Vec::new(),
-            corrected: 0,
+            ..JournalCell::default()
         };
         let journal = [
             JournalLine {
@@ -371,6 +398,7 @@ mod segmented_tests {
             open_model: None,
             co_correction: None,
             generator_health: None,
+            workers: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let mut acc = Accumulator::new(cells.clone());
@@ -485,11 +513,11 @@ mod segmented_tests {
     }
 }
 
-/// Histograms summed by (segment, position, service time?).
-type Sums = HashMap<(usize, usize, bool), Hist>;
+/// Histograms summed by (segment, position, kind slot).
+type Sums = HashMap<(usize, usize, usize), Hist>;
 
 /// Decode base64 histograms and sum them by slot, on up to four threads.
-fn decode_and_merge(jobs: &[((usize, usize, bool), String)]) -> Result<Sums, MetricsError> {
+fn decode_and_merge(jobs: &[((usize, usize, usize), String)]) -> Result<Sums, MetricsError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);

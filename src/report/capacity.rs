@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::charts::capacity::{LatencyLoadChart, UslChart};
+use super::charts::capacity::{LatencyLoadChart, StepSpectrumChart, UslChart};
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
 use super::{Folder, ReportError, escape_xml as esc};
@@ -34,12 +34,17 @@ pub fn write_all(dir: &Path, r: &CapacityReport) -> Result<Vec<PathBuf>, ReportE
     Ok(out.written)
 }
 
-/// The capacity charts, in page order.
+/// The capacity charts, in page order; the per-step spectra only when a step has a
+/// histogram (a run's steps, not a table's rows).
 pub fn render_charts(r: &CapacityReport) -> Result<Vec<Rendered>, ReportError> {
-    Ok(vec![
+    let mut out = vec![
         charts::render(&UslChart::new(r))?,
         charts::render(&LatencyLoadChart::new(r))?,
-    ])
+    ];
+    if StepSpectrumChart::has_data(r) {
+        out.push(charts::render(&StepSpectrumChart::new(r))?);
+    }
+    Ok(out)
 }
 
 // ---- words and numbers shared by every format ----------------------------------------
@@ -708,6 +713,59 @@ mod tests {
         assert!(h.contains("<h2 id=\"capacity\">") && h.contains("<svg"));
         assert!(h.contains("bench&lt;&amp;&gt;.csv") && !h.contains("bench<&>"));
         assert!(!h.contains("<script"));
+    }
+
+    #[test]
+    fn issue_5_the_spectrum_chart_comes_with_step_histograms_only() {
+        // A table's rows have no histogram: the two usual charts.
+        let table = report();
+        let names: Vec<&str> = render_charts(&table)
+            .unwrap()
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["capacity-throughput", "capacity-latency"]);
+
+        // A run's steps keep theirs: a third chart, one line per level.
+        let steps = [8.0, 16.0, 24.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, users)| {
+                let mut h = crate::metrics::Hist::new();
+                for v in 1..=200u64 {
+                    h.record(v * 100 * (i as u64 + 1));
+                }
+                let mut s =
+                    StepAnalysis::from_figures(i, users, users * 40.0, Some(h.quantile(0.95)));
+                s.latency_source = crate::capacity::LatencySource::Histogram;
+                s.histogram = Some(h.to_base64());
+                s
+            })
+            .collect();
+        let opts = CapacityOptions {
+            slo_p95_us: Some(50_000),
+            ..CapacityOptions::default()
+        };
+        let r = analyze("run-1", LoadModel::Closed, steps, &opts);
+        let json = serde_json::to_string(&r).unwrap();
+        let back: CapacityReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.steps[2].histogram, r.steps[2].histogram);
+        let charts = render_charts(&r).unwrap();
+        let spectrum = charts
+            .iter()
+            .find(|c| c.name == "capacity-spectrum")
+            .expect("a spectrum chart");
+        for label in ["8 users", "16 users", "24 users", "SLO p95 50.0ms"] {
+            assert!(spectrum.svg.contains(label), "{label} missing");
+        }
+        let h = html(&r, &charts);
+        assert!(h.contains("id=\"chart-capacity-spectrum\""));
+        // Table rows serialise without the field at all.
+        assert!(
+            !serde_json::to_string(&table)
+                .unwrap()
+                .contains("\"histogram\"")
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn open() -> (RunResult, Verdict) {
         pre_allocated: 10,
         peak_busy: 60,
         pool_exhausted_seconds: 3,
+        schedule_offset_us: 0,
     });
     for (i, p) in r.timeseries.iter_mut().enumerate() {
         p.scheduled = 130;

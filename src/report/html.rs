@@ -70,6 +70,17 @@ pub fn render(r: &RunResult, v: &Verdict) -> Result<String, ReportError> {
 /// `report.html` with charts already drawn (their SVG is inlined; the PNG and SVG files
 /// beside the report are linked).
 pub fn render_with_charts(r: &RunResult, v: &Verdict, charts: &[Rendered]) -> String {
+    render_full(r, v, charts, None)
+}
+
+/// `report.html` with a step test's capacity section (and its charts) after the run's
+/// charts.
+pub fn render_full(
+    r: &RunResult,
+    v: &Verdict,
+    charts: &[Rendered],
+    capacity: Option<(&crate::capacity::CapacityReport, &[Rendered])>,
+) -> String {
     let mut s = String::with_capacity(256 * 1024);
     let title = format!("Skein report: {}", r.run.name);
     let _ = write!(
@@ -91,7 +102,11 @@ pub fn render_with_charts(r: &RunResult, v: &Verdict, charts: &[Rendered]) -> St
     targets(&mut s, v);
     facts(&mut s, r);
     endpoints(&mut s, r);
+    server_timing(&mut s, r);
     chart_section(&mut s, charts, "report");
+    if let Some((c, cc)) = capacity {
+        super::capacity::html_section(&mut s, c, cc, "report");
+    }
     errors(&mut s, r);
     scenario(&mut s, r);
     let _ = writeln!(
@@ -134,7 +149,8 @@ fn banner(s: &mut String, r: &RunResult, v: &Verdict) {
     if !r.run.tls_verify {
         s.push_str(
             "<div class=\"callout\"><strong>TLS verification was off.</strong> \
-             <code>tls_verify: false</code>: certificates of the target were not checked.</div>\n",
+             <code>tls_verify: false</code> (or <code>insecure: true</code>): certificates of \
+             the target were not checked.</div>\n",
         );
     }
 }
@@ -251,6 +267,11 @@ fn facts(s: &mut String, r: &RunResult) {
             .into(),
         ),
     ];
+    rows.extend(
+        super::timing::http_facts(r)
+            .into_iter()
+            .filter(|(k, _)| *k != "TLS verification"),
+    );
     if run.cut_off > 0 {
         rows.push((
             "Cut off",
@@ -321,6 +342,59 @@ fn endpoints(s: &mut String, r: &RunResult) {
     }
     endpoint_row(s, " class=\"total\"", "all", &r.overall, service);
     s.push_str("</tbody>\n</table>\n");
+}
+
+/// The `Server-Timing` entries beside the response time; nothing when no response sent one.
+fn server_timing(s: &mut String, r: &RunResult) {
+    let Some(t) = super::timing::server_timing_table(r) else {
+        return;
+    };
+    s.push_str("<h2 id=\"server-timing\">Server-Timing</h2>\n");
+    let _ = writeln!(
+        s,
+        "<p class=\"detail\">Mean <code>dur</code> of each entry over the responses that sent \
+         it, and its share of the mean {} time.</p>",
+        t.basis
+    );
+    let _ = write!(
+        s,
+        "<table>\n<thead><tr><th>endpoint</th><th class=\"num\">{}</th>",
+        t.basis
+    );
+    for n in &t.names {
+        let _ = write!(s, "<th class=\"num\">{}</th>", esc(n));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for row in &t.rows {
+        let class = if row.name == "all" {
+            " class=\"total\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            "<tr{class}><td>{}</td><td class=\"num\">{}</td>",
+            esc(&row.name),
+            esc(&fmt_us(row.mean_us))
+        );
+        for e in &row.entries {
+            let _ = write!(
+                s,
+                "<td class=\"num\">{}</td>",
+                esc(&super::timing::fmt_entry(*e))
+            );
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody>\n</table>\n");
+    let sentences = super::timing::sentences(&t);
+    if !sentences.is_empty() {
+        s.push_str("<ul>\n");
+        for line in sentences {
+            let _ = writeln!(s, "<li>{}</li>", esc(&line));
+        }
+        s.push_str("</ul>\n");
+    }
 }
 
 fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary, service: bool) {

@@ -67,6 +67,9 @@ fn properties(s: &mut String, r: &RunResult) {
     if let Some(h) = &r.run.generator_health {
         props.push(("generator_saturated", h.saturated.to_string()));
     }
+    if !r.run.tls_verify {
+        props.push(("tls_verify", "false".to_string()));
+    }
     for (k, val) in props {
         let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", esc(&val));
     }

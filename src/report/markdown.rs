@@ -46,6 +46,12 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
     header(&mut s, r, v);
     targets(&mut s, v);
     endpoints(&mut s, r);
+    server_timing(&mut s, r);
+    let http: Vec<(&str, String)> = super::timing::http_facts(r)
+        .into_iter()
+        .filter(|(k, _)| *k != "TLS verification")
+        .collect();
+    facts(&mut s, "HTTP", &http);
     facts(&mut s, "Load model", &load_model_facts(r));
     facts(&mut s, "Generator health", &generator_health_facts(r));
     errors(&mut s, r);
@@ -88,7 +94,10 @@ fn header(s: &mut String, r: &RunResult, v: &Verdict) {
         fmt_pct(r.overall.error_rate),
     );
     if !r.run.tls_verify {
-        s.push_str("\n> [!WARNING]\n> TLS certificates were not verified (`tls_verify: false`).\n");
+        s.push_str(
+            "\n> [!WARNING]\n> TLS certificates were not verified (`tls_verify: false` or \
+             `insecure: true`).\n",
+        );
     }
     if r.run.cut_off > 0 {
         let _ = writeln!(
@@ -161,6 +170,48 @@ fn endpoints(s: &mut String, r: &RunResult) {
         endpoint_row(s, &cell(&st.name), &st.summary, service);
     }
     endpoint_row(s, "**all**", &r.overall, service);
+}
+
+/// The `Server-Timing` entries beside the response time; nothing when no response sent one.
+fn server_timing(s: &mut String, r: &RunResult) {
+    let Some(t) = super::timing::server_timing_table(r) else {
+        return;
+    };
+    s.push_str("\n### Server-Timing\n\n");
+    let _ = writeln!(
+        s,
+        "Mean `dur` of each entry over the responses that sent it, and its share of the mean \
+         {} time.\n",
+        t.basis
+    );
+    let _ = write!(s, "| endpoint | {} |", t.basis);
+    for n in &t.names {
+        let _ = write!(s, " {} |", cell(n));
+    }
+    let _ = write!(s, "\n|---|--:|");
+    for _ in &t.names {
+        s.push_str("--:|");
+    }
+    s.push('\n');
+    for row in &t.rows {
+        let name = if row.name == "all" {
+            "**all**".to_string()
+        } else {
+            cell(&row.name)
+        };
+        let _ = write!(s, "| {name} | {} |", fmt_us(row.mean_us));
+        for e in &row.entries {
+            let _ = write!(s, " {} |", super::timing::fmt_entry(*e));
+        }
+        s.push('\n');
+    }
+    let sentences = super::timing::sentences(&t);
+    if !sentences.is_empty() {
+        s.push('\n');
+        for line in sentences {
+            let _ = writeln!(s, "- {}", cell(&line));
+        }
+    }
 }
 
 fn endpoint_row(s: &mut String, name: &str, m: &Summary, service: bool) {

@@ -12,6 +12,8 @@
 //!   analysis, and the section a run report can include.
 //! - [`facts`]: which latency a run shows, the warnings about its numbers, the load-model
 //!   and generator-health facts, shared by every format.
+//! - [`timing`]: the responses' `Server-Timing` entries beside the response time, HTTP
+//!   versions, redirects and TLS verification, shared by every format.
 //!
 //! Every format says which latency it shows ([`response_time_label`]): the response time
 //! (from the intended start in the open model, corrected for coordinated omission in the
@@ -27,6 +29,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod text;
+pub mod timing;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -84,14 +87,34 @@ pub fn write_all(
     summary.push(b'\n');
     out.write(SUMMARY_FILE, &summary)?;
     out.write(JUNIT_FILE, junit::render(result, verdict).as_bytes())?;
-    out.write(MARKDOWN_FILE, markdown::render(result, verdict).as_bytes())?;
+    // A step test's capacity analysis (written before the reports) joins them.
+    let cap = read_capacity(dir);
+    let mut md = markdown::render(result, verdict);
+    if let Some(c) = &cap {
+        md.push('\n');
+        md.push_str(&capacity::markdown_section(c, 2));
+    }
+    out.write(MARKDOWN_FILE, md.as_bytes())?;
     let charts = charts::render_all(result, verdict)?;
     out.write_charts(&charts)?;
-    out.write(
-        HTML_FILE,
-        html::render_with_charts(result, verdict, &charts).as_bytes(),
-    )?;
+    let cap_charts = match &cap {
+        Some(c) => capacity::render_charts(c)?,
+        None => Vec::new(),
+    };
+    let html = html::render_full(
+        result,
+        verdict,
+        &charts,
+        cap.as_ref().map(|c| (c, cap_charts.as_slice())),
+    );
+    out.write(HTML_FILE, html.as_bytes())?;
     Ok(out.written)
+}
+
+/// The folder's `capacity.json`, when a step test wrote one (and it can be read).
+pub fn read_capacity(dir: &Path) -> Option<crate::capacity::CapacityReport> {
+    let bytes = fs::read(dir.join(capacity::JSON_FILE)).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// A report folder being written: created if missing, each path written remembered in order.

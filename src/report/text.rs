@@ -93,6 +93,54 @@ pub fn endpoint_table(r: &RunResult) -> String {
     out
 }
 
+/// The responses' `Server-Timing` entries beside the response time, step by step (mean of
+/// each entry over the responses that sent it, and its share of the mean response time),
+/// then one sentence per step for its largest part. Empty when no response sent one.
+pub fn server_timing_table(r: &RunResult) -> String {
+    let Some(t) = super::timing::server_timing_table(r) else {
+        return String::new();
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = vec!["Server-Timing (mean)".to_string(), t.basis.to_string()];
+    header.extend(t.names.iter().cloned());
+    rows.push(header);
+    for row in &t.rows {
+        let mut cells = vec![row.name.clone(), fmt_us(row.mean_us)];
+        cells.extend(row.entries.iter().map(|e| super::timing::fmt_entry(*e)));
+        rows.push(cells);
+    }
+    let cols = rows[0].len();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        for (c, cell) in r.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if c == 0 {
+                out.push_str(cell);
+                out.push_str(&pad);
+            } else {
+                out.push_str("  ");
+                out.push_str(&pad);
+                out.push_str(cell);
+            }
+        }
+        out.push('\n');
+    }
+    for s in super::timing::sentences(&t) {
+        out.push_str(&s);
+        out.push('\n');
+    }
+    if t.malformed > 0 {
+        out.push_str(&format!(
+            "{} malformed Server-Timing entries skipped\n",
+            t.malformed
+        ));
+    }
+    out
+}
+
 /// One paragraph about the run: status, duration, users, and errors by kind.
 pub fn run_facts(r: &RunResult) -> String {
     let status = match r.run.status {
@@ -143,6 +191,18 @@ pub fn run_facts(r: &RunResult) -> String {
             "{} requests in flight at the end were cut off (not counted)\n",
             r.run.cut_off
         ));
+    }
+    for (k, v) in super::timing::http_facts(r) {
+        match k {
+            "TLS verification" => s.push_str(
+                "WARNING: TLS certificates were NOT verified (tls_verify: false / insecure: true)\n",
+            ),
+            // Said under the Server-Timing table.
+            "Server-Timing" => {}
+            // Only worth a line when something other than HTTP/1.1 answered.
+            "HTTP versions" if v.split(", ").all(|x| x.starts_with("HTTP/1.1 ")) => {}
+            _ => s.push_str(&format!("{}: {v}\n", k.to_lowercase())),
+        }
     }
     s.push_str(&model_line(r));
     s.push_str(&health_line(r));

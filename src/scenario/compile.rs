@@ -89,7 +89,7 @@ impl RoundMs for Duration {
 /// Names accepted by `target: embedded:NAME`.
 pub const EMBEDDED_TARGETS: &[&str] = &["phase9"];
 /// The longest run a plan may describe; longer is surely a typo (and keeps sums finite).
-const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(super) const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
 /// `graceful_stop` when the file does not say.
 const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
 
@@ -108,6 +108,8 @@ pub(super) struct Compiler<'a> {
     pub slots: Vec<String>,
     /// Environment values substituted into templates.
     pub secrets: Vec<String>,
+    /// The feeders, and which scenarios read them.
+    pub feed: super::feeder::FeedState,
 }
 
 /// Compile `raw` (read from `root`) into a plan, or return every problem found.
@@ -125,14 +127,29 @@ pub(super) fn compile(
         warns: Vec::new(),
         slots: Vec::new(),
         secrets: Vec::new(),
+        feed: Default::default(),
     };
     let top = KeyPath::root();
     let name = c.run_name(raw.name.as_deref(), &top.key("name"));
     c.declare_variables(raw);
+    c.load_feeders(raw);
     let target = c.target(&raw.target, &top.key("target"));
     let defaults = c.defaults(raw, &top.key("defaults"));
     let variables = c.variables(raw.variables.as_ref(), &top.key("variables"));
-    let scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
+    let mut scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
+    let default_auth = raw.defaults.as_ref().and_then(|d| {
+        let at = top.key("defaults").key("auth");
+        d.auth
+            .as_ref()
+            .and_then(|a| c.auth(a, d.headers.as_ref(), &at))
+    });
+    super::http_opts::fold_defaults(
+        &mut scenarios,
+        default_auth.as_ref(),
+        defaults.follow_redirects,
+    );
+    c.unused_feeders();
+    let feeders = std::mem::take(&mut c.feed).finish(scenarios.len());
     let mut load = c.load(&raw.load, &top.key("load"));
     let targets = match &raw.targets {
         Some(list) => {
@@ -149,6 +166,7 @@ pub(super) fn compile(
     if let Some(load) = load.as_mut() {
         c.size_pool(load, &scenarios, &targets, &top.key("load"));
     }
+    let capacity = c.capacity(raw, load.as_ref(), &targets, &top.key("capacity"));
     match (target, load) {
         (Some(target), Some(load)) if c.diags.is_empty() => Ok(Plan {
             name,
@@ -156,12 +174,14 @@ pub(super) fn compile(
             target,
             defaults,
             variables,
+            feeders,
             scenarios,
             load,
             scenario_copy: super::redact::redact(root.to_json()),
-            secrets: c.secrets,
+            secrets: super::plan::Secrets(c.secrets),
             targets,
             warnings: c.warns,
+            capacity,
         }),
         _ => Err(c.diags),
     }
@@ -428,10 +448,46 @@ impl Compiler<'_> {
                 _ => self.bad(&path.key("http_version"), "one of auto, 1.1, 2", None),
             }
         }
-        out.tls_verify = d.tls_verify.unwrap_or(true);
+        out.tls_verify = match (d.tls_verify, d.insecure) {
+            (Some(verify), Some(insecure)) if verify == insecure => {
+                self.err(
+                    &path.key("insecure"),
+                    format!("`insecure: {insecure}` with `tls_verify: {verify}`"),
+                    "one of them (`insecure: true` is `tls_verify: false`)",
+                    None,
+                );
+                true
+            }
+            (Some(verify), _) => verify,
+            (None, Some(insecure)) => !insecure,
+            (None, None) => true,
+        };
         out.cookies = d.cookies.unwrap_or(true);
         if let Some(ua) = &d.user_agent {
             out.user_agent = ua.clone();
+        }
+        if let Some(r) = &d.follow_redirects {
+            out.follow_redirects = self.redirects(r);
+        }
+        if let Some(f) = &d.ca_file {
+            out.ca_file = self.ca_file(f, &path.key("ca_file"));
+            if !out.tls_verify && out.ca_file.is_some() {
+                let n = self.root.locate(&path.key("ca_file"));
+                self.warns.push(Diagnostic {
+                    file: self.file.to_path_buf(),
+                    line: n.line,
+                    column: n.col,
+                    key: path.key("ca_file").to_string(),
+                    found: "`ca_file` with TLS verification off".into(),
+                    expected: "`ca_file` to verify certificates against, with `tls_verify: true`"
+                        .into(),
+                    hint: Some(
+                        "with `tls_verify: false` (or `insecure: true`) every certificate is \
+                         accepted and the CA file is not used"
+                            .into(),
+                    ),
+                });
+            }
         }
         out
     }
@@ -453,6 +509,8 @@ impl Compiler<'_> {
         let mut out = Vec::with_capacity(list.len());
         for (i, s) in list.iter().enumerate() {
             let p = path.idx(i);
+            // Feeders read by this scenario's templates give its users rows.
+            self.feed.scenario = Some(i);
             if s.name.trim().is_empty() {
                 self.bad(&p.key("name"), "a name, e.g. browse", None);
             } else if let Some(first) = list[..i].iter().position(|o| o.name == s.name) {
@@ -476,15 +534,27 @@ impl Compiler<'_> {
             );
             let steps = self.steps(&s.steps, &p.key("steps"));
             let on_stop = self.steps(s.on_stop.as_deref().unwrap_or_default(), &p.key("on_stop"));
-            out.push(ScenarioPlan {
+            let headers = s
+                .headers
+                .as_ref()
+                .map(|h| self.headers(h, &p.key("headers")))
+                .unwrap_or_default();
+            let auth = s
+                .auth
+                .as_ref()
+                .and_then(|a| self.auth(a, s.headers.as_ref(), &p.key("auth")));
+            let mut sc = ScenarioPlan {
                 name: s.name.clone(),
                 weight: s.weight.unwrap_or(1),
                 think_time: think_time.unwrap_or_default(),
                 on_start,
                 steps,
                 on_stop,
-            });
+            };
+            super::http_opts::fold_scenario(&mut sc, &headers, auth.as_ref());
+            out.push(sc);
         }
+        self.feed.scenario = None;
         out
     }
 
@@ -519,6 +589,9 @@ impl Compiler<'_> {
             None => Some(DEFAULT_GRACEFUL_STOP),
             Some(d) => self.duration(d, &path.key("graceful_stop")),
         };
+        if let Some(steps) = &l.steps {
+            return self.step_load(l, steps, path, graceful?);
+        }
         let rate_stages = l
             .stages
             .as_ref()
@@ -532,6 +605,7 @@ impl Compiler<'_> {
                 }],
                 graceful_stop: graceful?,
                 open: Some(open?),
+                steps: None,
             });
         }
         for (key, given) in [
@@ -583,6 +657,7 @@ impl Compiler<'_> {
             stages: stages?,
             graceful_stop: graceful?,
             open: None,
+            steps: None,
         })
     }
 
@@ -606,7 +681,7 @@ impl Compiler<'_> {
         ok
     }
 
-    fn rate(&mut self, r: &Rate, path: &KeyPath, positive: bool) -> Option<f64> {
+    pub(super) fn rate(&mut self, r: &Rate, path: &KeyPath, positive: bool) -> Option<f64> {
         match units::parse_rate(&r.0) {
             Ok(v) if positive && v <= 0.0 => {
                 self.bad(path, "a rate above 0, e.g. 500/s", None);
@@ -993,12 +1068,20 @@ impl Compiler<'_> {
                         self.secrets.push(v);
                     }
                 }
+                self.note_feeder_use(&t);
                 Some(t)
             }
             Err(e) => {
                 let node = self.root.locate(path);
                 let (line, col) = (node.line, node.col_at(e.offset));
-                let (expected, hint) = if let Some(name) = unknown.first() {
+                if unknown.first().is_some_and(|n| self.feeder_failed(n)) {
+                    // The feeder's file could not be read: that problem is reported already.
+                    return None;
+                }
+                let feeder = unknown.first().and_then(|n| self.feeder_name_problem(n));
+                let (expected, hint) = if let Some((expected, hint)) = feeder {
+                    (expected, hint)
+                } else if let Some(name) = unknown.first() {
                     let known: Vec<&str> = self.slots.iter().map(String::as_str).collect();
                     let hint = match suggest::closest(name, &known) {
                         Some(s) => format!("did you mean \"{s}\"?"),
@@ -1007,18 +1090,18 @@ impl Compiler<'_> {
                         ),
                     };
                     (
-                        "a variable declared under `variables:` or set by an `extract:`",
+                        "a variable declared under `variables:` or set by an `extract:`".into(),
                         Some(hint),
                     )
                 } else if let Some(name) = unset.borrow().first() {
                     (
-                        "an environment variable that is set",
+                        "an environment variable that is set".into(),
                         Some(format!(
                             "set it before running skein, e.g. `export {name}=...`"
                         )),
                     )
                 } else {
-                    ("a valid `${...}` template", None)
+                    ("a valid `${...}` template".into(), None)
                 };
                 self.err_at(line, col, path, e.message, expected, hint);
                 None

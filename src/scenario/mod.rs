@@ -18,8 +18,12 @@ pub mod error;
 pub mod plan;
 pub mod template;
 
+mod capacity;
 mod compile;
+mod feeder;
+mod http_opts;
 mod node;
+mod page;
 mod raw;
 mod redact;
 mod shape;
@@ -29,6 +33,7 @@ mod target_expr;
 mod targets;
 mod units;
 
+pub use capacity::parse_stairs;
 pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
 pub use targets::{PRESETS, load_targets, parse_targets_str};
@@ -163,6 +168,9 @@ pub fn quick(
         extracts: Vec::new(),
         think_time: None,
         tags: Vec::new(),
+        page: None,
+        auth: None,
+        follow_redirects: None,
     };
     let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
     if let Some(t) = think {
@@ -174,6 +182,7 @@ pub fn quick(
         target: Target::Url(origin.clone()),
         defaults: HttpDefaults::default(),
         variables: Vec::new(),
+        feeders: Vec::new(),
         scenarios: vec![ScenarioPlan {
             name: "quick".into(),
             weight: 1,
@@ -195,6 +204,7 @@ pub fn quick(
             ],
             graceful_stop: Duration::from_secs(5),
             open: None,
+            steps: None,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -202,9 +212,10 @@ pub fn quick(
             "scenarios": [copy_scenario],
             "load": {"users": users, "duration": units::show_duration(duration)},
         }),
-        secrets: Vec::new(),
+        secrets: Secrets::default(),
         targets: Vec::new(),
         warnings: Vec::new(),
+        capacity: None,
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);
@@ -238,6 +249,7 @@ impl Plan {
                 over: duration,
             }],
             graceful_stop: self.load.graceful_stop,
+            steps: None,
             open: Some(OpenLoad {
                 start_rate: rate,
                 stages: vec![RateStage {

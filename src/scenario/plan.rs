@@ -21,8 +21,11 @@ pub struct Plan {
     pub target: Target,
     pub defaults: HttpDefaults,
     /// Every per-user variable: declared under `variables:` or written by an `extract`.
-    /// A [`Template`] refers to a variable by its index in this list (its slot).
+    /// A [`Template`] refers to a variable by its index in this list (its slot). A feeder's
+    /// fields have slots too, named `feeder.field`.
     pub variables: Vec<VarDef>,
+    /// Test data read from files (`feeders:`), rows loaded and checked.
+    pub feeders: Vec<FeederPlan>,
     pub scenarios: Vec<ScenarioPlan>,
     pub load: LoadPlan,
     /// The scenario as run, as JSON, with secrets redacted (literal `Authorization`,
@@ -31,11 +34,65 @@ pub struct Plan {
     pub scenario_copy: serde_json::Value,
     /// Values that came from the environment (`${env.NAME}`) and must never appear in
     /// any output; the engine masks them in error messages.
-    pub secrets: Vec<String>,
+    pub secrets: Secrets,
     /// Pass/fail thresholds checked against the run (`targets:`), presets expanded.
     pub targets: Vec<TargetPlan>,
     /// Things that will run, but probably not as meant (shown by `validate` and `run`).
     pub warnings: Vec<super::error::Diagnostic>,
+    /// Capacity planning of a step test (`load.steps` and the `capacity:` block).
+    pub capacity: Option<CapacitySpec>,
+}
+
+/// What a step must keep to count as sustainable, when to stop early, and the plan's
+/// inputs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CapacitySpec {
+    /// The p95 response time of a sustainable step.
+    pub slo_p95: Option<Duration>,
+    /// Largest error rate of a sustainable step (a share).
+    pub max_error_rate: f64,
+    /// Stop early once a step's p95 passes this many times the SLO (`None`: never).
+    pub stop_at_slo_times: Option<f64>,
+    /// Stop early once a step's error rate passes this share (`None`: never).
+    pub stop_at_error_rate: Option<f64>,
+    pub planning: Option<PlanningSpec>,
+}
+
+/// The capacity plan's inputs (shares as fractions: 0.05 = 5 %).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlanningSpec {
+    pub peak_users: Option<f64>,
+    pub peak_rps: Option<f64>,
+    pub growth_per_month: f64,
+    pub headroom: f64,
+    pub redundancy: u32,
+    pub cost_per_instance_hour: Option<f64>,
+    pub instances_tested: u32,
+    pub months: f64,
+}
+
+/// Values that must never appear in any output (environment values, credentials derived
+/// from them). Its `Debug` shows how many, never the values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(pub Vec<String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} redacted]", self.0.len())
+    }
+}
+
+impl std::ops::Deref for Secrets {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Secrets {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.0.iter().map(String::as_str).eq(other.iter().copied())
+    }
 }
 
 /// Where the load goes.
@@ -79,6 +136,23 @@ pub struct HttpDefaults {
     /// Give each user a cookie jar.
     pub cookies: bool,
     pub user_agent: String,
+    /// Redirects a step follows unless it says otherwise (0: none, the 3xx is the answer).
+    pub follow_redirects: u32,
+    /// CA certificates trusted besides the system's (`ca_file:`).
+    pub ca_file: Option<CaFile>,
+}
+
+/// Redirects followed when neither the step nor `defaults` says.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
+/// A PEM file of CA certificates (`defaults.ca_file`), read and checked when the scenario
+/// is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaFile {
+    /// As resolved against the scenario file's folder.
+    pub path: PathBuf,
+    /// The certificates, DER-encoded.
+    pub certs: Vec<Vec<u8>>,
 }
 
 impl Default for HttpDefaults {
@@ -90,6 +164,8 @@ impl Default for HttpDefaults {
             tls_verify: true,
             cookies: true,
             user_agent: format!("skein/{}", env!("CARGO_PKG_VERSION")),
+            follow_redirects: DEFAULT_MAX_REDIRECTS,
+            ca_file: None,
         }
     }
 }
@@ -104,6 +180,60 @@ pub enum HttpVersion {
     Http1,
     /// HTTP/2 with prior knowledge (also over cleartext).
     Http2,
+}
+
+/// A feeder (`feeders:`): rows of test data, shared read-only by every user.
+#[derive(Clone, PartialEq)]
+pub struct FeederPlan {
+    pub name: String,
+    /// The file the rows came from (as resolved against the scenario file).
+    pub file: PathBuf,
+    pub order: FeedOrder,
+    /// What happens once every row has been taken (`sequential` and `unique`).
+    pub when_exhausted: WhenExhausted,
+    /// Field names, from the CSV header or the JSON objects' keys.
+    pub fields: Vec<String>,
+    /// The variable slot of each field (`${users.username}` reads the slot of `username`).
+    pub slots: Vec<usize>,
+    /// The rows, one value per field; shared, never copied per user.
+    pub rows: std::sync::Arc<[Box<[String]>]>,
+    /// Which scenarios (by index) take rows: those whose templates, or the `variables:`,
+    /// read one of its fields.
+    pub scenarios: Vec<usize>,
+}
+
+impl std::fmt::Debug for FeederPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeederPlan")
+            .field("name", &self.name)
+            .field("file", &self.file)
+            .field("order", &self.order)
+            .field("when_exhausted", &self.when_exhausted)
+            .field("fields", &self.fields)
+            .field("rows", &self.rows.len())
+            .field("scenarios", &self.scenarios)
+            .finish()
+    }
+}
+
+/// How a feeder hands out rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedOrder {
+    /// The next row in file order, shared by all users: one per iteration.
+    Sequential,
+    /// A random row (from the user's random numbers): one per iteration.
+    Random,
+    /// The next row in file order, once per user, kept for its whole life.
+    Unique,
+}
+
+/// What a feeder does when every row has been taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenExhausted {
+    /// Start again from the first row.
+    Recycle,
+    /// The user that needs a row stops (counted as a `template` error).
+    Error,
 }
 
 /// One per-user variable.
@@ -177,6 +307,59 @@ pub struct StepPlan {
     pub think_time: Option<ThinkTime>,
     /// Labels that group steps for targets (`p95(tag="api") < 100ms`), in the order written.
     pub tags: Vec<String>,
+    /// A page step (`page:`): the request above fetches the HTML document, then these
+    /// assets follow. `None` for an ordinary request.
+    pub page: Option<PagePlan>,
+    /// Credentials sent as the `Authorization` header: the step's `auth:`, else its
+    /// scenario's, else `defaults.auth` (an `Authorization` header written at a more
+    /// specific level wins over them).
+    pub auth: Option<Auth>,
+    /// Redirects followed (0: none); `None`: `defaults.follow_redirects`.
+    pub follow_redirects: Option<u32>,
+}
+
+/// Credentials for the `Authorization` header, rendered per request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(Template),
+    /// `Authorization: Basic base64(USERNAME:PASSWORD)`.
+    Basic {
+        username: Template,
+        password: Template,
+    },
+}
+
+/// What a page step fetches after its document, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PagePlan {
+    pub assets: PageAssets,
+    /// Which hosts `auto` assets may come from besides the document's.
+    pub other_hosts: OtherHosts,
+    /// Keep each user's assets in a browser-like cache (`cache: true`).
+    pub cache: bool,
+}
+
+/// The assets of a page step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageAssets {
+    /// The document alone.
+    None,
+    /// What the HTML links: stylesheets, scripts, images, icons.
+    Auto,
+    /// These paths or URLs (templates), resolved against the document's URL.
+    List(Vec<Template>),
+}
+
+/// Hosts besides the document's that `auto` assets may come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtherHosts {
+    /// None: assets on other hosts are skipped.
+    None,
+    /// Any host.
+    Any,
+    /// These hosts, lower case: `host` (any port) or `host:port`.
+    Only(Vec<String>),
 }
 
 /// HTTP method of a step.
@@ -229,6 +412,29 @@ pub enum Body {
     Json(JsonTemplate),
     /// `application/x-www-form-urlencoded` fields.
     Form(Vec<(String, Template)>),
+    /// The bytes of a file (`body_file:`), read when the scenario is loaded, sent as they are.
+    File(FileBody),
+}
+
+/// A request body read from a file.
+#[derive(Clone, PartialEq)]
+pub struct FileBody {
+    /// As resolved against the scenario file's folder.
+    pub path: PathBuf,
+    /// `application/json` for a `.json` file, else none (a header may set one).
+    pub content_type: Option<&'static str>,
+    /// The file's bytes, shared by every request.
+    pub bytes: bytes::Bytes,
+}
+
+impl std::fmt::Debug for FileBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileBody")
+            .field("path", &self.path)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// A JSON value whose strings are templates.
@@ -255,6 +461,30 @@ pub struct LoadPlan {
     /// schedule, whatever the responses do. `stages` then holds one stage of `max_users`
     /// users over the whole run (the pool goose launches).
     pub open: Option<OpenLoad>,
+    /// A step test: the levels and their timing (the stages above already hold them).
+    pub steps: Option<StepLoad>,
+}
+
+/// A step test's levels: users (closed model) or arrival rates per second (open model),
+/// each reached over `ramp` and then held for `hold`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLoad {
+    pub levels: Vec<f64>,
+    pub hold: Duration,
+    pub ramp: Duration,
+}
+
+impl StepLoad {
+    /// Start and end of each level's hold, from the start of the load (the ramps excluded).
+    pub fn windows(&self) -> Vec<(Duration, Duration)> {
+        let each = self.ramp + self.hold;
+        (0..self.levels.len())
+            .map(|k| {
+                let start = each * k as u32 + self.ramp;
+                (start, start + self.hold)
+            })
+            .collect()
+    }
 }
 
 /// The open model: an arrival-rate schedule and the pool of users that serves it.
@@ -595,6 +825,7 @@ mod tests {
             ],
             graceful_stop: ms(0),
             open: None,
+            steps: None,
         };
         assert_eq!(l.users_at(ms(0)), 0);
         assert_eq!(l.users_at(ms(1)), 1);
@@ -621,6 +852,7 @@ mod tests {
             ],
             graceful_stop: ms(0),
             open: None,
+            steps: None,
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
@@ -644,6 +876,7 @@ mod tests {
             ],
             graceful_stop: ms(0),
             open: None,
+            steps: None,
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
         assert_eq!(
@@ -827,10 +1060,103 @@ mod duration_tests {
             ],
             graceful_stop: Duration::ZERO,
             open: None,
+            steps: None,
         };
         l.set_duration(Duration::from_secs(5));
         assert_eq!(l.duration(), Duration::from_secs(15));
         l.scale_users(10);
         assert_eq!(l.max_users(), 10);
+    }
+}
+
+impl LoadPlan {
+    /// Worker `index` of `count`'s share of the load (`--workers`): every stage's users, or
+    /// every rate and the pool, divided so that the shares add up to the whole (users are
+    /// dealt out whole: with 10 users over 4 workers, workers 0 and 1 get 3, the others 2).
+    /// The shape and the timing are the same in every share.
+    pub fn share(&self, index: usize, count: usize) -> LoadPlan {
+        let count = count.max(1);
+        let part = |n: usize| n / count + usize::from(index < n % count);
+        let mut out = self.clone();
+        for s in &mut out.stages {
+            s.users = part(s.users);
+        }
+        if let Some(open) = &mut out.open {
+            let k = 1.0 / count as f64;
+            open.start_rate *= k;
+            for s in &mut open.stages {
+                s.rate *= k;
+            }
+            open.max_users = part(open.max_users).max(1);
+            open.pre_allocated = part(open.pre_allocated).clamp(1, open.max_users);
+            for s in &mut out.stages {
+                s.users = open.max_users;
+            }
+        }
+        if let Some(steps) = &mut out.steps {
+            let open = out.open.is_some();
+            for l in &mut steps.levels {
+                *l = if open {
+                    *l / count as f64
+                } else {
+                    part(*l as usize) as f64
+                };
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_the_whole() {
+        let l = LoadPlan {
+            stages: vec![
+                Stage {
+                    users: 10,
+                    over: Duration::from_secs(1),
+                },
+                Stage {
+                    users: 3,
+                    over: Duration::from_secs(2),
+                },
+            ],
+            graceful_stop: Duration::ZERO,
+            open: None,
+            steps: None,
+        };
+        let shares: Vec<LoadPlan> = (0..4).map(|i| l.share(i, 4)).collect();
+        let users = |k: usize| shares.iter().map(|s| s.stages[k].users).sum::<usize>();
+        assert_eq!((users(0), users(1)), (10, 3));
+        assert_eq!(shares[0].stages[0].users, 3);
+        assert_eq!(shares[3].stages[0].users, 2);
+        assert_eq!(shares[3].duration(), l.duration());
+        let open = LoadPlan {
+            stages: vec![Stage {
+                users: 100,
+                over: Duration::from_secs(10),
+            }],
+            graceful_stop: Duration::ZERO,
+            open: Some(OpenLoad {
+                start_rate: 0.0,
+                stages: vec![RateStage {
+                    rate: 1000.0,
+                    over: Duration::from_secs(10),
+                }],
+                max_users: 100,
+                pre_allocated: 10,
+            }),
+            steps: None,
+        };
+        let s = open.share(1, 2);
+        let o = s.open.as_ref().unwrap();
+        assert_eq!(
+            (o.peak_rate(), o.max_users, o.pre_allocated),
+            (500.0, 50, 5)
+        );
+        assert_eq!(s.max_users(), 50);
     }
 }

@@ -33,6 +33,10 @@ pub struct RawFile {
     /// `product_id: "${randomInt(1, 500)}"`. Steps use them as `${product_id}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<OrderedMap<Text>>,
+    /// Test data read from files, by name: `{users: {file: data/users.csv, order: unique}}`.
+    /// Templates read a row's fields as `${users.username}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feeders: Option<OrderedMap<RawFeeder>>,
     /// The kinds of users; each user runs one scenario, chosen by weight.
     #[schemars(length(min = 1))]
     pub scenarios: Vec<RawScenario>,
@@ -43,6 +47,119 @@ pub struct RawFile {
     /// `{expr: "p95 < 200ms", after: 30s}`, or `preset: phase9`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<RawThreshold>>,
+    /// Capacity planning of a step test (`load: {steps: ...}`): the SLO a sustainable step
+    /// keeps, when to stop early, and the planning figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<RawCapacity>,
+}
+
+/// Capacity planning: what a step must keep to count as sustainable, and the plan's inputs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Capacity")]
+pub struct RawCapacity {
+    /// The p95 response time a sustainable step keeps, e.g. `200ms`. Default: the bound of
+    /// the tightest whole-run p95 target, else none (latency then bounds nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_p95: Option<Dur>,
+    /// The largest error rate of a sustainable step, e.g. `1%`. Default `1%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate: Option<Text>,
+    /// Stop the test early once a step's p95 passes this many times the SLO. Default 3;
+    /// 0 never stops on latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub stop_at_slo_times: Option<f64>,
+    /// Stop the test early once a step's error rate passes this, e.g. `10%`. Default `10%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at_error_rate: Option<Text>,
+    /// The figures the plan needs: expected peak, growth, headroom, redundancy, cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planning: Option<RawPlanning>,
+}
+
+/// What the business expects: the inputs of the capacity plan.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Planning")]
+pub struct RawPlanning {
+    /// Expected peak concurrent users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub peak_users: Option<f64>,
+    /// Expected peak requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub peak_rps: Option<f64>,
+    /// Growth of the peak per month, e.g. `5%`. Default `0%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth_per_month: Option<Text>,
+    /// Share of capacity to keep unused at the peak, e.g. `30%`. Default `30%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<Text>,
+    /// Spare instances on top of those the load needs: 1 for N+1. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redundancy: Option<u32>,
+    /// Price of one instance for one hour, in any currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub cost_per_instance_hour: Option<f64>,
+    /// Instances that served the test. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub instances_tested: Option<u32>,
+    /// Planning horizon in months. Default 12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub months: Option<f64>,
+}
+
+/// A step test: the load in stairs, each level held, for capacity planning.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Steps")]
+pub struct RawSteps {
+    /// Closed model: users in stairs, e.g. `{from: 8, to: 64, step: 8}` or `{from: 4,
+    /// to: 256, factor: 2}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<RawStairs>,
+    /// Open model: arrival rates in stairs, e.g. `{from: 100/s, to: 2000/s, step: 100/s}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RawRateStairs>,
+    /// How long each level is held (the part that is measured), e.g. `30s`.
+    pub hold: Dur,
+    /// How long the load takes to move to each next level, e.g. `5s`. Default `0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Dur>,
+}
+
+/// Levels of users: `from`, then `step` more (or `factor` times more) each time, up to `to`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "UserStairs")]
+pub struct RawStairs {
+    #[schemars(range(min = 1))]
+    pub from: u64,
+    #[schemars(range(min = 1))]
+    pub to: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub step: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+}
+
+/// Levels of arrival rate: `from`, then `step` more (or `factor` times more), up to `to`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RateStairs")]
+pub struct RawRateStairs {
+    pub from: Rate,
+    pub to: Rate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Rate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
 }
 
 /// Where the load goes.
@@ -162,6 +279,58 @@ pub struct RawDefaults {
     /// The `User-Agent` header. Default: `skein/VERSION`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// Follow redirects: `true` (up to 10), `false` (the 3xx response is the answer), or
+    /// the most to follow, e.g. `3`. Default: `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<RawRedirects>,
+    /// A PEM file of CA certificates to trust besides the system's, relative to the
+    /// scenario file, e.g. `certs/staging-ca.pem`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// `true` accepts any TLS certificate (self-signed staging servers); the same as
+    /// `tls_verify: false`, and said in every report. Default: `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<bool>,
+    /// Credentials for every request: `{bearer: "${env.TOKEN}"}` or
+    /// `{basic: {username: ada, password: "${env.PASS}"}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RawAuth>,
+}
+
+/// Whether and how far to follow redirects.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "FollowRedirects")]
+pub enum RawRedirects {
+    /// `true`: follow up to 10; `false`: do not follow.
+    Follow(bool),
+    /// Follow at most this many redirects (0: none).
+    Max(u32),
+}
+
+/// Credentials sent as the `Authorization` header: exactly one of `bearer`, `basic`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Auth")]
+pub struct RawAuth {
+    /// A bearer token (template), sent as `Authorization: Bearer TOKEN`, e.g.
+    /// `"${token}"` or `"${env.API_TOKEN}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<Text>,
+    /// A user name and password (templates), sent as `Authorization: Basic ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<RawBasicAuth>,
+}
+
+/// HTTP basic authentication.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BasicAuth")]
+pub struct RawBasicAuth {
+    /// The user name (template), e.g. `ada`.
+    pub username: Text,
+    /// The password (template); keep it out of the file: `"${env.PASSWORD}"`.
+    pub password: Text,
 }
 
 fn http_version_schema(_: &mut SchemaGenerator) -> schemars::Schema {
@@ -187,6 +356,14 @@ pub struct RawScenario {
     /// `{mean: 1s, stddev: 250ms}` (gaussian). Default: no pause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_time: Option<RawThink>,
+    /// Headers sent with every request of this scenario, over `defaults.headers` and under
+    /// each step's `headers`; values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<OrderedMap<Text>>,
+    /// Credentials for every request of this scenario, over `defaults.auth`:
+    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RawAuth>,
     /// Steps run once when a user starts, e.g. a login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_start: Option<Vec<RawStep>>,
@@ -262,6 +439,10 @@ pub struct RawStep {
     /// `OPTIONS` on this path (or absolute URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,
+    /// Load this page like a browser: `GET` the HTML document at this path (or absolute URL),
+    /// then its `assets`, concurrently (at most 6 connections per host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
     /// HTTP method, with `path:`; instead of a shorthand such as `get:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -283,6 +464,18 @@ pub struct RawStep {
     /// A raw body, sent as written after templating.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// A body read from a file, relative to the scenario file, sent byte for byte (not a
+    /// template), e.g. `data/payload.json` (`.json` sets `Content-Type: application/json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_file: Option<String>,
+    /// Credentials for this request, over the scenario's and `defaults.auth`:
+    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RawAuth>,
+    /// Follow redirects for this request: `true`, `false`, or the most to follow;
+    /// instead of `defaults.follow_redirects`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<RawRedirects>,
     /// Request timeout for this step, e.g. `5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
@@ -301,6 +494,100 @@ pub struct RawStep {
     /// the steps tagged `api` together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// With `page:`: the assets to fetch after the document, as a list of paths or URLs
+    /// (templates, resolved against the document's URL), or `auto`: the stylesheets,
+    /// scripts, images and icons the HTML links. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<RawAssets>,
+    /// With `assets: auto`: also fetch assets on other hosts: `true`, or a list of hosts
+    /// (`cdn.example.com`, `host:port`). Default: `false`, the document's host only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_hosts: Option<RawOtherHosts>,
+    /// With `page:`: keep each user's assets in a browser-like cache (Cache-Control
+    /// max-age/no-store, ETag, Last-Modified), so repeat views skip fresh assets and
+    /// revalidate stale ones. Default: `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+}
+
+/// The assets of a page step: `auto` or a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawAssets {
+    /// These paths or URLs, e.g. `[/static/app.css, /static/app.js]`.
+    List(Vec<String>),
+    /// `auto`: what the HTML links.
+    Keyword(String),
+}
+
+impl JsonSchema for RawAssets {
+    fn schema_name() -> Cow<'static, str> {
+        "Assets".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({
+            "description": "`auto` (the stylesheets, scripts, images and icons the HTML links), or a list of paths or URLs.",
+            "anyOf": [
+                { "type": "string", "enum": ["auto"] },
+                { "type": "array", "items": { "type": "string" } }
+            ]
+        })
+    }
+}
+
+/// Which other hosts a page's assets may come from.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "OtherHosts")]
+pub enum RawOtherHosts {
+    /// `true`: any host; `false`: the document's host only.
+    All(bool),
+    /// These hosts (`cdn.example.com`, or `host:port`).
+    List(Vec<String>),
+}
+
+/// A file of test data: one row per user or per iteration.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Feeder")]
+pub struct RawFeeder {
+    /// The data: a CSV file whose first row names the fields, or a JSON array of objects;
+    /// relative to the scenario file, e.g. `data/users.csv`.
+    pub file: String,
+    /// `sequential` (the next row for each iteration, in file order), `random` (a random
+    /// row for each iteration) or `unique` (each user its own row for its whole life).
+    /// Default: `sequential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<FeederOrder>,
+    /// When every row has been taken (`sequential`, `unique`): `recycle` (start again from
+    /// the first row) or `error` (the user stops, counted as an error). Default: `error` for
+    /// `unique`, `recycle` for `sequential`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_exhausted: Option<WhenExhausted>,
+}
+
+/// How a feeder hands out its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeederOrder {
+    // Plain comments: doc comments on the variants would turn the schema's `enum` into a
+    // `oneOf` of `const`s, which the shape pass does not read.
+    // The next row, in file order, for each iteration.
+    Sequential,
+    // A random row for each iteration.
+    Random,
+    // Each user its own row, taken when it starts, for its whole life.
+    Unique,
+}
+
+/// What a feeder does when every row has been taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenExhausted {
+    // Start again from the first row.
+    Recycle,
+    // The user that needs a row stops, counted as an error.
+    Error,
 }
 
 /// Assertions on a response.
@@ -469,6 +756,11 @@ pub struct RawLoad {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub pre_allocated: Option<u64>,
+    /// A step test for capacity planning: users or arrival rates in stairs, each level
+    /// held, e.g. `{users: {from: 8, to: 64, step: 8}, hold: 30s, ramp: 5s}`. Instead of
+    /// `users`/`stages`/`arrival_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<RawSteps>,
     /// After the end, how long in-flight requests may finish. Default: `5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_stop: Option<Dur>,

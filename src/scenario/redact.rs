@@ -1,17 +1,20 @@
 //! The copy of the scenario kept with the results, with credentials taken out.
 //!
 //! Results folders get shared, so literal values of credential headers (`Authorization`,
-//! `Cookie`, anything token- or secret-like) become `"[redacted]"`. A value that only refers
-//! to a variable or to `${env.NAME}` (`Bearer ${token}`) holds no secret and stays as
-//! written; environment values are never substituted into the copy.
+//! `Cookie`, anything token- or secret-like) and of `auth:` tokens and passwords become
+//! `"[redacted]"`, wherever they are written (`defaults`, a scenario, a step). A value that
+//! only refers to a variable or to `${env.NAME}` (`Bearer ${token}`) holds no secret and
+//! stays as written; environment values are never substituted into the copy.
 
-/// The scenario as written, with literal secrets in headers replaced by `"[redacted]"`.
+/// The scenario as written, with literal secrets in headers and `auth:` replaced by
+/// `"[redacted]"`.
 pub fn redact(mut v: serde_json::Value) -> serde_json::Value {
-    if let Some(h) = v.pointer_mut("/defaults/headers") {
-        redact_headers(h);
+    if let Some(d) = v.get_mut("defaults") {
+        redact_level(d);
     }
     if let Some(scenarios) = v.get_mut("scenarios").and_then(|s| s.as_array_mut()) {
         for sc in scenarios {
+            redact_level(sc);
             for list in ["on_start", "steps", "on_stop"] {
                 for step in sc
                     .get_mut(list)
@@ -19,14 +22,28 @@ pub fn redact(mut v: serde_json::Value) -> serde_json::Value {
                     .into_iter()
                     .flatten()
                 {
-                    if let Some(h) = step.get_mut("headers") {
-                        redact_headers(h);
-                    }
+                    redact_level(step);
                 }
             }
         }
     }
     v
+}
+
+/// The `headers` and `auth` of one level (`defaults`, a scenario, a step).
+fn redact_level(level: &mut serde_json::Value) {
+    if let Some(h) = level.get_mut("headers") {
+        redact_headers(h);
+    }
+    if let Some(a) = level.get_mut("auth") {
+        for ptr in ["/bearer", "/basic/password"] {
+            if let Some(value) = a.pointer_mut(ptr)
+                && !holds_no_secret(value)
+            {
+                *value = serde_json::Value::String("[redacted]".into());
+            }
+        }
+    }
 }
 
 fn redact_headers(h: &mut serde_json::Value) {
@@ -102,5 +119,31 @@ mod tests {
         assert_eq!(h["Cookie"], "[redacted]");
         assert_eq!(h["X-CSRF-Token"], "[redacted]");
         assert_eq!(h["x-client-secret"], "[redacted]");
+    }
+
+    #[test]
+    fn auth_and_scenario_headers_are_redacted_at_every_level() {
+        let v = json!({
+            "defaults": {"auth": {"bearer": "abc123"}},
+            "scenarios": [{
+                "headers": {"Cookie": "sid=42", "Accept": "*/*"},
+                "auth": {"basic": {"username": "ada", "password": "hunter2"}},
+                "steps": [
+                    {"auth": {"bearer": "${token}"}},
+                    {"auth": {"basic": {"username": "bob", "password": "${env.PASS}"}}},
+                    {"auth": {"bearer": "Bearer x${token}"}}
+                ]
+            }]
+        });
+        let r = redact(v);
+        assert_eq!(r["defaults"]["auth"]["bearer"], "[redacted]");
+        let sc = &r["scenarios"][0];
+        assert_eq!(sc["headers"]["Cookie"], "[redacted]");
+        assert_eq!(sc["headers"]["Accept"], "*/*");
+        assert_eq!(sc["auth"]["basic"]["username"], "ada");
+        assert_eq!(sc["auth"]["basic"]["password"], "[redacted]");
+        assert_eq!(sc["steps"][0]["auth"]["bearer"], "${token}");
+        assert_eq!(sc["steps"][1]["auth"]["basic"]["password"], "${env.PASS}");
+        assert_eq!(sc["steps"][2]["auth"]["bearer"], "[redacted]");
     }
 }

@@ -35,7 +35,10 @@ impl Compiler<'_> {
     }
 
     fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
-        let request = self.request_line(s, path);
+        let request = match &s.page {
+            Some(page) => self.page_line(s, page, path),
+            None => self.request_line(s, path),
+        };
         let url = request
             .as_ref()
             .and_then(|(_, src, p)| self.url_path(src, p));
@@ -73,10 +76,17 @@ impl Compiler<'_> {
             .as_ref()
             .map(|t| self.step_tags(t, &path.key("tags")))
             .unwrap_or_default();
+        let page = self.page_plan(s, path);
+        let auth = s
+            .auth
+            .as_ref()
+            .and_then(|a| self.auth(a, s.headers.as_ref(), &path.key("auth")));
+        let follow_redirects = s.follow_redirects.as_ref().map(|r| self.redirects(r));
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
             Some(n) => n.clone(),
+            None if page.is_some() => format!("page {}", url.source()),
             None => format!("{} {}", method.as_str(), url.source()),
         };
         Some(StepPlan {
@@ -91,6 +101,9 @@ impl Compiler<'_> {
             extracts,
             think_time,
             tags,
+            page,
+            auth,
+            follow_redirects,
         })
     }
 
@@ -195,6 +208,7 @@ impl Compiler<'_> {
             ("json", s.json.is_some()),
             ("form", s.form.is_some()),
             ("body", s.body.is_some()),
+            ("body_file", s.body_file.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -203,10 +217,15 @@ impl Compiler<'_> {
             self.err(
                 &path.key(b),
                 format!("both `{a}` and `{b}`"),
-                "at most one body: `json`, `form` or `body`",
+                "at most one body: `json`, `form`, `body` or `body_file`",
                 None,
             );
             return Body::None;
+        }
+        if let Some(f) = &s.body_file {
+            return self
+                .body_file(f, &path.key("body_file"))
+                .map_or(Body::None, Body::File);
         }
         if let Some(j) = &s.json {
             return Body::Json(self.json_template(j, &path.key("json")));

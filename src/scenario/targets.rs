@@ -127,6 +127,7 @@ pub fn parse_targets_str(text: &str, file: &Path) -> Result<Vec<TargetPlan>, Sce
         warns: Vec::new(),
         slots: Vec::new(),
         secrets: Vec::new(),
+        feed: Default::default(),
     };
     let source = TargetSource::File(file.to_path_buf());
     let targets = c.targets(&raw.targets, &KeyPath::root().key("targets"), &source, None);

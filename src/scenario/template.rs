@@ -3,11 +3,13 @@
 //! Scenario text (paths, headers, bodies, initial values) may contain placeholders:
 //!
 //! - `${name}`: a per-user variable, resolved to a slot when the plan is built;
+//! - `${feeder.field}`: a field of the row the user took from a feeder (a slot too);
 //! - `${env.NAME}`: an environment variable, read once when the plan is built and then
 //!   substituted as literal text (its value is remembered, see [`Template::env_values`], so
 //!   reports can mask it);
 //! - `${randomInt(1, 100)}`, `${uuid()}`, `${randomChoice("a", "b", 3)}`, `${timestamp()}`,
-//!   `${timestampMs()}`, `${randomString(12)}`: functions evaluated on every render.
+//!   `${timestampMs()}`, `${randomString(12)}`, `${date(+1d, "%Y-%m-%d")}`: functions
+//!   evaluated on every render.
 //!
 //! `$${` is a literal `${`; any other `$` is literal text. Parsing does all the work, so a
 //! render walks a list of parts and appends to one `String`: no parsing and no allocation
@@ -40,8 +42,9 @@ impl Vars {
     }
 }
 
-/// A compiled template.
-#[derive(Debug, Clone, PartialEq)]
+/// A compiled template. Its `Debug` shows the text as written, never the values
+/// substituted from the environment.
+#[derive(Clone, PartialEq)]
 pub struct Template {
     source: String,
     /// Adjacent literal text is merged, so a template without dynamic parts has at most
@@ -74,12 +77,20 @@ enum Part {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Func {
-    RandomInt { min: i64, max: i64 },
+    RandomInt {
+        min: i64,
+        max: i64,
+    },
     Uuid,
     RandomChoice(Vec<String>),
     Timestamp,
     TimestampMs,
     RandomString(usize),
+    /// Now (UTC) plus `offset_ms`, formatted with a strftime `format`.
+    Date {
+        offset_ms: i64,
+        format: String,
+    },
 }
 
 /// The functions, with their parameters as shown in messages.
@@ -90,6 +101,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("timestamp", "()"),
     ("timestampMs", "()"),
     ("randomString", "(length)"),
+    ("date", "(offset, format)"),
 ];
 
 /// Names people reach for, mapped to ours (compared lower-case, without `_` and `-`).
@@ -105,10 +117,20 @@ const ALIASES: &[(&str, &str)] = &[
     ("pick", "randomChoice"),
     ("guid", "uuid"),
     ("uuidv4", "uuid"),
+    ("today", "date"),
+    ("datetime", "date"),
+    ("formatdate", "date"),
+    ("dateadd", "date"),
 ];
 
 /// Longest string `randomString` may produce.
 const MAX_RANDOM_STRING: usize = 1 << 20;
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Template").field(&self.source).finish()
+    }
+}
 
 impl Template {
     /// Compile `src`. `resolve` maps a variable name to its slot (None: unknown name);
@@ -262,6 +284,10 @@ impl Func {
             Func::TimestampMs => {
                 let _ = write!(out, "{}", unix_now().as_millis());
             }
+            Func::Date { offset_ms, format } => {
+                let t = chrono::Utc::now() + chrono::TimeDelta::milliseconds(*offset_ms);
+                let _ = write!(out, "{}", t.format(format));
+            }
             Func::RandomString(len) => {
                 out.reserve(*len);
                 for _ in 0..*len {
@@ -379,6 +405,22 @@ fn parse_expr(
     cur.skip_ws();
     let name_at = cur.pos;
     let name = cur.take_while(is_name_byte);
+    // `${feeder.field}`: one name with a dot, resolved like a variable.
+    let dotted;
+    let name = if name != "env" && cur.peek() == Some(b'.') {
+        cur.pos += 1;
+        let field = cur.take_while(is_name_byte);
+        if field.is_empty() {
+            return err(
+                cur.pos,
+                format!("expected a field name after `{name}.`, as in `${{{name}.username}}`"),
+            );
+        }
+        dotted = format!("{name}.{field}");
+        dotted.as_str()
+    } else {
+        name
+    };
     if name.is_empty() {
         return match cur.peek() {
             None => err(
@@ -430,7 +472,12 @@ fn parse_expr(
             } else {
                 String::new()
             };
-            err(dollar, format!("unknown variable `{name}`{hint}"))
+            let what = if name.contains('.') {
+                "feeder field"
+            } else {
+                "variable"
+            };
+            err(dollar, format!("unknown {what} `{name}`{hint}"))
         }
     }
 }
@@ -528,6 +575,8 @@ fn parse_arg(cur: &mut Cursor<'_>, func: &str, n: usize) -> Result<Arg, Template
                 cur.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+'));
             match text.parse::<f64>() {
                 Ok(x) if x.is_finite() => Ok(Arg::Num(text.to_string(), at)),
+                // A date offset written without quotes: `date(+1d)`.
+                _ if parse_offset_ms(text).is_some() => Ok(Arg::Str(text.to_string(), at)),
                 _ => err(
                     at,
                     format!("`{text}` is not a number (argument {n} of `{func}`)"),
@@ -622,10 +671,101 @@ fn compile_func(name: &str, name_at: usize, args: Vec<Arg>) -> Result<Func, Temp
                     .collect(),
             )
         }
+        "date" => {
+            if args.len() > 2 {
+                arity(2)?;
+            }
+            let offset_ms = match args.first() {
+                None => 0,
+                Some(Arg::Str(s, at) | Arg::Num(s, at)) => parse_offset_ms(s).ok_or_else(|| {
+                    TemplateError {
+                        offset: *at,
+                        message: format!(
+                            "`date` offset {s:?} is not an offset such as +1d, -2h, +1d12h, 90m or 0 (units w, d, h, m, s, ms)"
+                        ),
+                    }
+                })?,
+            };
+            let format = match args.get(1) {
+                None => DEFAULT_DATE_FORMAT.to_string(),
+                Some(Arg::Str(f, at)) => {
+                    check_date_format(f, *at)?;
+                    f.clone()
+                }
+                Some(Arg::Num(f, at)) => {
+                    return err(
+                        *at,
+                        format!(
+                            "the format of `date` must be a quoted string such as \"%Y-%m-%d\", got {f}"
+                        ),
+                    );
+                }
+            };
+            Func::Date { offset_ms, format }
+        }
         "uuid" => arity(0).map(|_| Func::Uuid)?,
         "timestamp" => arity(0).map(|_| Func::Timestamp)?,
         _ => arity(0).map(|_| Func::TimestampMs)?,
     })
+}
+
+/// `date()` without a format: the day, as in `2026-11-28`.
+const DEFAULT_DATE_FORMAT: &str = "%Y-%m-%d";
+/// Offsets of `date` stay within this many days (chrono's range is far wider).
+const MAX_DATE_OFFSET_DAYS: i64 = 100 * 366;
+
+/// A `date` offset such as `+1d`, `-2h30m`, `90m` or `0`, in milliseconds.
+fn parse_offset_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => (1, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    let b = rest.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let (mut i, mut total) = (0, 0i64);
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n: i64 = rest[start..i].parse().ok()?;
+        let unit = i;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let ms = match &rest[unit..i] {
+            "w" => 7 * 86_400_000,
+            "d" => 86_400_000,
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1000,
+            "ms" => 1,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(ms)?)?;
+    }
+    (total <= MAX_DATE_OFFSET_DAYS * 86_400_000).then_some(sign * total)
+}
+
+/// A strftime format chrono can render, or the error at the argument.
+fn check_date_format(f: &str, at: usize) -> Result<(), TemplateError> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+        return err(
+            at,
+            format!(
+                "`date` format {f:?} is not a strftime format: use e.g. %Y-%m-%d, %H:%M:%S, %s, %A, %% for a percent sign"
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn int_arg(arg: &Arg, func: &str, n: usize) -> Result<i64, TemplateError> {
@@ -1015,7 +1155,8 @@ mod tests {
             ),
             ("${randomChoice(\"a\"}", 18, "expected `)`"),
             ("${randomChoice(\"\\q\")}", 16, "unknown escape `\\q`"),
-            ("${user.id}", 6, "unexpected `.`"),
+            ("${user.}", 7, "expected a field name after `user.`"),
+            ("${user.id.x}", 9, "unexpected `.`"),
         ];
         for (src, offset, msg) in cases {
             let e = parse_err(src);
@@ -1031,6 +1172,68 @@ mod tests {
         let t = parse("x${userId}${userId}y").unwrap();
         assert_eq!(t.parts.len(), 4);
         assert_eq!(t.clone(), t);
+    }
+
+    #[test]
+    fn feeder_fields_resolve_as_dotted_names() {
+        let mut seen = Vec::new();
+        let t = Template::parse(
+            "u=${users.username}&p=${ users.pass-word }",
+            &mut |n: &str| {
+                seen.push(n.to_string());
+                Some(seen.len() - 1)
+            },
+            &env,
+        )
+        .unwrap();
+        assert_eq!(seen, ["users.username", "users.pass-word"]);
+        let mut v = Vars::new(2);
+        v.set(0, "ada".into());
+        v.set(1, "x".into());
+        assert_eq!(t.render(&v, &mut rng()).unwrap(), "u=ada&p=x");
+        let e = parse_err("${users.nope}");
+        assert_eq!(e.offset, 0);
+        assert!(e.message.contains("`users.nope`"), "{}", e.message);
+    }
+
+    #[test]
+    fn date_adds_offsets_and_formats() {
+        use chrono::{TimeDelta, Utc};
+        let day = |d: i64| {
+            (Utc::now() + TimeDelta::days(d))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        // Around midnight the day may turn between the two clocks: allow either.
+        let ok = |got: String, d: i64| got == day(d) || got == day(d - 1) || got == day(d + 1);
+        assert!(ok(render("${date()}"), 0));
+        assert!(ok(render("${date(+1d)}"), 1));
+        assert!(ok(render("${date(\"-1w\", \"%Y-%m-%d\")}"), -7));
+        assert!(ok(render("${date('+1d12h', '%Y-%m-%d')}"), 1));
+        let secs: i64 = render("${date(0, \"%s\")}").parse().unwrap();
+        assert!((secs - Utc::now().timestamp()).abs() <= 2);
+        let secs: i64 = render("${date(+90m, \"%s\")}").parse().unwrap();
+        assert!((secs - Utc::now().timestamp() - 5400).abs() <= 2);
+        assert_eq!(parse_offset_ms("-2h30m"), Some(-9_000_000));
+        assert_eq!(parse_offset_ms("1s500ms"), Some(1_500));
+        for bad in ["", "+", "1", "1y", "d", "1d2", "99999999999999w"] {
+            assert_eq!(parse_offset_ms(bad), None, "{bad}");
+        }
+        let e = parse_err("${date(+1y)}");
+        assert!(e.message.contains("not a number"), "{}", e.message);
+        let e = parse_err("${date(\"1x\")}");
+        assert_eq!(e.offset, 7);
+        assert!(e.message.contains("not an offset"), "{}", e.message);
+        let e = parse_err("${date(0, \"%Q\")}");
+        assert_eq!(e.offset, 10);
+        assert!(e.message.contains("not a strftime format"), "{}", e.message);
+        assert!(parse_err("${date(0, 5)}").message.contains("quoted string"));
+        assert!(
+            parse_err("${date(0, \"%F\", 1)}")
+                .message
+                .contains("takes 2 arguments")
+        );
+        assert_eq!(suggest_function("today"), Some("date"));
     }
 
     #[test]

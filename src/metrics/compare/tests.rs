@@ -50,6 +50,7 @@ fn run_info() -> RunInfo {
         open_model: None,
         co_correction: None,
         generator_health: None,
+        workers: None,
     }
 }
 

@@ -35,12 +35,15 @@ fn cells() -> Vec<CellInfo> {
     ]
 }
 
-/// `n` responses of `us` response time and `us / 2` service time.
+/// `n` responses of `us` response time, `us / 2` service time and a `Server-Timing` entry
+/// `db` of `us / 4`.
 fn data(checks: usize, n: u64, us: u64) -> CellData {
     let mut d = CellData::new(checks);
+    d.server_timing = vec![Hist::new()];
     for _ in 0..n {
         d.hist.record(us);
         d.service.record(us / 2);
+        d.server_timing[0].record(us / 4);
     }
     d.requests = n;
     d.ok = n;
@@ -93,6 +96,7 @@ fn run_info() -> RunInfo {
         open_model: None,
         co_correction: None,
         generator_health: None,
+        workers: None,
     }
 }
 
@@ -102,6 +106,7 @@ fn users(i: u64) -> u64 {
 
 fn run() -> (RunResult, WindowData) {
     let mut acc = Accumulator::new(cells());
+    acc.set_server_timing_names(crate::metrics::ServerTimingNames::from_names(["db"]));
     let mut w = WindowData::default();
     for i in 0..5 {
         let d = interval(i);
@@ -122,6 +127,11 @@ fn run() -> (RunResult, WindowData) {
                     errors: c.error_count(),
                     check_failed: c.check_failed,
                     check_failures: c.checks.clone(),
+                    server_timing: c
+                        .server_timing
+                        .iter()
+                        .map(|h| ("db".to_string(), h.clone()))
+                        .collect(),
                 })
                 .collect(),
         });
@@ -307,17 +317,60 @@ fn a_tag_no_step_has_is_not_measured() {
 }
 
 #[test]
-fn server_timing_is_not_measured_yet() {
+fn server_timing_targets_read_the_named_entry() {
+    let db = || Metric::ServerTiming("db".into());
+    // Whole run: 10 entries of 225 ms, then 4 x (100 of 5 ms, 10 of 125 ms, 50 of 10 ms,
+    // 19 of 7.5 ms): 11,820 ms over 726 entries.
     let o = one(target(
         "mean < 50ms",
-        Metric::ServerTiming("db".into()),
+        db(),
         Some(Aggregate::Mean),
         Scope::Overall,
     ));
-    assert_eq!(o.status, TargetStatus::NotMeasured);
+    assert_eq!(o.status, TargetStatus::Pass, "{}", o.detail);
     assert_eq!(o.metric, "server_timing.db.mean");
+    let m = o.measured.unwrap();
+    let want = 11_820.0 / 726.0 * 1000.0;
+    assert!((m - want).abs() / want < 0.002, "{m} vs {want}");
     assert!(
-        o.detail.contains("\"db\" is not recorded yet"),
+        o.detail
+            .starts_with("mean of Server-Timing \"db\" of all requests is 16."),
+        "{}",
+        o.detail
+    );
+    // Windowed, by tag: after the first second, cells 0 and 3 (api): (500 + 142.5) / 119.
+    let mut t = target(
+        "mean < 5ms",
+        db(),
+        Some(Aggregate::Mean),
+        Scope::Tag("api".into()),
+    );
+    t.after_us = Some(1_000_000);
+    let o = one(t);
+    assert_eq!(o.status, TargetStatus::Fail, "{}", o.detail);
+    let want = 642.5 / 119.0 * 1000.0;
+    assert!((o.measured.unwrap() - want).abs() / want < 0.002, "{o:?}");
+    // The max of one step, whole run and windowed from 0 alike.
+    let mut t = target("max < 1000ms", db(), Some(Aggregate::Max), step("GET /"));
+    let whole = one(t.clone());
+    t.after_us = Some(0);
+    let from_zero = one(t);
+    assert_eq!(whole.measured, from_zero.measured);
+    assert!(
+        (whole.measured.unwrap() - 125_000.0).abs() < 200.0,
+        "{whole:?}"
+    );
+    // An entry no response carried.
+    let o = one(target(
+        "p95 < 50ms",
+        Metric::ServerTiming("cache".into()),
+        p(95.0),
+        Scope::Overall,
+    ));
+    assert_eq!(o.status, TargetStatus::NotMeasured);
+    assert!(
+        o.detail
+            .contains("no response carried a Server-Timing entry \"cache\""),
         "{}",
         o.detail
     );
@@ -452,6 +505,7 @@ fn a_results_folder_evaluates_like_the_data_it_holds() {
     let mut initial = r.clone();
     initial.run.status = RunStatus::Running;
     let mut writer = RunWriter::create(dir.path(), &initial, SystemTime::now()).unwrap();
+    writer.set_server_timing_names(crate::metrics::ServerTimingNames::from_names(["db"]));
     for i in 0..5 {
         writer
             .write_interval(i * 1_000_000, 1_000_000, users(i), &interval(i))

@@ -3,18 +3,25 @@
 //! - [`UslChart`]: throughput against load, the measured steps (stable ones filled, the
 //!   others hollow), the fitted USL curve, its peak N* and the maximum sustainable load;
 //! - [`LatencyLoadChart`]: p50, p95 and p99 against load, with the SLO line, the knee and
-//!   the maximum sustainable load marked.
+//!   the maximum sustainable load marked;
+//! - [`StepSpectrumChart`]: the response-time percentile spectrum of each load level, one
+//!   line per step, from the steps' stored histograms, with the SLO line.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::spectrum::{MAX_NINES, axes, hist_points};
 use super::{
-    BLUE, Chart, DrawResult, GREEN, GREY, ORANGE, PURPLE, TARGET, VERMILION, chart_builder,
-    draw_mesh, fmt_ms, fmt_ms_tick, legend, line_key, ms, no_data, small_font,
+    BLUE, Chart, DrawResult, GREEN, GREY, ORANGE, PURPLE, TARGET, TARGET_STRETCH, VERMILION,
+    chart_builder, draw_mesh, fmt_ms, fmt_ms_tick, legend, line_key, ms, no_data, small_font,
 };
-use crate::capacity::{CapacityReport, StepAnalysis};
+use crate::capacity::{CapacityReport, LoadModel, StepAnalysis};
+use crate::metrics::Hist;
 
+/// Steps drawn in the spectrum chart; from more, this many spread evenly over the loads
+/// (the lowest and the highest always among them).
+const MAX_SPECTRA: usize = 12;
 /// Points drawn along the fitted curve.
 const CURVE_POINTS: usize = 200;
 /// The x axis reaches past N* only while N* is within this many times the largest load.
@@ -293,6 +300,160 @@ impl Chart for LatencyLoadChart<'_> {
     }
 }
 
+/// The response-time percentile spectrum of each load level: how the whole distribution,
+/// tail included, moves as the load rises.
+pub struct StepSpectrumChart<'a> {
+    report: &'a CapacityReport,
+}
+
+impl<'a> StepSpectrumChart<'a> {
+    pub fn new(report: &'a CapacityReport) -> Self {
+        StepSpectrumChart { report }
+    }
+
+    /// Whether any step has a histogram to draw: without one there is no chart.
+    pub fn has_data(report: &CapacityReport) -> bool {
+        report.steps.iter().any(|s| s.histogram.is_some())
+    }
+
+    /// (legend label, (nines, ms) points) of the steps drawn, lowest load first.
+    fn series(&self) -> Vec<(String, Vec<(f64, f64)>)> {
+        let r = self.report;
+        let mut steps: Vec<(&StepAnalysis, Vec<(f64, f64)>)> = r
+            .steps
+            .iter()
+            .filter_map(|s| {
+                let h = Hist::from_base64(s.histogram.as_deref()?).ok()?;
+                let pts = hist_points(&h);
+                (!pts.is_empty()).then_some((s, pts))
+            })
+            .collect();
+        steps.sort_by(|a, b| {
+            a.0.load
+                .total_cmp(&b.0.load)
+                .then(a.0.index.cmp(&b.0.index))
+        });
+        let steps = spread(steps, MAX_SPECTRA);
+        let twice = |load: f64| steps.iter().filter(|(s, _)| s.load == load).count() > 1;
+        steps
+            .iter()
+            .map(|(s, pts)| {
+                let mut label = load_label(r.model, s.load);
+                if twice(s.load) {
+                    label.push_str(&format!(" (step {})", s.index + 1));
+                }
+                if !s.stable {
+                    label.push_str(" (unstable)");
+                }
+                (label, pts.clone())
+            })
+            .collect()
+    }
+}
+
+/// A load level as a legend reads it: `16 users`, `200/s`.
+fn load_label(model: LoadModel, load: f64) -> String {
+    match model {
+        LoadModel::Closed => format!("{} users", trim_num(load)),
+        LoadModel::Open => format!("{}/s", trim_num(load)),
+    }
+}
+
+/// At most `max` of `items`, spread evenly, the first and the last kept.
+fn spread<T>(items: Vec<T>, max: usize) -> Vec<T> {
+    let n = items.len();
+    if n <= max || max < 2 {
+        return items;
+    }
+    let keep: Vec<usize> = (0..max)
+        .map(|i| (i * (n - 1) + (max - 1) / 2) / (max - 1))
+        .collect();
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// Colour of line `i` of `n`, lowest load first: from cool (blue) to warm (vermilion).
+fn level_color(i: usize, n: usize) -> RGBColor {
+    const STOPS: [RGBColor; 4] = [BLUE, GREEN, ORANGE, VERMILION];
+    if n < 2 {
+        return BLUE;
+    }
+    let t = i as f64 / (n - 1) as f64 * (STOPS.len() - 1) as f64;
+    let k = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - k as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (STOPS[k], STOPS[k + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+impl Chart for StepSpectrumChart<'_> {
+    const NAME: &'static str = "capacity-spectrum";
+
+    fn title(&self) -> String {
+        "Response time by percentile at each load level".into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let title = self.title();
+        let series = self.series();
+        if series.is_empty() {
+            return no_data(root, &title, "no step has a response-time histogram");
+        }
+        let shown = series.len();
+        let with_data = self
+            .report
+            .steps
+            .iter()
+            .filter(|s| s.histogram.is_some())
+            .count();
+        let (lo, hi) = series
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+            .filter(|y| *y > 0.0)
+            .fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let (lo, hi) = if hi > 0.0 { (lo, hi) } else { (0.001, 0.001) };
+        let slo = self.report.slo_p95_us.map(ms);
+        // On a log axis an SLO far below the data stretches it as much as one far above.
+        let slo_on = slo.filter(|v| *v <= hi * TARGET_STRETCH && *v >= lo / TARGET_STRETCH);
+        let y_min = lo.min(slo_on.unwrap_or(lo));
+        let y_max = hi.max(slo_on.unwrap_or(hi));
+        // p95 marked where the SLO line crosses it: a level within the SLO passes below.
+        let mut chart = axes(root, &title, y_min, y_max, &[(0.95, "p95")])?;
+        for (i, (name, pts)) in series.into_iter().enumerate() {
+            let color = level_color(i, shown);
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+                .label(name)
+                .legend(line_key(color.stroke_width(2)));
+        }
+        if let Some(v) = slo {
+            let (pts, label) = match slo_on {
+                Some(v) => (
+                    vec![(0.0, v), (MAX_NINES, v)],
+                    format!("SLO p95 {}", fmt_ms(v)),
+                ),
+                None if v > hi => (Vec::new(), format!("SLO p95 {} (far above)", fmt_ms(v))),
+                None => (Vec::new(), format!("SLO p95 {} (far below)", fmt_ms(v))),
+            };
+            chart
+                .draw_series(DashedLineSeries::new(pts, 10, 6, TARGET.stroke_width(2)))?
+                .label(label)
+                .legend(line_key(TARGET.stroke_width(2)));
+        }
+        if shown < with_data {
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label(format!("{shown} of {with_data} levels shown"))
+                .legend(|(x, y)| Circle::new((x + 9, y), 0, WHITE.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    }
+}
+
 /// An axis number: `32`, `12.5`, `1.2k` past ten thousand.
 fn trim_num(v: f64) -> String {
     if v.abs() >= 10_000.0 {
@@ -360,5 +521,69 @@ mod tests {
                 .svg
                 .contains("no data")
         );
+    }
+
+    /// A step whose latencies run evenly from `lo_ms` to `hi_ms`, stored as a histogram.
+    fn measured(i: usize, load: f64, lo_ms: u64, hi_ms: u64) -> StepAnalysis {
+        let mut h = Hist::new();
+        for v in lo_ms * 1_000..=hi_ms * 1_000 {
+            h.record(v);
+        }
+        let mut s = StepAnalysis::from_figures(i, load, load * 50.0, Some(h.quantile(0.95)));
+        s.latency_source = crate::capacity::LatencySource::Histogram;
+        s.histogram = Some(h.to_base64());
+        s
+    }
+
+    #[test]
+    fn issue_5_per_step_latency_spectra() {
+        let steps = vec![
+            measured(0, 16.0, 10, 30),
+            measured(1, 32.0, 12, 60),
+            measured(2, 48.0, 20, 400),
+        ];
+        let opts = CapacityOptions {
+            slo_p95_us: Some(100_000),
+            ..CapacityOptions::default()
+        };
+        let r = analyze("t", LoadModel::Closed, steps, &opts);
+        assert!(StepSpectrumChart::has_data(&r));
+        let c = render(&StepSpectrumChart::new(&r)).unwrap();
+        assert_eq!(c.name, "capacity-spectrum");
+        for label in [
+            "16 users",
+            "32 users",
+            "48 users",
+            "SLO p95 100.0ms",
+            "99.99%",
+        ] {
+            assert!(c.svg.contains(label), "{label} missing");
+        }
+        assert!(c.png.starts_with(b"\x89PNG"));
+
+        // An open model names rates; more levels than fit are thinned, ends kept.
+        let many: Vec<StepAnalysis> = (0..20)
+            .map(|i| measured(i, (i + 1) as f64 * 100.0, 5, 10 + i as u64))
+            .collect();
+        let r = analyze("t", LoadModel::Open, many, &CapacityOptions::default());
+        let svg = render(&StepSpectrumChart::new(&r)).unwrap().svg;
+        assert!(svg.contains("100/s") && svg.contains("2000/s"), "ends kept");
+        assert!(svg.contains("12 of 20 levels shown"));
+        assert!(!svg.contains("SLO p95"));
+
+        // Table rows have no histogram: nothing to draw.
+        let table = report(&[(1.0, 10.0, Some(5_000)), (2.0, 20.0, Some(6_000))], None);
+        assert!(!StepSpectrumChart::has_data(&table));
+    }
+
+    #[test]
+    fn spread_keeps_the_ends_and_the_count() {
+        let v: Vec<usize> = (0..20).collect();
+        let s = spread(v.clone(), 12);
+        assert_eq!(s.len(), 12);
+        assert_eq!((s[0], s[11]), (0, 19));
+        assert_eq!(spread(v[..5].to_vec(), 12), v[..5].to_vec());
+        assert_eq!(level_color(0, 4), BLUE);
+        assert_eq!(level_color(3, 4), VERMILION);
     }
 }

@@ -14,7 +14,7 @@ use super::{
     BLACK_ISH, Chart, DrawResult, GREY, SERIES, chart_builder, draw_mesh, fmt_ms_tick, label_font,
     legend, line_key, no_data, shorten, small_font,
 };
-use crate::metrics::{Latency, RunResult};
+use crate::metrics::{Hist, Latency, RunResult};
 use crate::report::{has_service_time, response_time_label};
 
 /// The axis ends at 99.99 %: four nines.
@@ -55,17 +55,7 @@ pub fn points(lat: &Latency) -> Vec<(f64, f64)> {
         return Vec::new();
     }
     match lat.hist() {
-        Ok(h) if !h.is_empty() => {
-            let mut pts: Vec<(f64, f64)> = h
-                .spectrum(5)
-                .into_iter()
-                .filter(|(q, _)| *q < 1.0)
-                .map(|(q, v)| (nines(q), v as f64 / 1000.0))
-                .filter(|(x, _)| *x < MAX_NINES)
-                .collect();
-            pts.push((MAX_NINES, h.quantile(0.9999) as f64 / 1000.0));
-            pts
-        }
+        Ok(h) if !h.is_empty() => hist_points(&h),
         _ => [
             (0.5, lat.p50_us),
             (0.75, lat.p75_us),
@@ -78,6 +68,23 @@ pub fn points(lat: &Latency) -> Vec<(f64, f64)> {
         .map(|(q, v)| (nines(q), v as f64 / 1000.0))
         .collect(),
     }
+}
+
+/// (nines, ms) points of a histogram's percentile spectrum, up to 99.99 % (none when
+/// empty).
+pub fn hist_points(h: &Hist) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let mut pts: Vec<(f64, f64)> = h
+        .spectrum(5)
+        .into_iter()
+        .filter(|(q, _)| *q < 1.0)
+        .map(|(q, v)| (nines(q), v as f64 / 1000.0))
+        .filter(|(x, _)| *x < MAX_NINES)
+        .collect();
+    pts.push((MAX_NINES, h.quantile(0.9999) as f64 / 1000.0));
+    pts
 }
 
 /// Ticks of a log axis from `lo` to `hi`: 1-2-5 steps, or powers of ten when those would

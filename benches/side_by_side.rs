@@ -1,0 +1,1085 @@
+//! Skein's throughput, memory and added latency side by side with wrk, oha and a bare goose
+//! attack, against one loopback nginx, in the same run.
+//!
+//! This machine (like most CI machines) is shared and noisy, so absolute figures drift from
+//! run to run; only ratios measured side by side mean anything. The bench therefore starts
+//! nginx (`benches/lab/nginx.conf`, a `return 200` route) pinned with `taskset` to the server
+//! cores and runs each generator in turn, pinned to the generator cores, against the same URL
+//! at the same concurrency for the same time:
+//!
+//! - `wrk` and `oha`, when installed (said when they are not);
+//! - a bare goose 0.19 attack built here, the floor Skein builds on: one closure transaction
+//!   that GETs the URL and reads the body, one client per user (goose's default), goose's own
+//!   metrics off, users = connections. It runs in a child process (this binary re-executed
+//!   with `SKEIN_SBS_GOOSE` set), so it can be pinned and its memory is its own;
+//! - `skein quick URL -u CONNS -d SECONDS -q` (the release binary cargo builds for benches).
+//!
+//! For each it prints requests/s, peak RSS and CPU time (from `wait4`'s rusage of the
+//! child), then the ratios skein/goose, skein/oha and skein/wrk. `--latency` adds a low-load
+//! comparison (10 users, 100 requests/s): wrk with a per-connection delay (Debian's wrk is not
+//! wrk2 and has no `-R`), oha `-q`, skein's open model (`--rate`) and closed model
+//! (`--think`), each one's p50 and p99, and skein's p50 minus wrk's.
+//!
+//! Every child has a hard time limit, is killed if the bench dies (`PR_SET_PDEATHSIG`), and
+//! nginx is stopped at the end even on error. Only 127.0.0.1 is used.
+//!
+//! Run: `cargo bench --bench side_by_side -- [--conns 64] [--seconds 5] [--rounds 1]
+//! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein]`.
+//! Needs `[[bench]] name = "side_by_side" harness = false` in Cargo.toml, and Debian's
+//! `nginx-light` (or `nginx`); `wrk` and `oha` are optional.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set in the re-executed child that runs the bare goose attack: `URL USERS SECONDS`.
+const GOOSE_ENV: &str = "SKEIN_SBS_GOOSE";
+const NGINX_CONF: &str = include_str!("lab/nginx.conf");
+const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
+const TOOLS: [&str; 4] = ["wrk", "oha", "goose", "skein"];
+
+fn main() {
+    if let Ok(spec) = std::env::var(GOOSE_ENV) {
+        goose_child(&spec);
+        return;
+    }
+    let opts = match Opts::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("side_by_side: {e}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    raise_nofile_limit();
+    if let Err(e) = run(&opts) {
+        eprintln!("side_by_side: {e}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str = "usage: cargo bench --bench side_by_side -- [--conns N] [--seconds S] \
+[--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein] \
+[--latency] [--latency-only] [--rate N] [--latency-users N]";
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Opts {
+    conns: usize,
+    seconds: u64,
+    rounds: usize,
+    cores_server: String,
+    cores_gen: String,
+    tools: Vec<String>,
+    throughput: bool,
+    latency: bool,
+    /// Low-load comparison: requests per second, and users (connections).
+    rate: u64,
+    latency_users: usize,
+}
+
+impl Opts {
+    fn parse(args: impl Iterator<Item = String>) -> Result<Opts, String> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut o = Opts {
+            conns: 64,
+            seconds: 5,
+            rounds: 1,
+            cores_server: "0".into(),
+            cores_gen: if cpus >= 2 { "1" } else { "0" }.into(),
+            tools: TOOLS.iter().map(|t| t.to_string()).collect(),
+            throughput: true,
+            latency: false,
+            rate: 100,
+            latency_users: 10,
+        };
+        let mut args = args.peekable();
+        while let Some(a) = args.next() {
+            let mut value =
+                |name: &str| args.next().ok_or_else(|| format!("`{name}` needs a value"));
+            let number = |name: &str, v: String| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`{name} {v}`: expected a whole number above 0"))
+            };
+            match a.as_str() {
+                // cargo passes `--bench` to every bench target.
+                "--bench" => {}
+                "--conns" | "-c" => o.conns = number(&a, value(&a)?)? as usize,
+                "--seconds" | "-d" => o.seconds = number(&a, value(&a)?)?,
+                "--rounds" => o.rounds = number(&a, value(&a)?)? as usize,
+                "--rate" => o.rate = number(&a, value(&a)?)?,
+                "--latency-users" => o.latency_users = number(&a, value(&a)?)? as usize,
+                "--cores-server" => o.cores_server = cpu_list(&a, value(&a)?)?,
+                "--cores-gen" => o.cores_gen = cpu_list(&a, value(&a)?)?,
+                "--latency" => o.latency = true,
+                "--latency-only" => (o.latency, o.throughput) = (true, false),
+                "--tools" => {
+                    o.tools = value(&a)?
+                        .split(',')
+                        .map(|t| t.trim().to_string())
+                        .collect();
+                    if let Some(bad) = o.tools.iter().find(|t| !TOOLS.contains(&t.as_str())) {
+                        return Err(format!(
+                            "`--tools`: unknown tool `{bad}` (one of {TOOLS:?})"
+                        ));
+                    }
+                }
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                _ => return Err(format!("unknown argument `{a}`")),
+            }
+        }
+        Ok(o)
+    }
+
+    fn wants(&self, tool: &str) -> bool {
+        self.tools.iter().any(|t| t == tool)
+    }
+}
+
+/// Check a taskset CPU list (`1`, `8-15`, `0,2`) and return it.
+fn cpu_list(name: &str, v: String) -> Result<String, String> {
+    match count_cpus(&v) {
+        Some(n) if n > 0 => Ok(v),
+        _ => Err(format!(
+            "`{name} {v}`: expected a CPU list such as 1, 8-15 or 0,2"
+        )),
+    }
+}
+
+/// How many CPUs a taskset list names.
+fn count_cpus(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.trim().parse::<usize>().ok()? + 1 - a.trim().parse::<usize>().ok()?,
+            None => part.trim().parse::<usize>().map(|_| 1).ok()?,
+        };
+    }
+    Some(n)
+}
+
+// ---------------------------------------------------------------------------------------
+// The runs
+
+fn run(opts: &Opts) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
+    let mut nginx = Nginx::start(opts, tmp.path())?;
+    let url = nginx.url.clone();
+    let installed: BTreeMap<&str, Option<PathBuf>> =
+        [("wrk", which("wrk")), ("oha", which("oha"))].into();
+    println!(
+        "side by side: {url} (nginx {}, {} worker(s) on CPUs {}); generators on CPUs {}; \
+         machine: {} CPUs, load average {}",
+        nginx.version,
+        count_cpus(&opts.cores_server).unwrap_or(1),
+        opts.cores_server,
+        opts.cores_gen,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average(),
+    );
+    for (tool, path) in &installed {
+        if opts.wants(tool) && path.is_none() {
+            println!(
+                "{tool}: not installed, skipped (Debian: apt-get install wrk; oha: cargo install oha)"
+            );
+        }
+    }
+    let ctx = Ctx {
+        opts,
+        url,
+        tmp: tmp.path().to_path_buf(),
+        wrk: installed["wrk"].clone().filter(|_| opts.wants("wrk")),
+        oha: installed["oha"].clone().filter(|_| opts.wants("oha")),
+    };
+    if opts.throughput {
+        let mut rounds = Vec::new();
+        for round in 0..opts.rounds {
+            rounds.push(throughput_round(&ctx, round, &mut nginx)?);
+        }
+        if rounds.len() > 1 {
+            print_medians(&rounds);
+        }
+    }
+    if opts.latency {
+        latency_round(&ctx, &mut nginx)?;
+    }
+    nginx.stop();
+    Ok(())
+}
+
+struct Ctx<'a> {
+    opts: &'a Opts,
+    url: String,
+    tmp: PathBuf,
+    wrk: Option<PathBuf>,
+    oha: Option<PathBuf>,
+}
+
+/// What one generator did.
+#[derive(Default, Clone)]
+struct Figures {
+    rps: f64,
+    requests: f64,
+    errors: f64,
+    rss_kb: u64,
+    cpu_s: f64,
+    /// Wall time of the whole process (start-up and shutdown included).
+    wall_s: f64,
+    p50_us: Option<f64>,
+    p99_us: Option<f64>,
+    /// Skein: its service time (send to last byte) next to its response time.
+    svc_p50_us: Option<f64>,
+    note: String,
+}
+
+type Round = BTreeMap<&'static str, Figures>;
+
+fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round, String> {
+    let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
+    println!(
+        "\nround {}/{}: {c} connections, {s} s, no think time",
+        round + 1,
+        ctx.opts.rounds
+    );
+    let mut order: Vec<&'static str> = TOOLS.to_vec();
+    // A different tool goes first each round, so none always meets a cold or warm machine.
+    let n = order.len();
+    order.rotate_left(round % n);
+    let mut figures = Round::new();
+    for tool in order {
+        nginx.check_alive()?;
+        let got = match tool {
+            "wrk" => ctx.wrk.as_ref().map(|w| wrk_throughput(ctx, w)),
+            "oha" => ctx.oha.as_ref().map(|o| oha_run(ctx, o, c, None)),
+            "goose" => ctx.opts.wants("goose").then(|| goose_run(ctx)),
+            _ => ctx.opts.wants("skein").then(|| skein_run(ctx, round, &[])),
+        };
+        match got {
+            Some(Ok(f)) => {
+                figures.insert(tool, f);
+            }
+            Some(Err(e)) => println!("  {tool}: failed: {e}"),
+            None => {}
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    print_table(&figures, false);
+    print_ratios(&figures);
+    Ok(figures)
+}
+
+fn print_table(figures: &Round, latency: bool) {
+    if latency {
+        println!(
+            "  {:<13} {:>9} {:>9} {:>9} {:>10} {:>9}  note",
+            "tool", "req/s", "p50 µs", "p99 µs", "svc p50", "peak RSS"
+        );
+    } else {
+        println!(
+            "  {:<6} {:>9} {:>9} {:>6} {:>9} {:>6} {:>6} {:>10}  note",
+            "tool", "req/s", "requests", "errors", "peak RSS", "CPU s", "CPU %", "CPU µs/req"
+        );
+    }
+    // Run order (wrk, oha, goose, skein; then skein's two low-load forms), not by name.
+    let order = TOOLS.iter().chain(&["skein closed", "skein open"]);
+    for (tool, f) in order.filter_map(|t| Some((t, figures.get(t)?))) {
+        let rss = format!("{:.1} MB", f.rss_kb as f64 * 1024.0 / 1e6);
+        let us = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+        if latency {
+            println!(
+                "  {tool:<13} {:>9.1} {:>9} {:>9} {:>10} {rss:>9}  {}",
+                f.rps,
+                us(f.p50_us),
+                us(f.p99_us),
+                us(f.svc_p50_us),
+                f.note
+            );
+        } else {
+            let per_req = if f.requests > 0.0 {
+                format!("{:.2}", f.cpu_s * 1e6 / f.requests)
+            } else {
+                "-".into()
+            };
+            // CPU time over the process's wall time: near 100 % per generator core means the
+            // generator, not the server, was the limit.
+            let busy = if f.wall_s > 0.0 {
+                100.0 * f.cpu_s / f.wall_s
+            } else {
+                0.0
+            };
+            println!(
+                "  {tool:<6} {:>9.0} {:>9.0} {:>6.0} {rss:>9} {:>6.2} {busy:>6.0} {per_req:>10}  {}",
+                f.rps, f.requests, f.errors, f.cpu_s, f.note
+            );
+        }
+    }
+}
+
+fn print_ratios(figures: &Round) {
+    let Some(skein) = figures.get("skein") else {
+        println!("  ratios: no skein figure");
+        return;
+    };
+    let parts: Vec<String> = ["goose", "oha", "wrk"]
+        .iter()
+        .map(|t| match figures.get(t) {
+            Some(f) if f.rps > 0.0 => format!("skein/{t} {:.3}", skein.rps / f.rps),
+            _ => format!("skein/{t} n/a"),
+        })
+        .collect();
+    println!("  ratios (throughput): {}", parts.join(", "));
+}
+
+fn print_medians(rounds: &[Round]) {
+    println!("\nmedians of {} rounds:", rounds.len());
+    for tool in TOOLS {
+        let mut v: Vec<f64> = rounds
+            .iter()
+            .filter_map(|r| r.get(tool))
+            .map(|f| f.rps)
+            .collect();
+        if !v.is_empty() {
+            let (lo, hi) = min_max(&v);
+            println!(
+                "  {tool:<6} {:>9.0} req/s (range {lo:.0}-{hi:.0})",
+                median(&mut v)
+            );
+        }
+    }
+    for other in ["goose", "oha", "wrk"] {
+        let mut v: Vec<f64> = rounds
+            .iter()
+            .filter_map(|r| Some(r.get("skein")?.rps / r.get(other).filter(|f| f.rps > 0.0)?.rps))
+            .collect();
+        if !v.is_empty() {
+            let (lo, hi) = min_max(&v);
+            println!(
+                "  skein/{other:<5} {:.3} (range {lo:.3}-{hi:.3})",
+                median(&mut v)
+            );
+        }
+    }
+}
+
+fn latency_round(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
+    let (users, rate, s) = (ctx.opts.latency_users, ctx.opts.rate, ctx.opts.seconds);
+    let gap_ms = (users as u64 * 1000 / rate).max(1);
+    println!(
+        "\nlatency at low load: {users} users, about {rate} requests/s, {s} s \
+         (wrk: each connection waits {gap_ms} ms before each request; oha: -q {rate}; \
+         skein open: --rate {rate}/s; skein closed: --think {gap_ms}ms)"
+    );
+    let mut figures = Round::new();
+    let mut add = |name: &'static str, got: Result<Figures, String>| match got {
+        Ok(f) => {
+            figures.insert(name, f);
+        }
+        Err(e) => println!("  {name}: failed: {e}"),
+    };
+    if let Some(w) = &ctx.wrk {
+        nginx.check_alive()?;
+        add("wrk", wrk_latency(ctx, w, users, gap_ms));
+    }
+    if let Some(o) = &ctx.oha {
+        nginx.check_alive()?;
+        add("oha", oha_run(ctx, o, users, Some(rate)));
+    }
+    if ctx.opts.wants("skein") {
+        nginx.check_alive()?;
+        let rate_arg = format!("{rate}/s");
+        add("skein open", skein_run(ctx, 100, &["--rate", &rate_arg]));
+        nginx.check_alive()?;
+        let think = format!("{gap_ms}ms");
+        add("skein closed", skein_run(ctx, 101, &["--think", &think]));
+    }
+    print_table(&figures, true);
+    if let Some(w) = figures.get("wrk").and_then(|f| f.p50_us) {
+        for (name, f) in &figures {
+            if name.starts_with("skein") {
+                let d = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:+.0} µs", v - w));
+                println!(
+                    "  {name} p50 minus wrk p50: response time {}, service time {}",
+                    d(f.p50_us),
+                    d(f.svc_p50_us)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The generators
+
+fn wrk_throughput(ctx: &Ctx, wrk: &Path) -> Result<Figures, String> {
+    let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
+    let threads = count_cpus(&ctx.opts.cores_gen).unwrap_or(1).min(c);
+    let args = [
+        format!("-t{threads}"),
+        format!("-c{c}"),
+        format!("-d{s}s"),
+        "--latency".into(),
+        ctx.url.clone(),
+    ];
+    let out = pinned(ctx, wrk.as_os_str(), &args, &[], s + 30)?;
+    let mut f = parse_wrk(&out.stdout)?;
+    f.note = format!("-t{threads}");
+    Ok(out.fill(f))
+}
+
+/// wrk at low load: a Lua `delay()` spaces each connection's requests (wrk times a request
+/// from its write, so the delay is not in its latency).
+fn wrk_latency(ctx: &Ctx, wrk: &Path, users: usize, gap_ms: u64) -> Result<Figures, String> {
+    let s = ctx.opts.seconds;
+    let script = ctx.tmp.join("delay.lua");
+    std::fs::write(&script, format!("function delay() return {gap_ms} end\n"))
+        .map_err(|e| format!("writing {}: {e}", script.display()))?;
+    let args = [
+        "-t1".to_string(),
+        format!("-c{users}"),
+        format!("-d{s}s"),
+        "--latency".into(),
+        "-s".into(),
+        script.display().to_string(),
+        ctx.url.clone(),
+    ];
+    let out = pinned(ctx, wrk.as_os_str(), &args, &[], s + 30)?;
+    let mut f = parse_wrk(&out.stdout)?;
+    f.note = "from write to response".into();
+    Ok(out.fill(f))
+}
+
+fn parse_wrk(text: &str) -> Result<Figures, String> {
+    let mut f = Figures::default();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", v] => f.rps = v.parse().unwrap_or(0.0),
+            [n, "requests", "in", ..] => f.requests = n.parse().unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => f.errors += n.parse().unwrap_or(0.0),
+            ["Socket", "errors:", rest @ ..] => {
+                f.errors += rest
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<f64>().ok())
+                    .sum::<f64>()
+            }
+            ["50%", v] => f.p50_us = wrk_us(v),
+            ["99%", v] => f.p99_us = wrk_us(v),
+            _ => {}
+        }
+    }
+    if f.rps > 0.0 {
+        Ok(f)
+    } else {
+        Err(format!("no `Requests/sec` in wrk's output:\n{text}"))
+    }
+}
+
+/// A wrk duration (`233.00us`, `1.41ms`, `2.00s`) in µs.
+fn wrk_us(v: &str) -> Option<f64> {
+    let (num, scale) = if let Some(n) = v.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60e6)
+    } else {
+        (v.strip_suffix('s')?, 1e6)
+    };
+    num.parse::<f64>().ok().map(|n| n * scale)
+}
+
+/// oha at `conns` connections; with `rate`, limited to that many requests a second.
+fn oha_run(ctx: &Ctx, oha: &Path, conns: usize, rate: Option<u64>) -> Result<Figures, String> {
+    let s = ctx.opts.seconds;
+    let mut args = vec![
+        "-z".to_string(),
+        format!("{s}s"),
+        "-c".into(),
+        conns.to_string(),
+        "--no-tui".into(),
+        "--output-format".into(),
+        "json".into(),
+    ];
+    if let Some(r) = rate {
+        args.extend(["-q".into(), r.to_string()]);
+    }
+    args.push(ctx.url.clone());
+    let out = pinned(ctx, oha.as_os_str(), &args, &[], s + 30)?;
+    let json: serde_json::Value = serde_json::from_str(&out.stdout)
+        .map_err(|e| format!("oha's JSON: {e}\n{}", tail(&out.stdout)))?;
+    let num = |p: &str| json.pointer(p).and_then(|v| v.as_f64());
+    let rps = num("/summary/requestsPerSec").ok_or("oha's JSON has no requestsPerSec")?;
+    let ok: f64 = json["statusCodeDistribution"].as_object().map_or(0.0, |m| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with('2'))
+            .filter_map(|(_, v)| v.as_f64())
+            .sum()
+    });
+    let f = Figures {
+        rps,
+        requests: rps * num("/summary/total").unwrap_or(0.0),
+        errors: (rps * num("/summary/total").unwrap_or(0.0) - ok)
+            .max(0.0)
+            .round(),
+        p50_us: num("/metrics/latency_ms/p50").map(|v| v * 1e3),
+        p99_us: num("/metrics/latency_ms/p99").map(|v| v * 1e3),
+        note: match rate {
+            Some(r) => format!("-q {r}, from send"),
+            // oha counts the requests in flight at the deadline as errors.
+            None => format!("errors: {}", json["errorDistribution"]),
+        },
+        ..Figures::default()
+    };
+    Ok(out.fill(f))
+}
+
+fn goose_run(ctx: &Ctx) -> Result<Figures, String> {
+    let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
+    let exe = std::env::current_exe().map_err(|e| format!("path of the bench binary: {e}"))?;
+    let spec = format!("{} {c} {s}", ctx.url);
+    let out = pinned(ctx, exe.as_os_str(), &[], &[(GOOSE_ENV, &spec)], s + 60)?;
+    let line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| {
+            format!(
+                "no RESULT line from the goose child:\n{}",
+                tail(&out.stdout)
+            )
+        })?;
+    let kv: BTreeMap<&str, f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    let f = Figures {
+        rps: kv.get("rps").copied().unwrap_or(0.0),
+        requests: kv.get("requests").copied().unwrap_or(0.0),
+        errors: kv.get("errors").copied().unwrap_or(0.0),
+        note: format!("{s} s from its first response; metrics off; per-user clients"),
+        ..Figures::default()
+    };
+    Ok(out.fill(f))
+}
+
+/// `skein quick URL` at the bench's connections and duration, plus `extra` arguments
+/// (`--rate` / `--think` switch to the low-load form with the latency users).
+fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
+    let s = ctx.opts.seconds;
+    let dir = ctx.tmp.join(format!("skein-{n}"));
+    let users = if extra.is_empty() {
+        ctx.opts.conns
+    } else {
+        ctx.opts.latency_users
+    };
+    let mut args = vec![
+        "quick".to_string(),
+        ctx.url.clone(),
+        "-u".into(),
+        users.to_string(),
+        "-d".into(),
+        format!("{s}s"),
+        "-q".into(),
+        "-o".into(),
+        dir.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let out = pinned(ctx, SKEIN.as_ref(), &args, &[], s + 60)?;
+    let result = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}\n{}", dir.display(), tail(&out.stderr)))?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("result.json"))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            format!(
+                "no result.json under {}\n{}",
+                dir.display(),
+                tail(&out.stderr)
+            )
+        })?;
+    let text = std::fs::read_to_string(&result)
+        .map_err(|e| format!("reading {}: {e}", result.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", result.display()))?;
+    let num = |p: &str| json.pointer(p).and_then(|v| v.as_f64());
+    let f = Figures {
+        rps: num("/overall/rps").unwrap_or(0.0),
+        requests: num("/overall/requests").unwrap_or(0.0),
+        errors: num("/overall/errors").unwrap_or(0.0),
+        p50_us: num("/overall/response_time/p50_us"),
+        p99_us: num("/overall/response_time/p99_us"),
+        svc_p50_us: num("/overall/service_time/p50_us"),
+        note: format!(
+            "{}exit {}; RSS includes writing the reports",
+            json.pointer("/run/model")
+                .and_then(|v| v.as_str())
+                .map_or(String::new(), |m| format!("{m} model; ")),
+            out.code
+        ),
+        ..Figures::default()
+    };
+    Ok(out.fill(f))
+}
+
+// ---------------------------------------------------------------------------------------
+// The bare goose attack (child process)
+
+/// `URL USERS SECONDS`: run the attack, print `RESULT rps=.. requests=.. errors=..`.
+fn goose_child(spec: &str) {
+    use goose::config::GooseConfiguration;
+    use goose::prelude::*;
+
+    let mut it = spec.split_whitespace();
+    let (Some(url), Some(users), Some(secs)) = (it.next(), it.next(), it.next()) else {
+        eprintln!("{GOOSE_ENV}: expected `URL USERS SECONDS`, got {spec:?}");
+        std::process::exit(2);
+    };
+    let users: usize = users.parse().expect("users");
+    let secs: u64 = secs.parse().expect("seconds");
+    let (host, path) = split_url(url);
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs + 50));
+        eprintln!("goose child: hard timeout");
+        std::process::exit(124);
+    });
+    // goose logs every failed request through `log`; keep it quiet.
+    let _ = log::set_logger(&Silent);
+    log::set_max_level(log::LevelFilter::Off);
+    let _ = ctrlc::set_handler(|| goose::trigger_killswitch("SIGINT"));
+
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let (d, e) = (done.clone(), failed.clone());
+    let path: Arc<str> = path.into();
+    let get: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let (d, e, path) = (d.clone(), e.clone(), path.clone());
+        Box::pin(async move {
+            let res = user.get(&path).await?;
+            let ok = match res.response {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (if ok { &d } else { &e }).fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+    });
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while done.load(Ordering::Relaxed) == 0 {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            let (t0, n0) = (Instant::now(), done.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_secs(secs));
+            let (t1, n1) = (Instant::now(), done.load(Ordering::Relaxed));
+            (n1 - n0) as f64 / (t1 - t0).as_secs_f64()
+        })
+    };
+
+    let mut cfg = GooseConfiguration::default();
+    cfg.host = Some(host);
+    cfg.users = Some(users);
+    cfg.increase_rate = Some((users * 1000).to_string());
+    // Counted after every user is launched: one more second than the window measured.
+    cfg.run_time = Some((secs + 1).to_string());
+    (cfg.quiet, cfg.no_print_metrics, cfg.no_metrics) = (1, true, true);
+    (cfg.no_telnet, cfg.no_websocket) = (true, true);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let outcome = rt.block_on(async move {
+        GooseAttack::initialize_with_config(cfg)?
+            .register_scenario(scenario!("bare").register_transaction(Transaction::new(get)))
+            .execute()
+            .await
+    });
+    if let Err(e) = outcome {
+        eprintln!("goose: {e:?}");
+        std::process::exit(1);
+    }
+    let rps = sampler.join().unwrap_or(0.0);
+    println!(
+        "RESULT rps={rps:.1} requests={} errors={}",
+        done.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed)
+    );
+    let _ = std::io::stdout().flush();
+    std::process::exit(0);
+}
+
+struct Silent;
+
+impl log::Log for Silent {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        false
+    }
+    fn log(&self, _: &log::Record<'_>) {}
+    fn flush(&self) {}
+}
+
+/// `http://h:p/path` -> (`http://h:p`, `/path`).
+fn split_url(url: &str) -> (String, String) {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    match url[after..].find('/') {
+        Some(i) => (url[..after + i].to_string(), url[after + i..].to_string()),
+        None => (url.to_string(), "/".to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Child processes: pinned, bounded, measured
+
+/// What a finished child left.
+struct Exited {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    rss_kb: u64,
+    cpu_s: f64,
+    wall_s: f64,
+}
+
+impl Exited {
+    fn fill(&self, mut f: Figures) -> Figures {
+        f.rss_kb = self.rss_kb;
+        f.cpu_s = self.cpu_s;
+        f.wall_s = self.wall_s;
+        f
+    }
+}
+
+/// A command that dies with the bench (SIGKILL when this thread's process ends).
+fn command(program: &std::ffi::OsStr) -> Command {
+    let mut cmd = Command::new(program);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Run `program args` under `taskset -c <generator CPUs>` with `env`, at most `limit_s`
+/// seconds; peak RSS and CPU time come from `wait4`.
+fn pinned(
+    ctx: &Ctx,
+    program: &std::ffi::OsStr,
+    args: &[String],
+    env: &[(&str, &str)],
+    limit_s: u64,
+) -> Result<Exited, String> {
+    let mut cmd = command("taskset".as_ref());
+    cmd.arg("-c")
+        .arg(&ctx.opts.cores_gen)
+        .arg(program)
+        .args(args);
+    cmd.envs(env.iter().copied());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let name = Path::new(program)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let t0 = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("starting {name}: {e}"))?;
+    let collect = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let out = collect(
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let err = collect(
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    );
+    let (status, usage) = wait_bounded(&child, Duration::from_secs(limit_s));
+    let wall_s = t0.elapsed().as_secs_f64();
+    let (stdout, stderr) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    let Some(status) = status else {
+        return Err(format!(
+            "{name}: killed after {limit_s} s\n{}",
+            tail(&stderr)
+        ));
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    if code != 0 && !(name == "skein" && code == 1) {
+        return Err(format!(
+            "{name} exited with {code}\n{}{}",
+            tail(&stdout),
+            tail(&stderr)
+        ));
+    }
+    Ok(Exited {
+        code,
+        stdout,
+        stderr,
+        rss_kb: usage.ru_maxrss as u64,
+        cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
+        wall_s,
+    })
+}
+
+/// Reap `child` with `wait4`, killing it once `limit` has passed. `None`: killed.
+fn wait_bounded(child: &Child, limit: Duration) -> (Option<i32>, libc::rusage) {
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + limit;
+    let mut killed = false;
+    loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain integers; wait4 writes into both locals.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let flags = if killed { 0 } else { libc::WNOHANG };
+        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
+        if r == pid {
+            return (if killed { None } else { Some(status) }, usage);
+        }
+        if r < 0 {
+            return (None, usage);
+        }
+        if Instant::now() >= deadline && !killed {
+            // SAFETY: signalling our own, not yet reaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// nginx
+
+/// nginx in the foreground, pinned to the server CPUs; stopped on drop.
+struct Nginx {
+    child: Child,
+    url: String,
+    version: String,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    fn start(opts: &Opts, tmp: &Path) -> Result<Nginx, String> {
+        let nginx = which("nginx")
+            .or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.exists()))
+            .ok_or("nginx not found: install Debian's nginx-light (apt-get install nginx-light)")?;
+        let dir = tmp.join("nginx");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let port = free_port()?;
+        let workers = count_cpus(&opts.cores_server).unwrap_or(1);
+        let conf = NGINX_CONF
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@PORT@", &port.to_string())
+            .replace("@WORKERS@", &workers.to_string());
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf)
+            .map_err(|e| format!("writing {}: {e}", conf_path.display()))?;
+        let version = Command::new(&nginx)
+            .arg("-v")
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stderr)
+                    .trim()
+                    .replace("nginx version: ", "")
+            })
+            .unwrap_or_default();
+        let mut cmd = command("taskset".as_ref());
+        cmd.arg("-c").arg(&opts.cores_server).arg(&nginx);
+        let args: [OsString; 6] = [
+            "-p".into(),
+            dir.clone().into(),
+            "-e".into(),
+            dir.join("error.log").into(),
+            "-c".into(),
+            conf_path.into(),
+        ];
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null());
+        let child = cmd.spawn().map_err(|e| format!("starting nginx: {e}"))?;
+        let mut n = Nginx {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+            version,
+            dir,
+        };
+        n.wait_ready(port)?;
+        Ok(n)
+    }
+
+    /// Wait until nginx answers a GET with 200 (at most 5 s).
+    fn wait_ready(&mut self, port: u16) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.check_alive()?;
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+                let mut answer = String::new();
+                if s.write_all(req).is_ok() && s.read_to_string(&mut answer).is_ok() {
+                    if answer.starts_with("HTTP/1.1 200") {
+                        return Ok(());
+                    }
+                    return Err(format!("nginx answered {:?}", tail(&answer)));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err("nginx did not answer within 5 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn check_alive(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(s)) => Err(format!(
+                "nginx exited ({s}); its log:\n{}",
+                tail(&std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default())
+            )),
+            Err(e) => Err(format!("nginx: {e}")),
+        }
+    }
+
+    /// Stop the master (it stops its workers); kill whatever is left of both.
+    fn stop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let workers = children_of(pid);
+        // SAFETY: signalling our own child and the workers it forked, by id.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            if process_name(w).is_some_and(|n| n.starts_with("nginx")) {
+                unsafe { libc::kill(w, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Processes whose parent is `pid` (from /proc).
+fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // Fields after the `(comm)`: state, then the parent's id.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+                == Some(pid)
+        })
+        .collect()
+}
+
+fn process_name(pid: libc::pid_t) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("finding a free loopback port: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Each connection is a descriptor: raise the soft limit to the hard one (children inherit it).
+fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut l: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)))
+}

@@ -338,7 +338,15 @@ where
         LoadModel::Closed => little(&mut s, run.think_us, r_secs, rules, &mut reasons),
         LoadModel::Open => {
             let offered = s.offered_rate.unwrap_or(w.load);
-            s.achieved_ratio = ratio(s.throughput, offered);
+            // Iterations started per second against iterations offered; a run from before
+            // `started` was recorded falls back to requests per second.
+            let started: u64 = steady.iter().map(|p| p.started).sum();
+            let achieved = if started > 0 {
+                ratio(started as f64, secs).unwrap_or(0.0)
+            } else {
+                s.throughput
+            };
+            s.achieved_ratio = ratio(achieved, offered);
             if let Some(a) = s.achieved_ratio
                 && a < rules.min_achieved
             {

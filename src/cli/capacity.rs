@@ -282,9 +282,20 @@ pub(super) fn analyze_step_test(
     } else {
         LoadModel::Closed
     };
-    // The response-time histograms of every cell (not the `~service` ones).
-    let tags: std::collections::HashSet<&str> =
-        result.cells.iter().map(|c| c.tag.as_str()).collect();
+    // Each level's latency from the request cells (page views are counted apart). In the
+    // open model the response time (from the intended start); in the closed model the raw
+    // service time: the USL's N = X x R and the Little's-law check need real requests, not
+    // the coordinated-omission correction's synthetic samples.
+    let suffix = match model {
+        LoadModel::Open => "",
+        LoadModel::Closed => store::SERVICE_SUFFIX,
+    };
+    let tags: std::collections::HashSet<String> = result
+        .cells
+        .iter()
+        .filter(|c| !c.is_page())
+        .map(|c| format!("{}{suffix}", c.tag))
+        .collect();
     let hlog = metrics::read_hlog(&dir.join(store::HLOG_FILE))
         .with_context(|| format!("reading the interval log of {}", dir.display()))?;
     let entries: Vec<&metrics::store::HlogEntry> = hlog

@@ -226,7 +226,7 @@ async fn worker(
     role: super::workers::Role,
 ) -> anyhow::Result<u8> {
     super::workers::die_with_parent();
-    plan.load = plan.load.share(role.index, role.count);
+    plan.share(role.index, role.count);
     if let Some(t) = &common.worker_target {
         plan.target = Target::Url(t.clone());
     }

@@ -131,7 +131,9 @@ pub async fn run(
                     signal(pid);
                 }
                 if interrupts > 2 {
-                    anyhow::bail!("interrupted three times: the workers were left to stop");
+                    anyhow::bail!(
+                        "interrupted three times: the workers were killed; their folders under workers/ hold what they measured"
+                    );
                 }
             }
             _ = tick.tick() => {

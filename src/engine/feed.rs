@@ -20,14 +20,24 @@ pub(super) struct Feeds {
     feeders: Vec<Feed>,
 }
 
+/// Which rows this process hands out: in worker `index` of `count`, the k-th row taken is
+/// row `k * count + index`, so workers never share a `unique` row.
+#[derive(Clone, Copy)]
+struct Stride {
+    index: usize,
+    count: usize,
+}
+
 struct Feed {
     plan: FeederPlan,
     /// Rows handed out so far (`sequential`, `unique`).
     next: AtomicUsize,
+    stride: Stride,
 }
 
 impl Feeds {
     pub fn new(plan: &Plan) -> Feeds {
+        let (index, count) = plan.worker;
         Feeds {
             feeders: plan
                 .feeders
@@ -35,6 +45,10 @@ impl Feeds {
                 .map(|f| Feed {
                     plan: f.clone(),
                     next: AtomicUsize::new(0),
+                    stride: Stride {
+                        index,
+                        count: count.max(1),
+                    },
                 })
                 .collect(),
         }
@@ -94,7 +108,10 @@ impl Feed {
         let i = match p.order {
             FeedOrder::Random => rng.random_range(0..n),
             FeedOrder::Sequential | FeedOrder::Unique => {
-                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                let k = self.next.fetch_add(1, Ordering::Relaxed);
+                let i = k
+                    .saturating_mul(self.stride.count)
+                    .saturating_add(self.stride.index);
                 match p.when_exhausted {
                     WhenExhausted::Recycle => i % n,
                     WhenExhausted::Error if i < n => i,
@@ -181,6 +198,35 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["u0", "u1", "u0", "u1", "u0"]);
+    }
+
+    #[test]
+    fn workers_deal_unique_rows_out_without_sharing() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut all = Vec::new();
+        for index in 0..2 {
+            let mut p = plan(FeedOrder::Unique, WhenExhausted::Error, 5);
+            p.share(index, 2);
+            let feeds = Feeds::new(&p);
+            loop {
+                let mut v = Vars::new(p.variables.len());
+                if feeds.setup(0, &mut v, &mut rng).is_err() {
+                    break;
+                }
+                all.push((index, name(&p, &v)));
+            }
+        }
+        // Worker 0 takes rows 0, 2, 4; worker 1 rows 1, 3: every row once.
+        assert_eq!(
+            all,
+            [
+                (0, "u0".to_string()),
+                (0, "u2".to_string()),
+                (0, "u4".to_string()),
+                (1, "u1".to_string()),
+                (1, "u3".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -326,11 +326,10 @@ pub fn build_request(
 }
 
 /// Headers that carry credentials: sent per request, never as a client default, and dropped
-/// when a redirect leaves the origin.
+/// when a redirect leaves the origin. The same list the redaction of reports uses
+/// (Authorization, cookies, API keys, anything named like a token, secret or password).
 fn is_credential(name: &str) -> bool {
-    ["authorization", "proxy-authorization", "cookie"]
-        .iter()
-        .any(|c| name.eq_ignore_ascii_case(c))
+    crate::scenario::is_secret_header(name)
 }
 
 /// The `Authorization` header of `auth` for this user, marked sensitive.

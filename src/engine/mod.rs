@@ -464,13 +464,15 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         let ctx = ctx.clone();
         let users = plan.load.max_users();
         std::thread::Builder::new()
-            .name(format!("{}-schedule", health::THREAD_NAME))
+            // Not `skein-gen*`: its waiting is not the generator's load (see health.rs).
+            .name("skein-schedule".into())
             .spawn(move || open::schedule(ctx, users, SETUP_LIMIT))
     });
     let scheduler = scheduler
         .transpose()
         .map_err(|e| EngineError::Config(format!("starting the scheduler: {e}")))?;
     let mut open_total = open::OpenInterval::default();
+    let mut recent_medians: Vec<Vec<u64>> = vec![Vec::new(); cells.len()];
     let mut exhausted_seconds = 0u64;
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::from_std(start) + Duration::from_secs(1),
@@ -509,6 +511,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         let g = Gauges {
             users,
             scheduled: o.scheduled,
+            started: o.started,
             late: o.late,
             dropped: o.dropped,
             cpu_pct: (h.cpu_pct * 10.0).round() / 10.0,
@@ -517,9 +520,23 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         writer.write_interval_with(*last_us, now_us - *last_us, &g, &data)?;
         let p = acc.add_interval_with(*last_us, now_us - *last_us, &g, &data);
         if ctx.open.is_none() {
-            for (m, d) in ctx.median_service.iter().zip(acc.totals()) {
-                if !d.service.is_empty() {
-                    m.store(d.service.quantile(0.5), Ordering::Relaxed);
+            // The expected interval follows the load: the median of the last 5 seconds'
+            // medians, so a ramp's or a step test's higher levels are not corrected with
+            // the lower levels' service time.
+            for ((m, d), recent) in ctx
+                .median_service
+                .iter()
+                .zip(data.iter())
+                .zip(recent_medians.iter_mut())
+            {
+                if d.service.count() >= 5 {
+                    if recent.len() == 5 {
+                        recent.remove(0);
+                    }
+                    recent.push(d.service.quantile(0.5));
+                    let mut sorted = recent.clone();
+                    sorted.sort_unstable();
+                    m.store(sorted[sorted.len() / 2], Ordering::Relaxed);
                 }
             }
         }
@@ -555,6 +572,8 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         }
     };
     timer.abort();
+    // The attack may have ended on its own (an error, a panic): make sure nothing waits on.
+    ctx.stop.raise_to(StopLevel::Hard);
     if let Some(s) = scheduler {
         // It ends within 10 ms of the stop.
         let _ = tokio::task::spawn_blocking(move || s.join()).await;

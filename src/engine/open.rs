@@ -59,7 +59,7 @@ pub(super) struct Counters {
     /// Dispatched late while a user was free: the generator's own delay.
     pub late_by_generator: AtomicU64,
     pub dropped: AtomicU64,
-    /// Tickets queued because no user was free, this interval.
+    /// Some ticket had to queue this interval (no user was free).
     pub exhausted: AtomicBool,
     pub busy: BusyGauge,
     pub peak_busy: AtomicU64,
@@ -86,7 +86,7 @@ impl BusyGauge {
         let mut s = lock(&self.state);
         let t = Instant::now();
         if let Some(since) = s.since {
-            s.area += s.now as f64 * t.duration_since(since).as_micros() as f64;
+            s.area += s.now as f64 * t.duration_since(since).as_secs_f64() * 1e6;
         }
         s.since = Some(t);
         s.now = if up {
@@ -102,7 +102,7 @@ impl BusyGauge {
         let mut s = lock(&self.state);
         let t = Instant::now();
         if let Some(since) = s.since {
-            s.area += s.now as f64 * t.duration_since(since).as_micros() as f64;
+            s.area += s.now as f64 * t.duration_since(since).as_secs_f64() * 1e6;
         }
         s.since = Some(t);
         let mean = s.area / (interval.as_micros() as f64).max(1.0);
@@ -337,7 +337,8 @@ pub(super) fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) ->
                 // the sleep ends early enough that the OS's timer slack cannot make it late.
                 std::thread::sleep((wait - SPIN).min(Duration::from_millis(10)));
             } else {
-                std::hint::spin_loop();
+                // Give the core away while waiting, if anything else wants it.
+                std::thread::yield_now();
             }
             continue;
         }

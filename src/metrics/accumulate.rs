@@ -19,6 +19,8 @@ pub struct Gauges {
     pub users: u64,
     /// Open model: iterations due, started late, dropped.
     pub scheduled: u64,
+    /// Open model: iterations started.
+    pub started: u64,
     pub late: u64,
     pub dropped: u64,
     /// Generator CPU, percent of its cores.
@@ -177,6 +179,7 @@ impl Accumulator {
             service_p50_us: m.service.quantile(0.5),
             service_p99_us: m.service.quantile(0.99),
             scheduled: g.scheduled,
+            started: g.started,
             late: g.late,
             dropped: g.dropped,
             cpu_pct: g.cpu_pct,

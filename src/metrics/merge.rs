@@ -1,6 +1,6 @@
 //! Several results folders of one plan, run side by side (worker processes, later machines),
 //! merged into one: the same cells, each interval's counts added and its histograms merged
-//! exactly, so the merged folder is what a single generator would have written.
+//! exactly, so the merged folder holds every request of every part.
 //!
 //! Intervals are matched by their position (the n-th second of each run): the runs start
 //! within milliseconds of each other, and each one's intervals are one second long.
@@ -148,6 +148,7 @@ pub fn merge_runs(
             }
             g.users += iv.gauges.users;
             g.scheduled += iv.gauges.scheduled;
+            g.started += iv.gauges.started;
             g.late += iv.gauges.late;
             g.dropped += iv.gauges.dropped;
             g.cpu_pct += iv.gauges.cpu_pct / here.len() as f64;

@@ -485,6 +485,9 @@ pub struct TimePoint {
     /// Open model: iterations due in this second, started late, and dropped.
     #[serde(default)]
     pub scheduled: u64,
+    /// Open model: iterations started in this second.
+    #[serde(default)]
+    pub started: u64,
     #[serde(default)]
     pub late: u64,
     #[serde(default)]

@@ -156,6 +156,8 @@ pub struct JournalLine {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scheduled: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
+    pub started: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub late: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped: u64,
@@ -179,6 +181,7 @@ impl JournalLine {
         Gauges {
             users: self.users,
             scheduled: self.scheduled,
+            started: self.started,
             late: self.late,
             dropped: self.dropped,
             cpu_pct: self.cpu_pct,
@@ -381,6 +384,7 @@ impl RunWriter {
             duration_us,
             users: g.users,
             scheduled: g.scheduled,
+            started: g.started,
             late: g.late,
             dropped: g.dropped,
             cpu_pct: g.cpu_pct,

@@ -182,6 +182,7 @@ pub(super) fn compile(
             targets,
             warnings: c.warns,
             capacity,
+            worker: (0, 1),
         }),
         _ => Err(c.diags),
     }

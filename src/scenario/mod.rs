@@ -36,6 +36,7 @@ mod units;
 pub use capacity::parse_stairs;
 pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
+pub use redact::is_secret_header;
 pub use targets::{PRESETS, load_targets, parse_targets_str};
 pub use units::{parse_duration, parse_rate};
 
@@ -216,6 +217,7 @@ pub fn quick(
         targets: Vec::new(),
         warnings: Vec::new(),
         capacity: None,
+        worker: (0, 1),
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);

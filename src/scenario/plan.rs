@@ -41,6 +41,18 @@ pub struct Plan {
     pub warnings: Vec<super::error::Diagnostic>,
     /// Capacity planning of a step test (`load.steps` and the `capacity:` block).
     pub capacity: Option<CapacitySpec>,
+    /// Worker `.0` of `.1` of a `--workers` run ((0, 1) for a whole run): its share of the
+    /// load ([`LoadPlan::share`]) and of the feeders' `sequential` and `unique` rows (rows
+    /// `.0`, `.0 + .1`, ... so no two workers hand out the same row).
+    pub worker: (usize, usize),
+}
+
+impl Plan {
+    /// This plan as worker `index` of `count` runs it.
+    pub fn share(&mut self, index: usize, count: usize) {
+        self.load = self.load.share(index, count);
+        self.worker = (index, count.max(1));
+    }
 }
 
 /// What a step must keep to count as sustainable, when to stop early, and the plan's

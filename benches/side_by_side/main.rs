@@ -3,51 +3,47 @@
 //!
 //! This machine (like most CI machines) is shared and noisy, so absolute figures drift from
 //! run to run; only ratios measured side by side mean anything. The bench therefore starts
-//! nginx (`benches/lab/nginx.conf`, a `return 200` route) pinned with `taskset` to the server
+//! nginx (`nginx.conf` here, a `return 200` route) pinned with `taskset` to the server
 //! cores and runs each generator in turn, pinned to the generator cores, against the same URL
 //! at the same concurrency for the same time:
 //!
 //! - `wrk` and `oha`, when installed (said when they are not);
 //! - a bare goose 0.19 attack built here, the floor Skein builds on: one closure transaction
 //!   that GETs the URL and reads the body, one client per user (goose's default), goose's own
-//!   metrics off, users = connections. It runs in a child process (this binary re-executed
-//!   with `SKEIN_SBS_GOOSE` set), so it can be pinned and its memory is its own;
+//!   metrics off, users = connections (`goose_floor.rs`, in a child process);
 //! - `skein quick URL -u CONNS -d SECONDS -q` (the release binary cargo builds for benches).
 //!
-//! For each it prints requests/s, peak RSS and CPU time (from `wait4`'s rusage of the
-//! child), then the ratios skein/goose, skein/oha and skein/wrk. `--latency` adds a low-load
+//! For each it prints requests/s, peak RSS (of the largest single process), CPU time and CPU
+//! per request (from `wait4`'s rusage of the child, `procs.rs`), then the ratios
+//! skein/goose, skein/oha and skein/wrk. CPU per request is the figure least disturbed by
+//! other load on the machine. `--latency` adds a low-load
 //! comparison (10 users, 100 requests/s): wrk with a per-connection delay (Debian's wrk is not
 //! wrk2 and has no `-R`), oha `-q`, skein's open model (`--rate`) and closed model
 //! (`--think`), each one's p50 and p99, and skein's p50 minus wrk's.
 //!
-//! Every child has a hard time limit, is killed if the bench dies (`PR_SET_PDEATHSIG`), and
-//! nginx is stopped at the end even on error. Only 127.0.0.1 is used.
+//! Every child has a hard time limit and is killed if the bench dies (`PR_SET_PDEATHSIG`);
+//! nginx is stopped at the end, on error and on SIGINT/SIGTERM/SIGHUP. Only 127.0.0.1 is used.
 //!
 //! Run: `cargo bench --bench side_by_side -- [--conns 64] [--seconds 5] [--rounds 1]
 //! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein]`.
 //! Needs `[[bench]] name = "side_by_side" harness = false` in Cargo.toml, and Debian's
 //! `nginx-light` (or `nginx`); `wrk` and `oha` are optional.
 
-use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod goose_floor;
+mod procs;
 
-/// Set in the re-executed child that runs the bare goose attack: `URL USERS SECONDS`.
-const GOOSE_ENV: &str = "SKEIN_SBS_GOOSE";
-const NGINX_CONF: &str = include_str!("lab/nginx.conf");
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use procs::{Exited, Nginx, pinned};
+
 const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
 const TOOLS: [&str; 4] = ["wrk", "oha", "goose", "skein"];
 
 fn main() {
-    if let Ok(spec) = std::env::var(GOOSE_ENV) {
-        goose_child(&spec);
+    if let Ok(spec) = std::env::var(goose_floor::ENV) {
+        goose_floor::child(&spec);
         return;
     }
     let opts = match Opts::parse(std::env::args().skip(1)) {
@@ -57,8 +53,17 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // `cargo bench NAME` passes NAME to every bench: run only when it names this one.
+    if !opts.filters.is_empty() && !opts.filters.iter().any(|f| "side_by_side".contains(f)) {
+        return;
+    }
+    let Some(nginx) = procs::find_nginx() else {
+        // A bench, not a test: say what is missing and leave `cargo bench` to the others.
+        println!("side_by_side: skipped: nginx not found (apt-get install nginx-light)");
+        return;
+    };
     raise_nofile_limit();
-    if let Err(e) = run(&opts) {
+    if let Err(e) = run(&opts, &nginx) {
         eprintln!("side_by_side: {e}");
         std::process::exit(1);
     }
@@ -83,6 +88,8 @@ struct Opts {
     /// Low-load comparison: requests per second, and users (connections).
     rate: u64,
     latency_users: usize,
+    /// Names given without a dash, as `cargo bench NAME` passes them to every bench.
+    filters: Vec<String>,
 }
 
 impl Opts {
@@ -99,6 +106,7 @@ impl Opts {
             latency: false,
             rate: 100,
             latency_users: 10,
+            filters: Vec::new(),
         };
         let mut args = args.peekable();
         while let Some(a) = args.next() {
@@ -137,6 +145,7 @@ impl Opts {
                     println!("{USAGE}");
                     std::process::exit(0);
                 }
+                _ if !a.starts_with('-') => o.filters.push(a),
                 _ => return Err(format!("unknown argument `{a}`")),
             }
         }
@@ -173,9 +182,10 @@ fn count_cpus(list: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------------
 // The runs
 
-fn run(opts: &Opts) -> Result<(), String> {
+fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
     let tmp = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
-    let mut nginx = Nginx::start(opts, tmp.path())?;
+    procs::stop_nginx_on_signals();
+    let mut nginx = Nginx::start(nginx, &opts.cores_server, tmp.path())?;
     let url = nginx.url.clone();
     let installed: BTreeMap<&str, Option<PathBuf>> =
         [("wrk", which("wrk")), ("oha", which("oha"))].into();
@@ -245,6 +255,16 @@ struct Figures {
 }
 
 type Round = BTreeMap<&'static str, Figures>;
+
+impl Exited {
+    /// `f` with this process's peak RSS, CPU time and wall time.
+    fn fill(&self, mut f: Figures) -> Figures {
+        f.rss_kb = self.rss_kb;
+        f.cpu_s = self.cpu_s;
+        f.wall_s = self.wall_s;
+        f
+    }
+}
 
 fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round, String> {
     let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
@@ -433,7 +453,7 @@ fn wrk_throughput(ctx: &Ctx, wrk: &Path) -> Result<Figures, String> {
         "--latency".into(),
         ctx.url.clone(),
     ];
-    let out = pinned(ctx, wrk.as_os_str(), &args, &[], s + 30)?;
+    let out = pinned(&ctx.opts.cores_gen, wrk.as_os_str(), &args, &[], s + 30)?;
     let mut f = parse_wrk(&out.stdout)?;
     f.note = format!("-t{threads}");
     Ok(out.fill(f))
@@ -455,7 +475,7 @@ fn wrk_latency(ctx: &Ctx, wrk: &Path, users: usize, gap_ms: u64) -> Result<Figur
         script.display().to_string(),
         ctx.url.clone(),
     ];
-    let out = pinned(ctx, wrk.as_os_str(), &args, &[], s + 30)?;
+    let out = pinned(&ctx.opts.cores_gen, wrk.as_os_str(), &args, &[], s + 30)?;
     let mut f = parse_wrk(&out.stdout)?;
     f.note = "from write to response".into();
     Ok(out.fill(f))
@@ -517,7 +537,7 @@ fn oha_run(ctx: &Ctx, oha: &Path, conns: usize, rate: Option<u64>) -> Result<Fig
         args.extend(["-q".into(), r.to_string()]);
     }
     args.push(ctx.url.clone());
-    let out = pinned(ctx, oha.as_os_str(), &args, &[], s + 30)?;
+    let out = pinned(&ctx.opts.cores_gen, oha.as_os_str(), &args, &[], s + 30)?;
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
         .map_err(|e| format!("oha's JSON: {e}\n{}", tail(&out.stdout)))?;
     let num = |p: &str| json.pointer(p).and_then(|v| v.as_f64());
@@ -550,7 +570,13 @@ fn goose_run(ctx: &Ctx) -> Result<Figures, String> {
     let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
     let exe = std::env::current_exe().map_err(|e| format!("path of the bench binary: {e}"))?;
     let spec = format!("{} {c} {s}", ctx.url);
-    let out = pinned(ctx, exe.as_os_str(), &[], &[(GOOSE_ENV, &spec)], s + 60)?;
+    let out = pinned(
+        &ctx.opts.cores_gen,
+        exe.as_os_str(),
+        &[],
+        &[(goose_floor::ENV, &spec)],
+        s + 60,
+    )?;
     let line = out
         .stdout
         .lines()
@@ -598,7 +624,7 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
         dir.display().to_string(),
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
-    let out = pinned(ctx, SKEIN.as_ref(), &args, &[], s + 60)?;
+    let out = pinned(&ctx.opts.cores_gen, SKEIN.as_ref(), &args, &[], s + 60)?;
     let result = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}\n{}", dir.display(), tail(&out.stderr)))?
         .filter_map(Result::ok)
@@ -616,6 +642,23 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", result.display()))?;
     let num = |p: &str| json.pointer(p).and_then(|v| v.as_f64());
+    // The generator threads' own CPU during the load (result.json's generator health), per
+    // request: without start-up and without writing the reports, which the process's CPU
+    // time above includes.
+    let load_cpu = match (
+        num("/run/generator_health/cpu_pct_mean"),
+        num("/run/generator_health/cores"),
+        num("/run/duration_us"),
+        num("/overall/requests").filter(|n| *n > 0.0),
+    ) {
+        (Some(pct), Some(cores), Some(us), Some(n)) => {
+            format!(
+                "; generator threads {:.1} µs/req",
+                pct / 100.0 * cores * us / n
+            )
+        }
+        _ => String::new(),
+    };
     let f = Figures {
         rps: num("/overall/rps").unwrap_or(0.0),
         requests: num("/overall/requests").unwrap_or(0.0),
@@ -624,7 +667,7 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
         p99_us: num("/overall/response_time/p99_us"),
         svc_p50_us: num("/overall/service_time/p50_us"),
         note: format!(
-            "{}exit {}; RSS includes writing the reports",
+            "{}exit {}; RSS includes writing the reports{load_cpu}",
             json.pointer("/run/model")
                 .and_then(|v| v.as_str())
                 .map_or(String::new(), |m| format!("{m} model; ")),
@@ -633,406 +676,6 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
         ..Figures::default()
     };
     Ok(out.fill(f))
-}
-
-// ---------------------------------------------------------------------------------------
-// The bare goose attack (child process)
-
-/// `URL USERS SECONDS`: run the attack, print `RESULT rps=.. requests=.. errors=..`.
-fn goose_child(spec: &str) {
-    use goose::config::GooseConfiguration;
-    use goose::prelude::*;
-
-    let mut it = spec.split_whitespace();
-    let (Some(url), Some(users), Some(secs)) = (it.next(), it.next(), it.next()) else {
-        eprintln!("{GOOSE_ENV}: expected `URL USERS SECONDS`, got {spec:?}");
-        std::process::exit(2);
-    };
-    let users: usize = users.parse().expect("users");
-    let secs: u64 = secs.parse().expect("seconds");
-    let (host, path) = split_url(url);
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(secs + 50));
-        eprintln!("goose child: hard timeout");
-        std::process::exit(124);
-    });
-    // goose logs every failed request through `log`; keep it quiet.
-    let _ = log::set_logger(&Silent);
-    log::set_max_level(log::LevelFilter::Off);
-    let _ = ctrlc::set_handler(|| goose::trigger_killswitch("SIGINT"));
-
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let (d, e) = (done.clone(), failed.clone());
-    let path: Arc<str> = path.into();
-    let get: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
-        let (d, e, path) = (d.clone(), e.clone(), path.clone());
-        Box::pin(async move {
-            let res = user.get(&path).await?;
-            let ok = match res.response {
-                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                Err(_) => false,
-            };
-            (if ok { &d } else { &e }).fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        })
-    });
-    let sampler = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            while done.load(Ordering::Relaxed) == 0 {
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            let (t0, n0) = (Instant::now(), done.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_secs(secs));
-            let (t1, n1) = (Instant::now(), done.load(Ordering::Relaxed));
-            (n1 - n0) as f64 / (t1 - t0).as_secs_f64()
-        })
-    };
-
-    let mut cfg = GooseConfiguration::default();
-    cfg.host = Some(host);
-    cfg.users = Some(users);
-    cfg.increase_rate = Some((users * 1000).to_string());
-    // Counted after every user is launched: one more second than the window measured.
-    cfg.run_time = Some((secs + 1).to_string());
-    (cfg.quiet, cfg.no_print_metrics, cfg.no_metrics) = (1, true, true);
-    (cfg.no_telnet, cfg.no_websocket) = (true, true);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let outcome = rt.block_on(async move {
-        GooseAttack::initialize_with_config(cfg)?
-            .register_scenario(scenario!("bare").register_transaction(Transaction::new(get)))
-            .execute()
-            .await
-    });
-    if let Err(e) = outcome {
-        eprintln!("goose: {e:?}");
-        std::process::exit(1);
-    }
-    let rps = sampler.join().unwrap_or(0.0);
-    println!(
-        "RESULT rps={rps:.1} requests={} errors={}",
-        done.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed)
-    );
-    let _ = std::io::stdout().flush();
-    std::process::exit(0);
-}
-
-struct Silent;
-
-impl log::Log for Silent {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        false
-    }
-    fn log(&self, _: &log::Record<'_>) {}
-    fn flush(&self) {}
-}
-
-/// `http://h:p/path` -> (`http://h:p`, `/path`).
-fn split_url(url: &str) -> (String, String) {
-    let after = url.find("://").map_or(0, |i| i + 3);
-    match url[after..].find('/') {
-        Some(i) => (url[..after + i].to_string(), url[after + i..].to_string()),
-        None => (url.to_string(), "/".to_string()),
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes: pinned, bounded, measured
-
-/// What a finished child left.
-struct Exited {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    rss_kb: u64,
-    cpu_s: f64,
-    wall_s: f64,
-}
-
-impl Exited {
-    fn fill(&self, mut f: Figures) -> Figures {
-        f.rss_kb = self.rss_kb;
-        f.cpu_s = self.cpu_s;
-        f.wall_s = self.wall_s;
-        f
-    }
-}
-
-/// A command that dies with the bench (SIGKILL when this thread's process ends).
-fn command(program: &std::ffi::OsStr) -> Command {
-    let mut cmd = Command::new(program);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd
-}
-
-/// Run `program args` under `taskset -c <generator CPUs>` with `env`, at most `limit_s`
-/// seconds; peak RSS and CPU time come from `wait4`.
-fn pinned(
-    ctx: &Ctx,
-    program: &std::ffi::OsStr,
-    args: &[String],
-    env: &[(&str, &str)],
-    limit_s: u64,
-) -> Result<Exited, String> {
-    let mut cmd = command("taskset".as_ref());
-    cmd.arg("-c")
-        .arg(&ctx.opts.cores_gen)
-        .arg(program)
-        .args(args);
-    cmd.envs(env.iter().copied());
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let name = Path::new(program)
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let t0 = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| format!("starting {name}: {e}"))?;
-    let collect = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let out = collect(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err = collect(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let (status, usage) = wait_bounded(&child, Duration::from_secs(limit_s));
-    let wall_s = t0.elapsed().as_secs_f64();
-    let (stdout, stderr) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    let Some(status) = status else {
-        return Err(format!(
-            "{name}: killed after {limit_s} s\n{}",
-            tail(&stderr)
-        ));
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
-    if code != 0 && !(name == "skein" && code == 1) {
-        return Err(format!(
-            "{name} exited with {code}\n{}{}",
-            tail(&stdout),
-            tail(&stderr)
-        ));
-    }
-    Ok(Exited {
-        code,
-        stdout,
-        stderr,
-        rss_kb: usage.ru_maxrss as u64,
-        cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
-        wall_s,
-    })
-}
-
-/// Reap `child` with `wait4`, killing it once `limit` has passed. `None`: killed.
-fn wait_bounded(child: &Child, limit: Duration) -> (Option<i32>, libc::rusage) {
-    let pid = child.id() as libc::pid_t;
-    let deadline = Instant::now() + limit;
-    let mut killed = false;
-    loop {
-        let mut status = 0;
-        // SAFETY: rusage is plain integers; wait4 writes into both locals.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let flags = if killed { 0 } else { libc::WNOHANG };
-        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
-        if r == pid {
-            return (if killed { None } else { Some(status) }, usage);
-        }
-        if r < 0 {
-            return (None, usage);
-        }
-        if Instant::now() >= deadline && !killed {
-            // SAFETY: signalling our own, not yet reaped child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            killed = true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// nginx
-
-/// nginx in the foreground, pinned to the server CPUs; stopped on drop.
-struct Nginx {
-    child: Child,
-    url: String,
-    version: String,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    fn start(opts: &Opts, tmp: &Path) -> Result<Nginx, String> {
-        let nginx = which("nginx")
-            .or_else(|| Some(PathBuf::from("/usr/sbin/nginx")).filter(|p| p.exists()))
-            .ok_or("nginx not found: install Debian's nginx-light (apt-get install nginx-light)")?;
-        let dir = tmp.join("nginx");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let port = free_port()?;
-        let workers = count_cpus(&opts.cores_server).unwrap_or(1);
-        let conf = NGINX_CONF
-            .replace("@DIR@", &dir.display().to_string())
-            .replace("@PORT@", &port.to_string())
-            .replace("@WORKERS@", &workers.to_string());
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf)
-            .map_err(|e| format!("writing {}: {e}", conf_path.display()))?;
-        let version = Command::new(&nginx)
-            .arg("-v")
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stderr)
-                    .trim()
-                    .replace("nginx version: ", "")
-            })
-            .unwrap_or_default();
-        let mut cmd = command("taskset".as_ref());
-        cmd.arg("-c").arg(&opts.cores_server).arg(&nginx);
-        let args: [OsString; 6] = [
-            "-p".into(),
-            dir.clone().into(),
-            "-e".into(),
-            dir.join("error.log").into(),
-            "-c".into(),
-            conf_path.into(),
-        ];
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null());
-        let child = cmd.spawn().map_err(|e| format!("starting nginx: {e}"))?;
-        let mut n = Nginx {
-            child,
-            url: format!("http://127.0.0.1:{port}/"),
-            version,
-            dir,
-        };
-        n.wait_ready(port)?;
-        Ok(n)
-    }
-
-    /// Wait until nginx answers a GET with 200 (at most 5 s).
-    fn wait_ready(&mut self, port: u16) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            self.check_alive()?;
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-                let mut answer = String::new();
-                if s.write_all(req).is_ok() && s.read_to_string(&mut answer).is_ok() {
-                    if answer.starts_with("HTTP/1.1 200") {
-                        return Ok(());
-                    }
-                    return Err(format!("nginx answered {:?}", tail(&answer)));
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err("nginx did not answer within 5 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn check_alive(&mut self) -> Result<(), String> {
-        match self.child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(s)) => Err(format!(
-                "nginx exited ({s}); its log:\n{}",
-                tail(&std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default())
-            )),
-            Err(e) => Err(format!("nginx: {e}")),
-        }
-    }
-
-    /// Stop the master (it stops its workers); kill whatever is left of both.
-    fn stop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let workers = children_of(pid);
-        // SAFETY: signalling our own child and the workers it forked, by id.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for w in workers {
-            if process_name(w).is_some_and(|n| n.starts_with("nginx")) {
-                unsafe { libc::kill(w, libc::SIGKILL) };
-            }
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Processes whose parent is `pid` (from /proc).
-fn children_of(pid: libc::pid_t) -> Vec<libc::pid_t> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .filter(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            // Fields after the `(comm)`: state, then the parent's id.
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
-                == Some(pid)
-        })
-        .collect()
-}
-
-fn process_name(pid: libc::pid_t) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()
-}
-
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("finding a free loopback port: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------

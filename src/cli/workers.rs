@@ -102,20 +102,15 @@ pub async fn run(
         outs.push(out);
     }
     let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
-    let waits: Vec<_> = children
-        .into_iter()
-        .map(|mut c| {
-            tokio::spawn(async move {
-                let mut err = String::new();
-                if let Some(mut e) = c.stderr.take() {
-                    use tokio::io::AsyncReadExt as _;
-                    let _ = e.read_to_string(&mut err).await;
-                }
-                (c.wait().await, err)
-            })
-        })
-        .collect();
-    let all = futures_join(waits);
+    // Each worker's exit and what it wrote on stderr, in worker order.
+    let all = futures::future::join_all(children.into_iter().map(|mut c| async move {
+        let mut err = String::new();
+        if let Some(mut e) = c.stderr.take() {
+            use tokio::io::AsyncReadExt as _;
+            let _ = e.read_to_string(&mut err).await;
+        }
+        (c.wait().await, err)
+    }));
     tokio::pin!(all);
     let mut poll = Journals::new(&outs);
     let started = Instant::now();
@@ -187,20 +182,6 @@ pub async fn run(
         result.run.stop_reason = Some("interrupted (SIGINT)".into());
     }
     Ok(result)
-}
-
-type Exit = (std::io::Result<std::process::ExitStatus>, String);
-
-/// Wait for every worker; their exits in order.
-async fn futures_join(hs: Vec<tokio::task::JoinHandle<Exit>>) -> Vec<Exit> {
-    let mut out = Vec::with_capacity(hs.len());
-    for h in hs {
-        out.push(
-            h.await
-                .unwrap_or_else(|e| (Err(std::io::Error::other(e.to_string())), String::new())),
-        );
-    }
-    out
 }
 
 /// In a worker: stop (as on Ctrl-C) when the parent dies, so a parent killed with SIGKILL

@@ -352,16 +352,8 @@ fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
     if !steps.is_empty() {
         let cell = super::page::request_cell(ctx, ctx.cell(st.scenario, phase as usize, 0));
         if ctx.record {
-            ctx.recorder.record(&Sample {
-                cell,
-                response_us: None,
-                service_us: None,
-                co_interval_us: None,
-                error: Some(ErrorKind::Template),
-                failed_checks: &[],
-                bytes: 0,
-                meta: None,
-            });
+            ctx.recorder
+                .record(&Sample::failed(cell, ErrorKind::Template));
         }
         ctx.note_error(cell, ErrorKind::Template, why);
     }
@@ -449,16 +441,8 @@ pub(super) async fn send_step(
     ) {
         Ok(r) => r,
         Err(detail) => {
-            ctx.recorder.record(&Sample {
-                cell,
-                response_us: None,
-                service_us: None,
-                co_interval_us: None,
-                error: Some(ErrorKind::Template),
-                failed_checks: &[],
-                bytes: 0,
-                meta: None,
-            });
+            ctx.recorder
+                .record(&Sample::failed(cell, ErrorKind::Template));
             ctx.note_error(cell, ErrorKind::Template, &detail);
             return None;
         }

@@ -6,6 +6,7 @@
 //! the shard empty, so nothing grows with the run's length.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -157,6 +158,22 @@ pub struct Sample<'a> {
     pub meta: Option<&'a ResponseMeta>,
 }
 
+impl Sample<'_> {
+    /// A request that got no response: no latency, no checks, no bytes.
+    pub fn failed(cell: usize, error: ErrorKind) -> Sample<'static> {
+        Sample {
+            cell,
+            response_us: None,
+            service_us: None,
+            co_interval_us: None,
+            error: Some(error),
+            failed_checks: &[],
+            bytes: 0,
+            meta: None,
+        }
+    }
+}
+
 /// Counts and the histograms of one cell over some span of time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellData {
@@ -305,6 +322,26 @@ impl CellData {
 
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
+    }
+
+    /// Errors by kind name, the kinds with none left out (`result.json`, the journal).
+    pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
+        ErrorKind::ALL
+            .iter()
+            .zip(self.errors.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (k.as_str().to_string(), *n))
+            .collect()
+    }
+
+    /// Responses by HTTP version name, the versions with none left out.
+    pub fn http_versions(&self) -> BTreeMap<String, u64> {
+        Protocol::ALL
+            .iter()
+            .zip(self.protocols.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, n)| (p.as_str().to_string(), *n))
+            .collect()
     }
 }
 

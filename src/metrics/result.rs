@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
-use super::recorder::{CellData, ErrorKind, Protocol};
+use super::recorder::CellData;
 use super::server_timing::ServerTimingNames;
 
 /// Version of the `result.json` layout. Bump on any incompatible change and keep a loader
@@ -376,12 +376,6 @@ impl Summary {
     /// `names`.
     pub fn from_cell_named(d: &CellData, secs: f64, names: &ServerTimingNames) -> Summary {
         let errors = d.error_count();
-        let errors_by_kind = ErrorKind::ALL
-            .iter()
-            .zip(d.errors.iter())
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| (k.as_str().to_string(), *n))
-            .collect();
         Summary {
             requests: d.requests,
             ok: d.ok,
@@ -398,7 +392,7 @@ impl Summary {
                 0.0
             },
             bytes: d.bytes,
-            errors_by_kind,
+            errors_by_kind: d.errors_by_kind(),
             response_time: Latency::from_hist(&d.hist),
             service_time: Latency::from_hist(&d.service),
             server_timing: d
@@ -411,12 +405,7 @@ impl Summary {
             server_timing_malformed: d.server_timing_malformed,
             server_timing_overflow: d.server_timing_overflow,
             redirects: d.redirects,
-            http_versions: Protocol::ALL
-                .iter()
-                .zip(d.protocols.iter())
-                .filter(|(_, n)| **n > 0)
-                .map(|(p, n)| (p.as_str().to_string(), *n))
-                .collect(),
+            http_versions: d.http_versions(),
         }
     }
 }

@@ -356,12 +356,7 @@ impl RunWriter {
                 ok: d.ok,
                 check_failed: d.check_failed,
                 bytes: d.bytes,
-                errors: ErrorKind::ALL
-                    .iter()
-                    .zip(d.errors.iter())
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(k, n)| (k.as_str().to_string(), *n))
-                    .collect(),
+                errors: d.errors_by_kind(),
                 checks: if d.checks.iter().any(|c| *c > 0) {
                     d.checks.clone()
                 } else {
@@ -371,12 +366,7 @@ impl RunWriter {
                 server_timing_malformed: d.server_timing_malformed,
                 server_timing_overflow: d.server_timing_overflow,
                 redirects: d.redirects,
-                http_versions: Protocol::ALL
-                    .iter()
-                    .zip(d.protocols.iter())
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(p, n)| (p.as_str().to_string(), *n))
-                    .collect(),
+                http_versions: d.http_versions(),
             });
         }
         let line = JournalLine {

@@ -662,6 +662,29 @@ impl Compiler<'_> {
         })
     }
 
+    /// Stages must last more than 0 s and at most a year in all; `false` (and a problem
+    /// naming `what`) when they do not.
+    fn run_length(
+        &mut self,
+        mut overs: impl Iterator<Item = Duration>,
+        path: &KeyPath,
+        what: &str,
+    ) -> bool {
+        let total = overs
+            .try_fold(Duration::ZERO, |a, o| a.checked_add(o))
+            .unwrap_or(Duration::MAX);
+        if total.is_zero() || total > MAX_RUN {
+            self.err(
+                path,
+                format!("{what} lasting {} in all", units::show_duration(total)),
+                "a total longer than 0s and within a year",
+                None,
+            );
+            return false;
+        }
+        true
+    }
+
     /// `ramp` and `duration` have no place beside `stages`; `false` when one is there.
     fn nothing_beside_stages(&mut self, l: &RawLoad, path: &KeyPath, hint: &str) -> bool {
         let mut ok = true;
@@ -831,18 +854,7 @@ impl Compiler<'_> {
             max_users: 0,
             pre_allocated: 0,
         };
-        let total = open
-            .stages
-            .iter()
-            .try_fold(Duration::ZERO, |a, s| a.checked_add(s.over))
-            .unwrap_or(Duration::MAX);
-        if total.is_zero() || total > MAX_RUN {
-            self.err(
-                path,
-                format!("a schedule lasting {} in all", units::show_duration(total)),
-                "a total longer than 0s and within a year",
-                None,
-            );
+        if !self.run_length(open.stages.iter().map(|s| s.over), path, "a schedule") {
             return None;
         }
         if open.peak_rate() <= 0.0 {
@@ -1014,17 +1026,7 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let total = out
-            .iter()
-            .try_fold(Duration::ZERO, |a, s| a.checked_add(s.over))
-            .unwrap_or(Duration::MAX);
-        if total.is_zero() || total > MAX_RUN {
-            self.err(
-                path,
-                format!("stages lasting {} in all", units::show_duration(total)),
-                "a total longer than 0s and within a year",
-                None,
-            );
+        if !self.run_length(out.iter().map(|s| s.over), path, "stages") {
             return None;
         }
         if out.iter().all(|s| s.users == 0) {

@@ -13,7 +13,9 @@
 //! descriptors) to tell when every user has sent its first request.
 //!
 //! Run: `cargo bench --bench core`, or `cargo bench --bench core -- startup|memory|recording`
-//! for one measurement. Needs `[[bench]] name = "core" harness = false` in Cargo.toml.
+//! for one measurement; `cargo bench --bench core -- soak` (1,000 users for 10 minutes,
+//! `SKEIN_SOAK_SECS` to change) runs only when named.
+//! Needs `[[bench]] name = "core" harness = false` in Cargo.toml.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -69,6 +71,80 @@ fn parent(only: &[&str]) {
     if wanted("recording") {
         recording_cost();
     }
+    // Ten minutes: only when asked for by name.
+    if only.contains(&"soak") {
+        soak();
+    }
+}
+
+/// Seconds the soak runs (`SKEIN_SOAK_SECS`, default 600).
+fn soak_secs() -> u64 {
+    std::env::var("SKEIN_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600)
+}
+
+fn soak() {
+    let secs = soak_secs();
+    let Some(r) = run_child("soak", Duration::from_secs(secs + 120)) else {
+        println!("soak: no result (goal: memory flat after the first minute, not met)");
+        return;
+    };
+    let samples: Vec<(f64, f64)> = r
+        .get("rss_series")
+        .map(|s| {
+            s.split(',')
+                .filter_map(|p| {
+                    let (t, kb) = p.split_once(':')?;
+                    Some((t.parse().ok()?, kb.parse::<f64>().ok()? / 1000.0))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let after: Vec<(f64, f64)> = samples
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= 60.0)
+        .collect();
+    if after.len() < 3 {
+        println!(
+            "soak: too few RSS samples after the first minute ({})",
+            after.len()
+        );
+        return;
+    }
+    let at_1min = after[0].1;
+    let end = after[after.len() - 1].1;
+    let max = after.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+    // Least-squares slope over the samples after the first minute, MB per minute.
+    let n = after.len() as f64;
+    let (mt, mr) = (
+        after.iter().map(|s| s.0).sum::<f64>() / n,
+        after.iter().map(|s| s.1).sum::<f64>() / n,
+    );
+    let slope = after.iter().map(|s| (s.0 - mt) * (s.1 - mr)).sum::<f64>()
+        / after.iter().map(|s| (s.0 - mt).powi(2)).sum::<f64>()
+        * 60.0;
+    println!(
+        "  soak run: {} requests, {} errors ({}), {:.0} requests/s; RSS every 10 s (MB): {}",
+        int(&r, "requests"),
+        int(&r, "errors"),
+        r.get("errors_by_kind").map_or("-", String::as_str),
+        num(&r, "result_rps"),
+        samples
+            .iter()
+            .map(|s| format!("{:.0}", s.1))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let flat = max <= at_1min * 1.05 + 2.0 && slope.abs() < 0.5;
+    println!(
+        "soak (1000 users, think 1s, {secs} s, GET /health): generator RSS {at_1min:.1} MB at \
+         1 min, {end:.1} MB at the end, {max:.1} MB at most after the first minute, slope \
+         {slope:+.2} MB/min (goal: flat after the first minute, within 5 % and 0.5 MB/min, {})",
+        met(flat)
+    );
 }
 
 fn startup() {
@@ -106,7 +182,7 @@ fn startup() {
 
 fn memory_10k() {
     let Some(r) = run_child("memory", Duration::from_secs(120)) else {
-        println!("10k memory: no result (goal: < 500 MB, not met)");
+        println!("10k memory: no result (goal: < 300 MB, not met)");
         return;
     };
     let hwm = mb(&r, "hwm_kb");
@@ -122,11 +198,19 @@ fn memory_10k() {
         mb(&r, "rss_end_kb"),
         mb(&r, "demo_hwm_kb"),
     );
+    if let Some(series) = r.get("rss_series") {
+        let mb: Vec<String> = series
+            .split(',')
+            .filter_map(|p| p.split_once(':'))
+            .map(|(t, kb)| format!("{t}s:{:.0}", kb.parse::<f64>().unwrap_or(0.0) / 1000.0))
+            .collect();
+        println!("  10k RSS while running (MB): {}", mb.join(" "));
+    }
     println!(
         "10k memory (10,000 users, ramp 5000/s, think 1s, hold 10s, GET /health): generator \
-         peak RSS {hwm:.1} MB = {:.1} KB per user (goal: < 500 MB, {})",
+         peak RSS {hwm:.1} MB = {:.1} KB per user (goal: < 300 MB, {})",
         hwm * 1000.0 / 10_000.0,
-        met(hwm < 500.0)
+        met(hwm < 300.0)
     );
     println!(
         "10k first request: {:.1} ms after engine::run (goal: within 1 s, {})",
@@ -306,6 +390,11 @@ fn generator_child(args: &[String]) {
             (n, MEMORY_YAML.replace("10000", &n.to_string()), None)
         }
         "record-on" | "record-off" => (64, RECORDING_YAML.to_string(), Some((1.0, 4.8))),
+        "soak" => (
+            1000,
+            SOAK_YAML.replace("SECS", &soak_secs().to_string()),
+            None,
+        ),
         _ => {
             eprintln!("unknown measurement {kind:?}");
             std::process::exit(2);
@@ -335,7 +424,32 @@ fn generator_child(args: &[String]) {
             (at(a), at(b))
         })
     });
+    // The generator's RSS while it runs: every 10 s in the soak, every 0.5 s at 10k users.
+    let rss_stop = Arc::new(AtomicBool::new(false));
+    let period_ms = match kind {
+        "soak" => Some(10_000u64),
+        "memory" => Some(500),
+        _ => None,
+    };
+    let rss_series = period_ms.map(|period_ms| {
+        let stop = rss_stop.clone();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                sleep_until_ns(t0 + k * period_ms * 1_000_000);
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let t = (k * period_ms) as f64 / 1000.0;
+                out.push(format!("{t}:{}", proc_status_kb("VmRSS")));
+                k += 1;
+            }
+            out.join(",")
+        })
+    });
     let result = rt.block_on(engine::run(&plan, opts));
+    rss_stop.store(true, Ordering::Relaxed);
     let (t_end, cpu) = (mono_ns(), cpu_s() - cpu0);
     let stats = demo.lock().unwrap().stats();
     let mut out = Fields::new();
@@ -364,6 +478,9 @@ fn generator_child(args: &[String]) {
             "window_rps",
             format!("{:.1}", (nb - na) / ((tb - ta) as f64 / 1e9)),
         );
+    }
+    if let Some(h) = rss_series {
+        put("rss_series", h.join().expect("RSS sampler"));
     }
     match &result {
         Ok(r) => describe(r, users as u64, &mut put),
@@ -432,6 +549,17 @@ scenarios:
     steps:
       - get: /health
 load: {users: 64, duration: 5s, graceful_stop: 1s}
+";
+
+const SOAK_YAML: &str = "
+name: bench-soak
+target: TARGET
+scenarios:
+  - name: health
+    think_time: 1s
+    steps:
+      - get: /health
+load: {users: 1000, ramp: 1000/s, duration: SECSs, graceful_stop: 2s}
 ";
 
 /// The demo target in its own process, spoken to over its stdin and stdout.

@@ -744,3 +744,225 @@ targets:
         }
     }
 }
+
+/// What the session server saw: the client port of each request over a user's own
+/// connection, and the requests that came without the session cookie.
+#[derive(Default)]
+struct Sessions {
+    ports: Mutex<Vec<(String, u16)>>,
+    logins: std::sync::atomic::AtomicU32,
+    without_cookie: Mutex<Vec<String>>,
+}
+
+/// A small app with cookie sessions: `POST /login` sets `sid`; `/me`, `/` (a page) and its
+/// image answer 401 without it; `/bye` closes the connection after answering.
+fn session_router(seen: Arc<Sessions>) -> axum::Router {
+    use axum::extract::ConnectInfo;
+    use std::sync::atomic::Ordering;
+    fn sid(headers: &HeaderMap) -> Option<String> {
+        let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+        cookies
+            .split(';')
+            .find_map(|c| c.trim().strip_prefix("sid="))
+            .map(str::to_string)
+    }
+    let guarded = |what: &'static str, ok: Response, seen: &Sessions, headers: &HeaderMap| {
+        if sid(headers).is_some() {
+            ok
+        } else {
+            seen.without_cookie.lock().unwrap().push(what.to_string());
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+    };
+    let note = |seen: &Sessions, route: &str, addr: SocketAddr| {
+        seen.ports
+            .lock()
+            .unwrap()
+            .push((route.to_string(), addr.port()));
+    };
+    axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::post(
+                move |State(seen): State<Arc<Sessions>>,
+                      ConnectInfo(a): ConnectInfo<SocketAddr>| async move {
+                    note(&seen, "login", a);
+                    let n = seen.logins.fetch_add(1, Ordering::Relaxed);
+                    (
+                        [(
+                            header::SET_COOKIE,
+                            format!("sid=user-{n}; Path=/; HttpOnly"),
+                        )],
+                        "in",
+                    )
+                        .into_response()
+                },
+            ),
+        )
+        .route(
+            "/me",
+            get(
+                move |State(seen): State<Arc<Sessions>>,
+                      ConnectInfo(a): ConnectInfo<SocketAddr>,
+                      headers: HeaderMap| async move {
+                    note(&seen, "me", a);
+                    let who = sid(&headers).unwrap_or_default();
+                    guarded("me", who.into_response(), &seen, &headers)
+                },
+            ),
+        )
+        .route(
+            "/",
+            get(
+                move |State(seen): State<Arc<Sessions>>,
+                      ConnectInfo(a): ConnectInfo<SocketAddr>,
+                      headers: HeaderMap| async move {
+                    note(&seen, "page", a);
+                    let html = "<html><body><img src=\"/pic.png\"></body></html>";
+                    let ok = ([(header::CONTENT_TYPE, "text/html")], html).into_response();
+                    guarded("page", ok, &seen, &headers)
+                },
+            ),
+        )
+        .route(
+            "/pic.png",
+            get(
+                move |State(seen): State<Arc<Sessions>>, headers: HeaderMap| async move {
+                    let ok = ([(header::CONTENT_TYPE, "image/png")], "png").into_response();
+                    guarded("pic", ok, &seen, &headers)
+                },
+            ),
+        )
+        .route(
+            "/bye",
+            get(
+                move |State(seen): State<Arc<Sessions>>,
+                      ConnectInfo(a): ConnectInfo<SocketAddr>| async move {
+                    note(&seen, "bye", a);
+                    ([(header::CONNECTION, "close")], "bye").into_response()
+                },
+            ),
+        )
+        .with_state(seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_live_in_one_jar_per_user_and_closed_connections_reopen() {
+    let _one = ONE_ATTACK.lock().await;
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Sessions::default());
+    let app = session_router(seen.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: member
+    think_time: 10ms
+    on_start:
+      - {name: login, post: /login, check: {status: 200}}
+    steps:
+      - {name: me, get: /me, check: {status: 200, body_contains: "user-"}}
+      - {name: home, page: /, assets: auto, check: {status: 200}}
+      - {name: bye, get: /bye, check: {status: 200}}
+load: {users: 3, duration: 2s}
+"#;
+    let (_, _, r) = run_in(dir.path(), yaml, &base, &no_env).await;
+    server.abort();
+
+    // Every request carried the cookie its user's login set: over the user's own
+    // connection (me, the page's document) and over its client (the page's image).
+    assert_eq!(step(&r, "login").ok, 3);
+    assert!(
+        seen.without_cookie.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.without_cookie.lock().unwrap()
+    );
+    for name in ["me", "home", "home (assets)", "bye"] {
+        let s = step(&r, name);
+        assert!(s.requests >= 3, "{name}: {s:#?}");
+        assert_eq!(s.ok, s.requests, "{name}: {:#?}", r.error_examples);
+    }
+    // Each user keeps one connection until `/bye` closes it, then opens a new one: the
+    // ports the server saw on those routes are at most one per user plus one per `/bye`,
+    // and every `/bye` arrived on a connection of its own.
+    let ports = seen.ports.lock().unwrap();
+    let distinct: std::collections::HashSet<u16> = ports.iter().map(|p| p.1).collect();
+    let byes: Vec<u16> = ports.iter().filter(|p| p.0 == "bye").map(|p| p.1).collect();
+    let distinct_byes: std::collections::HashSet<u16> = byes.iter().copied().collect();
+    assert_eq!(
+        distinct_byes.len(),
+        byes.len(),
+        "a closed connection was used again"
+    );
+    assert!(
+        distinct.len() <= byes.len() + 3,
+        "{} connections for {} requests and {} byes",
+        distinct.len(),
+        ports.len(),
+        byes.len()
+    );
+    assert!(
+        ports.len() > distinct.len() * 2,
+        "connections were not reused"
+    );
+}
+
+/// A minimal HTTP/1.1 server that answers one request per connection with a chunked body
+/// and then closes the connection without saying so (as servers that time out idle
+/// keep-alive connections do); the number of connections it accepted.
+async fn one_shot_server() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                // The body in three chunks, one with an extension, then a trailer.
+                let resp = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\
+                            content-type: text/plain\r\n\r\n\
+                            6\r\nhello \r\n5;x=y\r\nchunk\r\n7\r\ny world\r\n0\r\nx-t: 1\r\n\r\n";
+                let _ = sock.write_all(resp.as_bytes()).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_bodies_arrive_whole_and_connections_closed_while_idle_are_replaced() {
+    let _one = ONE_ATTACK.lock().await;
+    let (url, accepted) = one_shot_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: reader
+    think_time: 60ms
+    steps:
+      - {name: read, get: /, check: {status: 200, body_contains: "hello chunky world"}}
+load: {users: 2, duration: 1s}
+"#;
+    let (_, _, r) = run_in(dir.path(), yaml, &url, &no_env).await;
+    let s = step(&r, "read");
+    assert!(s.requests >= 10, "{s:#?}");
+    // Every request found its connection closed by the server and was sent again on a new
+    // one: no errors, one connection per request.
+    assert_eq!(s.ok, s.requests, "{:#?}", r.error_examples);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::Relaxed),
+        s.requests
+    );
+    assert_eq!(s.bytes, s.requests * "hello chunky world".len() as u64);
+}

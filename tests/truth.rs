@@ -348,15 +348,30 @@ async fn a_generator_held_back_is_flagged_as_saturated() {
     let h = r.run.generator_health.clone().unwrap();
     assert!(!h.saturated, "{h:?}");
     assert!(h.cpu_pct_mean < 50.0, "{h:?}");
-    let heavy = scenario::quick(
-        &format!("{}/health", server.url()),
-        Some(2000),
-        Duration::from_secs(4),
-        None,
-        Some(200_000.0),
-    )
-    .unwrap();
-    let r = run_plan(&heavy, &server.url(), out.path()).await;
+    // The generator on one thread, parsing a 100-product JSON page and evaluating a JSONPath
+    // for every response, against a demo that serves that page at once from two threads
+    // (no service time, a large pool): the generator runs out of CPU long before the target
+    // does (200,000/s asked).
+    server.shutdown().await;
+    let config = DemoConfig {
+        workers: 1024,
+        ..DemoConfig::default()
+    }
+    .with_route("products", RouteConfig::fixed(Duration::ZERO))
+    .without_jitter();
+    let server = demo::serve(loopback(), config).await.unwrap();
+    let yaml = format!(
+        "target: {}\nscenarios:\n  - name: heavy\n    steps:\n      - name: page\n        \
+         get: /api/products?per_page=100\n        check: {{json: [{{path: '$.items[99].id', \
+         exists: true}}]}}\nload: {{arrival_rate: 200000/s, duration: 4s, max_users: 2000, \
+         pre_allocated: 2000}}\n",
+        server.url()
+    );
+    let heavy = scenario::parse_str(&yaml, Path::new("heavy.yaml")).unwrap();
+    let dir = engine::results_dir(out.path(), &heavy).unwrap();
+    let mut opts = RunOptions::new(dir, &server.url());
+    opts.threads = Some(1);
+    let r = engine::run(&heavy, opts).await.unwrap();
     let h = r.run.generator_health.clone().unwrap();
     let o = r.run.open_model.clone().unwrap();
     assert!(h.saturated, "{h:?} {o:?}");

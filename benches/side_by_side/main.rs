@@ -38,7 +38,11 @@ use std::time::Duration;
 
 use procs::{Exited, Nginx, pinned};
 
-const SKEIN: &str = env!("CARGO_BIN_EXE_skein");
+/// The skein binary cargo built with this bench; `SKEIN_BIN` names another (a copy of both
+/// carried to a bigger machine).
+fn skein_bin() -> std::ffi::OsString {
+    std::env::var_os("SKEIN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_skein").into())
+}
 const TOOLS: [&str; 4] = ["wrk", "oha", "goose", "skein"];
 
 fn main() {
@@ -624,7 +628,7 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
         dir.display().to_string(),
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
-    let out = pinned(&ctx.opts.cores_gen, SKEIN.as_ref(), &args, &[], s + 60)?;
+    let out = pinned(&ctx.opts.cores_gen, &skein_bin(), &args, &[], s + 60)?;
     let result = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}\n{}", dir.display(), tail(&out.stderr)))?
         .filter_map(Result::ok)

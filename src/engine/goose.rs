@@ -31,7 +31,8 @@ pub(super) struct UserState {
     /// more than `slot` users.
     slot: usize,
     pub(super) scenario: usize,
-    pub(super) client: Option<reqwest::Client>,
+    /// The user's connections and cookie jar (`None`: not set up, or retired).
+    pub(super) http: Option<http::UserHttp>,
     pub(super) vars: Vars,
     pub(super) rng: SmallRng,
     active: bool,
@@ -155,7 +156,7 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
     user.set_session_data(UserState {
         slot,
         scenario,
-        client: None,
+        http: None,
         vars: Vars::new(ctx.plan.variables.len()),
         rng: SmallRng::seed_from_u64(seed),
         active: false,
@@ -199,10 +200,10 @@ async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
     if ctx.stop_level() != StopLevel::Running {
         return;
     }
-    // Build the client and the variables only once the user is due: a 10,000-user ramp
+    // Set up the user's HTTP and variables only once the user is due: a 10,000-user ramp
     // spreads this work over the ramp instead of front-loading it.
-    match ctx.factory.client() {
-        Ok(c) => st.client = Some(c),
+    match ctx.factory.user(ctx.factory.needs_client(&ctx.base_url)) {
+        Ok(h) => st.http = Some(h),
         Err(e) => {
             ctx.note_error(usize::MAX, ErrorKind::Request, &e.to_string());
             return;
@@ -241,7 +242,7 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return idle().await;
     };
-    if ctx.stop_level() != StopLevel::Running || st.client.is_none() {
+    if ctx.stop_level() != StopLevel::Running || st.http.is_none() {
         // goose calls the next transaction at once: without a pause, a stopping user would
         // spin and starve the runtime (goose's own loop included) until goose notices.
         return idle().await;
@@ -315,7 +316,7 @@ async fn user_stop(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return;
     };
-    if st.client.is_some() && ctx.stop_level() != StopLevel::Hard {
+    if st.http.is_some() && ctx.stop_level() != StopLevel::Hard {
         let steps = &ctx.plan.scenarios[scenario].on_stop;
         for (k, step) in steps.iter().enumerate() {
             run_step(
@@ -357,7 +358,7 @@ fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
         }
         ctx.note_error(cell, ErrorKind::Template, why);
     }
-    st.client = None;
+    st.http = None;
     if st.active {
         st.active = false;
         ctx.active.fetch_sub(1, Ordering::Relaxed);
@@ -429,9 +430,8 @@ pub(super) async fn send_step(
     st: &mut UserState,
     intended: Option<std::time::Instant>,
 ) -> Option<Outcome> {
-    let client = st.client.as_ref()?;
+    let user_http = st.http.as_mut()?;
     let req = match http::build_request(
-        client,
         &ctx.base_url,
         &ctx.plan.defaults,
         step,
@@ -449,7 +449,7 @@ pub(super) async fn send_step(
     };
     let outcome: Outcome = tokio::select! {
         o = http::execute(
-            client,
+            user_http,
             req,
             step,
             &mut st.vars,

@@ -1,14 +1,21 @@
-//! HTTP for one user: its client, one step's request, and the outcome of sending it.
+//! HTTP for one user: its connections, one step's request, and the outcome of sending it.
 //!
-//! Each user gets its own `reqwest::Client` (its own connections and cookie jar), but every
-//! client shares one rustls configuration, so 10,000 users do not load the system's root
-//! certificates 10,000 times.
+//! Each user has its own cookie jar and its own connections. A plain `http://` request goes
+//! over the user's own HTTP/1.1 connection (`h1.rs`: hyper without reqwest's layers, the
+//! fast path); HTTPS, HTTP/2 and a page's concurrent assets go through the user's
+//! `reqwest::Client`, built the first time the user needs it and sharing the same jar.
+//! Every client shares one rustls configuration, so 10,000 users do not load the system's
+//! root certificates 10,000 times. Skein follows redirects itself ([`send`]), on either
+//! path, so both count them and honour each step's limit the same way.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rand::RngCore;
+use reqwest::cookie::CookieStore as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url, Version};
 
 use crate::metrics::{ErrorKind, Protocol, ResponseMeta, ServerTimingNames};
 use crate::scenario::check::Response;
@@ -18,13 +25,20 @@ use crate::scenario::{
 };
 
 use super::EngineError;
+use super::h1;
 
-/// What every user's client shares.
-#[derive(Clone)]
+/// What every user's HTTP shares.
 pub struct ClientFactory {
     tls: Arc<rustls::ClientConfig>,
     defaults: HttpDefaults,
+    /// The scenario's literal default headers (credentials aside): the client's defaults.
     default_headers: HeaderMap,
+    /// What the fast path adds to a request that lacks it: the default headers and what
+    /// reqwest adds (user agent, `accept`, `accept-encoding`).
+    fast_headers: HeaderMap,
+    /// Plain-http requests go over the user's own HTTP/1.1 connection (unless the scenario
+    /// asks for HTTP/2).
+    fast: bool,
 }
 
 /// A certificate verifier that accepts anything (`tls_verify: false`, said in the report).
@@ -132,15 +146,69 @@ impl ClientFactory {
                 default_headers.insert(n, v);
             }
         }
+        let mut fast_headers = default_headers.clone();
+        let ua = HeaderValue::from_str(&defaults.user_agent).map_err(|_| {
+            EngineError::Config(format!(
+                "the user agent {:?} is not a valid HTTP header value",
+                defaults.user_agent
+            ))
+        })?;
+        fast_headers
+            .entry(reqwest::header::USER_AGENT)
+            .or_insert(ua);
+        fast_headers
+            .entry(reqwest::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        // What reqwest's gzip, deflate and brotli features send, and what the fast path
+        // decodes.
+        fast_headers
+            .entry(reqwest::header::ACCEPT_ENCODING)
+            .or_insert(HeaderValue::from_static("gzip,deflate,br"));
         Ok(ClientFactory {
             tls,
             defaults: defaults.clone(),
             default_headers,
+            fast_headers,
+            fast: defaults.http_version != HttpVersion::Http2,
         })
     }
 
-    /// A new client with its own connection pool and cookie jar.
-    pub fn client(&self) -> Result<reqwest::Client, EngineError> {
+    /// A new user's HTTP: its own cookie jar, no connection yet. Its client is built now
+    /// when `eager` (a target that needs it from the first request: HTTPS, HTTP/2), else
+    /// the first time a request needs it.
+    pub fn user(self: &Arc<Self>, eager: bool) -> Result<UserHttp, EngineError> {
+        let jar = self
+            .defaults
+            .cookies
+            .then(|| Arc::new(reqwest::cookie::Jar::default()));
+        let mut user = UserHttp {
+            factory: self.clone(),
+            jar,
+            client: None,
+            conn: h1::Conn::default(),
+            wbuf: Vec::new(),
+        };
+        if eager || !self.fast {
+            user.client()?;
+        }
+        Ok(user)
+    }
+
+    /// Whether requests to `url` take the fast path.
+    fn fast_path(&self, url: &Url) -> bool {
+        self.fast && url.scheme() == "http"
+    }
+
+    /// Whether the users' first requests (to the base URL) need their reqwest client.
+    pub fn needs_client(&self, base_url: &str) -> bool {
+        !self.fast || !base_url.starts_with("http:")
+    }
+
+    /// A new client with its own connection pool, and `jar` as its cookie jar.
+    fn client(
+        &self,
+        jar: Option<Arc<reqwest::cookie::Jar>>,
+    ) -> Result<reqwest::Client, EngineError> {
         let d = &self.defaults;
         let mut b = reqwest::Client::builder()
             .tls_backend_preconfigured((*self.tls).clone())
@@ -150,11 +218,13 @@ impl ClientFactory {
             .connect_timeout(d.timeout.min(Duration::from_secs(10)))
             .tcp_nodelay(true)
             .no_proxy()
-            .cookie_store(d.cookies)
             // Redirects are followed by `send`, which counts them and honours each step's
             // limit.
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(jar) = jar {
+            b = b.cookie_provider(jar);
+        }
         b = match d.http_version {
             HttpVersion::Http1 => b.http1_only(),
             HttpVersion::Http2 => b.http2_prior_knowledge(),
@@ -162,6 +232,249 @@ impl ClientFactory {
         };
         b.build()
             .map_err(|e| EngineError::Config(format!("building the HTTP client: {e}")))
+    }
+}
+
+/// One user's HTTP: its cookie jar, its HTTP/1.1 connection for plain http, and its
+/// reqwest client for the rest (built when first needed). goose clones a user's data only
+/// before the user starts; a clone shares the jar and has no connection.
+#[derive(Clone)]
+pub struct UserHttp {
+    factory: Arc<ClientFactory>,
+    jar: Option<Arc<reqwest::cookie::Jar>>,
+    client: Option<reqwest::Client>,
+    conn: h1::Conn,
+    /// The request being written (kept between requests).
+    wbuf: Vec<u8>,
+}
+
+impl UserHttp {
+    /// The user's reqwest client (shares its cookie jar), built on first use.
+    pub fn client(&mut self) -> Result<reqwest::Client, EngineError> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let c = self.factory.client(self.jar.clone())?;
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Send one hop of `req` (no redirects followed) and wait for the response's head.
+    async fn hop(&mut self, req: &Req) -> Result<Resp, SendError> {
+        if self.factory.fast_path(&req.url) {
+            return self.fast_hop(req).await;
+        }
+        let client = self.client().map_err(|e| SendError {
+            kind: ErrorKind::Request,
+            detail: e.to_string(),
+        })?;
+        client_hop(&client, req).await
+    }
+
+    /// One hop over the user's own HTTP/1.1 connection: the headers reqwest would add, the
+    /// jar's cookies, one deadline for the whole exchange (as reqwest's timeout).
+    async fn fast_hop(&mut self, req: &Req) -> Result<Resp, SendError> {
+        use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, SET_COOKIE};
+        let f = &*self.factory;
+        let timeout = req.timeout.unwrap_or(f.defaults.timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let cookie = self.jar.as_ref().and_then(|j| j.cookies(&req.url));
+        let body = req.body.as_deref();
+        h1::write_head(
+            &mut self.wbuf,
+            &req.method,
+            &req.url,
+            h1::HeadParts {
+                headers: &req.headers,
+                defaults: &f.fast_headers,
+                cookie: cookie.as_ref(),
+                body_len: body.map(<[u8]>::len),
+            },
+        );
+        if let Some(b) = body {
+            self.wbuf.extend_from_slice(b);
+        }
+        let connect_timeout = timeout.min(Duration::from_secs(10));
+        let sent = self
+            .conn
+            .send(
+                &req.url,
+                &self.wbuf,
+                req.method == Method::HEAD,
+                deadline,
+                connect_timeout,
+            )
+            .await;
+        // A large body's buffer is not kept for the next request.
+        if self.wbuf.capacity() > 64 * 1024 {
+            self.wbuf = Vec::new();
+        }
+        let (mut head, body) = sent.map_err(|mut e| {
+            // As reqwest says it: the example errors name the URL.
+            e.detail = format!("error sending request for url ({}): {}", req.url, e.detail);
+            e
+        })?;
+        if let Some(jar) = &self.jar
+            && head.headers.contains_key(SET_COOKIE)
+        {
+            jar.set_cookies(&mut head.headers.get_all(SET_COOKIE).iter(), &req.url);
+        }
+        let encoding = match head.status.as_u16() {
+            204 | 304 => None,
+            _ if req.method == Method::HEAD => None,
+            _ => head
+                .headers
+                .get(CONTENT_ENCODING)
+                .and_then(|v| Encoding::from_header(v.as_bytes())),
+        };
+        if encoding.is_some() {
+            // As reqwest: the body is decoded, so these no longer describe it.
+            head.headers.remove(CONTENT_ENCODING);
+            head.headers.remove(CONTENT_LENGTH);
+        }
+        Ok(Resp {
+            status: head.status,
+            version: head.version,
+            headers: head.headers,
+            body: RespBody::H1 {
+                body,
+                encoding,
+                decoded: false,
+            },
+        })
+    }
+}
+
+/// One hop of `req` with a reqwest client.
+async fn client_hop(client: &reqwest::Client, req: &Req) -> Result<Resp, SendError> {
+    let mut r = reqwest::Request::new(req.method.clone(), req.url.clone());
+    *r.headers_mut() = req.headers.clone();
+    *r.body_mut() = req.body.clone().map(reqwest::Body::from);
+    *r.timeout_mut() = req.timeout;
+    let mut resp = client.execute(r).await.map_err(|e| SendError {
+        kind: classify(&e),
+        detail: error_chain(&e),
+    })?;
+    Ok(Resp {
+        status: resp.status(),
+        version: resp.version(),
+        headers: std::mem::take(resp.headers_mut()),
+        body: RespBody::Client(resp),
+    })
+}
+
+/// A request as Skein builds it, sent over either path (and rebuilt for each redirect).
+pub struct Req {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    /// The step's own timeout (else the scenario's).
+    pub timeout: Option<Duration>,
+}
+
+/// A compressed body the fast path decodes (what reqwest decodes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Encoding {
+    Gzip,
+    Deflate,
+    Brotli,
+}
+
+impl Encoding {
+    fn from_header(v: &[u8]) -> Option<Encoding> {
+        match v.trim_ascii() {
+            v if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") => {
+                Some(Encoding::Gzip)
+            }
+            v if v.eq_ignore_ascii_case(b"deflate") => Some(Encoding::Deflate),
+            v if v.eq_ignore_ascii_case(b"br") => Some(Encoding::Brotli),
+            _ => None,
+        }
+    }
+
+    fn decode(self, raw: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        match self {
+            Encoding::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)?,
+            Encoding::Deflate => flate2::read::ZlibDecoder::new(raw).read_to_end(&mut out)?,
+            Encoding::Brotli => brotli::Decompressor::new(raw, 4096).read_to_end(&mut out)?,
+        };
+        Ok(out)
+    }
+}
+
+/// A response's head, and its body still to read.
+pub struct Resp {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    body: RespBody,
+}
+
+enum RespBody {
+    Client(reqwest::Response),
+    H1 {
+        body: h1::Body,
+        /// A compressed body is read whole and given back decoded in one chunk.
+        encoding: Option<Encoding>,
+        decoded: bool,
+    },
+}
+
+impl Resp {
+    /// The next piece of the body (decoded), `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
+        match &mut self.body {
+            RespBody::Client(r) => r.chunk().await.map_err(|e| SendError {
+                kind: match classify(&e) {
+                    ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
+                    k => k,
+                },
+                detail: error_chain(&e),
+            }),
+            RespBody::H1 {
+                body,
+                encoding: None,
+                ..
+            } => body.chunk().await,
+            RespBody::H1 {
+                body,
+                encoding: Some(enc),
+                decoded,
+            } => {
+                if *decoded {
+                    return Ok(None);
+                }
+                let mut raw = Vec::new();
+                while let Some(d) = body.chunk().await? {
+                    raw.extend_from_slice(&d);
+                }
+                *decoded = true;
+                let plain = enc.decode(&raw).map_err(|e| SendError {
+                    kind: ErrorKind::Body,
+                    detail: format!("error decoding response body ({enc:?}): {e}"),
+                })?;
+                Ok(Some(Bytes::from(plain)))
+            }
+        }
+    }
+
+    /// Read and drop the rest of the body, counting its bytes (a redirect's, so its
+    /// connection can be reused).
+    async fn drain(&mut self, bytes: &mut u64) -> Result<(), SendError> {
+        while let Some(c) = self.chunk().await? {
+            *bytes += c.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Give the connection of a response read to its end back to its user.
+    fn recycle(self, via: &mut Via<'_>) {
+        if let (RespBody::H1 { body, .. }, Via::User(u)) = (self.body, via) {
+            u.conn.put_back(body);
+        }
     }
 }
 
@@ -230,14 +543,13 @@ fn render_json(
 
 /// Build the request of `step` for a user (templates rendered with its variables).
 pub fn build_request(
-    client: &reqwest::Client,
     base_url: &str,
     defaults: &HttpDefaults,
     step: &StepPlan,
     vars: &Vars,
     rng: &mut dyn RngCore,
     buf: &mut String,
-) -> Result<reqwest::Request, String> {
+) -> Result<Req, String> {
     buf.clear();
     let mut path = String::new();
     step.path
@@ -252,10 +564,17 @@ pub fn build_request(
         }
         buf.push_str(&encode_pairs(&ser));
     }
-    let url = reqwest::Url::parse(buf).map_err(|e| format!("bad URL {buf:?}: {e}"))?;
-    let method =
-        reqwest::Method::from_bytes(step.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
-    let mut rb = client.request(method, url);
+    let url = Url::parse(buf).map_err(|e| format!("bad URL {buf:?}: {e}"))?;
+    let method = Method::from_bytes(step.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    let mut add = |name: &str, value: String| -> Result<(), String> {
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a valid HTTP header name"))?;
+        let v = HeaderValue::try_from(value)
+            .map_err(|_| format!("the value of header `{name}` is not valid in HTTP"))?;
+        headers.append(n, v);
+        Ok(())
+    };
     let step_sets = |name: &str| {
         step.headers
             .iter()
@@ -273,19 +592,13 @@ pub fn build_request(
         })
         .chain(step.headers.iter())
     {
-        rb = rb.header(
-            name.as_str(),
-            value.render(vars, rng).map_err(|e| e.to_string())?,
-        );
+        add(name, value.render(vars, rng).map_err(|e| e.to_string())?)?;
     }
     if let Some(auth) = &step.auth {
-        rb = rb.header(
+        headers.append(
             reqwest::header::AUTHORIZATION,
             authorization(auth, vars, rng)?,
         );
-    }
-    if let Some(t) = step.timeout {
-        rb = rb.timeout(t);
     }
     // The body's content type, unless a header written in the scenario says otherwise.
     let typed = step_sets("content-type")
@@ -293,36 +606,41 @@ pub fn build_request(
             .headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-    let content_type = |rb: reqwest::RequestBuilder, ct: &'static str| {
-        if typed {
-            rb
-        } else {
-            rb.header(reqwest::header::CONTENT_TYPE, ct)
+    let mut content_type = |ct: &'static str| {
+        if !typed {
+            headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }
     };
-    rb = match &step.body {
-        Body::None => rb,
-        Body::Raw(t) => rb.body(t.render(vars, rng).map_err(|e| e.to_string())?),
+    let body = match &step.body {
+        Body::None => None,
+        Body::Raw(t) => Some(Bytes::from(t.render(vars, rng).map_err(|e| e.to_string())?)),
         Body::Json(j) => {
             let v = render_json(j, vars, rng).map_err(|e| e.to_string())?;
-            content_type(rb, "application/json").body(v.to_string())
+            content_type("application/json");
+            Some(Bytes::from(v.to_string()))
         }
         Body::Form(fields) => {
             let mut pairs = Vec::with_capacity(fields.len());
             for (k, v) in fields {
                 pairs.push((k.clone(), v.render(vars, rng).map_err(|e| e.to_string())?));
             }
-            content_type(rb, "application/x-www-form-urlencoded").body(encode_pairs(&pairs))
+            content_type("application/x-www-form-urlencoded");
+            Some(Bytes::from(encode_pairs(&pairs)))
         }
         Body::File(f) => {
-            let rb = match f.content_type {
-                Some(ct) => content_type(rb, ct),
-                None => rb,
-            };
-            rb.body(f.bytes.clone())
+            if let Some(ct) = f.content_type {
+                content_type(ct);
+            }
+            Some(f.bytes.clone())
         }
     };
-    rb.build().map_err(|e| e.to_string())
+    Ok(Req {
+        method,
+        url,
+        headers,
+        body,
+        timeout: step.timeout,
+    })
 }
 
 /// Headers that carry credentials: sent per request, never as a client default, and dropped
@@ -391,32 +709,8 @@ pub fn classify(e: &reqwest::Error) -> ErrorKind {
     if e.is_timeout() {
         return ErrorKind::Timeout;
     }
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            match io.kind() {
-                K::ConnectionRefused => return ErrorKind::ConnectionRefused,
-                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                    return ErrorKind::ConnectionReset;
-                }
-                K::TimedOut => return ErrorKind::Timeout,
-                _ => {}
-            }
-        }
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return ErrorKind::Tls;
-        }
-        let text = s.to_string().to_ascii_lowercase();
-        if text.contains("connection closed before message completed")
-            || text.contains("connection reset")
-        {
-            return ErrorKind::ConnectionReset;
-        }
-        if text.contains("certificate") || text.contains("tls") {
-            return ErrorKind::Tls;
-        }
-        src = s.source();
+    if let Some(kind) = classify_chain(e) {
+        return kind;
     }
     if e.is_connect() {
         ErrorKind::Connect
@@ -425,6 +719,39 @@ pub fn classify(e: &reqwest::Error) -> ErrorKind {
     } else {
         ErrorKind::Request
     }
+}
+
+/// The kind an error's chain of causes names (a socket error, TLS, a closed connection),
+/// if any.
+pub fn classify_chain(e: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::ConnectionRefused => return Some(ErrorKind::ConnectionRefused),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                    return Some(ErrorKind::ConnectionReset);
+                }
+                K::TimedOut => return Some(ErrorKind::Timeout),
+                _ => {}
+            }
+        }
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return Some(ErrorKind::Tls);
+        }
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+        {
+            return Some(ErrorKind::ConnectionReset);
+        }
+        if text.contains("certificate") || text.contains("tls") {
+            return Some(ErrorKind::Tls);
+        }
+        src = s.source();
+    }
+    None
 }
 
 /// The text of an error and its causes, one line.
@@ -451,120 +778,91 @@ pub struct SendError {
 }
 
 /// The statuses that redirect (with a `Location`).
-fn is_redirect(status: reqwest::StatusCode) -> bool {
+fn is_redirect(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
-/// Where a redirect points: its `Location` resolved against the response's URL, when it is
+/// Where a redirect points: its `Location` resolved against the URL it answered, when it is
 /// an http(s) URL.
-fn location(resp: &reqwest::Response) -> Option<reqwest::Url> {
-    let loc = resp
-        .headers()
-        .get(reqwest::header::LOCATION)?
-        .to_str()
-        .ok()?;
-    let url = resp.url().join(loc.trim()).ok()?;
+fn location(resp: &Resp, from: &Url) -> Option<Url> {
+    let loc = resp.headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
+    let url = from.join(loc.trim()).ok()?;
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
-/// The request of the next hop, as browsers make it: a 303, or a 301/302 after a POST,
-/// becomes a GET without a body; leaving the origin drops credentials and cookies set by
-/// hand (the user's cookie jar still adds those of the new URL).
-fn redirect_request(
-    mut req: reqwest::Request,
-    status: reqwest::StatusCode,
-    from: &reqwest::Url,
-    to: reqwest::Url,
-) -> reqwest::Request {
-    use reqwest::Method;
+/// Turn `req` into the request of the next hop, as browsers make it: a 303, or a 301/302
+/// after a POST, becomes a GET without a body; leaving the origin drops credentials and
+/// cookies set by hand (the user's cookie jar still adds those of the new URL).
+fn redirect_request(req: &mut Req, status: StatusCode, to: Url) {
     use reqwest::header;
-    let method = req.method().clone();
-    let to_get = (status.as_u16() == 303 && method != Method::HEAD)
-        || (matches!(status.as_u16(), 301 | 302) && method == Method::POST);
+    let to_get = (status.as_u16() == 303 && req.method != Method::HEAD)
+        || (matches!(status.as_u16(), 301 | 302) && req.method == Method::POST);
     if to_get {
-        *req.method_mut() = Method::GET;
-        *req.body_mut() = None;
+        req.method = Method::GET;
+        req.body = None;
         for h in [
             header::CONTENT_TYPE,
             header::CONTENT_LENGTH,
             header::CONTENT_ENCODING,
             header::TRANSFER_ENCODING,
         ] {
-            req.headers_mut().remove(h);
+            req.headers.remove(h);
         }
     }
-    if from.origin() != to.origin() {
+    if req.url.origin() != to.origin() {
         for h in [
             header::AUTHORIZATION,
             header::PROXY_AUTHORIZATION,
             header::COOKIE,
             header::WWW_AUTHENTICATE,
         ] {
-            req.headers_mut().remove(h);
+            req.headers.remove(h);
         }
     }
-    *req.url_mut() = to;
-    req
-}
-
-/// Read and drop a body, counting its bytes (a redirect's, so its connection can be reused).
-async fn drain(mut resp: reqwest::Response, bytes: &mut u64) -> Result<(), SendError> {
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => *bytes += c.len() as u64,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                return Err(SendError {
-                    kind: match classify(&e) {
-                        ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
-                        k => k,
-                    },
-                    detail: error_chain(&e),
-                });
-            }
-        }
-    }
+    req.url = to;
 }
 
 /// The HTTP version of a response.
-pub fn protocol(v: reqwest::Version) -> Protocol {
+pub fn protocol(v: Version) -> Protocol {
     match v {
-        reqwest::Version::HTTP_09 => Protocol::Http09,
-        reqwest::Version::HTTP_10 => Protocol::Http10,
-        reqwest::Version::HTTP_2 => Protocol::Http2,
-        reqwest::Version::HTTP_3 => Protocol::Http3,
+        Version::HTTP_09 => Protocol::Http09,
+        Version::HTTP_10 => Protocol::Http10,
+        Version::HTTP_2 => Protocol::Http2,
+        Version::HTTP_3 => Protocol::Http3,
         _ => Protocol::Http11,
     }
 }
 
-/// Send `req` with the user's client, following at most `max_redirects` redirects (301,
-/// 302, 303, 307, 308 with an http(s) `Location`; 0: none, the 3xx is the answer), each
-/// counted in `meta.redirects` and its body's bytes in `bytes`. More redirects than allowed
-/// is an error ([`ErrorKind::TooManyRedirects`]). The clients never follow redirects
-/// themselves: use this for every request that should.
+/// How a request goes out.
+pub enum Via<'a> {
+    /// A user's HTTP: plain http over its own connection, the rest over its client.
+    User(&'a mut UserHttp),
+    /// A client shared by concurrent requests (a page's assets).
+    Client(&'a reqwest::Client),
+}
+
+/// Send `req`, following at most `max_redirects` redirects (301, 302, 303, 307, 308 with an
+/// http(s) `Location`; 0: none, the 3xx is the answer), each counted in `meta.redirects`
+/// and its body's bytes in `bytes`; `req` ends as the request of the last hop (its URL is
+/// the response's). More redirects than allowed is an error
+/// ([`ErrorKind::TooManyRedirects`]). The clients never follow redirects themselves: use
+/// this for every request that should.
 pub async fn send(
-    client: &reqwest::Client,
-    mut req: reqwest::Request,
+    via: &mut Via<'_>,
+    req: &mut Req,
     max_redirects: u32,
     meta: &mut ResponseMeta,
     bytes: &mut u64,
-) -> Result<reqwest::Response, SendError> {
+) -> Result<Resp, SendError> {
     loop {
-        // The next hop repeats the request: keep a copy while hops are left.
-        let again = if meta.redirects < max_redirects {
-            req.try_clone()
-        } else {
-            None
+        let resp = match via {
+            Via::User(u) => u.hop(req).await?,
+            Via::Client(c) => client_hop(c, req).await?,
         };
-        let resp = client.execute(req).await.map_err(|e| SendError {
-            kind: classify(&e),
-            detail: error_chain(&e),
-        })?;
-        let status = resp.status();
-        if max_redirects == 0 || !is_redirect(status) {
+        if max_redirects == 0 || !is_redirect(resp.status) {
             return Ok(resp);
         }
-        let Some(to) = location(&resp) else {
+        let Some(to) = location(&resp, &req.url) else {
             return Ok(resp);
         };
         if meta.redirects >= max_redirects {
@@ -573,26 +871,26 @@ pub async fn send(
                 detail: format!(
                     "more than {max_redirects} redirect{}: HTTP {} to {to}",
                     if max_redirects == 1 { "" } else { "s" },
-                    status.as_u16()
+                    resp.status.as_u16()
                 ),
             });
         }
-        let Some(again) = again else {
-            return Ok(resp);
-        };
-        let from = resp.url().clone();
-        drain(resp, bytes).await?;
+        let status = resp.status;
+        let mut resp = resp;
+        resp.drain(bytes).await?;
+        resp.recycle(via);
         meta.redirects += 1;
-        req = redirect_request(again, status, &from, to);
+        redirect_request(req, status, to);
     }
 }
 
-/// Send `req`, read the whole body, run the step's checks and extractions (writing extracted
-/// values into `vars`). Redirects are followed up to the step's limit; the response's
-/// `Server-Timing` entries are collected with the run's `names`.
+/// Send `req` over the user's HTTP, read the whole body, run the step's checks and
+/// extractions (writing extracted values into `vars`). Redirects are followed up to the
+/// step's limit; the response's `Server-Timing` entries are collected with the run's
+/// `names`.
 pub async fn execute(
-    client: &reqwest::Client,
-    req: reqwest::Request,
+    http: &mut UserHttp,
+    mut req: Req,
     step: &StepPlan,
     vars: &mut Vars,
     names: &ServerTimingNames,
@@ -601,36 +899,33 @@ pub async fn execute(
     let mut meta = ResponseMeta::default();
     let mut bytes = 0u64;
     let max_redirects = step.follow_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
-    let resp = match send(client, req, max_redirects, &mut meta, &mut bytes).await {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome {
-                sent: t0,
-                elapsed_us: t0.elapsed().as_micros() as u64,
-                service_us: None,
-                error: Some(e.kind),
-                detail: Some(e.detail),
-                failed_checks: Vec::new(),
-                bytes,
-                meta,
-                document: None,
-            };
-        }
+    let failed = |e: SendError, bytes: u64, meta: ResponseMeta| Outcome {
+        sent: t0,
+        elapsed_us: t0.elapsed().as_micros() as u64,
+        service_us: None,
+        error: Some(e.kind),
+        detail: Some(e.detail),
+        failed_checks: Vec::new(),
+        bytes,
+        meta,
+        document: None,
     };
-    meta.protocol = Some(protocol(resp.version()));
-    for v in resp.headers().get_all("server-timing") {
+    let mut via = Via::User(http);
+    let mut resp = match send(&mut via, &mut req, max_redirects, &mut meta, &mut bytes).await {
+        Ok(r) => r,
+        Err(e) => return failed(e, bytes, meta),
+    };
+    meta.protocol = Some(protocol(resp.version));
+    for v in resp.headers.get_all("server-timing") {
         meta.server_timing.add_header(v.as_bytes(), names);
     }
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
+    let status = resp.status.as_u16();
     let needs_body = step
         .checks
         .iter()
         .any(|c| !matches!(c.kind, crate::scenario::check::CheckKind::Status(_)))
         || !step.extracts.is_empty()
         || step.page.is_some();
-    let final_url = step.page.as_ref().map(|_| resp.url().clone());
-    let mut resp = resp;
     let mut body: Vec<u8> = Vec::new();
     loop {
         match resp.chunk().await {
@@ -641,25 +936,12 @@ pub async fn execute(
                 }
             }
             Ok(None) => break,
-            Err(e) => {
-                return Outcome {
-                    sent: t0,
-                    elapsed_us: t0.elapsed().as_micros() as u64,
-                    service_us: None,
-                    error: Some(match classify(&e) {
-                        ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
-                        k => k,
-                    }),
-                    detail: Some(error_chain(&e)),
-                    failed_checks: Vec::new(),
-                    bytes,
-                    meta,
-                    document: None,
-                };
-            }
+            Err(e) => return failed(e, bytes, meta),
         }
     }
     let latency_us = t0.elapsed().as_micros() as u64;
+    let headers = std::mem::take(&mut resp.headers);
+    resp.recycle(&mut via);
     let view = Response::new(status, &headers, &body);
     let mut failed_checks = Vec::new();
     let mut has_status_check = false;
@@ -684,8 +966,8 @@ pub async fn execute(
         100..=199 => Some(ErrorKind::HttpOther),
         _ => None,
     };
-    let document = final_url.map(|url| Document {
-        url,
+    let document = step.page.as_ref().map(|_| Document {
+        url: req.url,
         status,
         headers,
         body,

@@ -5,6 +5,7 @@
 
 mod feed;
 mod goose;
+mod h1;
 mod health;
 mod http;
 mod open;
@@ -190,7 +191,7 @@ const SETUP_LIMIT: Duration = Duration::from_secs(30);
 pub(crate) struct RunCtx {
     plan: Plan,
     base_url: String,
-    factory: http::ClientFactory,
+    factory: Arc<http::ClientFactory>,
     recorder: Recorder,
     /// cell id by [scenario][phase][step].
     cells: Vec<[Vec<usize>; 3]>,
@@ -357,7 +358,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     raise_nofile_limit();
     let (cells, index) = layout(plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
-    let factory = http::ClientFactory::new(&plan.defaults, &opts.base_url)?;
+    let factory = Arc::new(http::ClientFactory::new(&plan.defaults, &opts.base_url)?);
     let started_at = SystemTime::now();
     let id = opts
         .dir

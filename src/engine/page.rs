@@ -30,6 +30,7 @@ use crate::metrics::{
 use crate::scenario::{DEFAULT_MAX_REDIRECTS, OtherHosts, PageAssets, PagePlan, StepPlan};
 
 use super::goose::{UserState, co_interval_us, send_step};
+use super::http::{Req, Via, send};
 use super::{RunCtx, StopLevel};
 
 /// Requests a user has in flight to one host while loading a page, as browsers allow.
@@ -452,27 +453,27 @@ async fn fetch(
         bytes,
         meta,
     };
-    let mut rb = client.get(req.url.clone()).headers(req.conditional.clone());
-    if let Some(t) = step.timeout {
-        rb = rb.timeout(t);
-    }
-    let built = match rb.build() {
-        Ok(r) => r,
-        Err(e) => return failed(ErrorKind::Template, e.to_string(), 0, meta),
+    let mut built = Req {
+        method: reqwest::Method::GET,
+        url: req.url.clone(),
+        headers: req.conditional.clone(),
+        body: None,
+        timeout: step.timeout,
     };
     let redirects = step.follow_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
-    let mut resp = match super::http::send(client, built, redirects, &mut meta, &mut bytes).await {
+    let mut via = Via::Client(client);
+    let mut resp = match send(&mut via, &mut built, redirects, &mut meta, &mut bytes).await {
         Ok(r) => r,
         Err(e) => return failed(e.kind, e.detail, bytes, meta),
     };
-    meta.protocol = Some(super::http::protocol(resp.version()));
-    for v in resp.headers().get_all("server-timing") {
+    meta.protocol = Some(super::http::protocol(resp.version));
+    for v in resp.headers.get_all("server-timing") {
         meta.server_timing.add_header(v.as_bytes(), names);
     }
-    let status = resp.status().as_u16();
+    let status = resp.status.as_u16();
     let mut headers = HeaderMap::new();
     for name in [CACHE_CONTROL, ETAG, LAST_MODIFIED] {
-        for v in resp.headers().get_all(&name) {
+        for v in resp.headers.get_all(&name) {
             headers.append(name.clone(), v.clone());
         }
     }
@@ -480,13 +481,7 @@ async fn fetch(
         match resp.chunk().await {
             Ok(Some(c)) => bytes += c.len() as u64,
             Ok(None) => break,
-            Err(e) => {
-                let kind = match super::http::classify(&e) {
-                    ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
-                    k => k,
-                };
-                return failed(kind, super::http::error_chain(&e), bytes, meta);
-            }
+            Err(e) => return failed(e.kind, e.detail, bytes, meta),
         }
     }
     let error = match status {
@@ -532,7 +527,7 @@ pub(super) async fn run(
     };
     let Some(doc) = send_step(ctx, cells.document, step, st, intended).await else {
         // Cut off, or the request could not be built (recorded on the document).
-        if ctx.stop_level() != StopLevel::Hard && ctx.record && st.client.is_some() {
+        if ctx.stop_level() != StopLevel::Hard && ctx.record && st.http.is_some() {
             record_page(ctx, cell, step, st, 0, None, Some(ErrorKind::Template), 0);
         }
         return;
@@ -545,7 +540,18 @@ pub(super) async fn run(
         .document
         .as_ref()
         .filter(|d| (200..300).contains(&d.status));
-    if let (None, Some(d), Some(client)) = (error, document, st.client.clone()) {
+    // The assets go over the user's client: several connections at once, sharing the
+    // user's cookie jar.
+    let client = match st.http.as_mut().map(|h| h.client()) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            ctx.note_error(cells.assets, ErrorKind::Request, &e.to_string());
+            error.get_or_insert(ErrorKind::Request);
+            None
+        }
+        None => None,
+    };
+    if let (None, Some(d), Some(client)) = (error, document, client) {
         let urls = match &page.assets {
             PageAssets::None => Vec::new(),
             PageAssets::Auto => {

@@ -1,0 +1,674 @@
+//! A user's own HTTP/1.1 connection over plain TCP: the fast path for `http://` requests.
+//!
+//! reqwest puts a pool, a cookie layer, a redirect layer, a decompression layer and a
+//! timeout layer around every request and parses the URL again in three of them; measured
+//! with perf on one generator core, those layers cost more than HTTP itself. hyper's own
+//! connection API (`client::conn::http1`) needs a task, a channel and two 8 KB buffers per
+//! connection: about 25 KB per user, too much for 10,000 users. A load test's user sends one
+//! request at a time over its own connection, so it needs neither: Skein writes the request
+//! head itself, parses the response head with `httparse` (the parser hyper uses) and reads
+//! the body by its framing (RFC 9112 section 6: no body, `Content-Length`, chunked, or until
+//! the server closes), straight from the user's task, with one read buffer per user.
+//!
+//! Cookies, redirects, decompression and deadlines are done once per request in `http.rs`.
+//! HTTPS, HTTP/2 and a page's concurrent assets go through the user's reqwest client, which
+//! shares the same cookie jar.
+
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{StatusCode, Url, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::metrics::ErrorKind;
+
+use super::http::{SendError, error_chain};
+
+/// Longest response head accepted (status line and headers).
+const MAX_HEAD: usize = 64 * 1024;
+/// Headers parsed without allocating a bigger list.
+const HEADERS: usize = 64;
+/// A read buffer larger than this is not kept between requests.
+const KEEP_BUF: usize = 16 * 1024;
+
+/// The connection of one user, when it has one. A clone has none (goose clones a user's
+/// data only before the user starts).
+#[derive(Default)]
+pub struct Conn {
+    live: Option<Live>,
+}
+
+impl Clone for Conn {
+    fn clone(&self) -> Conn {
+        Conn::default()
+    }
+}
+
+/// An open connection and what was read past the last response.
+pub struct Live {
+    host: String,
+    port: u16,
+    io: TcpStream,
+    buf: BytesMut,
+}
+
+/// The head of a response.
+pub struct Head {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+}
+
+/// The body of a response still to read, and the connection it arrives on (given back to
+/// the user with [`Conn::put_back`] once read to its end, unless the server closes it).
+pub struct Body {
+    live: Option<Live>,
+    framing: Framing,
+    deadline: Instant,
+    /// The connection can take the next request once this body is read.
+    keep_alive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    /// `Content-Length`: bytes left.
+    Length(u64),
+    Chunked(Chunk),
+    /// Until the server closes the connection.
+    UntilClose,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Bytes left of the current chunk.
+    Data(u64),
+    /// Expecting the CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines until an empty one.
+    Trailers,
+}
+
+impl Conn {
+    /// Send `request` (a whole serialized request: head and body) to the origin of `url` (an
+    /// `http://` URL) over the user's connection, opening one when the user has none to
+    /// that origin, and read the response's head. A reused connection that turns out to be
+    /// closed (the server timed it out while idle: nothing comes back) is replaced once by a
+    /// new one, as browsers do.
+    pub async fn send(
+        &mut self,
+        url: &Url,
+        request: &[u8],
+        head_request: bool,
+        deadline: Instant,
+        connect_timeout: Duration,
+    ) -> Result<(Head, Body), SendError> {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let mut retried = false;
+        loop {
+            let (mut live, reused) = match self.live.take() {
+                Some(l) if l.port == port && l.host == host => (l, true),
+                _ => {
+                    let connect_by = deadline.min(Instant::now() + connect_timeout);
+                    let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(timed_out("connecting")),
+                    };
+                    let live = Live {
+                        host: host.to_string(),
+                        port,
+                        io,
+                        buf: BytesMut::new(),
+                    };
+                    (live, false)
+                }
+            };
+            let stale = |e: &Exchange| reused && !retried && matches!(e, Exchange::Stale(_));
+            let written = match tokio::time::timeout_at(deadline, live.io.write_all(request)).await
+            {
+                Err(_) => return Err(timed_out("sending the request")),
+                Ok(Err(e)) => Err(Exchange::Stale(io_error(&e, "sending the request"))),
+                Ok(Ok(())) => Ok(()),
+            };
+            let head = match written {
+                Ok(()) => read_head(&mut live, head_request, deadline).await,
+                Err(e) => Err(e),
+            };
+            match head {
+                Ok((head, framing, keep_alive)) => {
+                    let body = Body {
+                        live: Some(live),
+                        framing,
+                        deadline,
+                        keep_alive,
+                    };
+                    return Ok((head, body));
+                }
+                Err(e) if stale(&e) => retried = true,
+                Err(Exchange::Stale(e) | Exchange::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Take back the connection of a body read to its end (dropped otherwise: a body left
+    /// unread, a server that closes, a broken exchange).
+    pub fn put_back(&mut self, body: Body) {
+        if body.framing != Framing::Done || !body.keep_alive {
+            return;
+        }
+        if let Some(mut live) = body.live {
+            if live.buf.is_empty() && live.buf.capacity() > KEEP_BUF {
+                live.buf = BytesMut::new();
+            }
+            self.live = Some(live);
+        }
+    }
+}
+
+/// How an exchange failed.
+enum Exchange {
+    /// Nothing came back: on a reused connection, the server had closed it.
+    Stale(SendError),
+    Failed(SendError),
+}
+
+/// Read a response head (skipping `1xx` interim responses); its framing and whether the
+/// connection stays open after it.
+async fn read_head(
+    live: &mut Live,
+    head_request: bool,
+    deadline: Instant,
+) -> Result<(Head, Framing, bool), Exchange> {
+    let mut seen_any = false;
+    loop {
+        if !live.buf.is_empty() {
+            seen_any = true;
+            if let Some((head, len)) = parse_head(&live.buf).map_err(Exchange::Failed)? {
+                live.buf.advance(len);
+                let code = head.status.as_u16();
+                if (100..200).contains(&code) && code != 101 {
+                    continue;
+                }
+                let (framing, keep_alive) =
+                    framing(&head, head_request).map_err(Exchange::Failed)?;
+                return Ok((head, framing, keep_alive));
+            }
+            if live.buf.len() > MAX_HEAD {
+                return Err(Exchange::Failed(SendError {
+                    kind: ErrorKind::Request,
+                    detail: format!("the response head is longer than {MAX_HEAD} bytes"),
+                }));
+            }
+        }
+        match fill(live, deadline, "waiting for the response").await {
+            Ok(true) => {}
+            Ok(false) => {
+                let e = closed_early();
+                return Err(if seen_any {
+                    Exchange::Failed(e)
+                } else {
+                    Exchange::Stale(e)
+                });
+            }
+            Err(e) if !seen_any && e.kind == ErrorKind::ConnectionReset => {
+                return Err(Exchange::Stale(e));
+            }
+            Err(e) => return Err(Exchange::Failed(e)),
+        }
+    }
+}
+
+/// Parse a complete head at the start of `buf`: the head and its length, `None` when more
+/// bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, SendError> {
+    let mut few = [httparse::EMPTY_HEADER; HEADERS];
+    let mut many;
+    let mut resp = httparse::Response::new(&mut few);
+    let parsed = match resp.parse(buf) {
+        Err(httparse::Error::TooManyHeaders) => {
+            many = vec![httparse::EMPTY_HEADER; 1024];
+            resp = httparse::Response::new(&mut many);
+            resp.parse(buf)
+        }
+        r => r,
+    };
+    let len = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(SendError {
+                kind: ErrorKind::Request,
+                detail: format!("invalid HTTP response: {e}"),
+            });
+        }
+    };
+    let bad = |what: &str| SendError {
+        kind: ErrorKind::Request,
+        detail: format!("invalid HTTP response: {what}"),
+    };
+    let status = StatusCode::from_u16(resp.code.unwrap_or(0)).map_err(|_| bad("status code"))?;
+    let version = match resp.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    for h in resp.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("header name"))?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Some((
+        Head {
+            status,
+            version,
+            headers,
+        },
+        len,
+    )))
+}
+
+/// How the body of `head` is framed (RFC 9112 section 6.3), and whether the connection
+/// stays open after it.
+fn framing(head: &Head, head_request: bool) -> Result<(Framing, bool), SendError> {
+    use reqwest::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+    let has = |name: HeaderName, token: &str| {
+        head.headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let mut keep_alive = match head.version {
+        Version::HTTP_10 => has(CONNECTION, "keep-alive"),
+        _ => !has(CONNECTION, "close"),
+    };
+    let code = head.status.as_u16();
+    let framing = if head_request || code == 204 || code == 304 || (100..200).contains(&code) {
+        Framing::Done
+    } else if head.headers.contains_key(TRANSFER_ENCODING) {
+        if has(TRANSFER_ENCODING, "chunked") {
+            Framing::Chunked(Chunk::Size)
+        } else {
+            keep_alive = false;
+            Framing::UntilClose
+        }
+    } else if let Some(v) = head.headers.get(CONTENT_LENGTH) {
+        let n = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| SendError {
+                kind: ErrorKind::Request,
+                detail: "invalid HTTP response: content-length".into(),
+            })?;
+        Framing::Length(n)
+    } else {
+        keep_alive = false;
+        Framing::UntilClose
+    };
+    Ok((framing, keep_alive))
+}
+
+impl Body {
+    /// The next piece of the body, `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
+        let Some(live) = self.live.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            match self.framing {
+                Framing::Done => return Ok(None),
+                Framing::Length(0) => self.framing = Framing::Done,
+                Framing::Length(left) => {
+                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                        return Err(closed_early());
+                    }
+                    let n = (live.buf.len() as u64).min(left) as usize;
+                    self.framing = Framing::Length(left - n as u64);
+                    return Ok(Some(live.buf.split_to(n).freeze()));
+                }
+                Framing::UntilClose => {
+                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                        self.framing = Framing::Done;
+                        return Ok(None);
+                    }
+                    return Ok(Some(live.buf.split().freeze()));
+                }
+                Framing::Chunked(Chunk::Data(0)) => {
+                    self.framing = Framing::Chunked(Chunk::DataEnd);
+                }
+                Framing::Chunked(Chunk::Data(left)) => {
+                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                        return Err(closed_early());
+                    }
+                    let n = (live.buf.len() as u64).min(left) as usize;
+                    self.framing = Framing::Chunked(Chunk::Data(left - n as u64));
+                    return Ok(Some(live.buf.split_to(n).freeze()));
+                }
+                Framing::Chunked(state) => {
+                    if let Some(next) = chunk_line(&mut live.buf, state)? {
+                        self.framing = next;
+                        continue;
+                    }
+                    if live.buf.len() > MAX_HEAD {
+                        return Err(bad_chunk("a chunk line is too long"));
+                    }
+                    if !fill(live, self.deadline, READING).await? {
+                        return Err(closed_early());
+                    }
+                }
+            }
+        }
+    }
+}
+
+const READING: &str = "reading the body";
+
+/// Consume one line of chunked framing from `buf` in `state` (a chunk size, the CRLF after
+/// a chunk, a trailer line): the state after it, `None` when the line is not all there.
+fn chunk_line(buf: &mut BytesMut, state: Chunk) -> Result<Option<Framing>, SendError> {
+    match state {
+        Chunk::Size => match httparse::parse_chunk_size(buf) {
+            Ok(httparse::Status::Complete((len, 0))) => {
+                buf.advance(len);
+                Ok(Some(Framing::Chunked(Chunk::Trailers)))
+            }
+            Ok(httparse::Status::Complete((len, size))) => {
+                buf.advance(len);
+                Ok(Some(Framing::Chunked(Chunk::Data(size))))
+            }
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(_) => Err(bad_chunk("invalid chunk size")),
+        },
+        Chunk::DataEnd => {
+            if buf.len() < 2 {
+                return Ok(None);
+            }
+            if &buf[..2] != b"\r\n" {
+                return Err(bad_chunk("no CRLF after a chunk"));
+            }
+            buf.advance(2);
+            Ok(Some(Framing::Chunked(Chunk::Size)))
+        }
+        Chunk::Trailers => {
+            let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+                return Ok(None);
+            };
+            buf.advance(end + 2);
+            // An empty line ends the trailers, and the body.
+            Ok(Some(if end == 0 {
+                Framing::Done
+            } else {
+                Framing::Chunked(Chunk::Trailers)
+            }))
+        }
+        Chunk::Data(_) => unreachable!("data is read, not parsed"),
+    }
+}
+
+fn bad_chunk(what: &str) -> SendError {
+    SendError {
+        kind: ErrorKind::Body,
+        detail: format!("invalid chunked body: {what}"),
+    }
+}
+
+/// Read more into the connection's buffer: `false` when the server closed it.
+async fn fill(live: &mut Live, deadline: Instant, what: &str) -> Result<bool, SendError> {
+    if live.buf.capacity() - live.buf.len() < 1024 {
+        live.buf.reserve(4096);
+    }
+    match tokio::time::timeout_at(deadline, live.io.read_buf(&mut live.buf)).await {
+        Err(_) => Err(timed_out(what)),
+        Ok(Err(e)) => Err(io_error(&e, what)),
+        Ok(Ok(n)) => Ok(n > 0),
+    }
+}
+
+/// Open a connection to `url`'s host.
+async fn connect(url: &Url, port: u16) -> Result<TcpStream, SendError> {
+    let stream = match url.host() {
+        Some(url::Host::Ipv4(ip)) => TcpStream::connect((ip, port)).await,
+        Some(url::Host::Ipv6(ip)) => TcpStream::connect((ip, port)).await,
+        Some(url::Host::Domain(d)) => TcpStream::connect((d, port)).await,
+        None => {
+            return Err(SendError {
+                kind: ErrorKind::Request,
+                detail: format!("{url} has no host"),
+            });
+        }
+    }
+    .map_err(|e| io_error(&e, "connecting"))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+fn timed_out(what: &str) -> SendError {
+    SendError {
+        kind: ErrorKind::Timeout,
+        detail: format!("operation timed out ({what})"),
+    }
+}
+
+fn closed_early() -> SendError {
+    SendError {
+        kind: ErrorKind::ConnectionReset,
+        detail: "connection closed before message completed".into(),
+    }
+}
+
+/// A socket error while `what`.
+fn io_error(e: &std::io::Error, what: &str) -> SendError {
+    use std::io::ErrorKind as K;
+    let kind = match e.kind() {
+        K::ConnectionRefused => ErrorKind::ConnectionRefused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            ErrorKind::ConnectionReset
+        }
+        K::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Connect,
+    };
+    SendError {
+        kind,
+        detail: format!("{what}: {}", error_chain(e)),
+    }
+}
+
+/// What goes into a request head besides the request line.
+pub struct HeadParts<'a> {
+    pub headers: &'a HeaderMap,
+    /// Sent unless `headers` has the same name.
+    pub defaults: &'a HeaderMap,
+    /// The cookie jar's `Cookie`, unless `headers` has one.
+    pub cookie: Option<&'a HeaderValue>,
+    pub body_len: Option<usize>,
+}
+
+/// Write the request head into `out` (cleared first): request line, `Host`, the headers,
+/// the defaults the request does not override, cookies, and the body's length. The body
+/// itself is not written.
+pub fn write_head(out: &mut Vec<u8>, method: &reqwest::Method, url: &Url, parts: HeadParts<'_>) {
+    let HeadParts {
+        headers,
+        defaults,
+        cookie,
+        body_len,
+    } = parts;
+    use reqwest::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(url[url::Position::BeforePath..url::Position::AfterQuery].as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(url.host_str().unwrap_or_default().as_bytes());
+    if let Some(p) = url.port() {
+        out.push(b':');
+        out.extend_from_slice(p.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut line = |name: &HeaderName, value: &HeaderValue| {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in headers {
+        if name != HOST && name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
+            line(name, value);
+        }
+    }
+    for (name, value) in defaults {
+        if !headers.contains_key(name) {
+            line(name, value);
+        }
+    }
+    if let Some(c) = cookie.filter(|_| !headers.contains_key(reqwest::header::COOKIE)) {
+        line(&reqwest::header::COOKIE, c);
+    }
+    // A body's length; a method that usually has a body says it has none (nginx answers
+    // 411 to a POST without a length).
+    let len = match body_len {
+        Some(n) => Some(n),
+        None if matches!(method.as_str(), "POST" | "PUT" | "PATCH") => Some(0),
+        None => None,
+    };
+    if let Some(n) = len {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(n.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> Head {
+        parse_head(raw.as_bytes()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let f = |raw: &str, head_req: bool| framing(&head(raw), head_req).unwrap();
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", false),
+            (Framing::Length(5), true)
+        );
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true),
+            (Framing::Done, true)
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n",
+                false
+            ),
+            (Framing::Done, true)
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 3\r\n\r\n",
+                false
+            ),
+            (Framing::Chunked(Chunk::Size), true)
+        );
+        assert_eq!(
+            f("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n", false),
+            (Framing::UntilClose, false)
+        );
+        assert_eq!(
+            f("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\n", false),
+            (Framing::Length(1), false)
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\n",
+                false
+            ),
+            (Framing::Length(1), true)
+        );
+        assert!(framing(&head("HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n"), false).is_err());
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-le")
+                .unwrap()
+                .is_none()
+        );
+        assert!(parse_head(b"HTTX/1.1 200 OK\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn chunked_lines_parse_piece_by_piece() {
+        let mut buf = BytesMut::from(&b"1a;ext=1\r\n"[..]);
+        assert_eq!(
+            chunk_line(&mut buf, Chunk::Size).unwrap(),
+            Some(Framing::Chunked(Chunk::Data(26)))
+        );
+        assert!(buf.is_empty());
+        let mut buf = BytesMut::from(&b"\r"[..]);
+        assert_eq!(chunk_line(&mut buf, Chunk::DataEnd).unwrap(), None);
+        buf.extend_from_slice(b"\n0\r\nx-t: 1\r\n\r\n");
+        assert_eq!(
+            chunk_line(&mut buf, Chunk::DataEnd).unwrap(),
+            Some(Framing::Chunked(Chunk::Size))
+        );
+        assert_eq!(
+            chunk_line(&mut buf, Chunk::Size).unwrap(),
+            Some(Framing::Chunked(Chunk::Trailers))
+        );
+        assert_eq!(
+            chunk_line(&mut buf, Chunk::Trailers).unwrap(),
+            Some(Framing::Chunked(Chunk::Trailers))
+        );
+        assert_eq!(
+            chunk_line(&mut buf, Chunk::Trailers).unwrap(),
+            Some(Framing::Done)
+        );
+        let mut bad = BytesMut::from(&b"zz\r\n"[..]);
+        assert!(chunk_line(&mut bad, Chunk::Size).is_err());
+    }
+
+    #[test]
+    fn request_heads_carry_host_and_length() {
+        let url = Url::parse("http://127.0.0.1:8080/a/b?q=1#frag").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-team", HeaderValue::from_static("perf"));
+        headers.insert("content-length", HeaderValue::from_static("999"));
+        let mut defaults = HeaderMap::new();
+        defaults.insert("x-team", HeaderValue::from_static("default"));
+        defaults.insert("accept", HeaderValue::from_static("*/*"));
+        let jar = HeaderValue::from_static("sid=1");
+        let parts = |headers, body_len| HeadParts {
+            headers,
+            defaults: &defaults,
+            cookie: Some(&jar),
+            body_len,
+        };
+        let mut out = Vec::new();
+        write_head(&mut out, &reqwest::Method::GET, &url, parts(&headers, None));
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "GET /a/b?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nx-team: perf\r\n\
+             accept: */*\r\ncookie: sid=1\r\n\r\n"
+        );
+        let url = Url::parse("http://localhost/").unwrap();
+        let none = HeaderMap::new();
+        write_head(&mut out, &reqwest::Method::POST, &url, parts(&none, None));
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "POST / HTTP/1.1\r\nhost: localhost\r\nx-team: default\r\naccept: */*\r\n\
+             cookie: sid=1\r\ncontent-length: 0\r\n\r\n"
+        );
+        write_head(&mut out, &reqwest::Method::PUT, &url, parts(&none, Some(3)));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("content-length: 3\r\n\r\n")
+        );
+    }
+}

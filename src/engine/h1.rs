@@ -33,6 +33,11 @@ const MAX_HEAD: usize = 64 * 1024;
 const HEADERS: usize = 64;
 /// A read buffer larger than this is not kept between requests.
 const KEEP_BUF: usize = 16 * 1024;
+/// The first read of a connection, and the most one read may take.
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 64 * 1024;
+/// A connection idle for longer than this is checked before it is used again.
+const PROBE_AFTER: Duration = Duration::from_millis(1);
 
 /// The connection of one user, when it has one. A clone has none (goose clones a user's
 /// data only before the user starts).
@@ -53,6 +58,10 @@ pub struct Live {
     port: u16,
     io: TcpStream,
     buf: BytesMut,
+    /// How much the next read may take: doubled while reads fill it, up to `MAX_READ`.
+    read_size: usize,
+    /// When the last response was read to its end.
+    idle_since: Instant,
 }
 
 /// The head of a response.
@@ -95,87 +104,89 @@ enum Chunk {
 }
 
 impl Conn {
-    /// Send `request` (a whole serialized request: head and body) to the origin of `url` (an
-    /// `http://` URL) over the user's connection, opening one when the user has none to
-    /// that origin, and read the response's head. A reused connection that turns out to be
-    /// closed (the server timed it out while idle: nothing comes back) is replaced once by a
-    /// new one, as browsers do.
+    /// Send a request (its serialized `head`, then `body`) to the origin of `url` (an
+    /// `http://` URL) over the user's connection, and read the response's head. A kept-alive
+    /// connection that was idle is used only when it is still open and quiet (the server may
+    /// have closed it meanwhile); otherwise, or for another origin, a new one is opened
+    /// before anything is sent. A request is never sent twice: a connection that breaks once the
+    /// request is on its way is an error of this request.
     pub async fn send(
         &mut self,
         url: &Url,
-        request: &[u8],
+        head: &[u8],
+        body: &[u8],
         head_request: bool,
         deadline: Instant,
         connect_timeout: Duration,
     ) -> Result<(Head, Body), SendError> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
-        let mut retried = false;
-        loop {
-            let (mut live, reused) = match self.live.take() {
-                Some(l) if l.port == port && l.host == host => (l, true),
-                _ => {
-                    let connect_by = deadline.min(Instant::now() + connect_timeout);
-                    let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
-                        Ok(r) => r?,
-                        Err(_) => return Err(timed_out("connecting")),
-                    };
-                    let live = Live {
-                        host: host.to_string(),
-                        port,
-                        io,
-                        buf: BytesMut::new(),
-                    };
-                    (live, false)
+        let mut live = match self.live.take() {
+            Some(l) if l.port == port && l.host == host && l.usable() => l,
+            _ => {
+                let connect_by = deadline.min(Instant::now() + connect_timeout);
+                let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(timed_out("connecting")),
+                };
+                Live {
+                    host: host.to_string(),
+                    port,
+                    io,
+                    buf: BytesMut::new(),
+                    read_size: MIN_READ,
+                    idle_since: Instant::now(),
                 }
-            };
-            let stale = |e: &Exchange| reused && !retried && matches!(e, Exchange::Stale(_));
-            let written = match tokio::time::timeout_at(deadline, live.io.write_all(request)).await
-            {
-                Err(_) => return Err(timed_out("sending the request")),
-                Ok(Err(e)) => Err(Exchange::Stale(io_error(&e, "sending the request"))),
-                Ok(Ok(())) => Ok(()),
-            };
-            let head = match written {
-                Ok(()) => read_head(&mut live, head_request, deadline).await,
-                Err(e) => Err(e),
-            };
-            match head {
-                Ok((head, framing, keep_alive)) => {
-                    let body = Body {
-                        live: Some(live),
-                        framing,
-                        deadline,
-                        keep_alive,
-                    };
-                    return Ok((head, body));
-                }
-                Err(e) if stale(&e) => retried = true,
-                Err(Exchange::Stale(e) | Exchange::Failed(e)) => return Err(e),
             }
+        };
+        // Head and body in one vectored write: the body (a shared `Bytes`) is not copied.
+        let mut out = Buf::chain(head, body);
+        match tokio::time::timeout_at(deadline, live.io.write_all_buf(&mut out)).await {
+            Err(_) => return Err(timed_out("sending the request")),
+            Ok(Err(e)) => return Err(io_error(&e, "sending the request")),
+            Ok(Ok(())) => {}
         }
+        let (head, framing, keep_alive) = read_head(&mut live, head_request, deadline).await?;
+        let body = Body {
+            live: Some(live),
+            framing,
+            deadline,
+            keep_alive,
+        };
+        Ok((head, body))
     }
 
     /// Take back the connection of a body read to its end (dropped otherwise: a body left
-    /// unread, a server that closes, a broken exchange).
+    /// unread, a server that closes, a broken exchange, bytes beyond the response).
     pub fn put_back(&mut self, body: Body) {
         if body.framing != Framing::Done || !body.keep_alive {
             return;
         }
-        if let Some(mut live) = body.live {
-            if live.buf.is_empty() && live.buf.capacity() > KEEP_BUF {
+        if let Some(mut live) = body.live.filter(|l| l.buf.is_empty()) {
+            if live.buf.capacity() > KEEP_BUF {
                 live.buf = BytesMut::new();
+                live.read_size = MIN_READ;
             }
+            live.idle_since = Instant::now();
             self.live = Some(live);
         }
     }
 }
 
-/// How an exchange failed.
-enum Exchange {
-    /// Nothing came back: on a reused connection, the server had closed it.
-    Stale(SendError),
-    Failed(SendError),
+impl Live {
+    /// Whether the next request may go over this connection: at once after the last
+    /// response (a server closing it within a millisecond without saying so is a race no
+    /// client wins), else only when it is still open and quiet.
+    fn usable(&self) -> bool {
+        self.idle_since.elapsed() < PROBE_AFTER || self.open_and_quiet()
+    }
+
+    /// The connection is still open and the server has sent nothing since the last
+    /// response: no end of stream, no error, no stray bytes (one non-blocking read).
+    fn open_and_quiet(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
 }
 
 /// Read a response head (skipping `1xx` interim responses); its framing and whether the
@@ -184,42 +195,27 @@ async fn read_head(
     live: &mut Live,
     head_request: bool,
     deadline: Instant,
-) -> Result<(Head, Framing, bool), Exchange> {
-    let mut seen_any = false;
+) -> Result<(Head, Framing, bool), SendError> {
     loop {
         if !live.buf.is_empty() {
-            seen_any = true;
-            if let Some((head, len)) = parse_head(&live.buf).map_err(Exchange::Failed)? {
+            if let Some((head, len)) = parse_head(&live.buf)? {
                 live.buf.advance(len);
                 let code = head.status.as_u16();
                 if (100..200).contains(&code) && code != 101 {
                     continue;
                 }
-                let (framing, keep_alive) =
-                    framing(&head, head_request).map_err(Exchange::Failed)?;
+                let (framing, keep_alive) = framing(&head, head_request)?;
                 return Ok((head, framing, keep_alive));
             }
             if live.buf.len() > MAX_HEAD {
-                return Err(Exchange::Failed(SendError {
+                return Err(SendError {
                     kind: ErrorKind::Request,
                     detail: format!("the response head is longer than {MAX_HEAD} bytes"),
-                }));
-            }
-        }
-        match fill(live, deadline, "waiting for the response").await {
-            Ok(true) => {}
-            Ok(false) => {
-                let e = closed_early();
-                return Err(if seen_any {
-                    Exchange::Failed(e)
-                } else {
-                    Exchange::Stale(e)
                 });
             }
-            Err(e) if !seen_any && e.kind == ErrorKind::ConnectionReset => {
-                return Err(Exchange::Stale(e));
-            }
-            Err(e) => return Err(Exchange::Failed(e)),
+        }
+        if !fill(live, deadline, "waiting for the response").await? {
+            return Err(closed_early());
         }
     }
 }
@@ -283,30 +279,51 @@ fn framing(head: &Head, head_request: bool) -> Result<(Framing, bool), SendError
                 .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
-    let mut keep_alive = match head.version {
-        Version::HTTP_10 => has(CONNECTION, "keep-alive"),
-        _ => !has(CONNECTION, "close"),
-    };
     let code = head.status.as_u16();
+    let mut keep_alive = code != 101
+        && match head.version {
+            Version::HTTP_10 => has(CONNECTION, "keep-alive"),
+            _ => !has(CONNECTION, "close"),
+        };
     let framing = if head_request || code == 204 || code == 304 || (100..200).contains(&code) {
         Framing::Done
     } else if head.headers.contains_key(TRANSFER_ENCODING) {
-        if has(TRANSFER_ENCODING, "chunked") {
+        // Chunked only when it is the last coding; otherwise the body runs to the close.
+        let last = head
+            .headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|t| !t.is_empty());
+        if last.is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
             Framing::Chunked(Chunk::Size)
         } else {
             keep_alive = false;
             Framing::UntilClose
         }
-    } else if let Some(v) = head.headers.get(CONTENT_LENGTH) {
-        let n = v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .ok_or_else(|| SendError {
-                kind: ErrorKind::Request,
-                detail: "invalid HTTP response: content-length".into(),
-            })?;
-        Framing::Length(n)
+    } else if head.headers.contains_key(CONTENT_LENGTH) {
+        // Every value (and every item of a list) must be the same number.
+        let bad = || SendError {
+            kind: ErrorKind::Request,
+            detail: "invalid HTTP response: content-length".into(),
+        };
+        let mut length = None;
+        for v in head.headers.get_all(CONTENT_LENGTH) {
+            for item in v.to_str().map_err(|_| bad())?.split(',') {
+                let item = item.trim();
+                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                let n = item.parse::<u64>().map_err(|_| bad())?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(bad());
+                }
+                length = Some(n);
+            }
+        }
+        Framing::Length(length.ok_or_else(bad)?)
     } else {
         keep_alive = false;
         Framing::UntilClose
@@ -325,7 +342,7 @@ impl Body {
                 Framing::Done => return Ok(None),
                 Framing::Length(0) => self.framing = Framing::Done,
                 Framing::Length(left) => {
-                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                    if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
                         return Err(closed_early());
                     }
                     let n = (live.buf.len() as u64).min(left) as usize;
@@ -333,7 +350,7 @@ impl Body {
                     return Ok(Some(live.buf.split_to(n).freeze()));
                 }
                 Framing::UntilClose => {
-                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                    if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
                         self.framing = Framing::Done;
                         return Ok(None);
                     }
@@ -343,7 +360,7 @@ impl Body {
                     self.framing = Framing::Chunked(Chunk::DataEnd);
                 }
                 Framing::Chunked(Chunk::Data(left)) => {
-                    if live.buf.is_empty() && !fill(live, self.deadline, READING).await? {
+                    if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
                         return Err(closed_early());
                     }
                     let n = (live.buf.len() as u64).min(left) as usize;
@@ -358,7 +375,7 @@ impl Body {
                     if live.buf.len() > MAX_HEAD {
                         return Err(bad_chunk("a chunk line is too long"));
                     }
-                    if !fill(live, self.deadline, READING).await? {
+                    if !fill_body(live, self.deadline).await? {
                         return Err(closed_early());
                     }
                 }
@@ -367,12 +384,14 @@ impl Body {
     }
 }
 
-const READING: &str = "reading the body";
-
 /// Consume one line of chunked framing from `buf` in `state` (a chunk size, the CRLF after
 /// a chunk, a trailer line): the state after it, `None` when the line is not all there.
 fn chunk_line(buf: &mut BytesMut, state: Chunk) -> Result<Option<Framing>, SendError> {
     match state {
+        // httparse takes a line with no digits as size 0: a size needs one.
+        Chunk::Size if buf.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
+            Err(bad_chunk("invalid chunk size"))
+        }
         Chunk::Size => match httparse::parse_chunk_size(buf) {
             Ok(httparse::Status::Complete((len, 0))) => {
                 buf.advance(len);
@@ -418,16 +437,36 @@ fn bad_chunk(what: &str) -> SendError {
     }
 }
 
-/// Read more into the connection's buffer: `false` when the server closed it.
+/// Read more into the connection's buffer: `false` when the server closed it. A read that
+/// fills what it was given doubles the next one (up to `MAX_READ`), so a large body takes
+/// few reads.
 async fn fill(live: &mut Live, deadline: Instant, what: &str) -> Result<bool, SendError> {
     if live.buf.capacity() - live.buf.len() < 1024 {
-        live.buf.reserve(4096);
+        live.buf.reserve(live.read_size);
     }
+    let room = live.buf.capacity() - live.buf.len();
     match tokio::time::timeout_at(deadline, live.io.read_buf(&mut live.buf)).await {
         Err(_) => Err(timed_out(what)),
         Ok(Err(e)) => Err(io_error(&e, what)),
-        Ok(Ok(n)) => Ok(n > 0),
+        Ok(Ok(n)) => {
+            if n == room {
+                live.read_size = (live.read_size * 2).min(MAX_READ);
+            }
+            Ok(n > 0)
+        }
     }
+}
+
+/// [`fill`] for a body: a socket error there is a body error, not a connection one.
+async fn fill_body(live: &mut Live, deadline: Instant) -> Result<bool, SendError> {
+    fill(live, deadline, "reading the body")
+        .await
+        .map_err(|mut e| {
+            if e.kind == ErrorKind::Connect {
+                e.kind = ErrorKind::Body;
+            }
+            e
+        })
 }
 
 /// Open a connection to `url`'s host.
@@ -504,26 +543,32 @@ pub fn write_head(out: &mut Vec<u8>, method: &reqwest::Method, url: &Url, parts:
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(url[url::Position::BeforePath..url::Position::AfterQuery].as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(url.host_str().unwrap_or_default().as_bytes());
-    if let Some(p) = url.port() {
-        out.push(b':');
-        out.extend_from_slice(p.to_string().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    // The URL's host and port, unless the scenario sets `Host` (a virtual host on an IP).
+    if !headers.contains_key(HOST) && !defaults.contains_key(HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(url.host_str().unwrap_or_default().as_bytes());
+        if let Some(p) = url.port() {
+            out.push(b':');
+            out.extend_from_slice(p.to_string().as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\n");
     let mut line = |name: &HeaderName, value: &HeaderValue| {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     };
+    // Skein frames the body itself.
+    let framed = |name: &HeaderName| name == CONTENT_LENGTH || name == TRANSFER_ENCODING;
     for (name, value) in headers {
-        if name != HOST && name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
+        if !framed(name) {
             line(name, value);
         }
     }
     for (name, value) in defaults {
-        if !headers.contains_key(name) {
+        if !framed(name) && !headers.contains_key(name) {
             line(name, value);
         }
     }
@@ -593,7 +638,31 @@ mod tests {
             ),
             (Framing::Length(1), true)
         );
-        assert!(framing(&head("HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n"), false).is_err());
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\n\r\n",
+                false
+            ),
+            (Framing::UntilClose, false)
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+                false
+            ),
+            (Framing::Done, false)
+        );
+        assert_eq!(
+            f(
+                "HTTP/1.1 200 OK\r\ncontent-length: 7, 7\r\ncontent-length: 7\r\n\r\n",
+                false
+            ),
+            (Framing::Length(7), true)
+        );
+        for bad in ["x", "+5", "5, 6", ""] {
+            let raw = format!("HTTP/1.1 200 OK\r\ncontent-length: {bad}\r\n\r\n");
+            assert!(framing(&head(&raw), false).is_err(), "{bad:?}");
+        }
         assert!(
             parse_head(b"HTTP/1.1 200 OK\r\ncontent-le")
                 .unwrap()
@@ -629,8 +698,10 @@ mod tests {
             chunk_line(&mut buf, Chunk::Trailers).unwrap(),
             Some(Framing::Done)
         );
-        let mut bad = BytesMut::from(&b"zz\r\n"[..]);
-        assert!(chunk_line(&mut bad, Chunk::Size).is_err());
+        for bad in [&b"zz\r\n"[..], b"\r\n", b";x\r\n"] {
+            let mut bad = BytesMut::from(bad);
+            assert!(chunk_line(&mut bad, Chunk::Size).is_err());
+        }
     }
 
     #[test]

@@ -291,24 +291,18 @@ impl UserHttp {
                 body_len: body.map(<[u8]>::len),
             },
         );
-        if let Some(b) = body {
-            self.wbuf.extend_from_slice(b);
-        }
         let connect_timeout = timeout.min(Duration::from_secs(10));
         let sent = self
             .conn
             .send(
                 &req.url,
                 &self.wbuf,
+                body.unwrap_or_default(),
                 req.method == Method::HEAD,
                 deadline,
                 connect_timeout,
             )
             .await;
-        // A large body's buffer is not kept for the next request.
-        if self.wbuf.capacity() > 64 * 1024 {
-            self.wbuf = Vec::new();
-        }
         let (mut head, body) = sent.map_err(|mut e| {
             // As reqwest says it: the example errors name the URL.
             e.detail = format!("error sending request for url ({}): {}", req.url, e.detail);
@@ -373,6 +367,9 @@ pub struct Req {
     pub timeout: Option<Duration>,
 }
 
+/// The most a compressed body may decode to on the fast path (it is decoded whole).
+const MAX_DECODED: usize = 256 << 20;
+
 /// A compressed body the fast path decodes (what reqwest decodes).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Encoding {
@@ -393,14 +390,35 @@ impl Encoding {
         }
     }
 
+    /// Decode a whole body; at most [`MAX_DECODED`] bytes (a body that inflates beyond it is
+    /// an error, not an exhausted generator). An empty body stays empty, as reqwest has it.
     fn decode(self, raw: &[u8]) -> std::io::Result<Vec<u8>> {
+        self.decode_at_most(raw, MAX_DECODED)
+    }
+
+    fn decode_at_most(self, raw: &[u8], max: usize) -> std::io::Result<Vec<u8>> {
         use std::io::Read;
-        let mut out = Vec::with_capacity(raw.len() * 4);
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 20));
+        if raw.is_empty() {
+            return Ok(out);
+        }
+        let limit = max as u64 + 1;
         match self {
-            Encoding::Gzip => flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out)?,
-            Encoding::Deflate => flate2::read::ZlibDecoder::new(raw).read_to_end(&mut out)?,
-            Encoding::Brotli => brotli::Decompressor::new(raw, 4096).read_to_end(&mut out)?,
+            Encoding::Gzip => flate2::read::MultiGzDecoder::new(raw)
+                .take(limit)
+                .read_to_end(&mut out)?,
+            Encoding::Deflate => flate2::read::ZlibDecoder::new(raw)
+                .take(limit)
+                .read_to_end(&mut out)?,
+            Encoding::Brotli => brotli::Decompressor::new(raw, 4096)
+                .take(limit)
+                .read_to_end(&mut out)?,
         };
+        if out.len() > max {
+            return Err(std::io::Error::other(format!(
+                "the decoded body is larger than {max} bytes"
+            )));
+        }
         Ok(out)
     }
 }
@@ -818,6 +836,16 @@ fn redirect_request(req: &mut Req, status: StatusCode, to: Url) {
         ] {
             req.headers.remove(h);
         }
+        // And every other header that carries credentials (API keys, tokens).
+        let secret: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|n| is_credential(n.as_str()))
+            .cloned()
+            .collect();
+        for h in secret {
+            req.headers.remove(h);
+        }
     }
     req.url = to;
 }
@@ -992,6 +1020,60 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_is_bounded_and_an_empty_body_stays_empty() {
+        use std::io::Write;
+        for enc in [Encoding::Gzip, Encoding::Deflate, Encoding::Brotli] {
+            assert_eq!(enc.decode(&[]).unwrap(), Vec::<u8>::new());
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[0u8; 5000]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(
+            Encoding::Gzip.decode_at_most(&gz, 5000).unwrap().len(),
+            5000
+        );
+        let err = Encoding::Gzip.decode_at_most(&gz, 4999).unwrap_err();
+        assert!(err.to_string().contains("larger than 4999 bytes"), "{err}");
+    }
+
+    #[test]
+    fn leaving_the_origin_drops_every_credential_header() {
+        let mut headers = HeaderMap::new();
+        for (n, v) in [
+            ("authorization", "Bearer t"),
+            ("x-api-key", "k"),
+            ("cookie", "a=1"),
+            ("x-team", "perf"),
+        ] {
+            headers.insert(n, HeaderValue::from_static(v));
+        }
+        let req = |headers: &HeaderMap| Req {
+            method: Method::POST,
+            url: Url::parse("http://127.0.0.1:1/a").unwrap(),
+            headers: headers.clone(),
+            body: Some(Bytes::from_static(b"x")),
+            timeout: None,
+        };
+        let mut same = req(&headers);
+        redirect_request(
+            &mut same,
+            StatusCode::TEMPORARY_REDIRECT,
+            Url::parse("http://127.0.0.1:1/b").unwrap(),
+        );
+        assert_eq!(same.headers.len(), 4);
+        assert_eq!(same.method, Method::POST);
+        let mut other = req(&headers);
+        redirect_request(
+            &mut other,
+            StatusCode::SEE_OTHER,
+            Url::parse("http://127.0.0.1:2/b").unwrap(),
+        );
+        let left: Vec<&str> = other.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-team"]);
+        assert_eq!((other.method, other.body), (Method::GET, None));
+    }
 
     #[test]
     fn urls_join_and_encode() {

@@ -966,3 +966,58 @@ load: {users: 2, duration: 1s}
     );
     assert_eq!(s.bytes, s.requests * "hello chunky world".len() as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_keeps_a_connection_per_host_and_a_request_can_close_it() {
+    let _one = ONE_ATTACK.lock().await;
+    let mut bases = Vec::new();
+    let mut seen = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+        bases.push(format!("http://{}", listener.local_addr().unwrap()));
+        let s = Arc::new(Sessions::default());
+        let app = session_router(s.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        servers.push(tokio::spawn(
+            async move { axum::serve(listener, app).await },
+        ));
+        seen.push(s);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        r#"
+scenarios:
+  - name: two hosts
+    think_time: 10ms
+    steps:
+      - {{name: a, post: /login, check: {{status: 200}}}}
+      - {{name: b, post: "{}/login", check: {{status: 200}}}}
+      - {{name: a close, post: /login, headers: {{Connection: close}}, check: {{status: 200}}}}
+load: {{users: 2, duration: 1s}}
+"#,
+        bases[1]
+    );
+    let (_, _, r) = run_in(dir.path(), &yaml, &bases[0], &no_env).await;
+    for s in servers {
+        s.abort();
+    }
+    let closes = step(&r, "a close");
+    assert!(closes.requests >= 10, "{closes:#?}");
+    for name in ["a", "b", "a close"] {
+        let s = step(&r, name);
+        assert_eq!(s.ok, s.requests, "{name}: {:#?}", r.error_examples);
+    }
+    let ports = |s: &Sessions| -> std::collections::HashSet<u16> {
+        s.ports.lock().unwrap().iter().map(|p| p.1).collect()
+    };
+    // Host b's connection survives the requests to host a in between: one per user.
+    assert!(ports(&seen[1]).len() <= 2, "{:?}", ports(&seen[1]));
+    // On host a each request that says `Connection: close` (the server answers so too) ends
+    // the connection: a new one per iteration.
+    let a = ports(&seen[0]).len() as u64;
+    assert!(
+        a >= closes.requests && a <= closes.requests + 2,
+        "{a} connections for {} closing requests",
+        closes.requests
+    );
+}

@@ -39,11 +39,15 @@ const MAX_READ: usize = 64 * 1024;
 /// A connection idle for longer than this is checked before it is used again.
 const PROBE_AFTER: Duration = Duration::from_millis(1);
 
-/// The connection of one user, when it has one. A clone has none (goose clones a user's
-/// data only before the user starts).
+/// Origins a user keeps a connection to at once (a step on another host does not close
+/// the connection to the first).
+const MAX_ORIGINS: usize = 4;
+
+/// The connections of one user, at most one per origin, most recently used last. A clone
+/// has none (goose clones a user's data only before the user starts).
 #[derive(Default)]
 pub struct Conn {
-    live: Option<Live>,
+    live: Vec<Live>,
 }
 
 impl Clone for Conn {
@@ -121,8 +125,13 @@ impl Conn {
     ) -> Result<(Head, Body), SendError> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
-        let mut live = match self.live.take() {
-            Some(l) if l.port == port && l.host == host && l.usable() => l,
+        let kept = self
+            .live
+            .iter()
+            .position(|l| l.port == port && l.host == host)
+            .map(|i| self.live.remove(i));
+        let mut live = match kept {
+            Some(l) if l.usable() => l,
             _ => {
                 let connect_by = deadline.min(Instant::now() + connect_timeout);
                 let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
@@ -157,10 +166,15 @@ impl Conn {
     }
 
     /// Take back the connection of a body read to its end (dropped otherwise: a body left
-    /// unread, a server that closes, a broken exchange, bytes beyond the response).
+    /// unread, a server that closes, a broken exchange, bytes beyond the response, a
+    /// request that said `Connection: close`). The least recently used of more than
+    /// `MAX_ORIGINS` is closed.
     pub fn put_back(&mut self, body: Body) {
         if body.framing != Framing::Done || !body.keep_alive {
             return;
+        }
+        if self.live.len() >= MAX_ORIGINS {
+            self.live.remove(0);
         }
         if let Some(mut live) = body.live.filter(|l| l.buf.is_empty()) {
             if live.buf.capacity() > KEEP_BUF {
@@ -168,7 +182,7 @@ impl Conn {
                 live.read_size = MIN_READ;
             }
             live.idle_since = Instant::now();
-            self.live = Some(live);
+            self.live.push(live);
         }
     }
 }
@@ -332,6 +346,11 @@ fn framing(head: &Head, head_request: bool) -> Result<(Framing, bool), SendError
 }
 
 impl Body {
+    /// Close the connection after this body (the request said `Connection: close`).
+    pub fn close_after(&mut self) {
+        self.keep_alive = false;
+    }
+
     /// The next piece of the body, `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
         let Some(live) = self.live.as_mut() else {

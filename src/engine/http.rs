@@ -303,7 +303,7 @@ impl UserHttp {
                 connect_timeout,
             )
             .await;
-        let (mut head, body) = sent.map_err(|mut e| {
+        let (mut head, mut body) = sent.map_err(|mut e| {
             // As reqwest says it: the example errors name the URL.
             e.detail = format!("error sending request for url ({}): {}", req.url, e.detail);
             e
@@ -312,6 +312,20 @@ impl UserHttp {
             && head.headers.contains_key(SET_COOKIE)
         {
             jar.set_cookies(&mut head.headers.get_all(SET_COOKIE).iter(), &req.url);
+        }
+        // A request that says `Connection: close` ends its connection, whether or not the
+        // server says so too.
+        let asks_close = |h: &HeaderMap| {
+            h.get_all(reqwest::header::CONNECTION).iter().any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+            })
+        };
+        if asks_close(&req.headers)
+            || (!req.headers.contains_key(reqwest::header::CONNECTION)
+                && asks_close(&f.fast_headers))
+        {
+            body.close_after();
         }
         let encoding = match head.status.as_u16() {
             204 | 304 => None,

@@ -283,16 +283,19 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, SendError> {
     )))
 }
 
+/// Whether a header of `name` lists `token` (comma-separated, any case): `Connection: close`.
+pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
 /// How the body of `head` is framed (RFC 9112 section 6.3), and whether the connection
 /// stays open after it.
 fn framing(head: &Head, head_request: bool) -> Result<(Framing, bool), SendError> {
     use reqwest::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-    let has = |name: HeaderName, token: &str| {
-        head.headers.get_all(name).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
+    let has = |name: HeaderName, token: &str| has_token(&head.headers, name, token);
     let code = head.status.as_u16();
     let mut keep_alive = code != 101
         && match head.version {
@@ -361,12 +364,9 @@ impl Body {
                 Framing::Done => return Ok(None),
                 Framing::Length(0) => self.framing = Framing::Done,
                 Framing::Length(left) => {
-                    if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
-                        return Err(closed_early());
-                    }
-                    let n = (live.buf.len() as u64).min(left) as usize;
-                    self.framing = Framing::Length(left - n as u64);
-                    return Ok(Some(live.buf.split_to(n).freeze()));
+                    let data = take_counted(live, left, self.deadline).await?;
+                    self.framing = Framing::Length(left - data.len() as u64);
+                    return Ok(Some(data));
                 }
                 Framing::UntilClose => {
                     if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
@@ -379,12 +379,9 @@ impl Body {
                     self.framing = Framing::Chunked(Chunk::DataEnd);
                 }
                 Framing::Chunked(Chunk::Data(left)) => {
-                    if live.buf.is_empty() && !fill_body(live, self.deadline).await? {
-                        return Err(closed_early());
-                    }
-                    let n = (live.buf.len() as u64).min(left) as usize;
-                    self.framing = Framing::Chunked(Chunk::Data(left - n as u64));
-                    return Ok(Some(live.buf.split_to(n).freeze()));
+                    let data = take_counted(live, left, self.deadline).await?;
+                    self.framing = Framing::Chunked(Chunk::Data(left - data.len() as u64));
+                    return Ok(Some(data));
                 }
                 Framing::Chunked(state) => {
                     if let Some(next) = chunk_line(&mut live.buf, state)? {
@@ -401,6 +398,16 @@ impl Body {
             }
         }
     }
+}
+
+/// Up to `left` (> 0) bytes of a body whose length is known (`Content-Length`, a chunk):
+/// what is buffered, or the next read. The server closing first is an error.
+async fn take_counted(live: &mut Live, left: u64, deadline: Instant) -> Result<Bytes, SendError> {
+    if live.buf.is_empty() && !fill_body(live, deadline).await? {
+        return Err(closed_early());
+    }
+    let n = (live.buf.len() as u64).min(left) as usize;
+    Ok(live.buf.split_to(n).freeze())
 }
 
 /// Consume one line of chunked framing from `buf` in `state` (a chunk size, the CRLF after
@@ -522,17 +529,8 @@ fn closed_early() -> SendError {
 
 /// A socket error while `what`.
 fn io_error(e: &std::io::Error, what: &str) -> SendError {
-    use std::io::ErrorKind as K;
-    let kind = match e.kind() {
-        K::ConnectionRefused => ErrorKind::ConnectionRefused,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-            ErrorKind::ConnectionReset
-        }
-        K::TimedOut => ErrorKind::Timeout,
-        _ => ErrorKind::Connect,
-    };
     SendError {
-        kind,
+        kind: super::http::io_kind(e.kind()).unwrap_or(ErrorKind::Connect),
         detail: format!("{what}: {}", error_chain(e)),
     }
 }

@@ -1,8 +1,8 @@
 //! HTTP for one user: its connections, one step's request, and the outcome of sending it.
 //!
 //! Each user has its own cookie jar and its own connections. A plain `http://` request goes
-//! over the user's own HTTP/1.1 connection (`h1.rs`: hyper without reqwest's layers, the
-//! fast path); HTTPS, HTTP/2 and a page's concurrent assets go through the user's
+//! over the user's own HTTP/1.1 connection (`h1.rs`: Skein's own framing over `httparse`,
+//! the fast path); HTTPS, HTTP/2 and a page's concurrent assets go through the user's
 //! `reqwest::Client`, built the first time the user needs it and sharing the same jar.
 //! Every client shares one rustls configuration, so 10,000 users do not load the system's
 //! root certificates 10,000 times. Skein follows redirects itself ([`send`]), on either
@@ -36,6 +36,8 @@ pub struct ClientFactory {
     /// What the fast path adds to a request that lacks it: the default headers and what
     /// reqwest adds (user agent, `accept`, `accept-encoding`).
     fast_headers: HeaderMap,
+    /// The default headers say `Connection: close`.
+    defaults_close: bool,
     /// Plain-http requests go over the user's own HTTP/1.1 connection (unless the scenario
     /// asks for HTTP/2).
     fast: bool,
@@ -164,18 +166,20 @@ impl ClientFactory {
         fast_headers
             .entry(reqwest::header::ACCEPT_ENCODING)
             .or_insert(HeaderValue::from_static("gzip,deflate,br"));
+        let defaults_close = h1::has_token(&fast_headers, reqwest::header::CONNECTION, "close");
         Ok(ClientFactory {
             tls,
             defaults: defaults.clone(),
             default_headers,
             fast_headers,
+            defaults_close,
             fast: defaults.http_version != HttpVersion::Http2,
         })
     }
 
     /// A new user's HTTP: its own cookie jar, no connection yet. Its client is built now
-    /// when `eager` (a target that needs it from the first request: HTTPS, HTTP/2), else
-    /// the first time a request needs it.
+    /// when `eager` (a target that needs it from the first request: HTTPS, HTTP/2; see
+    /// [`ClientFactory::needs_client`]), else the first time a request needs it.
     pub fn user(self: &Arc<Self>, eager: bool) -> Result<UserHttp, EngineError> {
         let jar = self
             .defaults
@@ -188,7 +192,7 @@ impl ClientFactory {
             conn: h1::Conn::default(),
             wbuf: Vec::new(),
         };
-        if eager || !self.fast {
+        if eager {
             user.client()?;
         }
         Ok(user)
@@ -274,7 +278,7 @@ impl UserHttp {
     /// One hop over the user's own HTTP/1.1 connection: the headers reqwest would add, the
     /// jar's cookies, one deadline for the whole exchange (as reqwest's timeout).
     async fn fast_hop(&mut self, req: &Req) -> Result<Resp, SendError> {
-        use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH, SET_COOKIE};
+        use reqwest::header::{CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, SET_COOKIE};
         let f = &*self.factory;
         let timeout = req.timeout.unwrap_or(f.defaults.timeout);
         let deadline = tokio::time::Instant::now() + timeout;
@@ -315,16 +319,11 @@ impl UserHttp {
         }
         // A request that says `Connection: close` ends its connection, whether or not the
         // server says so too.
-        let asks_close = |h: &HeaderMap| {
-            h.get_all(reqwest::header::CONNECTION).iter().any(|v| {
-                v.to_str()
-                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-            })
+        let asks_close = match req.headers.contains_key(CONNECTION) {
+            true => h1::has_token(&req.headers, CONNECTION, "close"),
+            false => f.defaults_close,
         };
-        if asks_close(&req.headers)
-            || (!req.headers.contains_key(reqwest::header::CONNECTION)
-                && asks_close(&f.fast_headers))
-        {
+        if asks_close {
             body.close_after();
         }
         let encoding = match head.status.as_u16() {
@@ -741,8 +740,27 @@ pub fn classify(e: &reqwest::Error) -> ErrorKind {
     if e.is_timeout() {
         return ErrorKind::Timeout;
     }
-    if let Some(kind) = classify_chain(e) {
-        return kind;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(kind) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io_kind(io.kind()))
+        {
+            return kind;
+        }
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return ErrorKind::Tls;
+        }
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("connection closed before message completed")
+            || text.contains("connection reset")
+        {
+            return ErrorKind::ConnectionReset;
+        }
+        if text.contains("certificate") || text.contains("tls") {
+            return ErrorKind::Tls;
+        }
+        src = s.source();
     }
     if e.is_connect() {
         ErrorKind::Connect
@@ -753,37 +771,18 @@ pub fn classify(e: &reqwest::Error) -> ErrorKind {
     }
 }
 
-/// The kind an error's chain of causes names (a socket error, TLS, a closed connection),
-/// if any.
-pub fn classify_chain(e: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            match io.kind() {
-                K::ConnectionRefused => return Some(ErrorKind::ConnectionRefused),
-                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                    return Some(ErrorKind::ConnectionReset);
-                }
-                K::TimedOut => return Some(ErrorKind::Timeout),
-                _ => {}
-            }
+/// The kind a socket error names, if it names one (refused, reset or closed, timed out);
+/// both paths sort socket errors with it.
+pub fn io_kind(kind: std::io::ErrorKind) -> Option<ErrorKind> {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::ConnectionRefused => Some(ErrorKind::ConnectionRefused),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            Some(ErrorKind::ConnectionReset)
         }
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return Some(ErrorKind::Tls);
-        }
-        let text = s.to_string().to_ascii_lowercase();
-        if text.contains("connection closed before message completed")
-            || text.contains("connection reset")
-        {
-            return Some(ErrorKind::ConnectionReset);
-        }
-        if text.contains("certificate") || text.contains("tls") {
-            return Some(ErrorKind::Tls);
-        }
-        src = s.source();
+        K::TimedOut => Some(ErrorKind::Timeout),
+        _ => None,
     }
-    None
 }
 
 /// The text of an error and its causes, one line.

@@ -77,6 +77,7 @@ fn templates(c: &mut Criterion) {
 
 fn checks(c: &mut Criterion) {
     let body = json_body();
+    let no_vars = Vars::default();
     let mut headers = http::HeaderMap::new();
     headers.insert("content-type", "application/json".parse().unwrap());
 
@@ -84,7 +85,7 @@ fn checks(c: &mut Criterion) {
     c.bench_function("check/status 2xx", |b| {
         b.iter(|| {
             let r = Response::new(black_box(200), &headers, body.as_bytes());
-            status.passes(&r)
+            status.passes(&r, &no_vars)
         })
     });
 
@@ -92,7 +93,7 @@ fn checks(c: &mut Criterion) {
     c.bench_function("check/header contains", |b| {
         b.iter(|| {
             let r = Response::new(200, black_box(&headers), body.as_bytes());
-            header.passes(&r)
+            header.passes(&r, &no_vars)
         })
     });
 
@@ -103,21 +104,21 @@ fn checks(c: &mut Criterion) {
     c.bench_function("check/json $.total > 0 on 2 KB (parse included)", |b| {
         b.iter(|| {
             let r = Response::new(200, &headers, black_box(body.as_bytes()));
-            total.passes(&r)
+            total.passes(&r, &no_vars)
         })
     });
 
     let parsed = Response::new(200, &headers, body.as_bytes());
     parsed.json().unwrap();
     c.bench_function("check/json $.total > 0 on 2 KB (already parsed)", |b| {
-        b.iter(|| total.passes(black_box(&parsed)))
+        b.iter(|| total.passes(black_box(&parsed), &no_vars))
     });
 
     let contains = Check::body_contains("ord-0025");
     c.bench_function("check/body contains on 2 KB", |b| {
         b.iter(|| {
             let r = Response::new(200, &headers, black_box(body.as_bytes()));
-            contains.passes(&r)
+            contains.passes(&r, &no_vars)
         })
     });
 }

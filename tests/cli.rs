@@ -2,23 +2,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn skein() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_skein"))
-}
+mod common;
+use common::{only_dir, result_json, skein, text};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -171,10 +162,6 @@ fn wait_with_timeout(mut child: Child, limit: Duration) -> Output {
     panic!("skein did not exit within {limit:?}");
 }
 
-fn result_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("result.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn sigint_mid_run_still_writes_everything() {
     let out = tempfile::tempdir().unwrap();
@@ -221,15 +208,6 @@ fn a_killed_run_is_rebuilt_from_its_journal() {
         .sum();
     assert!(from_journal > 50);
     assert_eq!(r["overall"]["requests"].as_u64().unwrap(), from_journal);
-}
-
-/// The one run folder under `out`.
-fn only_dir(out: &Path) -> PathBuf {
-    fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .expect("a run folder")
 }
 
 /// Each worker's own `result.json`, once every worker has `lines` intervals.
@@ -538,4 +516,255 @@ fn abort_on_fail_stops_a_hopeless_run_early() {
         "{}",
         r["run"]
     );
+}
+
+/// A port on 127.0.0.1 that refuses connections: bound, read back, closed.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Issue 12, defect 5: a run without targets against a port that refuses every connection
+/// used to exit 0. It exits 1, says why on stderr, and every report agrees; `report` judges
+/// the saved folder the same way.
+#[test]
+fn issue_12_quick_against_a_closed_port_exits_1_saying_why() {
+    let out = tempfile::tempdir().unwrap();
+    let o = skein()
+        .args([
+            "quick",
+            &format!("http://127.0.0.1:{}/", closed_port()),
+            "-u",
+            "2",
+            "-d",
+            "1s",
+            "-q",
+            "-o",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("verdict: "))
+        .unwrap_or_else(|| panic!("no verdict line:\n{err}"));
+    assert!(
+        line.starts_with("verdict: FAILED: no request succeeded (")
+            && line.contains(" connection_refused"),
+        "{line}"
+    );
+    let dir = run_dir(out.path());
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    assert_eq!(summary["passed"], false, "{summary}");
+    assert_eq!(summary["run_failed"]["kind"], "no_request_succeeded");
+    assert!(
+        read(&dir.join("junit.xml")).contains("<failure type=\"no_request_succeeded\""),
+        "junit.xml"
+    );
+    let md = read(&dir.join("report.md"));
+    assert!(md.starts_with("## ❌ Skein run quick: failed"), "{md}");
+    assert!(md.contains("**No request succeeded ("), "{md}");
+    assert!(read(&dir.join("report.html")).contains("<div class=\"banner fail\""));
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("verdict: FAILED: no request succeeded"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Run `yaml` (embedded demo target, about a second) with no targets; the output.
+fn run_scenario(out: &Path, yaml: &str) -> Output {
+    let scenario = out.join("s.yaml");
+    fs::write(&scenario, yaml).unwrap();
+    skein()
+        .arg("run")
+        .arg(&scenario)
+        .arg("-q")
+        .arg("-o")
+        .arg(out.join("r"))
+        .output()
+        .unwrap()
+}
+
+/// Issue 12, defect 5: every response arrives but fails its check, so nothing succeeded.
+#[test]
+fn issue_12_a_run_whose_every_check_fails_exits_1() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run_scenario(
+        out.path(),
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 20ms\n    steps:\n      - get: /health\n        check: {status: 201}\nload: { users: 2, duration: 1s }\n",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("verdict: FAILED: no request succeeded (") && err.contains("failed a check"),
+        "{err}"
+    );
+}
+
+/// Issue 12, defect 5: a healthy run with some errors (a 404 in every iteration) still
+/// exits 0 when it has no targets.
+#[test]
+fn issue_12_a_healthy_run_with_some_404s_exits_0() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run_scenario(
+        out.path(),
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 20ms\n    steps:\n      - get: /health\n      - get: /api/products/999\nload: { users: 2, duration: 1s }\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("http_4xx"), "{err}");
+    assert!(err.contains("verdict: no targets"), "{err}");
+    let summary = read(&run_dir(&out.path().join("r")).join("summary.json"));
+    assert!(!summary.contains("run_failed"), "{summary}");
+}
+
+#[test]
+fn issue12_a_duration_without_a_unit_names_its_option() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["run", "scenarios/smoke.yaml", "-d", "5"],
+            "--duration",
+            "5s",
+        ),
+        (
+            &["quick", "http://127.0.0.1:9/", "-d", "5"],
+            "--duration",
+            "5s",
+        ),
+        (
+            &["quick", "http://127.0.0.1:9/", "--think", "100"],
+            "--think",
+            "100ms",
+        ),
+        (
+            &["capacity", "scenarios/capacity.yaml", "--hold", "30"],
+            "--hold",
+            "30s",
+        ),
+        (
+            &["capacity", "scenarios/capacity.yaml", "--slo-p95", "200"],
+            "--slo-p95",
+            "200ms",
+        ),
+    ];
+    for (args, option, fix) in cases {
+        let o = skein().current_dir(repo("")).args(*args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("'{option} <")) && err.contains(fix),
+            "{args:?}: expected {option} and {fix} in:\n{err}"
+        );
+    }
+}
+
+/// A typed placeholder sends a JSON number (the demo's `POST /api/cart` refuses
+/// `"product_id": "7"`), and a check compares with the user's variable, not its text.
+#[test]
+fn issue12_typed_json_numbers_and_templated_checks_against_the_demo() {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = out.path().join("typed.yaml");
+    fs::write(
+        &scenario,
+        r#"target: embedded:phase9
+variables:
+  pid: {value: "${randomInt(1, 500)}", per: user}
+scenarios:
+  - name: shopper
+    auth: {bearer: "${token}"}
+    on_start:
+      - name: login
+        post: /api/login
+        auth: none
+        json: {username: ada, password: pw}
+        check: {status: 200}
+        extract: {token: {json: $.token}}
+    steps:
+      - name: as text
+        post: /api/cart
+        json: {product_id: "${pid}", qty: 1}
+        check: {status: 400}
+      - name: as numbers
+        post: /api/cart
+        json: {product_id: "${pid:int}", qty: "${randomInt(1, 1):int}"}
+        check:
+          status: 200
+          json:
+            - {path: "$.items[0].product_id", equals: "${pid:int}"}
+            - {path: "$.items[0].product_id", equals: "${pid}"}
+load: {users: 2, duration: 1s}
+"#,
+    )
+    .unwrap();
+    let results = out.path().join("r");
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .args(["-q", "--workers", "1", "-o"])
+        .arg(&results)
+        .output()
+        .unwrap();
+    let r = result_json(&run_dir(&results));
+    let step = |name: &str| {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}: {}", text(&o)))
+            .clone()
+    };
+    let checks = |name: &str| -> Vec<(String, u64, u64)> {
+        step(name)["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["label"].as_str().unwrap().to_string(),
+                    c["passed"].as_u64().unwrap(),
+                    c["failed"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(step("login")["errors"], 0, "{}", text(&o));
+    let numbers = step("as numbers");
+    let sent = numbers["requests"].as_u64().unwrap();
+    assert!(sent > 0, "{}", text(&o));
+    assert_eq!(numbers["errors"], 0, "{}", text(&o));
+    let c = checks("as numbers");
+    assert_eq!(c[0], ("status 200".to_string(), sent, 0), "{c:?}");
+    assert_eq!(
+        c[1],
+        (
+            r#"json $.items[0].product_id equals "${pid:int}""#.to_string(),
+            sent,
+            0
+        ),
+        "{c:?}"
+    );
+    // The untyped placeholder is a string, which the number in the cart does not equal.
+    assert_eq!(c[2].2, sent, "{c:?}");
+    let text_step = step("as text");
+    assert_eq!(
+        checks("as text")[0].2,
+        0,
+        "the demo refuses a string id: {}",
+        text(&o)
+    );
+    assert!(text_step["requests"].as_u64().unwrap() > 0);
 }

@@ -411,3 +411,80 @@ fn run_with_a_baseline_fails_on_a_regression() {
     assert!(md.contains("- detail: p95"), "{md}");
     assert!(dir.join("compare.html").is_file() && dir.join("report.html").is_file());
 }
+
+fn target(expression: &str) -> skein::metrics::verdict::Target {
+    use skein::metrics::verdict::{Metric, Op, Scope, Target, Unit};
+    Target {
+        expression: expression.into(),
+        source: "scenario".into(),
+        metric: Metric::ResponseTime,
+        aggregate: None,
+        scope: Scope::Overall,
+        after_us: None,
+        op: Op::Lt,
+        threshold: 100_000.0,
+        unit: Unit::Us,
+        abort_on_fail: false,
+        grace_us: None,
+        baseline: None,
+        improvement_goal_pct: None,
+    }
+}
+
+/// Issue 12, defect 11: two runs with different users, durations and targets were compared
+/// without a word. Each difference is a `warning:` on stderr and a note atop `compare.md`
+/// and `compare.html`; runs set up alike get none.
+#[test]
+fn issue_12_compare_warns_when_the_runs_were_set_up_differently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = lognormal(6_000, 15.0, 0.5, 1);
+    let base = run("base-20260314T093000Z", &[("GET /", home.clone(), 0)]);
+    let mut cand = run("cand-20260314T100000Z", &[("GET /", home, 0)]);
+    let alike = write_run(tmp.path(), &cand);
+    cand.run.id = "cand-2".into();
+    cand.run.max_users = 40;
+    cand.run.planned_duration_us = 120_000_000;
+    let (base, cand) = (write_run(tmp.path(), &base), write_run(tmp.path(), &cand));
+    skein::metrics::store::write_targets(&base, &[target("p95 < 100ms")]).unwrap();
+    skein::metrics::store::write_targets(&cand, &[target("p99 < 100ms")]).unwrap();
+
+    let out = tmp.path().join("out");
+    let o = skein()
+        .arg("compare")
+        .arg(&base)
+        .arg(&cand)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for w in [
+        "warning: the runs had different numbers of users: 20 in the baseline, 40 in the candidate",
+        "warning: the runs were planned for different durations: 1m in the baseline, 2m in the candidate",
+        "warning: the runs were judged by different targets: only the baseline had `p95 < 100ms`; only the candidate had `p99 < 100ms`",
+    ] {
+        assert!(err.contains(w), "{w}\nnot in\n{err}");
+    }
+    let md = fs::read_to_string(out.join("compare.md")).unwrap();
+    let top = &md[..md.find("Baseline:").unwrap()];
+    assert_eq!(top.matches("> [!WARNING]").count(), 3, "{md}");
+    assert!(
+        top.contains("> The runs had different numbers of users"),
+        "{md}"
+    );
+    let html = fs::read_to_string(out.join("compare.html")).unwrap();
+    assert!(html.contains("<div class=\"callout\">The runs were judged by different targets"));
+
+    // Set up alike: no warning.
+    let o = skein()
+        .arg("compare")
+        .arg(&alike)
+        .arg(&alike)
+        .arg("-o")
+        .arg(tmp.path().join("alike"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("warning:"), "{}", text(&o));
+}

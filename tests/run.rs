@@ -297,3 +297,90 @@ load:
     assert!(r.run.duration_us < 5_500_000, "{}", r.run.duration_us);
     server.shutdown().await;
 }
+
+/// Issue 12, defect 4: a login whose `extract` path has a typo leaves `token` unset, so the
+/// cart request can never be built. Before, each user spun on it (878,092 "requests" in a
+/// second that were never sent). Now each iteration that reaches it fails once, as a
+/// `template` error of that step, and the user goes on after its think time or, with none,
+/// backs off (50 ms, doubling to 1 s): a bounded, honest count, and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_request_that_cannot_be_built_fails_its_iteration_without_spinning() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default().without_jitter())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for (think, most) in [("", 2 * 8), ("think_time: 500ms", 2 * 5)] {
+        let yaml = format!(
+            r#"
+scenarios:
+  - name: shop
+    {think}
+    on_start:
+      - name: login
+        post: /api/login
+        json: {{ username: u, password: p }}
+        extract: {{ token: {{ json: "$.tokn" }} }}
+    steps:
+      - name: cart
+        get: /api/cart
+        headers: {{ Authorization: "Bearer ${{token}}" }}
+      - name: after
+        get: /health
+load: {{ users: 2, duration: 2s }}
+"#
+        );
+        let before = server.stats();
+        let r = run_yaml(&yaml, &server.url(), out.path()).await;
+        let cart = &r.step("cart").unwrap().summary;
+        let template = cart.errors_by_kind.get("template").copied().unwrap_or(0);
+        eprintln!(
+            "{think:?}: {} cart requests, {template} template errors",
+            cart.requests
+        );
+        assert!(
+            (2..=most).contains(&template),
+            "{think:?}: {template} template errors, expected 2 to {most}"
+        );
+        assert_eq!(cart.requests, template, "{:?}", cart.errors_by_kind);
+        // Nothing was sent for them, and the iteration stopped there.
+        let after = server.stats();
+        assert_eq!(
+            after.requests.get("cart").copied().unwrap_or(0),
+            before.requests.get("cart").copied().unwrap_or(0)
+        );
+        assert!(r.step("after").is_none_or(|s| s.summary.requests == 0));
+        let example = r
+            .error_examples
+            .iter()
+            .find(|e| e.kind == "template")
+            .expect("an example");
+        assert!(example.message.contains("token"), "{}", example.message);
+    }
+    server.shutdown().await;
+}
+
+/// Issue 12, defect 11: 10 iterations in 5 s (2/s) achieved 2/s, not "2.5/s (125 %)": the
+/// schedule's clock runs to the end of the plan, not to its last arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_open_model_achieved_rate_is_over_the_whole_plan() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default().without_jitter())
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: s
+    steps: [{ get: /health }]
+load: { arrival_rate: 2/s, duration: 5s }
+"#;
+    let r = run_yaml(yaml, &server.url(), out.path()).await;
+    let o = r.run.open_model.clone().unwrap();
+    assert_eq!(o.started, 10, "{o:?}");
+    assert!(
+        (o.achieved_rate - 2.0).abs() < 0.05 && (o.intended_rate - 2.0).abs() < 0.05,
+        "{o:?}"
+    );
+    server.shutdown().await;
+}

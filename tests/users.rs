@@ -472,9 +472,9 @@ load: {users: 1, duration: 1s}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn variables_persist_across_iterations_and_on_start_extracts_reach_every_step() {
     let _one = ONE_ATTACK.lock().await;
-    // /login hands out a new token; /echo records (token, id, last) of every request and
-    // answers with a counter that the next iteration sends back.
-    type Log = Arc<Mutex<Vec<(String, String, String)>>>;
+    // /login hands out a new token; /echo records (token, id, last, draw) of every request
+    // and answers with a counter that the next iteration sends back.
+    type Log = Arc<Mutex<Vec<(String, String, String, String)>>>;
     let log: Log = Arc::default();
     let tokens = Arc::new(Mutex::new(0u64));
     let l = log.clone();
@@ -497,7 +497,7 @@ async fn variables_persist_across_iterations_and_on_start_extracts_reach_every_s
                         .to_string()
                 };
                 let mut log = l.lock().unwrap();
-                log.push((v("x-token"), v("x-id"), v("x-last")));
+                log.push((v("x-token"), v("x-id"), v("x-last"), v("x-draw")));
                 axum::Json(serde_json::json!({"n": log.len()}))
             }),
         );
@@ -505,8 +505,9 @@ async fn variables_persist_across_iterations_and_on_start_extracts_reach_every_s
     let dir = tempfile::tempdir().unwrap();
     let yaml = r#"
 variables:
-  id: "${uuid()}"
+  id: {value: "${uuid()}", per: user}
   last: none
+  draw: "${uuid()}"
 scenarios:
   - name: s
     think_time: 20ms
@@ -515,7 +516,7 @@ scenarios:
         extract: {token: {json: "$.token"}}
     steps:
       - get: /echo
-        headers: {X-Token: "${token}", X-Id: "${id}", X-Last: "${last}"}
+        headers: {X-Token: "${token}", X-Id: "${id}", X-Last: "${last}", X-Draw: "${draw}"}
         extract: {last: {json: "$.n"}}
 load: {users: 4, duration: 1s}
 "#;
@@ -524,9 +525,13 @@ load: {users: 4, duration: 1s}
     let log = log.lock().unwrap().clone();
     assert!(log.len() >= 20, "{}", log.len());
     // Every request carried the token its user got in on_start, and the id rendered once
-    // when the user started: one id per token, four users.
+    // when the user started (`per: user`): one id per token, four users. `draw`, a value
+    // that is not constant and that no extract writes, is drawn again every iteration
+    // (issue 12: `product_id: "${randomInt(1, 500)}"` gave a user one product forever).
     let mut by_token: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for (token, id, last) in &log {
+    let draws: std::collections::HashSet<&String> = log.iter().map(|l| &l.3).collect();
+    assert_eq!(draws.len(), log.len(), "one draw per iteration: {log:?}");
+    for (token, id, last, _) in &log {
         assert!(token.starts_with('t'), "{token:?}");
         by_token
             .entry(token.clone())

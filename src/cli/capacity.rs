@@ -53,13 +53,13 @@ pub struct StepArgs {
     #[arg(long, value_name = "FROM:TO:STEP")]
     pub rate: Option<String>,
     /// How long each level is held (default: the file's, else 30s).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub hold: Option<String>,
     /// How long the load takes to move to each next level (default: the file's, else 0s).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     pub ramp: Option<String>,
     /// The p95 response time a sustainable step keeps, e.g. 200ms.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = super::pause_arg)]
     pub slo_p95: Option<String>,
     /// Send the load here instead of the file's target (a base URL).
     #[arg(long, value_name = "URL")]
@@ -85,7 +85,7 @@ pub struct FitArgs {
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// The p95 response-time SLO, e.g. 200ms (needs a p95 column).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = super::pause_arg)]
     pub slo_p95: Option<String>,
     /// Expected peak requests per second, for the plan.
     #[arg(long, value_name = "N", conflicts_with = "peak_users")]
@@ -283,9 +283,9 @@ pub(super) fn analyze_step_test(
         LoadModel::Closed
     };
     // Each level's latency from the request cells (page views are counted apart). In the
-    // open model the response time (from the intended start); in the closed model the raw
-    // service time: the USL's N = X x R and the Little's-law check need real requests, not
-    // the coordinated-omission correction's synthetic samples.
+    // open model the response time (from the intended start); in the closed model the
+    // service time, one sample per response: the USL's N = X x R and the Little's-law
+    // check need the responses' own times (a timed-out wait is not a response).
     let suffix = match model {
         LoadModel::Open => "",
         LoadModel::Closed => store::SERVICE_SUFFIX,

@@ -13,7 +13,8 @@ use clap::Args;
 
 use super::{Invalid, exit, parse_duration};
 use crate::metrics::compare::{self, CompareOptions, Comparison};
-use crate::metrics::{self, RunResult};
+use crate::metrics::verdict::Target;
+use crate::metrics::{self, RunResult, store};
 use crate::report;
 
 #[derive(Args, Debug)]
@@ -46,7 +47,11 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<u8> {
     let base = load("baseline", &a.baseline)?;
     let cand = load("candidate", &a.candidate)?;
     let out = a.output.as_deref().unwrap_or(&a.candidate);
-    let c = report_comparison(&base, &cand, &opts, out)?;
+    let targets = match (&base.targets, &cand.targets) {
+        (Some(b), Some(c)) => Some((b.as_slice(), c.as_slice())),
+        _ => None,
+    };
+    let c = report_comparison(&base.result, &cand.result, targets, &opts, out)?;
     Ok(if c.verdict.regressed {
         exit::TARGETS_FAILED
     } else {
@@ -89,10 +94,18 @@ fn parse_quantile(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A run folder read for a comparison.
+pub struct Loaded {
+    pub result: RunResult,
+    /// The targets it was judged by (`targets.json`); `None` when the folder has none (an
+    /// older Skein) or it cannot be read, so that no difference is claimed.
+    pub targets: Option<Vec<Target>>,
+}
+
 /// Read a run folder to compare. Anything wrong with it (no folder, no `result.json`, a
 /// file from another tool or version, a crashed run that cannot be rebuilt, a histogram
 /// that cannot be decoded) is an input error (exit 2) that names the folder.
-pub fn load(which: &str, dir: &Path) -> anyhow::Result<RunResult> {
+pub fn load(which: &str, dir: &Path) -> anyhow::Result<Loaded> {
     let r = metrics::load_result(dir)
         .map_err(|e| Invalid(format!("{which}: {:#}", anyhow::Error::new(e))))?;
     let latencies = std::iter::once(("all requests", &r.overall))
@@ -110,28 +123,37 @@ pub fn load(which: &str, dir: &Path) -> anyhow::Result<RunResult> {
             .into());
         }
     }
-    Ok(r)
+    let targets = dir
+        .join(store::TARGETS_FILE)
+        .is_file()
+        .then(|| store::read_targets(dir).ok())
+        .flatten();
+    Ok(Loaded { result: r, targets })
 }
 
 /// Compare `cand` with `base`, print the table (stdout) and the verdict (stderr), and write
-/// every comparison file into `out`.
+/// every comparison file into `out`. `targets` are the targets each run was judged by, when
+/// both are known; like every difference in how the runs were set up, different ones are a
+/// `warning:` and a note atop `compare.md` and `compare.html`.
 pub fn report_comparison(
     base: &RunResult,
     cand: &RunResult,
+    targets: Option<(&[Target], &[Target])>,
     opts: &CompareOptions,
     out: &Path,
 ) -> anyhow::Result<Comparison> {
     let c = compare::compare(base, cand, opts);
+    let caveats = report::compare::caveats(base, cand, targets);
     {
         // A closed stdout is fine.
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(report::compare::text(&c).as_bytes());
         let _ = stdout.flush();
     }
-    report::compare::write_all(out, base, cand, &c)
+    report::compare::write_all(out, base, cand, &c, &caveats)
         .with_context(|| format!("writing the comparison into {}", out.display()))?;
     eprint!("{}", report::compare::verdict_lines(&c));
-    for n in report::compare::caveats(base, cand) {
+    for n in &caveats {
         eprintln!("warning: {n}");
     }
     eprintln!(

@@ -64,7 +64,12 @@ impl Live {
                     clock(p.planned),
                     p.users,
                     p.last.rps,
-                    fmt_us(p.last.p95_us),
+                    // No response in the last second: no latency to show, not 0µs.
+                    if p.last.max_us > 0 {
+                        fmt_us(p.last.p95_us)
+                    } else {
+                        "-".to_string()
+                    },
                     p.errors,
                     fmt_pct(err),
                     live_extras(&p.last),

@@ -1,7 +1,8 @@
 //! The command line: parse arguments, run a subcommand, map the outcome to an exit code.
 //!
 //! The only module that prints or exits. Exit codes: 0 success; 1 the run finished but a
-//! target failed, or `compare` / `--baseline` found a regression; 2 invalid input or usage; 3 the run could not be
+//! target failed, a run without targets had no request succeed, or `compare` /
+//! `--baseline` found a regression; 2 invalid input or usage; 3 the run could not be
 //! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
 
 mod capacity;
@@ -22,6 +23,9 @@ use clap::{Args, Parser, Subcommand};
 /// Exit codes, as documented in the README.
 pub mod exit {
     pub const OK: u8 = 0;
+    /// A target failed or was not measured, a run without targets had no request succeed
+    /// (`Verdict::run_failed`), a regression, or a saturated generator under
+    /// `--fail-on-saturation`.
     pub const TARGETS_FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
     pub const RUNTIME: u8 = 3;
@@ -113,7 +117,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
     /// Length of the run at full load, e.g. 30s or 5m (stages are scaled to it).
-    #[arg(long, short = 'd', value_name = "DURATION")]
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = duration_arg)]
     pub duration: Option<String>,
     /// Compare with this earlier run's folder afterwards; a regression fails the run (exit 1).
     #[arg(long, value_name = "DIR")]
@@ -135,10 +139,10 @@ pub struct QuickArgs {
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
     /// How long, e.g. 10s.
-    #[arg(long, short = 'd', default_value = "10s", value_name = "DURATION")]
+    #[arg(long, short = 'd', default_value = "10s", value_name = "DURATION", value_parser = duration_arg)]
     pub duration: String,
     /// Pause after each request, e.g. 1s.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = pause_arg)]
     pub think: Option<String>,
     #[command(flatten)]
     pub common: CommonRunArgs,
@@ -200,6 +204,27 @@ pub fn parse_rate(s: &str) -> Result<f64, Invalid> {
         Ok(_) => Err(Invalid(format!("`{s}`: a rate above 0, e.g. 100/s"))),
         Err(e) => Err(Invalid(format!("`{s}`: {e}"))),
     }
+}
+
+/// clap's check of a duration option, so that a mistake names the option: `-d 5` is
+/// "invalid value '5' for '--duration <DURATION>': add a unit, e.g. 5s" (exit 2).
+pub fn duration_arg(s: &str) -> Result<String, String> {
+    crate::scenario::parse_duration(s).map(|_| s.to_string())
+}
+
+/// [`duration_arg`] for a pause or a latency (`--think`, `--slo-p95`): a bare number is
+/// suggested in milliseconds.
+pub fn pause_arg(s: &str) -> Result<String, String> {
+    crate::scenario::parse_duration(s)
+        .map(|_| s.to_string())
+        .map_err(|e| {
+            let bare = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            if bare {
+                crate::scenario::millisecond_hint(s)
+            } else {
+                e
+            }
+        })
 }
 
 /// Parse a duration given on the command line (`500ms`, `10s`, `1m30s`, `2h`).

@@ -112,13 +112,14 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
 }
 
 /// Run a plan: start the demo target if asked, run, judge the targets, write every report,
-/// print the summary, compare with the baseline if given. Exit 1 when a target failed, the
-/// run regressed against the baseline, or the generator was saturated under
-/// `--fail-on-saturation`; 130 when Ctrl-C stopped the run.
+/// print the summary, compare with the baseline if given. Exit 1 when the verdict failed (a
+/// target failed, or a run without targets had no request succeed), the run regressed
+/// against the baseline, or the generator was saturated under `--fail-on-saturation`; 130
+/// when Ctrl-C stopped the run.
 pub async fn execute(
     plan: Plan,
     common: &CommonRunArgs,
-    baseline: Option<&metrics::RunResult>,
+    baseline: Option<&super::compare::Loaded>,
 ) -> anyhow::Result<u8> {
     if let Some(role) = common.as_worker {
         return worker(plan, common, role).await;
@@ -176,7 +177,8 @@ pub async fn execute(
     let regressed = match baseline {
         Some(b) => {
             let opts = metrics::CompareOptions::default();
-            super::compare::report_comparison(b, &result, &opts, &dir)?
+            let judged = b.targets.as_deref().map(|t| (t, targets.as_slice()));
+            super::compare::report_comparison(&b.result, &result, judged, &opts, &dir)?
                 .verdict
                 .regressed
         }

@@ -2,7 +2,9 @@
 //!
 //! A user takes a row from every feeder its scenario reads when it is set up (before its
 //! `on_start` steps and the `variables:`); that row serves `on_start` and the first
-//! iteration. `sequential` and `random` feeders then give it a new row at the start of each
+//! iteration. In the closed model it is the row of the user's rank among the feeder's
+//! readers in the whole plan ([`super::slots`]), the same for any number of workers; in
+//! the open model, the next row of this process. `sequential` and `random` feeders then give it a new row at the start of each
 //! later iteration (before the first of `steps`); a `unique` feeder's row stays with the
 //! user for its whole life. A row's fields are copied into the user's `feeder.field`
 //! variable slots; the rows themselves are shared by every user.
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::Rng;
 use rand::rngs::SmallRng;
 
+use super::slots::{Slot, Slots};
 use crate::scenario::template::Vars;
 use crate::scenario::{FeedOrder, FeederPlan, Plan, WhenExhausted};
 
@@ -20,34 +23,41 @@ pub(super) struct Feeds {
     feeders: Vec<Feed>,
 }
 
-/// Which rows this process hands out: in worker `index` of `count`, the k-th row taken is
-/// row `k * count + index`, so workers never share a `unique` row.
+/// Which rows this process hands out besides the users' first rows: in worker `index` of
+/// `count`, the k-th row taken is row `offset + k * count + index`, so workers never share
+/// a row. `offset`: the rows the whole plan's users take as their first (closed model).
 #[derive(Clone, Copy)]
 struct Stride {
     index: usize,
     count: usize,
+    offset: usize,
 }
 
 struct Feed {
     plan: FeederPlan,
+    /// Its index in the plan's feeders.
+    index: usize,
     /// Rows handed out so far (`sequential`, `unique`).
     next: AtomicUsize,
     stride: Stride,
 }
 
 impl Feeds {
-    pub fn new(plan: &Plan) -> Feeds {
+    pub fn new(plan: &Plan, slots: &Slots) -> Feeds {
         let (index, count) = plan.worker;
         Feeds {
             feeders: plan
                 .feeders
                 .iter()
-                .map(|f| Feed {
+                .enumerate()
+                .map(|(i, f)| Feed {
                     plan: f.clone(),
+                    index: i,
                     next: AtomicUsize::new(0),
                     stride: Stride {
                         index,
                         count: count.max(1),
+                        offset: slots.first_rows(i),
                     },
                 })
                 .collect(),
@@ -66,16 +76,17 @@ impl Feeds {
         self.of(scenario).any(|f| f.plan.order != FeedOrder::Unique)
     }
 
-    /// A user of `scenario` is set up: a row from every feeder it reads. `Err` says why
-    /// the user cannot start (a feeder ran out of rows).
+    /// The user `slot` is set up: a row from every feeder its scenario reads. `Err` says
+    /// why the user cannot start (a feeder ran out of rows).
     pub fn setup(
         &self,
-        scenario: usize,
+        slot: Slot,
+        slots: &Slots,
         vars: &mut Vars,
         rng: &mut SmallRng,
     ) -> Result<(), String> {
-        for f in self.of(scenario) {
-            f.take(vars, rng)?;
+        for f in self.of(slot.scenario) {
+            f.take(slots.first_row(f.index, slot.global), vars, rng)?;
         }
         Ok(())
     }
@@ -91,15 +102,16 @@ impl Feeds {
             .of(scenario)
             .filter(|f| f.plan.order != FeedOrder::Unique)
         {
-            f.take(vars, rng)?;
+            f.take(None, vars, rng)?;
         }
         Ok(())
     }
 }
 
 impl Feed {
-    /// Copy the next row into the user's slots.
-    fn take(&self, vars: &mut Vars, rng: &mut SmallRng) -> Result<(), String> {
+    /// Copy a row into the user's slots: row `rank` (a closed-model user's first row), or
+    /// the next one.
+    fn take(&self, rank: Option<usize>, vars: &mut Vars, rng: &mut SmallRng) -> Result<(), String> {
         let p = &self.plan;
         let n = p.rows.len();
         if n == 0 {
@@ -108,10 +120,12 @@ impl Feed {
         let i = match p.order {
             FeedOrder::Random => rng.random_range(0..n),
             FeedOrder::Sequential | FeedOrder::Unique => {
-                let k = self.next.fetch_add(1, Ordering::Relaxed);
-                let i = k
-                    .saturating_mul(self.stride.count)
-                    .saturating_add(self.stride.index);
+                let i = rank.unwrap_or_else(|| {
+                    let k = self.next.fetch_add(1, Ordering::Relaxed);
+                    k.saturating_mul(self.stride.count)
+                        .saturating_add(self.stride.index)
+                        .saturating_add(self.stride.offset)
+                });
                 match p.when_exhausted {
                     WhenExhausted::Recycle => i % n,
                     WhenExhausted::Error if i < n => i,
@@ -143,6 +157,10 @@ mod tests {
     use std::collections::HashSet;
 
     fn plan(order: FeedOrder, when: WhenExhausted, rows: usize) -> Plan {
+        plan_users(order, when, rows, 1)
+    }
+
+    fn plan_users(order: FeedOrder, when: WhenExhausted, rows: usize, users: usize) -> Plan {
         let dir = tempfile::tempdir().unwrap();
         let mut csv = String::from("name,n\n");
         for i in 0..rows {
@@ -159,7 +177,7 @@ mod tests {
             WhenExhausted::Error => "error",
         };
         let yaml = format!(
-            "target: http://h\nfeeders: {{d: {{file: d.csv, order: {order}, when_exhausted: {when}}}}}\nscenarios:\n  - name: a\n    steps: [{{get: \"/${{d.name}}\"}}]\n  - name: b\n    steps: [{{get: /}}]\nload: {{users: 1, duration: 1s}}\n"
+            "target: http://h\nfeeders: {{d: {{file: d.csv, order: {order}, when_exhausted: {when}}}}}\nscenarios:\n  - name: a\n    steps: [{{get: \"/${{d.name}}\"}}]\n  - name: b\n    steps: [{{get: /}}]\nload: {{users: {users}, duration: 1s}}\n"
         );
         crate::scenario::parse_str(&yaml, &dir.path().join("s.yaml")).unwrap()
     }
@@ -168,91 +186,101 @@ mod tests {
         vars.get(p.feeders[0].slots[0]).unwrap_or("-").to_string()
     }
 
-    #[test]
-    fn unique_rows_run_out_or_recycle() {
+    /// Set up every user of scenario `a` (the feeder's reader) in start order: their rows,
+    /// or why they could not start.
+    fn set_up_readers(p: &Plan) -> Vec<Result<String, String>> {
         let mut rng = SmallRng::seed_from_u64(1);
-        let p = plan(FeedOrder::Unique, WhenExhausted::Error, 3);
-        let feeds = Feeds::new(&p);
-        assert!(!feeds.per_iteration(0));
-        assert_eq!(p.feeders[0].scenarios, [0]);
-        let mut seen = HashSet::new();
-        for _ in 0..3 {
-            let mut v = Vars::new(p.variables.len());
-            feeds.setup(0, &mut v, &mut rng).unwrap();
-            seen.insert(name(&p, &v));
-        }
-        assert_eq!(seen.len(), 3);
-        let mut v = Vars::new(p.variables.len());
-        let e = feeds.setup(0, &mut v, &mut rng).unwrap_err();
-        assert!(e.contains("exhausted") && e.contains("all 3 rows"), "{e}");
-        // Scenario b reads no feeder: it takes nothing.
-        feeds.setup(1, &mut v, &mut rng).unwrap();
-
-        let p = plan(FeedOrder::Unique, WhenExhausted::Recycle, 2);
-        let feeds = Feeds::new(&p);
-        let names: Vec<String> = (0..5)
-            .map(|_| {
+        let slots = Slots::new(p);
+        let feeds = Feeds::new(p, &slots);
+        (0..p.load.max_users())
+            .map(|local| slots.user(local))
+            .filter(|u| u.scenario == 0)
+            .map(|u| {
                 let mut v = Vars::new(p.variables.len());
-                feeds.setup(0, &mut v, &mut rng).unwrap();
-                name(&p, &v)
+                feeds
+                    .setup(u, &slots, &mut v, &mut rng)
+                    .map(|()| name(p, &v))
             })
-            .collect();
-        assert_eq!(names, ["u0", "u1", "u0", "u1", "u0"]);
+            .collect()
     }
 
     #[test]
-    fn workers_deal_unique_rows_out_without_sharing() {
-        let mut rng = SmallRng::seed_from_u64(1);
-        let mut all = Vec::new();
-        for index in 0..2 {
-            let mut p = plan(FeedOrder::Unique, WhenExhausted::Error, 5);
-            p.share(index, 2);
-            let feeds = Feeds::new(&p);
-            loop {
-                let mut v = Vars::new(p.variables.len());
-                if feeds.setup(0, &mut v, &mut rng).is_err() {
-                    break;
-                }
-                all.push((index, name(&p, &v)));
-            }
-        }
-        // Worker 0 takes rows 0, 2, 4; worker 1 rows 1, 3: every row once.
+    fn unique_rows_run_out_or_recycle() {
+        // 8 users, a and b taking turns: 4 of scenario a read the feeder of 3 rows.
+        let p = plan_users(FeedOrder::Unique, WhenExhausted::Error, 3, 8);
+        let feeds = Feeds::new(&p, &Slots::new(&p));
+        assert!(!feeds.per_iteration(0));
+        assert_eq!(p.feeders[0].scenarios, [0]);
+        let got = set_up_readers(&p);
         assert_eq!(
-            all,
-            [
-                (0, "u0".to_string()),
-                (0, "u2".to_string()),
-                (0, "u4".to_string()),
-                (1, "u1".to_string()),
-                (1, "u3".to_string()),
-            ]
+            got[..3],
+            [Ok("u0".into()), Ok("u1".into()), Ok("u2".into())]
         );
+        let e = got[3].clone().unwrap_err();
+        assert!(e.contains("exhausted") && e.contains("all 3 rows"), "{e}");
+        // Scenario b reads no feeder: it takes nothing.
+        let slots = Slots::new(&p);
+        let b = slots.user(1);
+        assert_eq!(b.scenario, 1);
+        let mut v = Vars::new(p.variables.len());
+        let mut rng = SmallRng::seed_from_u64(1);
+        feeds.setup(b, &slots, &mut v, &mut rng).unwrap();
+
+        let p = plan_users(FeedOrder::Unique, WhenExhausted::Recycle, 2, 10);
+        let names: Vec<String> = set_up_readers(&p).into_iter().map(Result::unwrap).collect();
+        assert_eq!(names, ["u0", "u1", "u0", "u1", "u0"]);
+    }
+
+    /// Issue 12: workers give out exactly the rows of one process, whichever worker runs
+    /// the readers, and never one row twice.
+    #[test]
+    fn workers_deal_unique_rows_out_as_one_process_does() {
+        let whole = plan_users(FeedOrder::Unique, WhenExhausted::Error, 5, 10);
+        let one: Vec<_> = set_up_readers(&whole);
+        assert_eq!(one.iter().filter(|r| r.is_ok()).count(), 5);
+        for n in [2, 3, 7] {
+            let mut all = Vec::new();
+            for index in 0..n {
+                let mut p = whole.clone();
+                p.share(index, n);
+                all.extend(set_up_readers(&p));
+            }
+            let mut ok: Vec<String> = all.into_iter().map(Result::unwrap).collect();
+            ok.sort();
+            assert_eq!(ok, ["u0", "u1", "u2", "u3", "u4"], "{n} workers");
+        }
     }
 
     #[test]
     fn sequential_and_random_take_a_row_per_iteration() {
         let mut rng = SmallRng::seed_from_u64(1);
         let p = plan(FeedOrder::Sequential, WhenExhausted::Recycle, 3);
-        let feeds = Feeds::new(&p);
+        let slots = Slots::new(&p);
+        let feeds = Feeds::new(&p, &slots);
         assert!(feeds.per_iteration(0));
         let mut v = Vars::new(p.variables.len());
-        feeds.setup(0, &mut v, &mut rng).unwrap();
+        let u = slots.user(0);
+        feeds.setup(u, &slots, &mut v, &mut rng).unwrap();
         let mut names = vec![name(&p, &v)];
         for _ in 0..4 {
             feeds.iteration(0, &mut v, &mut rng).unwrap();
             names.push(name(&p, &v));
         }
+        // The one user's first row, then the rows after every user's first.
         assert_eq!(names, ["u0", "u1", "u2", "u0", "u1"]);
 
         let p = plan(FeedOrder::Sequential, WhenExhausted::Error, 2);
-        let feeds = Feeds::new(&p);
+        let slots = Slots::new(&p);
+        let feeds = Feeds::new(&p, &slots);
         let mut v = Vars::new(p.variables.len());
-        feeds.setup(0, &mut v, &mut rng).unwrap();
+        feeds
+            .setup(slots.user(0), &slots, &mut v, &mut rng)
+            .unwrap();
         feeds.iteration(0, &mut v, &mut rng).unwrap();
         assert!(feeds.iteration(0, &mut v, &mut rng).is_err());
 
         let p = plan(FeedOrder::Random, WhenExhausted::Error, 4);
-        let feeds = Feeds::new(&p);
+        let feeds = Feeds::new(&p, &Slots::new(&p));
         let mut v = Vars::new(p.variables.len());
         let mut seen = HashSet::new();
         for _ in 0..100 {

@@ -1,16 +1,20 @@
-//! The plan compiled into a goose attack: one goose scenario per Skein scenario, one closure
-//! transaction per step, plus an on-start and an on-stop transaction that own the user's
-//! state (client, variables, random numbers).
+//! The plan as a goose attack: goose launches the users and calls one transaction per
+//! iteration; Skein decides everything else. Every user runs three closure transactions of
+//! one goose scenario: a start (the user's scenario, slot, client, variables, feeder rows,
+//! `on_start` steps), an iteration (its scenario's steps in order, with think times) that
+//! goose repeats, and a stop (`on_stop`).
 //!
-//! goose launches every user at once; each user then waits for its own start time on the
-//! plan's stages, so ramps, holds and ramp-downs follow the plan to the millisecond and goose
-//! never needs a test plan (whose `N users launched.` goes to stdout unconditionally).
-//! goose's own metrics, logger, telnet controller and Ctrl-C handler are all kept out: see
-//! `shared/notes/goose-0.19.md`.
+//! Which scenario a user runs comes from its place in the order the plan starts users
+//! ([`super::slots`]), not from goose's weights, so a run split across workers has the
+//! users of one process. goose launches every user at once; each user then waits for its
+//! own start time on the plan's stages, so ramps, holds and ramp-downs follow the plan to
+//! the millisecond and goose never needs a test plan (whose `N users launched.` goes to
+//! stdout unconditionally). goose's own metrics, logger, telnet controller and Ctrl-C
+//! handler are all kept out: see `shared/notes/goose-0.19.md`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
@@ -22,14 +26,17 @@ use crate::scenario::template::Vars;
 use crate::scenario::{StepPlan, ThinkTime};
 
 use super::http::{self, Outcome};
+use super::slots::Slot;
 use super::{EngineError, RunCtx, StopLevel};
 
 /// What goose keeps for each user.
 #[derive(Clone)]
 pub(super) struct UserState {
-    /// Order in which the user was launched: user `slot` is active while the plan wants
-    /// more than `slot` users.
-    slot: usize,
+    /// Order in which this process launched the user: user `local` is active while the
+    /// plan wants more than `local` users of this process.
+    local: usize,
+    /// The user's scenario and its number in the whole plan.
+    slot: Slot,
     pub(super) scenario: usize,
     /// The user's connections and cookie jar (`None`: not set up, or retired).
     pub(super) http: Option<http::UserHttp>,
@@ -37,25 +44,54 @@ pub(super) struct UserState {
     pub(super) rng: SmallRng,
     active: bool,
     buf: String,
-    /// Open model: the intended start of the iteration under way (`None`: between
-    /// iterations).
-    ticket: Option<std::time::Instant>,
-    /// Closed model: the user's last service time, µs (the expected interval before the
-    /// run has a median).
-    last_service_us: u64,
     /// Page steps with `cache: true`: the user's cached assets.
     pub(super) cache: super::page::AssetCache,
     /// The user has a feeder row it has not used for an iteration yet (taken at set-up,
     /// for `on_start` and the first iteration).
     fresh_row: bool,
+    /// Pause after an iteration that stopped at a request that could not be built, when
+    /// the step has no think time: doubles each time, from [`BACKOFF_MIN`] to
+    /// [`BACKOFF_MAX`], and resets after an iteration that went through.
+    backoff: Duration,
 }
 
-/// Which list of a scenario's steps.
-#[derive(Clone, Copy)]
-enum Phase {
-    OnStart,
-    Main,
-    OnStop,
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// How a step's request is timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timing {
+    /// `on_start`, `on_stop`, a page's document: measured, no schedule.
+    Once,
+    /// Closed model: a step of the user's iteration. Measured; the user's own pace gives
+    /// the coordinated-omission estimate, and waits far beyond the step's usual time are
+    /// noted for the stall finder.
+    Closed,
+    /// Open model: a step of an iteration; the first carries the iteration's intended
+    /// start, from which its response time runs.
+    Open(Option<Instant>),
+}
+
+impl Timing {
+    /// The open model's intended start of the iteration, on its first step.
+    pub(super) fn intended(self) -> Option<Instant> {
+        match self {
+            Timing::Open(t) => t,
+            _ => None,
+        }
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StepEnd {
+    /// Sent, and answered or failed in transport (recorded).
+    Done,
+    /// Its request could not be built (an unset variable, a bad URL; recorded as a
+    /// `template` error): the iteration cannot go on.
+    NotBuilt,
+    /// Cut off by a hard stop, or the user has no client (not recorded).
+    Gone,
 }
 
 /// A logger that drops everything: goose logs every failed request, and Skein owns the
@@ -103,29 +139,19 @@ pub(super) async fn attack(ctx: Arc<RunCtx>) -> Result<(), EngineError> {
             goose::client::GooseClientBuilder::new().without_cookies(),
         )
         .map_err(goose_err)?;
-    for (si, sc) in ctx.plan.scenarios.iter().enumerate() {
-        let mut s = Scenario::new(&sc.name)
-            .set_weight(sc.weight.max(1) as usize)
-            .map_err(goose_err)?;
-        s = s.register_transaction(
-            transaction(&ctx, si, Phase::OnStart, 0)
+    let users = Scenario::new("skein")
+        .register_transaction(
+            transaction(&ctx, Phase::OnStart)
                 .set_name("skein:start")
                 .set_on_start(),
-        );
-        for (k, step) in sc.steps.iter().enumerate() {
-            s = s.register_transaction(
-                transaction(&ctx, si, Phase::Main, k)
-                    .set_name(&step.name)
-                    .set_sequence(k + 1),
-            );
-        }
-        s = s.register_transaction(
-            transaction(&ctx, si, Phase::OnStop, 0)
+        )
+        .register_transaction(transaction(&ctx, Phase::Iteration).set_name("skein:iteration"))
+        .register_transaction(
+            transaction(&ctx, Phase::OnStop)
                 .set_name("skein:stop")
                 .set_on_stop(),
         );
-        attack = attack.register_scenario(s);
-    }
+    attack = attack.register_scenario(users);
     attack.execute().await.map_err(goose_err)?;
     Ok(())
 }
@@ -134,15 +160,31 @@ fn goose_err(e: GooseError) -> EngineError {
     EngineError::Goose(format!("{e:?}"))
 }
 
-fn transaction(ctx: &Arc<RunCtx>, scenario: usize, phase: Phase, step: usize) -> Transaction {
+/// Which of a user's transactions.
+#[derive(Clone, Copy)]
+enum Phase {
+    OnStart,
+    Iteration,
+    OnStop,
+}
+
+/// Which list of a scenario's steps (the index of its cells in [`RunCtx::cell`]).
+#[derive(Clone, Copy)]
+enum Steps {
+    OnStart = 0,
+    Main = 1,
+    OnStop = 2,
+}
+
+fn transaction(ctx: &Arc<RunCtx>, phase: Phase) -> Transaction {
     let ctx = ctx.clone();
     let f: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
         let ctx = ctx.clone();
         Box::pin(async move {
             match phase {
-                Phase::OnStart => user_start(&ctx, scenario, user).await,
-                Phase::Main => user_step(&ctx, scenario, step, user).await,
-                Phase::OnStop => user_stop(&ctx, scenario, user).await,
+                Phase::OnStart => user_start(&ctx, user).await,
+                Phase::Iteration => user_iteration(&ctx, user).await,
+                Phase::OnStop => user_stop(&ctx, user).await,
             }
             Ok(())
         })
@@ -150,10 +192,15 @@ fn transaction(ctx: &Arc<RunCtx>, scenario: usize, phase: Phase, step: usize) ->
     Transaction::new(f)
 }
 
-async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
-    let slot = ctx.next_slot.fetch_add(1, Ordering::Relaxed);
-    let seed = ctx.seed ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+async fn user_start(ctx: &RunCtx, user: &mut GooseUser) {
+    let local = ctx.next_slot.fetch_add(1, Ordering::Relaxed);
+    let slot = ctx.slots.user(local);
+    let scenario = slot
+        .scenario
+        .min(ctx.plan.scenarios.len().saturating_sub(1));
+    let seed = ctx.seed ^ (slot.global as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     user.set_session_data(UserState {
+        local,
         slot,
         scenario,
         http: None,
@@ -161,10 +208,9 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
         rng: SmallRng::seed_from_u64(seed),
         active: false,
         buf: String::new(),
-        ticket: None,
-        last_service_us: 0,
         cache: Default::default(),
         fresh_row: false,
+        backoff: Duration::ZERO,
     });
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return;
@@ -180,9 +226,9 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
                     _ = open.dispatch[scenario].reserve.notified() => {}
                     _ = ctx.wait_for(StopLevel::Graceful) => return,
                 }
-                setup_user(ctx, scenario, st).await;
+                setup_user(ctx, st).await;
             } else {
-                setup_user(ctx, scenario, st).await;
+                setup_user(ctx, st).await;
                 open.settled.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -190,13 +236,13 @@ async fn user_start(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
             if !gate(ctx, st).await {
                 return;
             }
-            setup_user(ctx, scenario, st).await;
+            setup_user(ctx, st).await;
         }
     }
 }
 
 /// Build the user's client and variables and run its `on_start` steps.
-async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
+async fn setup_user(ctx: &RunCtx, st: &mut UserState) {
     if ctx.stop_level() != StopLevel::Running {
         return;
     }
@@ -210,11 +256,36 @@ async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
         }
     }
     // Feeder rows before the variables, which may read them.
-    if let Err(why) = ctx.feeds.setup(scenario, &mut st.vars, &mut st.rng) {
+    if let Err(why) = ctx
+        .feeds
+        .setup(st.slot, &ctx.slots, &mut st.vars, &mut st.rng)
+    {
         return retire(ctx, st, &why);
     }
     st.fresh_row = true;
+    render_variables(ctx, st, false);
+    let scenario = st.scenario;
+    let steps = &ctx.plan.scenarios[scenario].on_start;
+    for (k, step) in steps.iter().enumerate() {
+        if ctx.stop_level() != StopLevel::Running {
+            return;
+        }
+        let cell = ctx.cell(scenario, Steps::OnStart as usize, k);
+        // A login that cannot be sent leaves the user without what later steps need:
+        // its iterations then stop at the first step that reads it (and say so).
+        if run_step(ctx, cell, step, st, Timing::Once).await == StepEnd::Gone {
+            return;
+        }
+    }
+}
+
+/// Render the `variables:` with an initial value into the user's slots: all of them when
+/// the user is set up, those redrawn per iteration at the start of each later one.
+fn render_variables(ctx: &RunCtx, st: &mut UserState, iteration: bool) {
     for (slot, v) in ctx.plan.variables.iter().enumerate() {
+        if iteration && !v.per_iteration {
+            continue;
+        }
         if let Some(t) = &v.initial {
             match t.render(&st.vars, &mut st.rng) {
                 Ok(s) => st.vars.set(slot, s),
@@ -222,23 +293,12 @@ async fn setup_user(ctx: &RunCtx, scenario: usize, st: &mut UserState) {
             }
         }
     }
-    let steps = &ctx.plan.scenarios[scenario].on_start;
-    for (k, step) in steps.iter().enumerate() {
-        if ctx.stop_level() != StopLevel::Running {
-            return;
-        }
-        run_step(
-            ctx,
-            ctx.cell(scenario, Phase::OnStart as usize, k),
-            step,
-            st,
-            None,
-        )
-        .await;
-    }
 }
 
-async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser) {
+/// One iteration of the user's scenario: wait for its start (the plan's users, or a
+/// ticket), take new feeder rows and redraw per-iteration variables, run the steps in
+/// order with their think times.
+async fn user_iteration(ctx: &RunCtx, user: &mut GooseUser) {
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return idle().await;
     };
@@ -247,98 +307,116 @@ async fn user_step(ctx: &RunCtx, scenario: usize, k: usize, user: &mut GooseUser
         // spin and starve the runtime (goose's own loop included) until goose notices.
         return idle().await;
     }
-    let sc = &ctx.plan.scenarios[scenario];
-    let last = k + 1 == sc.steps.len();
-    // The open model's first step waits for its ticket: the response time runs from the
-    // ticket's intended start. Later steps of the iteration follow at once (after think
+    let scenario = st.scenario;
+    // The open model's iteration waits for its ticket: the first step's response time
+    // runs from the ticket's intended start. Later steps follow at once (after think
     // time), so any lateness shows on the first step.
     let intended = match &ctx.open {
         Some(open) => {
-            if k == 0 {
-                let Some(t) = open.take(ctx, scenario).await else {
-                    return idle().await;
-                };
-                st.ticket = Some(t);
-                open.busy(true);
-                Some(t)
-            } else if st.ticket.is_none() {
+            let Some(t) = open.take(ctx, scenario).await else {
                 return idle().await;
-            } else {
-                None
-            }
+            };
+            open.busy(true);
+            Some(t)
         }
         None => {
-            // Users ramped down park here, at the start of an iteration; a parked user
-            // skips the rest of the iteration.
-            if (k == 0 && !gate(ctx, st).await) || !st.active {
+            // Users ramped down park here, between iterations.
+            if !gate(ctx, st).await {
                 return idle().await;
             }
             None
         }
     };
-    // A new iteration takes new feeder rows (the first uses the row taken at set-up).
-    if k == 0 && ctx.feeds.per_iteration(scenario) && !std::mem::take(&mut st.fresh_row) {
-        let drawn = ctx.feeds.iteration(scenario, &mut st.vars, &mut st.rng);
-        if let Err(why) = drawn {
-            if st.ticket.take().is_some()
-                && let Some(open) = &ctx.open
-            {
-                open.busy(false);
-            }
-            retire(ctx, st, &why);
-            return idle().await;
-        }
-    }
-    let step = &sc.steps[k];
-    run_step(
-        ctx,
-        ctx.cell(scenario, Phase::Main as usize, k),
-        step,
-        st,
-        intended,
-    )
-    .await;
-    let think = step.think_time.unwrap_or(sc.think_time);
-    let pause = think_duration(think, &mut st.rng);
-    if !pause.is_zero() {
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = ctx.wait_for(StopLevel::Graceful) => {}
-        }
-    }
-    if last && let Some(open) = &ctx.open {
-        st.ticket = None;
+    let end = iteration(ctx, st, intended).await;
+    if let Some(open) = &ctx.open {
         open.busy(false);
+    }
+    if end == StepEnd::Done {
+        st.backoff = Duration::ZERO;
     }
 }
 
-async fn user_stop(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
+/// The steps of one iteration. `NotBuilt` when it stopped at a request that could not be
+/// built (after the pause that keeps the user from spinning), `Gone` when the user was
+/// retired or cut off.
+async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) -> StepEnd {
+    let scenario = st.scenario;
+    let sc = &ctx.plan.scenarios[scenario];
+    // A new iteration takes new feeder rows (the first uses the row taken at set-up) and
+    // redraws the per-iteration variables.
+    if !std::mem::take(&mut st.fresh_row) {
+        if ctx.feeds.per_iteration(scenario)
+            && let Err(why) = ctx.feeds.iteration(scenario, &mut st.vars, &mut st.rng)
+        {
+            retire(ctx, st, &why);
+            return StepEnd::Gone;
+        }
+        render_variables(ctx, st, true);
+    }
+    for (k, step) in sc.steps.iter().enumerate() {
+        if ctx.stop_level() != StopLevel::Running {
+            // Stopping: the rest of the iteration is not started.
+            return StepEnd::Done;
+        }
+        let timing = match (&ctx.open, k) {
+            (Some(_), 0) => Timing::Open(intended),
+            (Some(_), _) => Timing::Open(None),
+            (None, _) => Timing::Closed,
+        };
+        let cell = ctx.cell(scenario, Steps::Main as usize, k);
+        let think = step.think_time.unwrap_or(sc.think_time);
+        match run_step(ctx, cell, step, st, timing).await {
+            StepEnd::Done => pause(ctx, think_duration(think, &mut st.rng)).await,
+            StepEnd::NotBuilt => {
+                // Counted once, as a `template` error of this step; the iteration stops
+                // here. In the closed model the user goes on after its think time, or backs
+                // off; in the open model the schedule sets the pace, and a user held back
+                // would make the next iterations start late.
+                if ctx.open.is_none() {
+                    let mut wait = think_duration(think, &mut st.rng);
+                    if wait.is_zero() {
+                        st.backoff = (st.backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                        wait = st.backoff;
+                    }
+                    pause(ctx, wait).await;
+                }
+                return StepEnd::NotBuilt;
+            }
+            StepEnd::Gone => return StepEnd::Gone,
+        }
+    }
+    StepEnd::Done
+}
+
+/// A think time (or back-off), cut short by a stop.
+async fn pause(ctx: &RunCtx, d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = ctx.wait_for(StopLevel::Graceful) => {}
+    }
+}
+
+async fn user_stop(ctx: &RunCtx, user: &mut GooseUser) {
     let Some(st) = user.get_session_data_mut::<UserState>() else {
         return;
     };
+    let scenario = st.scenario;
     if st.http.is_some() && ctx.stop_level() != StopLevel::Hard {
         let steps = &ctx.plan.scenarios[scenario].on_stop;
         for (k, step) in steps.iter().enumerate() {
-            run_step(
-                ctx,
-                ctx.cell(scenario, Phase::OnStop as usize, k),
-                step,
-                st,
-                None,
-            )
-            .await;
+            let cell = ctx.cell(scenario, Steps::OnStop as usize, k);
+            if run_step(ctx, cell, step, st, Timing::Once).await == StepEnd::Gone {
+                break;
+            }
         }
-    }
-    if st.ticket.take().is_some()
-        && let Some(open) = &ctx.open
-    {
-        open.busy(false);
     }
     if st.active {
         st.active = false;
         ctx.active.fetch_sub(1, Ordering::Relaxed);
     }
-    debug_assert_eq!(st.scenario, scenario);
 }
 
 /// Stop a user for the rest of the run (a feeder ran out of rows): counted as one
@@ -346,9 +424,9 @@ async fn user_stop(ctx: &RunCtx, scenario: usize, user: &mut GooseUser) {
 fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
     let sc = &ctx.plan.scenarios[st.scenario];
     let (phase, steps) = if sc.on_start.is_empty() {
-        (Phase::Main, &sc.steps)
+        (Steps::Main, &sc.steps)
     } else {
-        (Phase::OnStart, &sc.on_start)
+        (Steps::OnStart, &sc.on_start)
     };
     if !steps.is_empty() {
         let cell = super::page::request_cell(ctx, ctx.cell(st.scenario, phase as usize, 0));
@@ -374,7 +452,7 @@ async fn idle() {
 async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
     loop {
         let now = ctx.start.elapsed();
-        if ctx.plan.load.users_at(now) > st.slot {
+        if ctx.plan.load.users_at(now) > st.local {
             if !st.active {
                 st.active = true;
                 let n = ctx.active.fetch_add(1, Ordering::Relaxed) + 1;
@@ -386,7 +464,7 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
             st.active = false;
             ctx.active.fetch_sub(1, Ordering::Relaxed);
         }
-        match ctx.plan.load.time_when_users_reach(st.slot + 1, now) {
+        match ctx.plan.load.time_when_users_reach(st.local + 1, now) {
             Some(t) => {
                 let at = tokio::time::Instant::from_std(ctx.start + t);
                 tokio::select! {
@@ -403,34 +481,51 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
     }
 }
 
-/// Run one step (a page step loads its assets too) and record what happened. `intended`:
-/// the open model's intended start of the iteration (first step only); the response time
-/// runs from it.
+/// Run one step (a page step loads its assets too) and record what happened.
 async fn run_step(
     ctx: &RunCtx,
     cell: usize,
     step: &StepPlan,
     st: &mut UserState,
-    intended: Option<std::time::Instant>,
-) {
+    timing: Timing,
+) -> StepEnd {
     match &step.page {
-        Some(page) => super::page::run(ctx, cell, step, page, st, intended).await,
-        None => {
-            send_step(ctx, cell, step, st, intended).await;
-        }
+        Some(page) => super::page::run(ctx, cell, step, page, st, timing).await,
+        None => match send_step(ctx, cell, step, st, timing).await {
+            Ok(o) => {
+                // A timeout is a wait too: a freeze longer than the timeout is a stall.
+                if o.service_us.is_some() || o.error == Some(ErrorKind::Timeout) {
+                    note_wait(ctx, cell, timing, o.sent, o.elapsed_us);
+                }
+                StepEnd::Done
+            }
+            Err(NotSent::NotBuilt) => StepEnd::NotBuilt,
+            Err(NotSent::Gone) => StepEnd::Gone,
+        },
     }
 }
 
-/// Send one step's request and record it in `cell`. The outcome, unless the request could
-/// not be built (recorded as a `template` error) or was cut off.
+/// Why a step's request was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NotSent {
+    /// It could not be built (recorded as a `template` error).
+    NotBuilt,
+    /// Cut off, or the user has no client (not recorded).
+    Gone,
+}
+
+/// Send one step's request and record it in `cell`: its outcome once sent (answered, or
+/// failed in transport).
 pub(super) async fn send_step(
     ctx: &RunCtx,
     cell: usize,
     step: &StepPlan,
     st: &mut UserState,
-    intended: Option<std::time::Instant>,
-) -> Option<Outcome> {
-    let user_http = st.http.as_mut()?;
+    timing: Timing,
+) -> Result<Outcome, NotSent> {
+    let Some(user_http) = st.http.as_mut() else {
+        return Err(NotSent::Gone);
+    };
     let req = match http::build_request(
         &ctx.base_url,
         &ctx.plan.defaults,
@@ -441,10 +536,12 @@ pub(super) async fn send_step(
     ) {
         Ok(r) => r,
         Err(detail) => {
-            ctx.recorder
-                .record(&Sample::failed(cell, ErrorKind::Template));
+            if ctx.record {
+                ctx.recorder
+                    .record(&Sample::failed(cell, ErrorKind::Template));
+            }
             ctx.note_error(cell, ErrorKind::Template, &detail);
-            return None;
+            return Err(NotSent::NotBuilt);
         }
     };
     let outcome: Outcome = tokio::select! {
@@ -457,31 +554,27 @@ pub(super) async fn send_step(
         ) => o,
         _ = ctx.wait_for(StopLevel::Hard) => {
             ctx.cut_off.fetch_add(1, Ordering::Relaxed);
-            return None;
+            return Err(NotSent::Gone);
         }
     };
     if !ctx.record {
-        return Some(outcome);
+        return Ok(outcome);
     }
     // What the user waited: from the intended start (open model) or the send, to the end.
     // A timeout is a wait too: it goes into the response time, not the service time.
     let waited = outcome.elapsed_us
-        + intended.map_or(0, |t| {
+        + timing.intended().map_or(0, |t| {
             outcome.sent.saturating_duration_since(t).as_micros() as u64
         });
     let response_us = match (outcome.service_us, outcome.error) {
         (Some(_), _) | (None, Some(ErrorKind::Timeout)) => Some(waited),
         _ => None,
     };
-    let co_interval_us = co_interval_us(ctx, cell, step, st);
-    if let Some(s) = outcome.service_us {
-        st.last_service_us = s;
-    }
     ctx.recorder.record(&Sample {
         cell,
         response_us,
         service_us: outcome.service_us,
-        co_interval_us,
+        co_interval_us: co_interval_us(ctx, st, timing),
         error: outcome.error,
         failed_checks: &outcome.failed_checks,
         bytes: outcome.bytes,
@@ -490,31 +583,46 @@ pub(super) async fn send_step(
     if let (Some(kind), Some(detail)) = (outcome.error, outcome.detail.as_deref()) {
         ctx.note_error(cell, kind, detail);
     }
-    Some(outcome)
+    Ok(outcome)
 }
 
-/// Closed model: correct for coordinated omission with the user's expected interval, its
-/// think time plus the cell's normal (median) service time. Never in the open model, whose
-/// response time already runs from the intended start.
-pub(super) fn co_interval_us(
-    ctx: &RunCtx,
-    cell: usize,
-    step: &StepPlan,
-    st: &UserState,
-) -> Option<u64> {
-    if ctx.open.is_some() {
+/// Closed model: the interval of the coordinated-omission estimate for a step of the
+/// user's iteration: the user's own cycle, the time one iteration of its scenario usually
+/// takes (every step's usual service time plus its mean think time), the interval at
+/// which it sends each of its steps. `None` otherwise: the open model's response time
+/// already runs from the intended start, a step run once has no pace, and before every
+/// step has a usual time (the run's first second) there is no schedule to go by.
+pub(super) fn co_interval_us(ctx: &RunCtx, st: &UserState, timing: Timing) -> Option<u64> {
+    if timing != Timing::Closed {
         return None;
     }
-    let think = step
-        .think_time
-        .unwrap_or(ctx.plan.scenarios[st.scenario].think_time)
-        .mean()
-        .as_micros() as u64;
-    let median = match ctx.median_service_us(cell) {
-        0 => st.last_service_us,
-        m => m,
-    };
-    Some(think + median).filter(|i| *i > 0)
+    let sc = &ctx.plan.scenarios[st.scenario];
+    let mut cycle = 0u64;
+    for (k, step) in sc.steps.iter().enumerate() {
+        let usual = ctx.median_service_us(ctx.cell(st.scenario, Steps::Main as usize, k));
+        if usual == 0 {
+            return None;
+        }
+        cycle += usual + micros(step.think_time.unwrap_or(sc.think_time).mean());
+    }
+    Some(cycle).filter(|c| *c > 0)
+}
+
+/// Closed model, after a step of an iteration was answered: a wait of at least twice the
+/// step's usual service time (its median over the last seconds) is noted for the stall
+/// finder.
+pub(super) fn note_wait(ctx: &RunCtx, cell: usize, timing: Timing, sent: Instant, waited_us: u64) {
+    if timing != Timing::Closed {
+        return;
+    }
+    let usual = ctx.median_service_us(cell);
+    if ctx.record && usual > 0 && waited_us >= usual.saturating_mul(2) {
+        ctx.blocked.note(ctx.start, cell, sent, usual, waited_us);
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// Draw one think time.

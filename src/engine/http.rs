@@ -19,10 +19,8 @@ use reqwest::{Method, StatusCode, Url, Version};
 
 use crate::metrics::{ErrorKind, Protocol, ResponseMeta, ServerTimingNames};
 use crate::scenario::check::Response;
-use crate::scenario::template::{RenderError, Vars};
-use crate::scenario::{
-    Auth, Body, DEFAULT_MAX_REDIRECTS, HttpDefaults, HttpVersion, JsonTemplate, StepPlan,
-};
+use crate::scenario::template::Vars;
+use crate::scenario::{Auth, Body, DEFAULT_MAX_REDIRECTS, HttpDefaults, HttpVersion, StepPlan};
 
 use super::EngineError;
 use super::h1;
@@ -549,29 +547,6 @@ fn append_url(out: &mut String, base: &str, path: &str) {
     out.push_str(path);
 }
 
-fn render_json(
-    t: &JsonTemplate,
-    vars: &Vars,
-    rng: &mut dyn RngCore,
-) -> Result<serde_json::Value, RenderError> {
-    Ok(match t {
-        JsonTemplate::Null => serde_json::Value::Null,
-        JsonTemplate::Bool(b) => serde_json::Value::Bool(*b),
-        JsonTemplate::Number(n) => serde_json::Value::Number(n.clone()),
-        JsonTemplate::String(s) => serde_json::Value::String(s.render(vars, rng)?),
-        JsonTemplate::Array(a) => serde_json::Value::Array(
-            a.iter()
-                .map(|x| render_json(x, vars, rng))
-                .collect::<Result<_, _>>()?,
-        ),
-        JsonTemplate::Object(o) => serde_json::Value::Object(
-            o.iter()
-                .map(|(k, v)| Ok((k.clone(), render_json(v, vars, rng)?)))
-                .collect::<Result<_, RenderError>>()?,
-        ),
-    })
-}
-
 /// Build the request of `step` for a user (templates rendered with its variables).
 pub fn build_request(
     base_url: &str,
@@ -646,7 +621,7 @@ pub fn build_request(
         Body::None => None,
         Body::Raw(t) => Some(Bytes::from(t.render(vars, rng).map_err(|e| e.to_string())?)),
         Body::Json(j) => {
-            let v = render_json(j, vars, rng).map_err(|e| e.to_string())?;
+            let v = j.render("json", vars, rng).map_err(|e| e.to_string())?;
             content_type("application/json");
             Some(Bytes::from(v.to_string()))
         }
@@ -990,7 +965,7 @@ pub async fn execute(
         if matches!(c.kind, crate::scenario::check::CheckKind::Status(_)) {
             has_status_check = true;
         }
-        if !c.passes(&view) {
+        if !c.passes(&view, vars) {
             failed_checks.push(i as u16);
         }
     }

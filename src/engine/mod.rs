@@ -3,6 +3,7 @@
 //!
 //! goose and reqwest are used only inside this module.
 
+mod blocked;
 mod feed;
 mod goose;
 mod h1;
@@ -10,6 +11,7 @@ mod health;
 mod http;
 mod open;
 mod page;
+mod slots;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,8 @@ pub enum StopLevel {
 pub struct StopHandle {
     tx: Arc<watch::Sender<StopLevel>>,
     reason: Arc<Mutex<Option<String>>>,
+    /// When [`StopHandle::stop`] was first called.
+    at: Arc<OnceLock<Instant>>,
 }
 
 impl Default for StopHandle {
@@ -68,6 +72,7 @@ impl StopHandle {
         StopHandle {
             tx: Arc::new(watch::channel(StopLevel::Running).0),
             reason: Arc::default(),
+            at: Arc::default(),
         }
     }
 
@@ -78,6 +83,7 @@ impl StopHandle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(|| reason.to_string());
+        let _ = self.at.set(Instant::now());
         self.escalate();
         ::goose::trigger_killswitch(reason);
     }
@@ -104,6 +110,11 @@ impl StopHandle {
 
     pub fn level(&self) -> StopLevel {
         *self.tx.borrow()
+    }
+
+    /// When the run was stopped from outside, if it was.
+    fn stopped_at(&self) -> Option<Instant> {
+        self.at.get().copied()
     }
 
     fn reason(&self) -> Option<String> {
@@ -214,6 +225,10 @@ pub(crate) struct RunCtx {
     page_cells: Vec<Option<page::PageCells>>,
     /// The feeders' rows and positions.
     feeds: feed::Feeds,
+    /// Which scenario each user runs, and its first feeder rows.
+    slots: slots::Slots,
+    /// Closed model: waits far beyond the steps' usual time, by second.
+    blocked: blocked::Blocked,
 }
 
 impl RunCtx {
@@ -254,6 +269,11 @@ pub fn mask(s: &str, secrets: &[String]) -> String {
         out = out.replace(sec.as_str(), "[redacted]");
     }
     out
+}
+
+/// The cells a run of `plan` records (the interval log's tags), in order.
+pub fn cells(plan: &Plan) -> Vec<CellInfo> {
+    layout(plan).0
 }
 
 /// Lay out the cells of a plan: one per (scenario, step name), on_start and on_stop steps
@@ -330,7 +350,7 @@ pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> 
         scenario_file: plan.source.as_ref().map(|p| p.display().to_string()),
         target: target.to_string(),
         model: if open { "open" } else { "closed" }.into(),
-        response_time_basis: if open { "intended_start" } else { "corrected" }.into(),
+        response_time_basis: if open { "intended_start" } else { "measured" }.into(),
         started_at: rfc3339(started_at),
         ended_at: None,
         duration_us: 0,
@@ -347,6 +367,28 @@ pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> 
     }
 }
 
+/// The open model serves every scenario's share of the arrival rate from a pool of users
+/// of that scenario: a pool smaller than the number of scenarios would leave some with
+/// none, and their iterations would all be dropped. Such a pool (a small `max_users`, or a
+/// worker's share of one) grows to one user per scenario.
+fn with_a_user_per_scenario(plan: &Plan) -> std::borrow::Cow<'_, Plan> {
+    let k = plan.scenarios.len();
+    match &plan.load.open {
+        Some(o) if o.max_users < k => {
+            let mut p = plan.clone();
+            if let Some(o) = p.load.open.as_mut() {
+                o.max_users = k;
+                o.pre_allocated = o.pre_allocated.max(k.min(o.max_users));
+            }
+            for s in &mut p.load.stages {
+                s.users = k;
+            }
+            std::borrow::Cow::Owned(p)
+        }
+        _ => std::borrow::Cow::Borrowed(plan),
+    }
+}
+
 /// Round to whole milliseconds, in µs (interval-log timestamps have ms resolution).
 fn ms_us(d: Duration) -> u64 {
     d.as_millis() as u64 * 1000
@@ -356,6 +398,8 @@ fn ms_us(d: Duration) -> u64 {
 /// `result.json`; an interrupted run returns normally, marked interrupted.
 pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineError> {
     raise_nofile_limit();
+    let plan = with_a_user_per_scenario(plan);
+    let plan: &Plan = &plan;
     let (cells, index) = layout(plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
     let factory = Arc::new(http::ClientFactory::new(&plan.defaults, &opts.base_url)?);
@@ -384,6 +428,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     writer.set_server_timing_names(recorder.server_timing_names().clone());
     acc.set_server_timing_names(recorder.server_timing_names().clone());
 
+    let slots = slots::Slots::new(plan);
     let start = Instant::now();
     let ctx = Arc::new(RunCtx {
         plan: plan.clone(),
@@ -401,13 +446,16 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         seed: opts.seed,
         record: opts.record,
         examples: Mutex::new(HashMap::new()),
-        open: plan.load.open.as_ref().map(|o| {
-            let weights: Vec<u32> = plan.scenarios.iter().map(|s| s.weight).collect();
-            open::Open::new(o, &weights, plan.defaults.timeout)
-        }),
+        open: plan
+            .load
+            .open
+            .as_ref()
+            .map(|o| open::Open::new(o, slots.pool().1, plan.defaults.timeout)),
         median_service: cells.iter().map(|_| AtomicU64::new(0)).collect(),
         page_cells: page::sub_cells(&cells),
-        feeds: feed::Feeds::new(plan),
+        feeds: feed::Feeds::new(plan, &slots),
+        slots,
+        blocked: blocked::Blocked::default(),
     });
     install_ctrlc(&opts.stop);
 
@@ -521,23 +569,26 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         writer.write_interval_with(*last_us, now_us - *last_us, &g, &data)?;
         let p = acc.add_interval_with(*last_us, now_us - *last_us, &g, &data);
         if ctx.open.is_none() {
-            // The expected interval follows the load: the median of the last 5 seconds'
-            // medians, so a ramp's or a step test's higher levels are not corrected with
-            // the lower levels' service time.
+            // Each step's usual service time follows the load: the median of the last 5
+            // seconds' medians (of the seconds it had responses in), so a ramp's or a step
+            // test's higher levels are not judged by the lower levels' times, and one odd
+            // second does not move it.
             for ((m, d), recent) in ctx
                 .median_service
                 .iter()
                 .zip(data.iter())
                 .zip(recent_medians.iter_mut())
             {
-                if d.service.count() >= 5 {
+                if !d.service.is_empty() {
                     if recent.len() == 5 {
                         recent.remove(0);
                     }
                     recent.push(d.service.quantile(0.5));
                     let mut sorted = recent.clone();
                     sorted.sort_unstable();
-                    m.store(sorted[sorted.len() / 2], Ordering::Relaxed);
+                    // The lower median: with two seconds so far, one stalled second must
+                    // not become the usual time.
+                    m.store(sorted[(sorted.len() - 1) / 2], Ordering::Relaxed);
                 }
             }
         }
@@ -596,9 +647,20 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     if let Some(open) = &ctx.open {
         // The schedule's own clock: from its start to when the scheduler stopped.
         let t0 = open.t0.get().copied().unwrap_or(start);
-        let t_end = open.t_end.get().copied().unwrap_or(start + end);
-        let ran = t_end.saturating_duration_since(t0);
-        let ran = ran.min(open.load.duration()).as_secs_f64().max(1e-3);
+        // The schedule's own clock: from its start to the end of the plan, or to when the
+        // scheduler stopped early (a stop). The scheduler ends at the plan's last arrival,
+        // which can come well before the plan's end (10 arrivals in 5 s: the last at 4.5 s).
+        let planned = open.load.duration();
+        let t_end = match opts.stop.stopped_at() {
+            Some(t) => t.max(t0),
+            None => t0 + planned,
+        };
+        let ran = t_end
+            .min(start + end)
+            .saturating_duration_since(t0)
+            .min(planned)
+            .as_secs_f64()
+            .max(1e-3);
         let c = &open.counters;
         run.open_model = Some(OpenModelStats {
             peak_rate: open.load.peak_rate(),
@@ -618,8 +680,11 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         });
     } else {
         run.co_correction = Some(CoCorrection {
-            method: "think_time_plus_median_service_time".into(),
+            method: "user_cycle".into(),
             synthetic_samples: acc.overall().corrected,
+            blocked: ctx.blocked.finish(&cells),
+            // Found below, on the run's seconds.
+            stalls: Vec::new(),
         });
     }
     run.ended_at = Some(rfc3339(SystemTime::now()));
@@ -654,6 +719,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     if let Some(o) = &result.run.open_model {
         // Open model: the most users busy at once (the series holds per-second means).
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
+    }
+    if let Some(co) = result.run.co_correction.as_mut() {
+        co.stalls = crate::metrics::find_stalls(&co.blocked, &result.timeseries);
+        co.blocked = crate::metrics::significant_blocked(&co.blocked, &result.timeseries);
     }
     writer.write_result(&result)?;
     *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;

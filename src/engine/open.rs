@@ -19,6 +19,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::scenario::OpenLoad;
 
+use super::slots::RoundRobin;
 use super::{RunCtx, StopLevel};
 
 /// A start counts as late beyond this (timers have 1 ms resolution; 10 ms is a delay a
@@ -191,20 +192,13 @@ impl Dispatch {
 }
 
 impl Open {
-    pub fn new(load: &OpenLoad, weights: &[u32], drop_after: Duration) -> Open {
-        let total: u64 = weights.iter().map(|w| u64::from((*w).max(1))).sum();
-        let pre_allocated = weights
-            .iter()
-            .map(|w| {
-                let share = u64::from((*w).max(1)) as f64 / total.max(1) as f64;
-                ((load.pre_allocated as f64 * share).ceil() as usize).max(1)
-            })
-            .collect();
+    /// `pre_allocated`: the users of each scenario set up before the schedule starts.
+    pub fn new(load: &OpenLoad, pre_allocated: &[usize], drop_after: Duration) -> Open {
         Open {
             load: load.clone(),
-            dispatch: weights.iter().map(|_| Dispatch::default()).collect(),
-            pre_allocated,
-            launched: weights.iter().map(|_| AtomicUsize::new(0)).collect(),
+            dispatch: pre_allocated.iter().map(|_| Dispatch::default()).collect(),
+            pre_allocated: pre_allocated.to_vec(),
+            launched: pre_allocated.iter().map(|_| AtomicUsize::new(0)).collect(),
             settled: AtomicUsize::new(0),
             t0: OnceLock::new(),
             t0_set: Notify::new(),
@@ -269,37 +263,6 @@ impl Open {
     }
 }
 
-/// Smooth weighted round robin (nginx's): the scenario of each ticket, in proportion to
-/// the weights and evenly interleaved.
-struct RoundRobin {
-    weights: Vec<i64>,
-    current: Vec<i64>,
-    total: i64,
-}
-
-impl RoundRobin {
-    fn new(weights: &[u32]) -> RoundRobin {
-        let weights: Vec<i64> = weights.iter().map(|w| i64::from((*w).max(1))).collect();
-        RoundRobin {
-            total: weights.iter().sum(),
-            current: vec![0; weights.len()],
-            weights,
-        }
-    }
-
-    fn next(&mut self) -> usize {
-        let mut best = 0;
-        for i in 0..self.weights.len() {
-            self.current[i] += self.weights[i];
-            if self.current[i] > self.current[best] {
-                best = i;
-            }
-        }
-        self.current[best] -= self.total;
-        best
-    }
-}
-
 /// Wait for the pre-allocated users (at most `limit`), start the schedule and run it to its
 /// end or a stop. Returns the number of tickets scheduled.
 ///
@@ -320,7 +283,12 @@ pub(super) fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) ->
     let t0 = Instant::now();
     let _ = open.t0.set(t0);
     open.t0_set.notify_waiters();
-    let weights: Vec<u32> = ctx.plan.scenarios.iter().map(|s| s.weight).collect();
+    let weights: Vec<u64> = ctx
+        .plan
+        .scenarios
+        .iter()
+        .map(|s| u64::from(s.weight.max(1)))
+        .collect();
     let mut rr = RoundRobin::new(&weights);
     let c = &open.counters;
     let mut i = 0u64;
@@ -370,16 +338,6 @@ pub(super) fn drop_pending(open: &Open) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn round_robin_follows_the_weights_evenly() {
-        let mut rr = RoundRobin::new(&[5, 1, 1]);
-        let picks: Vec<usize> = (0..7).map(|_| rr.next()).collect();
-        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 5);
-        assert_eq!(picks.iter().filter(|&&p| p == 1).count(), 1);
-        // nginx's example order: a a b a c a a.
-        assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
-    }
 
     #[test]
     fn offers_go_to_the_latest_idle_user_or_queue() {

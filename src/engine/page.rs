@@ -29,7 +29,7 @@ use crate::metrics::{
 };
 use crate::scenario::{DEFAULT_MAX_REDIRECTS, OtherHosts, PageAssets, PagePlan, StepPlan};
 
-use super::goose::{UserState, co_interval_us, send_step};
+use super::goose::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
 use super::http::{Req, Via, send};
 use super::{RunCtx, StopLevel};
 
@@ -513,25 +513,37 @@ fn is_html(ct: &str) -> bool {
 }
 
 /// Load one page: the document (recorded in its cell like any step), its assets (each
-/// recorded in the assets cell), then the page view itself in `cell`.
+/// recorded in the assets cell), then the page view itself in `cell` (which is what the
+/// page step's `timing` applies to).
 pub(super) async fn run(
     ctx: &RunCtx,
     cell: usize,
     step: &StepPlan,
     page: &PagePlan,
     st: &mut UserState,
-    intended: Option<Instant>,
-) {
+    timing: Timing,
+) -> StepEnd {
     let Some(cells) = ctx.page_cells.get(cell).copied().flatten() else {
-        return;
+        return StepEnd::Gone;
     };
-    let Some(doc) = send_step(ctx, cells.document, step, st, intended).await else {
-        // Cut off, or the request could not be built (recorded on the document).
-        if ctx.stop_level() != StopLevel::Hard && ctx.record && st.http.is_some() {
-            record_page(ctx, cell, step, st, 0, None, Some(ErrorKind::Template), 0);
+    // The document is timed like the page in the open model (from the intended start);
+    // in the closed model the page view carries the user's pace.
+    let doc_timing = match timing {
+        Timing::Open(_) => timing,
+        _ => Timing::Once,
+    };
+    let doc = match send_step(ctx, cells.document, step, st, doc_timing).await {
+        Ok(doc) => doc,
+        Err(NotSent::NotBuilt) => {
+            // Recorded on the document; the page view failed with it.
+            if ctx.record {
+                record_page(ctx, cell, st, timing, None, Some(ErrorKind::Template), 0);
+            }
+            return StepEnd::NotBuilt;
         }
-        return;
+        Err(NotSent::Gone) => return StepEnd::Gone,
     };
+    let intended = timing.intended();
     let start = intended.unwrap_or(doc.sent);
     let mut end = doc.sent + Duration::from_micros(doc.elapsed_us);
     let mut bytes = doc.bytes;
@@ -628,7 +640,7 @@ pub(super) async fn run(
             d = futures::future::join_all(fetches) => d,
             _ = ctx.wait_for(StopLevel::Hard) => {
                 ctx.cut_off.fetch_add(1, Ordering::Relaxed);
-                return;
+                return StepEnd::Gone;
             }
         };
         for (r, a) in reqs.iter().zip(&done) {
@@ -650,22 +662,19 @@ pub(super) async fn run(
             }
         }
     }
+    let service = doc
+        .service_us
+        .map(|_| micros(end.saturating_duration_since(doc.sent)));
     if ctx.record {
-        let service = doc
-            .service_us
-            .map(|_| micros(end.saturating_duration_since(doc.sent)));
-        let response = service.map(|_| micros(end.saturating_duration_since(start)));
-        record_page(
-            ctx,
-            cell,
-            step,
-            st,
-            response.unwrap_or(0),
-            service,
-            error,
-            bytes,
-        );
+        let times = service.map(|s| (micros(end.saturating_duration_since(start)), s));
+        record_page(ctx, cell, st, timing, times, error, bytes);
     }
+    if let Some(service) = service {
+        note_wait(ctx, cell, timing, doc.sent, service);
+    } else if doc.error == Some(ErrorKind::Timeout) {
+        note_wait(ctx, cell, timing, doc.sent, doc.elapsed_us);
+    }
+    StepEnd::Done
 }
 
 /// One asset request's sample: response time = service time (the page carries the wait).
@@ -689,24 +698,22 @@ fn record_asset(
     });
 }
 
-/// The page view's sample.
-#[allow(clippy::too_many_arguments)]
+/// The page view's sample: `times` are its response and service times, when the document
+/// came.
 fn record_page(
     ctx: &RunCtx,
     cell: usize,
-    step: &StepPlan,
-    st: &mut UserState,
-    response_us: u64,
-    service_us: Option<u64>,
+    st: &UserState,
+    timing: Timing,
+    times: Option<(u64, u64)>,
     error: Option<ErrorKind>,
     bytes: u64,
 ) {
-    let co_interval_us = co_interval_us(ctx, cell, step, st);
     ctx.recorder.record(&Sample {
         cell,
-        response_us: service_us.map(|_| response_us),
-        service_us,
-        co_interval_us,
+        response_us: times.map(|t| t.0),
+        service_us: times.map(|t| t.1),
+        co_interval_us: co_interval_us(ctx, st, timing),
         error,
         failed_checks: &[],
         bytes,

@@ -50,13 +50,20 @@ impl Hist {
     /// Record `us` and, as HdrHistogram's `record_correct` does, the samples a closed-loop
     /// generator omitted while it waited: `us - k * interval` for k = 1, 2, ... while the
     /// value is at least `interval`. Returns how many samples were added.
+    pub fn record_correct(&mut self, us: u64, expected_interval_us: u64) -> u64 {
+        self.record(us);
+        self.record_omitted(us, expected_interval_us)
+    }
+
+    /// Only the samples [`Hist::record_correct`] adds beside `us`: `us - k * interval` for
+    /// k = 1, 2, ... while the value is at least `interval` (none unless `us` is at least
+    /// twice the interval). Returns how many were recorded.
     ///
     /// Samples that fall into one bucket are recorded together, so the cost grows with the
     /// number of buckets spanned, not with `us / interval` (a 30 s stall at a 100 µs cadence
     /// is about 3,000 bucket updates, not 300,000 records).
-    pub fn record_correct(&mut self, us: u64, expected_interval_us: u64) -> u64 {
+    pub fn record_omitted(&mut self, us: u64, expected_interval_us: u64) -> u64 {
         let v = us.clamp(LOW_US, HIGH_US);
-        self.record(v);
         let step = expected_interval_us;
         if step == 0 || v <= step {
             return 0;

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use super::accumulate::{Accumulator, Gauges};
 use super::recorder::IntervalData;
 use super::result::{
-    CoCorrection, ErrorExample, GeneratorHealth, OpenModelStats, RunInfo, RunResult, RunStatus,
+    BlockedSecond, CoCorrection, ErrorExample, GeneratorHealth, OpenModelStats, RunInfo, RunResult,
+    RunStatus,
 };
 use super::server_timing::ServerTimingNames;
 use super::store::{self, RunWriter, StoredInterval};
@@ -163,6 +164,10 @@ pub fn merge_runs(
     if let Some(o) = &result.run.open_model {
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
     }
+    if let Some(co) = result.run.co_correction.as_mut() {
+        // Judged on the merged seconds: the users of every part together.
+        co.stalls = super::result::find_stalls(&co.blocked, &result.timeseries);
+    }
     writer.write_result(&result)?;
     Ok(result)
 }
@@ -235,8 +240,25 @@ fn merged_co(results: &[RunResult]) -> Option<CoCorrection> {
         .filter_map(|r| r.run.co_correction.as_ref())
         .collect();
     let first = (*parts.first()?).clone();
+    // Each second's waits added; the longest of them kept, with its step.
+    let mut blocked: BTreeMap<u64, BlockedSecond> = BTreeMap::new();
+    for b in parts.iter().flat_map(|c| c.blocked.iter()) {
+        let e = blocked.entry(b.t_s).or_insert_with(|| BlockedSecond {
+            t_s: b.t_s,
+            ..BlockedSecond::default()
+        });
+        e.blocked_us += b.blocked_us;
+        if b.longest_us > e.longest_us {
+            e.longest_us = b.longest_us;
+            e.usual_us = b.usual_us;
+            e.step = b.step.clone();
+        }
+    }
     Some(CoCorrection {
         synthetic_samples: parts.iter().map(|c| c.synthetic_samples).sum(),
+        blocked: blocked.into_values().collect(),
+        // Found again on the merged seconds (`merge_runs`).
+        stalls: Vec::new(),
         ..first
     })
 }

@@ -22,7 +22,9 @@ pub use recorder::{CellData, ErrorKind, IntervalData, Protocol, Recorder, Respon
 pub use result::*;
 pub use server_timing::{ServerTimingNames, ServerTimings};
 pub use store::{RunWriter, load_result, new_run_dir, read_hlog, read_journal};
-pub use verdict::{TargetOutcome, TargetStatus, Unit, Verdict, evaluate};
+pub use verdict::{
+    RunFailure, RunFailureKind, TargetOutcome, TargetStatus, Unit, Verdict, evaluate,
+};
 pub use window::WindowData;
 
 use std::path::PathBuf;
@@ -37,6 +39,29 @@ pub fn fmt_us(us: u64) -> String {
         format!("{:.1}ms", us as f64 / 1e3)
     } else {
         format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+/// A count and its noun, singular for exactly one: `1 user`, `2 users`, `0 targets`,
+/// `3 entries`. `word` is the singular; its last word takes the plural (`s`, `es` after
+/// `s`/`x`/`ch`/`sh`, `ies` for a `y` after a consonant): `1 failed check`, `2 failed
+/// checks`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        return format!("1 {word}");
+    }
+    let consonant_y = word.ends_with('y')
+        && !word
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| "aeiou".contains(c));
+    if consonant_y {
+        format!("{n} {}ies", &word[..word.len() - 1])
+    } else if ["s", "x", "ch", "sh"].iter().any(|e| word.ends_with(e)) {
+        format!("{n} {word}es")
+    } else {
+        format!("{n} {word}s")
     }
 }
 

@@ -145,10 +145,12 @@ pub struct Sample<'a> {
     pub response_us: Option<u64>,
     /// Service time, µs: from the actual send to the last byte of the body.
     pub service_us: Option<u64>,
-    /// Closed model: the user's expected interval between requests (think time plus normal
-    /// service time), µs. When set, the response-time histogram is corrected for
-    /// coordinated omission with it (HdrHistogram's `record_correct`); the service-time
-    /// histogram always keeps the raw value. `None` or 0: no correction.
+    /// Closed model: the user's own cycle, µs (one iteration of its scenario: every step's
+    /// usual service time plus its mean think time), the interval at which it sends this
+    /// step. When set, the samples
+    /// a coordinated-omission correction would add (HdrHistogram's `record_correct`) go
+    /// into [`CellData::omitted`], a separate *estimate*; the response-time histogram always
+    /// keeps the measured value. `None` or 0: no estimate.
     pub co_interval_us: Option<u64>,
     pub error: Option<ErrorKind>,
     /// Indexes (into the cell's check labels) of the checks and extracts that failed.
@@ -177,12 +179,16 @@ impl Sample<'_> {
 /// Counts and the histograms of one cell over some span of time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellData {
-    /// Response time (what gates): intended start to last byte in the open model,
-    /// corrected for coordinated omission in the closed model.
+    /// Response time (what gates): intended start to last byte in the open model, send to
+    /// last byte (as measured) in the closed model.
     pub hist: Hist,
     /// Service time: actual send to last byte, raw (one sample per response).
     pub service: Hist,
-    /// Samples the coordinated-omission correction added to `hist` (closed model).
+    /// Closed model: the samples a coordinated-omission correction with each user's own
+    /// cycle would add (the requests users would have sent while they waited); `hist` plus
+    /// these is the corrected *estimate*. `None` until the first one (most runs have none).
+    pub omitted: Option<Hist>,
+    /// Samples in `omitted`.
     pub corrected: u64,
     pub requests: u64,
     pub ok: u64,
@@ -219,9 +225,13 @@ impl CellData {
         self.requests += 1;
         self.bytes += s.bytes;
         if let Some(us) = s.response_us {
-            match s.co_interval_us {
-                Some(i) if i > 0 => self.corrected += self.hist.record_correct(us, i),
-                _ => self.hist.record(us),
+            self.hist.record(us);
+            if let Some(i) = s
+                .co_interval_us
+                .filter(|&i| i > 0 && us >= i.saturating_mul(2))
+            {
+                let omitted = self.omitted.get_or_insert_with(Hist::new);
+                self.corrected += omitted.record_omitted(us, i);
             }
         }
         if let Some(us) = s.service_us {
@@ -263,6 +273,9 @@ impl CellData {
     pub fn add(&mut self, other: &CellData) {
         self.hist.add(&other.hist);
         self.service.add(&other.service);
+        if let Some(o) = other.omitted.as_ref().filter(|o| !o.is_empty()) {
+            self.omitted.get_or_insert_with(Hist::new).add(o);
+        }
         self.corrected += other.corrected;
         self.requests += other.requests;
         self.ok += other.ok;
@@ -306,6 +319,9 @@ impl CellData {
         into.add(self);
         self.hist.reset();
         self.service.reset();
+        if let Some(o) = self.omitted.as_mut() {
+            o.reset();
+        }
         self.corrected = 0;
         self.requests = 0;
         self.ok = 0;
@@ -322,6 +338,15 @@ impl CellData {
 
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
+    }
+
+    /// Closed model: the corrected estimate (measured response times plus the samples the
+    /// users omitted while they waited); `None` when nothing was omitted.
+    pub fn co_estimate(&self) -> Option<Hist> {
+        let omitted = self.omitted.as_ref().filter(|o| !o.is_empty())?;
+        let mut h = self.hist.clone();
+        h.add(omitted);
+        Some(h)
     }
 
     /// Errors by kind name, the kinds with none left out (`result.json`, the journal).

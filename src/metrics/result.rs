@@ -96,9 +96,11 @@ pub struct RunInfo {
     /// whatever the responses do).
     pub model: String,
     /// What `response_time` measures in this run: `intended_start` (open model: from the
-    /// scheduled start of the iteration, queueing in the generator included) or
-    /// `corrected` (closed model: corrected for coordinated omission with each user's
-    /// expected interval). `service_time` is always the raw send-to-last-byte time.
+    /// scheduled start of the iteration, queueing in the generator included) or `measured`
+    /// (closed model: send to last byte, as measured; a closed-model user has no schedule
+    /// to correct against, see `co_correction`). Runs of older versions say `corrected`:
+    /// their closed-model response times hold synthetic samples. `service_time` is always
+    /// the raw send-to-last-byte time.
     #[serde(default)]
     pub response_time_basis: String,
     /// RFC 3339, UTC.
@@ -120,7 +122,9 @@ pub struct RunInfo {
     /// Open model: the schedule and how well it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_model: Option<OpenModelStats>,
-    /// Closed model: the coordinated-omission correction applied to `response_time`.
+    /// Closed model: stalls (users blocked far beyond their own pace) and the corrected
+    /// estimate kept beside the measured `response_time` (older runs: the correction that
+    /// was applied to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub co_correction: Option<CoCorrection>,
     /// How the generator itself fared: CPU, scheduler lag, saturation.
@@ -170,16 +174,196 @@ pub struct OpenModelStats {
     pub schedule_offset_us: u64,
 }
 
-/// The closed model's coordinated-omission correction.
+/// The closed model's view of coordinated omission.
+///
+/// A closed-model user sends its next request when the last one is answered: it has no
+/// schedule, so its measured times are what the server took, and they are what Skein shows
+/// and judges. What they cannot show by themselves is a stall: a user blocked for a second
+/// sends one request instead of a hundred, and the hundred are never measured. So Skein
+/// finds the seconds in which users were blocked far beyond their own pace (`stalls`), and
+/// keeps a corrected *estimate* beside the measurements (each step's `co_estimate`): the
+/// samples HdrHistogram's `record_correct` adds with the interval of each user's own
+/// cycle: one iteration of its scenario, every step's usual service time plus its mean
+/// think time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoCorrection {
-    /// How the expected interval is found: `think_time_plus_median_service_time` (the
-    /// step's mean think time plus the step's median service time so far).
+    /// How the estimate's interval is found: `user_cycle` (one iteration of the user's
+    /// scenario: each step's usual service time, the lower median of its last 5 seconds'
+    /// medians, plus its mean think time; nothing before every step has one). Runs of older
+    /// versions: `think_time_plus_median_service_time`, applied to `response_time` itself
+    /// (`run.response_time_basis` = `corrected`).
     pub method: String,
-    /// Samples the correction added to the response-time histograms (requests that the
-    /// users would have sent had they not been waiting on a stalled response).
+    /// Samples in the estimate beyond the measured ones (requests the users would have
+    /// sent had they kept their pace while they waited). Not in `response_time` unless
+    /// `run.response_time_basis` is `corrected`.
     pub synthetic_samples: u64,
+    /// The seconds in which some user waited at least twice its step's usual service time:
+    /// how long they waited beyond it, per second of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<BlockedSecond>,
+    /// Windows in which users were blocked far beyond their own pace: the target stalled
+    /// (see [`find_stalls`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalls: Vec<Stall>,
+}
+
+/// How long users waited beyond their steps' usual time in one second of a closed-model run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedSecond {
+    /// The second, counted from the start of the run (0 = the first).
+    pub t_s: u64,
+    /// User-time spent in this second waiting beyond the step's usual service time, by
+    /// requests that took at least twice it, µs.
+    pub blocked_us: u64,
+    /// The longest such wait that overlapped this second, its step's usual time, and its
+    /// step.
+    pub longest_us: u64,
+    pub usual_us: u64,
+    pub step: String,
+}
+
+/// A window in which users were blocked far beyond their own pace.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    /// Start and end, from the start of the run (whole seconds).
+    pub from_us: u64,
+    pub to_us: u64,
+    /// Share of the active users' time in the window spent waiting beyond their steps'
+    /// usual time (0 to 1).
+    pub blocked_share: f64,
+    /// The longest wait, its step's usual time, and its step.
+    pub longest_us: u64,
+    pub usual_us: u64,
+    pub step: String,
+}
+
+/// A second is part of a stall when at least this share of the users' time went to waits
+/// beyond their steps' usual time...
+pub const STALL_SHARE: f64 = 0.1;
+/// ... and at least this many times the run's median share (a target whose slow requests
+/// are steady, such as cache misses, is not stalling; one that freezes is)...
+pub const STALL_OVER_MEDIAN: f64 = 3.0;
+/// ... and the active users did not change by more than [`STALL_USERS_CHANGE`] over this
+/// many seconds before it (a step's usual time follows the load over 5 seconds, so right
+/// after a ramp or a step test's next level every wait looks long against it).
+pub const STALL_STEADY_SECONDS: usize = 5;
+/// See [`STALL_STEADY_SECONDS`].
+pub const STALL_USERS_CHANGE: f64 = 0.1;
+
+/// For each point of `timeseries`, the share of its users' time spent in waits beyond the
+/// steps' usual time (0 to 1). A blocked second counts in the point whose interval holds
+/// its middle (the points are the harvest's seconds, which may drift from whole seconds).
+fn blocked_shares(blocked: &[BlockedSecond], timeseries: &[TimePoint]) -> Vec<f64> {
+    let mut us = vec![0u64; timeseries.len()];
+    for b in blocked {
+        if let Some(u) = point_of(b, timeseries).and_then(|i| us.get_mut(i)) {
+            *u += b.blocked_us;
+        }
+    }
+    timeseries
+        .iter()
+        .zip(us)
+        .map(|(p, us)| share_of(us, p))
+        .collect()
+}
+
+/// The point of `timeseries` whose interval holds the middle of blocked second `b`: the
+/// last that starts at or before it.
+fn point_of(b: &BlockedSecond, timeseries: &[TimePoint]) -> Option<usize> {
+    let mid = b.t_s.saturating_mul(1_000_000).saturating_add(500_000);
+    timeseries.partition_point(|p| p.t_us <= mid).checked_sub(1)
+}
+
+/// `us` of blocked user-time as a share of the user-time of point `p`.
+fn share_of(us: u64, p: &TimePoint) -> f64 {
+    let user_us = p.users.max(1) as f64 * p.duration_us.max(1) as f64;
+    (us as f64 / user_us).min(1.0)
+}
+
+/// The seconds worth keeping in `result.json`: those in which the users lost at least a
+/// tenth of [`STALL_SHARE`] of their time (a server with a heavy tail has a few long waits
+/// almost every second; the rest change no stall and no median that matters).
+pub fn significant_blocked(
+    blocked: &[BlockedSecond],
+    timeseries: &[TimePoint],
+) -> Vec<BlockedSecond> {
+    blocked
+        .iter()
+        .filter(|b| {
+            point_of(b, timeseries)
+                .and_then(|i| timeseries.get(i))
+                .is_some_and(|p| share_of(b.blocked_us, p) >= STALL_SHARE / 10.0)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The stalls of a closed-model run: runs of consecutive seconds in which the users spent
+/// at least [`STALL_SHARE`] of their time, and [`STALL_OVER_MEDIAN`] times the run's median
+/// share, waiting beyond their steps' usual time, while the load was steady (see
+/// [`STALL_STEADY_SECONDS`]). `timeseries` gives the active users of each second.
+pub fn find_stalls(blocked: &[BlockedSecond], timeseries: &[TimePoint]) -> Vec<Stall> {
+    let shares = blocked_shares(blocked, timeseries);
+    let mut sorted = shares.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let limit = STALL_SHARE.max(STALL_OVER_MEDIAN * median);
+    // The longest wait of each point, with its step.
+    let mut longest: Vec<Option<&BlockedSecond>> = vec![None; timeseries.len()];
+    for b in blocked {
+        if let Some(l) = point_of(b, timeseries).and_then(|i| longest.get_mut(i))
+            && l.is_none_or(|x| b.longest_us > x.longest_us)
+        {
+            *l = Some(b);
+        }
+    }
+    let steady = |i: usize| {
+        let from = i.saturating_sub(STALL_STEADY_SECONDS);
+        let users = timeseries[from..=i].iter().map(|p| p.users);
+        let (lo, hi) = (users.clone().min().unwrap_or(0), users.max().unwrap_or(0));
+        (hi - lo) as f64 <= STALL_USERS_CHANGE * hi as f64
+    };
+    let mut out: Vec<Stall> = Vec::new();
+    let mut open: Option<(Stall, f64, u64)> = None;
+    for (i, p) in timeseries.iter().enumerate() {
+        if shares[i] >= limit && steady(i) {
+            let (stall, sum, n) = open.get_or_insert_with(|| {
+                (
+                    Stall {
+                        from_us: p.t_us,
+                        ..Stall::default()
+                    },
+                    0.0,
+                    0,
+                )
+            });
+            stall.to_us = p.t_us + p.duration_us;
+            if let Some(b) = longest[i]
+                && b.longest_us > stall.longest_us
+            {
+                stall.longest_us = b.longest_us;
+                stall.usual_us = b.usual_us;
+                stall.step = b.step.clone();
+            }
+            *sum += shares[i];
+            *n += 1;
+        } else if let Some((stall, sum, n)) = open.take() {
+            out.push(Stall {
+                blocked_share: sum / n as f64,
+                ..stall
+            });
+        }
+    }
+    if let Some((stall, sum, n)) = open.take() {
+        out.push(Stall {
+            blocked_share: sum / n as f64,
+            ..stall
+        });
+    }
+    out
 }
 
 /// The generator's own health over the run.
@@ -237,7 +421,7 @@ impl Generator {
 }
 
 /// One (scenario, step) pair: the unit of recording and the interval log's tag.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CellInfo {
     pub id: usize,
@@ -299,6 +483,11 @@ pub struct Summary {
     /// per response (what a closed-loop tool without correction reports).
     #[serde(default)]
     pub service_time: Latency,
+    /// Closed model: the corrected estimate, `response_time` plus the samples the users
+    /// would have sent had they kept their own pace while they waited (see
+    /// `run.co_correction`); absent when nothing was omitted. An estimate, never judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub co_estimate: Option<Latency>,
     /// The responses' `Server-Timing` entries by name: each entry's `dur`, one sample per
     /// entry sent (a response without the entry adds nothing), µs. At most 16 names a run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -395,6 +584,7 @@ impl Summary {
             errors_by_kind: d.errors_by_kind(),
             response_time: Latency::from_hist(&d.hist),
             service_time: Latency::from_hist(&d.service),
+            co_estimate: d.co_estimate().as_ref().map(Latency::from_hist),
             server_timing: d
                 .server_timing
                 .iter()
@@ -520,5 +710,64 @@ impl RunResult {
     /// The row of a step name.
     pub fn step(&self, name: &str) -> Option<&StepResult> {
         self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod stall_tests {
+    use super::*;
+
+    fn seconds(users: &[u64]) -> Vec<TimePoint> {
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| TimePoint {
+                t_us: i as u64 * 1_000_000 + 3_000,
+                duration_us: 1_000_000,
+                users: u,
+                ..TimePoint::default()
+            })
+            .collect()
+    }
+
+    fn wait(t_s: u64, users: u64, share: f64) -> BlockedSecond {
+        BlockedSecond {
+            t_s,
+            blocked_us: (users as f64 * share * 1e6) as u64,
+            longest_us: 900_000 + t_s,
+            usual_us: 10_000,
+            step: format!("s{t_s}"),
+        }
+    }
+
+    #[test]
+    fn a_freeze_is_a_stall_with_its_window_and_longest_wait() {
+        let ts = seconds(&[10; 8]);
+        let b = vec![wait(1, 10, 0.005), wait(3, 10, 0.4), wait(4, 10, 0.6)];
+        let s = find_stalls(&b, &ts);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!((s[0].from_us, s[0].to_us), (3_003_000, 5_003_000));
+        assert!((s[0].blocked_share - 0.5).abs() < 1e-3, "{s:?}");
+        assert_eq!((s[0].longest_us, s[0].step.as_str()), (900_004, "s4"));
+        // The second at 0.5% is not worth keeping; the others are.
+        let kept: Vec<u64> = significant_blocked(&b, &ts).iter().map(|b| b.t_s).collect();
+        assert_eq!(kept, [3, 4]);
+    }
+
+    #[test]
+    fn steady_slow_requests_and_load_changes_are_not_stalls() {
+        // A quarter of every second lost to slow requests (cache misses): the median share
+        // is that, so nothing stands out.
+        let ts = seconds(&[10; 8]);
+        let b: Vec<_> = (0..8).map(|t| wait(t, 10, 0.25)).collect();
+        assert!(find_stalls(&b, &ts).is_empty());
+        // A step test's next level: long waits right after the users doubled.
+        let ts = seconds(&[10, 10, 10, 10, 20, 20, 20, 20, 20, 20, 20]);
+        let b = vec![wait(4, 20, 0.5), wait(5, 20, 0.3)];
+        assert!(find_stalls(&b, &ts).is_empty());
+        // ... but the same waits once the level has held for 5 seconds are a stall.
+        let b = vec![wait(10, 20, 0.5)];
+        assert_eq!(find_stalls(&b, &ts).len(), 1);
+        assert!(find_stalls(&[], &[]).is_empty());
     }
 }

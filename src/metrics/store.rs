@@ -35,6 +35,10 @@ pub const SERVICE_SUFFIX: &str = "~service";
 /// Tag infix of the `Server-Timing` histograms in the interval log: `TAG~st:NAME` holds
 /// the `dur` of the entry `NAME` (µs). Cell tags never contain `~`.
 pub const SERVER_TIMING_INFIX: &str = "~st:";
+/// Tag suffix of the closed model's coordinated-omission estimate in the interval log
+/// (`TAG~omitted`): only the samples the users would have sent while they waited; the
+/// plain tag plus these is the corrected estimate. Absent when nothing was omitted.
+pub const OMITTED_SUFFIX: &str = "~omitted";
 
 /// What an interval-log histogram holds, read from its tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,6 +49,8 @@ pub enum HistKind<'a> {
     Service,
     /// A `Server-Timing` entry (`TAG~st:NAME`).
     ServerTiming(&'a str),
+    /// The closed model's omitted samples (`TAG~omitted`), an estimate kept apart.
+    Omitted,
 }
 
 /// The cell tag of an interval-log tag, and what its histogram holds; `None` for a tag
@@ -53,6 +59,7 @@ pub fn split_tag(tag: &str) -> Option<(&str, HistKind<'_>)> {
     match tag.split_once('~') {
         None => Some((tag, HistKind::Response)),
         Some((cell, "service")) => Some((cell, HistKind::Service)),
+        Some((cell, "omitted")) => Some((cell, HistKind::Omitted)),
         Some((cell, rest)) => rest
             .strip_prefix("st:")
             .filter(|n| !n.is_empty())
@@ -275,7 +282,7 @@ impl RunWriter {
         let date = chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339();
         let header = format!(
             "#[Histogram log format version 1.3]\n\
-             #[Written by skein {}: response times in microseconds, one tag per scenario step; TAG~service: service times; TAG~st:NAME: Server-Timing entry NAME]\n\
+             #[Written by skein {}: response times in microseconds, one tag per scenario step; TAG~service: service times; TAG~st:NAME: Server-Timing entry NAME; TAG~omitted: closed model, samples a coordinated-omission correction would add (an estimate, not in TAG)]\n\
              #[StartTime: {epoch:.3} (seconds since epoch), {date}]\n\
              #[BaseTime: {epoch:.3} (seconds since epoch)]\n\
              #[MaxValueDivisor: 1000.0 (maximums below are in milliseconds)]\n\
@@ -334,7 +341,8 @@ impl RunWriter {
                 (&d.hist, String::new()),
                 (&d.service, SERVICE_SUFFIX.to_string()),
             ];
-            for (h, suffix) in all.into_iter().chain(timings) {
+            let omitted = d.omitted.as_ref().map(|h| (h, OMITTED_SUFFIX.to_string()));
+            for (h, suffix) in all.into_iter().chain(omitted).chain(timings) {
                 if h.is_empty() {
                     continue;
                 }
@@ -541,7 +549,9 @@ pub fn read_intervals(
         .map(|c| (c.tag.as_str(), c.id))
         .collect();
     // Histograms by (cell, kind, interval start in ms); kind 0 is the response time, 1 the
-    // service time, 2 + id a Server-Timing entry (ids in order of first appearance).
+    // service time, 2 + id a Server-Timing entry (ids in order of first appearance), and
+    // OMITTED the closed model's omitted samples.
+    const OMITTED: usize = usize::MAX;
     let mut hists: HashMap<(usize, usize, u64), Hist> = HashMap::new();
     let hpath = dir.join(HLOG_FILE);
     if hpath.is_file() {
@@ -552,6 +562,7 @@ pub fn read_intervals(
             let kind = match kind {
                 HistKind::Response => 0,
                 HistKind::Service => 1,
+                HistKind::Omitted => OMITTED,
                 HistKind::ServerTiming(name) => match names.id(name) {
                     Some(id) => 2 + id,
                     None => continue,
@@ -604,6 +615,7 @@ pub fn read_intervals(
             if let Some(h) = hists.remove(&(c.cell, 1, ms)) {
                 d.service = h;
             }
+            d.omitted = hists.remove(&(c.cell, OMITTED, ms));
             for id in 0..names.len() {
                 if let Some(h) = hists.remove(&(c.cell, 2 + id, ms)) {
                     if d.server_timing.len() <= id {

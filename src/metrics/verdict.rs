@@ -79,10 +79,34 @@ pub struct Verdict {
     pub schema_version: u32,
     /// Run folder name.
     pub run_id: String,
-    /// True when every target passed (no fail, nothing unmeasured). A run with no targets
-    /// passes.
+    /// True when every target passed (no fail, nothing unmeasured) and the run did not
+    /// fail on its own (`run_failed`). A run with no targets passes unless no
+    /// request succeeded.
     pub passed: bool,
     pub targets: Vec<TargetOutcome>,
+    /// Why the run failed whatever its targets say: a run without targets in which no
+    /// request succeeded. Absent when it did not (and in a `summary.json` from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_failed: Option<RunFailure>,
+}
+
+/// A run that failed by a rule built into Skein rather than by a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunFailure {
+    pub kind: RunFailureKind,
+    /// In words, for people: `no request succeeded (1234 requests: 1234 connection_refused)`.
+    pub detail: String,
+}
+
+/// Which built-in rule a run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunFailureKind {
+    /// The run had no targets and not one request was ok: every request was an error
+    /// (refused, timed out, 4xx/5xx, could not be built) or failed a check, or none was
+    /// made. A run with targets is judged by them alone.
+    NoRequestSucceeded,
 }
 
 impl Verdict {
@@ -321,17 +345,74 @@ impl Tally {
 /// ones on the intervals in `windows` that start at or after the window's start. A target
 /// whose metric the run did not produce is [`TargetStatus::NotMeasured`], which fails the
 /// verdict like a miss.
+///
+/// A run without targets is judged by one built-in rule: it fails when no request
+/// succeeded ([`RunFailureKind::NoRequestSucceeded`]), so that a run against a dead or
+/// refusing target never passes silently.
 pub fn evaluate(result: &RunResult, windows: &WindowData, targets: &[Target]) -> Verdict {
     let outcomes: Vec<TargetOutcome> = targets
         .iter()
         .map(|t| outcome(t, measure(result, windows, t)))
         .collect();
+    // A run stopped (Ctrl-C) before it made any request has nothing to judge: it is an
+    // interruption, not a failure.
+    let stopped_before_any =
+        result.run.status == super::RunStatus::Interrupted && result.overall.requests == 0;
+    let run_failed = if targets.is_empty() && !stopped_before_any {
+        no_request_succeeded(&result.overall)
+    } else {
+        None
+    };
     Verdict {
         schema_version: SUMMARY_SCHEMA_VERSION,
         run_id: result.run.id.clone(),
-        passed: outcomes.iter().all(|o| o.status == TargetStatus::Pass),
+        passed: run_failed.is_none() && outcomes.iter().all(|o| o.status == TargetStatus::Pass),
         targets: outcomes,
+        run_failed,
     }
+}
+
+/// The built-in rule of a run without targets: at least one request must succeed. `None`
+/// when one did; otherwise what happened to the requests, largest share first:
+/// `no request succeeded (1234 requests: 1200 connection_refused, 34 failed a check)`.
+fn no_request_succeeded(all: &Summary) -> Option<RunFailure> {
+    if all.ok > 0 {
+        return None;
+    }
+    let detail = if all.requests == 0 {
+        "no request succeeded: none was made".to_string()
+    } else {
+        let mut parts: Vec<(u64, String)> = all
+            .errors_by_kind
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (*n, format!("{n} {k}")))
+            .collect();
+        if all.check_failed > 0 {
+            parts.push((
+                all.check_failed,
+                format!("{} failed a check", all.check_failed),
+            ));
+        }
+        // Errors counted without a kind (a result from an older Skein) still add up.
+        let named: u64 = parts.iter().map(|(n, _)| n).sum();
+        let other = (all.errors + all.check_failed).saturating_sub(named);
+        if other > 0 {
+            parts.push((other, super::plural(other, "other error")));
+        }
+        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+        let parts: Vec<String> = parts.into_iter().map(|(_, p)| p).collect();
+        let requests = super::plural(all.requests, "request");
+        if parts.is_empty() {
+            format!("no request succeeded ({requests})")
+        } else {
+            format!("no request succeeded ({requests}: {})", parts.join(", "))
+        }
+    };
+    Some(RunFailure {
+        kind: RunFailureKind::NoRequestSucceeded,
+        detail,
+    })
 }
 
 /// The value of `t`'s metric, or why there is none.

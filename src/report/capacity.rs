@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::charts::capacity::{LatencyLoadChart, StepSpectrumChart, UslChart};
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
-use super::{Folder, ReportError, escape_xml as esc};
+use super::{Folder, ReportError, escape_xml as esc, plural};
 use crate::capacity::{CapacityPlan, CapacityReport, LoadModel, StepAnalysis, UslFit};
 
 /// File names written, besides one `capacity-*.svg` and `capacity-*.png` per chart.
@@ -103,8 +103,8 @@ fn scope_line(r: &CapacityReport) -> String {
         None => "no p95 SLO".into(),
     };
     format!(
-        "{} steps from {} ({model}); {slo}, error rate <= {}",
-        r.steps.len(),
+        "{} from {} ({model}); {slo}, error rate <= {}",
+        plural(r.steps.len() as u64, "step"),
         r.source,
         fmt_pct(r.max_error_rate)
     )
@@ -153,8 +153,10 @@ fn model_rows(u: &UslFit) -> Vec<(&'static str, String, String)> {
             "fit",
             format!("R² {:.4}, MAPE {}", u.r2, fmt_pct(u.mape)),
             format!(
-                "{} points, RMSE {:.1}/s, {} iterations",
-                u.points, u.rmse, u.iterations
+                "{}, RMSE {:.1}/s, {}",
+                plural(u.points as u64, "point"),
+                u.rmse,
+                plural(u.iterations.into(), "iteration")
             ),
         ),
     ];
@@ -198,12 +200,12 @@ fn plan_rows(r: &CapacityReport, p: &CapacityPlan) -> Vec<(&'static str, String)
     rows.push((
         "per instance",
         format!(
-            "{}{} sustained ({} instance(s) tested)",
+            "{}{} sustained ({} tested)",
             rate(p.rps_per_instance),
             p.users_per_instance
                 .map(|u| format!(", {} users", num(u)))
                 .unwrap_or_default(),
-            pl.instances_tested
+            plural(pl.instances_tested.into(), "instance")
         ),
     ));
     if let (Some(now), Some(h)) = (p.peak_now, p.peak_at_horizon) {
@@ -274,7 +276,7 @@ fn plan_rows(r: &CapacityReport, p: &CapacityPlan) -> Vec<(&'static str, String)
         rows.push((
             "1000+ concurrent users",
             format!(
-                "{}: {} users sustained {}; {} instance(s) for 1000",
+                "{}: {} users sustained {}; {} for 1000",
                 if k.met { "MET" } else { "NOT MET" },
                 num(k.users_sustained),
                 if r.slo_p95_us.is_some() {
@@ -282,7 +284,7 @@ fn plan_rows(r: &CapacityReport, p: &CapacityPlan) -> Vec<(&'static str, String)
                 } else {
                     "(no latency SLO given)"
                 },
-                k.instances_for_1000
+                plural(k.instances_for_1000.into(), "instance")
             ),
         ));
     }

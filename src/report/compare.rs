@@ -5,7 +5,8 @@
 //!
 //! The latencies compared are the runs' response times. When the two runs measured them
 //! differently (open against closed model, corrected against raw), or either generator was
-//! saturated, [`caveats`] says so, at the top of `compare.md` and `compare.html`.
+//! saturated, or were set up differently (load model, users, rate, duration, targets),
+//! [`caveats`] says so, at the top of `compare.md` and `compare.html`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,11 +14,12 @@ use std::path::{Path, PathBuf};
 use super::charts::overlay::{EndpointP95Chart, P95TimeChart, SpectrumOverlayChart};
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
-use super::{Folder, ReportError, escape_xml as esc};
+use super::{Folder, ReportError, escape_xml as esc, plural};
 use crate::metrics::compare::{
     Call, Comparison, ErrorComparison, IntervalRate, IntervalUs, MetricComparison, Presence,
-    RowComparison, quantile_name,
+    RowComparison, quantile_name, setup_differences, target_differences,
 };
+use crate::metrics::verdict::Target;
 use crate::metrics::{RunResult, RunStatus};
 
 /// File names written, besides one `compare-*.svg` and `compare-*.png` per chart.
@@ -27,11 +29,13 @@ pub const JSON_FILE: &str = "compare.json";
 
 /// Write `compare.json`, `compare.md`, the charts (SVG and PNG) and `compare.html` into
 /// `dir` (created if missing). Returns the paths written, in that order.
+/// `caveats` (from [`caveats`]) open `compare.md` and `compare.html`.
 pub fn write_all(
     dir: &Path,
     base: &RunResult,
     cand: &RunResult,
     c: &Comparison,
+    caveats: &[String],
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Folder::create(dir)?;
     let mut json = serde_json::to_vec_pretty(c).map_err(|e| ReportError::Write {
@@ -40,20 +44,25 @@ pub fn write_all(
     })?;
     json.push(b'\n');
     out.write(JSON_FILE, &json)?;
-    let notes = caveats(base, cand);
-    out.write(MARKDOWN_FILE, markdown_with(c, &notes).as_bytes())?;
+    out.write(MARKDOWN_FILE, markdown_with(c, caveats).as_bytes())?;
     let charts = render_charts(base, cand, c)?;
     out.write_charts(&charts)?;
-    out.write(HTML_FILE, html_with(c, &charts, &notes).as_bytes())?;
+    out.write(HTML_FILE, html_with(c, &charts, caveats).as_bytes())?;
     Ok(out.written)
 }
 
-/// What a reader must know before comparing the two runs' latencies: that they show
-/// different response times (open against closed model, coordinated-omission corrected
-/// against raw), or that a generator was saturated. Empty when the runs compare like for
-/// like.
-pub fn caveats(base: &RunResult, cand: &RunResult) -> Vec<String> {
-    let mut out = Vec::new();
+/// What a reader must know before comparing the two runs: that they were set up
+/// differently (load model, users, arrival rate, planned duration: see
+/// [`setup_differences`]), were judged by different targets (`targets`, each run's
+/// `targets.json` when both are known), show different response times (corrected against
+/// raw), or that a generator was saturated. Empty when the runs compare like for like.
+pub fn caveats(
+    base: &RunResult,
+    cand: &RunResult,
+    targets: Option<(&[Target], &[Target])>,
+) -> Vec<String> {
+    let mut out = setup_differences(base, cand);
+    let models_differ = super::is_open(base) != super::is_open(cand);
     // What each run's `response_time` is; old runs (no basis) are raw, closed-model times.
     fn basis(r: &RunResult) -> &str {
         match r.run.response_time_basis.as_str() {
@@ -63,7 +72,8 @@ pub fn caveats(base: &RunResult, cand: &RunResult) -> Vec<String> {
         }
     }
     let (b, c) = (basis(base), basis(cand));
-    if b != c {
+    // Different load models already say that response time means different things.
+    if b != c && !models_differ {
         let what = |r: &RunResult, k: &str| match k {
             "raw" => "raw response times (no coordinated-omission correction: an older Skein)"
                 .to_string(),
@@ -75,6 +85,9 @@ pub fn caveats(base: &RunResult, cand: &RunResult) -> Vec<String> {
             what(base, b),
             what(cand, c)
         ));
+    }
+    if let Some(t) = targets.and_then(|(b, c)| target_differences(b, c)) {
+        out.push(t);
     }
     for (side, r) in [("baseline", base), ("candidate", cand)] {
         if r.run.generator_health.as_ref().is_some_and(|h| h.saturated) {
@@ -235,11 +248,11 @@ fn run_line(r: &crate::metrics::compare::RunRef) -> String {
         RunStatus::Running => ", not finished".into(),
     };
     format!(
-        "{} (started {}, {:.1}s, {} requests{status})",
+        "{} (started {}, {:.1}s, {}{status})",
         r.id,
         r.started_at,
         r.duration_us as f64 / 1e6,
-        r.requests
+        plural(r.requests, "request")
     )
 }
 
@@ -387,7 +400,7 @@ pub fn markdown_with(c: &Comparison, caveats: &[String]) -> String {
         super::markdown::code(&run_line(&c.candidate))
     );
     if v.regressed {
-        let _ = writeln!(s, "**{} regression(s):**\n", v.reasons.len());
+        let _ = writeln!(s, "**{}:**\n", plural(v.reasons.len() as u64, "regression"));
         for r in &v.reasons {
             let _ = writeln!(s, "- {}", super::markdown::cell(r));
         }
@@ -785,8 +798,11 @@ fn html_row_details(s: &mut String, r: &RowComparison) {
         x.as_ref()
             .map(|x| {
                 format!(
-                    "{} requests, {} responses over {} non-empty seconds, n_eff {}",
-                    x.requests, x.responses, x.intervals, x.n_eff
+                    "{}, {} over {}, n_eff {}",
+                    plural(x.requests, "request"),
+                    plural(x.responses, "response"),
+                    plural(x.intervals, "non-empty second"),
+                    x.n_eff
                 )
             })
             .unwrap_or_else(|| "not in this run".into())
@@ -850,32 +866,143 @@ mod tests {
 #[cfg(test)]
 mod caveat_tests {
     use super::*;
+    use crate::metrics::verdict::{Metric, Op, Scope, Unit};
     use crate::report::fixtures;
 
     #[test]
     fn runs_measured_alike_have_no_caveat() {
         let (a, _) = fixtures::closed();
-        assert!(caveats(&a, &a).is_empty());
+        assert!(caveats(&a, &a, None).is_empty());
         let (old, _) = fixtures::old();
-        assert!(caveats(&old, &old).is_empty());
+        assert!(caveats(&old, &old, None).is_empty());
+        let t = [target("p95 < 100ms")];
+        assert!(caveats(&a, &a, Some((&t, &t))).is_empty());
     }
 
     #[test]
     fn different_response_times_and_saturation_are_named() {
         let (old, _) = fixtures::old();
-        let (open, _) = fixtures::saturated();
-        let n = caveats(&old, &open);
-        assert_eq!(n.len(), 2, "{n:#?}");
+        let (closed, _) = fixtures::closed();
+        let n = caveats(&old, &closed, None);
+        assert_eq!(n.len(), 1, "{n:#?}");
         assert!(
             n[0].contains("the baseline shows raw response times"),
             "{}",
             n[0]
         );
-        assert!(n[0].contains("the candidate response time (from intended start) (open model)"));
-        assert!(n[1].starts_with("the candidate's generator was saturated"));
-        let c = crate::metrics::compare::compare(&old, &open, &Default::default());
+        assert!(n[0].contains(
+            "the candidate response time (corrected for coordinated omission) (closed model)"
+        ));
+        let c = crate::metrics::compare::compare(&old, &closed, &Default::default());
         let md = markdown_with(&c, &n);
         assert!(md.contains("> [!WARNING]\n> The runs measure response time differently"));
         assert!(!markdown(&c).contains("[!WARNING]"));
+
+        // A closed run against a saturated open one: the model, then the saturation.
+        let (open, _) = fixtures::saturated();
+        let n = caveats(&old, &open, None);
+        assert_eq!(n.len(), 2, "{n:#?}");
+        assert_eq!(
+            n[0],
+            "the runs used different load models: the baseline closed, 50 users, the \
+             candidate open, 130/s; what response time measures and the load the target saw \
+             differ, so the deltas mix the two"
+        );
+        assert!(n[1].starts_with("the candidate's generator was saturated"));
+    }
+
+    fn target(expression: &str) -> Target {
+        Target {
+            expression: expression.into(),
+            source: "scenario".into(),
+            metric: Metric::ResponseTime,
+            aggregate: None,
+            scope: Scope::Overall,
+            after_us: None,
+            op: Op::Lt,
+            threshold: 1.0,
+            unit: Unit::Us,
+            abort_on_fail: false,
+            grace_us: None,
+            baseline: None,
+            improvement_goal_pct: None,
+        }
+    }
+
+    /// Issue 12, defect 11: `compare` said nothing when the two runs had different users,
+    /// arrival rates, durations or targets; each is a caveat now, at the top of
+    /// `compare.md` and `compare.html` (and a `warning:` line from the CLI).
+    #[test]
+    fn issue_12_different_users_rates_durations_and_targets_are_named() {
+        let (base, _) = fixtures::closed();
+        let mut cand = base.clone();
+        cand.run.max_users = 100;
+        cand.run.planned_duration_us = 90_000_000;
+        let n = caveats(&base, &cand, None);
+        assert_eq!(
+            n,
+            [
+                "the runs had different numbers of users: 50 in the baseline, 100 in the \
+                 candidate; latency and throughput depend on the load, so the deltas do not \
+                 compare like for like",
+                "the runs were planned for different durations: 1m in the baseline, 1m30s in \
+                 the candidate; a longer run reaches further into the tail, so high \
+                 percentiles do not compare like for like"
+            ]
+        );
+
+        let (base, _) = fixtures::open();
+        let mut cand = base.clone();
+        if let Some(o) = cand.run.open_model.as_mut() {
+            o.peak_rate = 262.5;
+            o.max_users = 500;
+        }
+        cand.run.max_users = 500;
+        let n = caveats(&base, &cand, None);
+        assert_eq!(n.len(), 1, "{n:#?}");
+        assert!(
+            n[0].starts_with(
+                "the runs had different arrival rates: 130/s in the baseline, 262.5/s in the \
+                 candidate;"
+            ),
+            "{}",
+            n[0]
+        );
+
+        let (base, _) = fixtures::closed();
+        let a = [target("p95 < 100ms"), target("error_rate < 1%")];
+        let b = [
+            target("error_rate < 1%"),
+            target("p99 < 250ms"),
+            target("p50 < 20ms"),
+            target("p90 < 50ms"),
+            target("max < 1s"),
+        ];
+        let n = caveats(&base, &base, Some((&a, &b)));
+        assert_eq!(
+            n,
+            [
+                "the runs were judged by different targets: only the baseline had `p95 < \
+                 100ms`; only the candidate had `p99 < 250ms`, `p50 < 20ms`, `p90 < 50ms`, 1 \
+                 more; their verdicts do not compare"
+            ]
+        );
+        let n = caveats(&base, &base, Some((&[], &a)));
+        assert!(
+            n[0].contains("the baseline had none; only the candidate had `p95 < 100ms`"),
+            "{n:?}"
+        );
+        // The same targets in another order are the same targets.
+        let rev = [target("error_rate < 1%"), target("p95 < 100ms")];
+        assert!(caveats(&base, &base, Some((&a, &rev))).is_empty());
+
+        let c = crate::metrics::compare::compare(&base, &base, &Default::default());
+        let md = markdown_with(&c, &n);
+        assert!(
+            md.contains("> [!WARNING]\n> The runs were judged by different targets"),
+            "{md}"
+        );
+        let html = html_with(&c, &[], &n);
+        assert!(html.contains("<div class=\"callout\">The runs were judged by different targets"));
     }
 }

@@ -3,6 +3,7 @@
 //! or late iterations), and the load-model and generator-health facts. Shared by the text,
 //! Markdown, HTML and JUnit renderers so that they say the same thing in the same words.
 
+use super::plural;
 use super::text::{fmt_pct, fmt_us};
 use crate::metrics::RunResult;
 
@@ -14,12 +15,13 @@ pub const SATURATION_HEADLINE: &str =
 pub const LATE_WARN_SHARE: f64 = 0.01;
 
 /// Which latency `response_time` holds in `r`, for table headers and chart axes:
-/// `response time (from intended start)` (open model), `response time (corrected for
-/// coordinated omission)` (closed model), or plain `response time` for a run from before
-/// the basis was recorded.
+/// `response time (from intended start)` (open model), `response time (as measured)`
+/// (closed model), `response time (corrected for coordinated omission)` (closed model of
+/// an older Skein), or plain `response time` for a run from before the basis was recorded.
 pub fn response_time_label(r: &RunResult) -> &'static str {
     match r.run.response_time_basis.as_str() {
         "intended_start" => "response time (from intended start)",
+        "measured" => "response time (as measured)",
         "corrected" => "response time (corrected for coordinated omission)",
         _ if r.run.model == "open" => "response time (from intended start)",
         _ => "response time",
@@ -29,9 +31,13 @@ pub fn response_time_label(r: &RunResult) -> &'static str {
 /// What the service time is, for legends.
 pub const SERVICE_TIME_LABEL: &str = "service time (send to last byte)";
 
-/// Whether `r` recorded service times beside response times (runs from before did not).
+/// Whether `r` has service times worth showing beside its response times: recorded (runs
+/// from before did not), and not the same figures (a closed-model run as measured has the
+/// response times as service times, unless some request timed out).
 pub fn has_service_time(r: &RunResult) -> bool {
     r.overall.service_time.count > 0
+        && (r.run.response_time_basis != "measured"
+            || r.overall.response_time.histogram != r.overall.service_time.histogram)
 }
 
 /// Whether `r` is an open-model run with its schedule recorded.
@@ -50,11 +56,111 @@ pub struct Warning {
     pub detail: String,
 }
 
-/// The warnings of a run, most serious first: a saturated generator; open-model iterations
-/// dropped; a significant share of late starts. Empty for a healthy run (and for runs from
-/// before these were recorded).
+/// The most stalls a run's warnings name one by one.
+const STALLS_NAMED: usize = 3;
+
+/// The warnings of a run, most serious first: a saturated generator; the target stalled
+/// (closed model); open-model iterations dropped; a significant share of late starts;
+/// requests that could not be built. Empty for a healthy run (and for runs from before
+/// these were recorded).
 pub fn warnings(r: &RunResult) -> Vec<Warning> {
     let mut out = Vec::new();
+    saturation_warning(r, &mut out);
+    stall_warnings(r, &mut out);
+    open_model_warnings(r, &mut out);
+    template_warning(r, &mut out);
+    out
+}
+
+/// Closed model: each stall the run found, with its window, how much of the users' time
+/// it took, its longest wait, and the corrected estimate's p99.
+fn stall_warnings(r: &RunResult, out: &mut Vec<Warning>) {
+    let Some(co) = &r.run.co_correction else {
+        return;
+    };
+    let estimate = r
+        .overall
+        .co_estimate
+        .as_ref()
+        .filter(|e| e.p99_us > r.overall.response_time.p99_us)
+        .map(|e| {
+            format!(
+                "; had the users kept their pace, p99 would be about {} (corrected estimate, \
+                 against {} measured)",
+                fmt_us(e.p99_us),
+                fmt_us(r.overall.response_time.p99_us)
+            )
+        })
+        .unwrap_or_default();
+    let secs = |us: u64| super::trim_zeros(&format!("{:.1}s", us as f64 / 1e6));
+    for (i, st) in co.stalls.iter().enumerate() {
+        if i == STALLS_NAMED {
+            out.push(Warning {
+                severe: false,
+                headline: format!(
+                    "the target stalled {} more times",
+                    co.stalls.len() - STALLS_NAMED
+                ),
+                detail: "See `run.co_correction.stalls` in result.json.".into(),
+            });
+            break;
+        }
+        out.push(Warning {
+            severe: false,
+            headline: format!(
+                "the target stalled from {} to {}: users were blocked for {} of their time",
+                secs(st.from_us),
+                secs(st.to_us),
+                fmt_pct(st.blocked_share)
+            ),
+            detail: format!(
+                "{} waited up to {} where it usually takes {}. A waiting user sends nothing, \
+                 so the percentiles count each stalled wait once{}. The open model \
+                 (load.arrival_rate) measures stalls directly.",
+                st.step,
+                fmt_us(st.longest_us),
+                fmt_us(st.usual_us),
+                if i == 0 { estimate.as_str() } else { "" }
+            ),
+        });
+    }
+}
+
+/// Requests that could not be built (an unset variable, a bad URL, a feeder run dry):
+/// their iterations stopped there.
+fn template_warning(r: &RunResult, out: &mut Vec<Warning>) {
+    let n = r
+        .overall
+        .errors_by_kind
+        .get("template")
+        .copied()
+        .unwrap_or(0);
+    if n == 0 {
+        return;
+    }
+    let example = r
+        .error_examples
+        .iter()
+        .find(|e| e.kind == "template")
+        .map(|e| format!("{}: {}. ", e.step, e.message))
+        .unwrap_or_default();
+    out.push(Warning {
+        severe: false,
+        headline: format!(
+            "{} could not be built, so nothing was sent for them",
+            plural(n, "request")
+        ),
+        detail: format!(
+            "{example}Each one ended its user's iteration there (a feeder that ran out ends \
+             the user); the user went on after its think time, or backed off from 50 ms to 1 s, \
+             so the rate stays honest. Check the variable it names: is it set by an extract \
+             that failed, or spelt differently?"
+        ),
+    });
+}
+
+/// A saturated generator: its numbers are a lower bound.
+fn saturation_warning(r: &RunResult, out: &mut Vec<Warning>) {
     if let Some(h) = r.run.generator_health.as_ref().filter(|h| h.saturated) {
         let mut why = if h.reasons.is_empty() {
             "the generator was saturated".to_string()
@@ -69,10 +175,15 @@ pub fn warnings(r: &RunResult) -> Vec<Warning> {
             severe: true,
             headline: SATURATION_HEADLINE.into(),
             detail: format!(
-                "{why}. Run fewer users or a lower rate per generator, or spread the load over                  more machines."
+                "{why}. Run fewer users or a lower rate per generator, or spread the load over \
+                 more machines."
             ),
         });
     }
+}
+
+/// Open model: iterations dropped, and a significant share of late starts.
+fn open_model_warnings(r: &RunResult, out: &mut Vec<Warning>) {
     if let Some(o) = &r.run.open_model {
         let rate = if o.intended_rate > 0.0 {
             format!(
@@ -86,14 +197,16 @@ pub fn warnings(r: &RunResult) -> Vec<Warning> {
             out.push(Warning {
                 severe: false,
                 headline: format!(
-                    "{} of {} scheduled iterations ({}) were dropped: the target got less load                      than planned",
+                    "{} of {} scheduled iterations ({}) were dropped: the target got less load \
+                     than planned",
                     o.dropped,
                     o.scheduled,
                     fmt_pct(share(o.dropped, o.scheduled))
                 ),
                 detail: format!(
-                    "An iteration is dropped when it waits for a free user longer than the                      request timeout, or the run ends first (pool: {} users at most){rate}.",
-                    o.max_users
+                    "An iteration is dropped when it waits for a free user longer than the \
+                     request timeout, or the run ends first (pool: {} at most){rate}.",
+                    plural(o.max_users, "user")
                 ),
             });
         }
@@ -102,13 +215,14 @@ pub fn warnings(r: &RunResult) -> Vec<Warning> {
             out.push(Warning {
                 severe: false,
                 headline: format!(
-                    "{} iterations ({} of those scheduled) started more than {} late",
-                    o.late,
+                    "{} ({} of those scheduled) started more than {} late",
+                    plural(o.late, "iteration"),
                     fmt_pct(late),
                     super::trim_zeros(&fmt_us(o.late_after_us))
                 ),
                 detail: format!(
-                    "At worst {} after their intended start; response times include that wait                      (service times do not){}.",
+                    "At worst {} after their intended start; response times include that wait \
+                     (service times do not){}.",
                     fmt_us(o.max_lateness_us),
                     if o.pool_exhausted_seconds > 0 {
                         format!(
@@ -122,7 +236,6 @@ pub fn warnings(r: &RunResult) -> Vec<Warning> {
             });
         }
     }
-    out
 }
 
 fn share(n: u64, of: u64) -> f64 {
@@ -189,20 +302,7 @@ pub fn load_model_facts(r: &RunResult) -> Vec<(&'static str, String)> {
             "Model",
             "closed: each user waits for its response before it sends the next request".to_string(),
         ));
-        rows.push((
-            "Coordinated omission",
-            match &run.co_correction {
-                Some(c) => format!(
-                    "response times corrected ({}): {} synthetic samples added for the requests                      users would have sent while they waited",
-                    c.method.replace('_', " "),
-                    c.synthetic_samples
-                ),
-                None if run.response_time_basis == "corrected" => {
-                    "response times corrected; no synthetic samples were needed".to_string()
-                }
-                None => "not corrected".to_string(),
-            },
-        ));
+        rows.push(("Coordinated omission", closed_model_fact(r)));
     }
     if !rows.is_empty() {
         rows.push((
@@ -215,6 +315,43 @@ pub fn load_model_facts(r: &RunResult) -> Vec<(&'static str, String)> {
         ));
     }
     rows
+}
+
+/// The closed model's coordinated omission in a sentence: response times as measured and
+/// whether the target stalled, with the corrected estimate beside them when it differs (or,
+/// for a run of an older Skein, the correction that was applied).
+pub fn closed_model_fact(r: &RunResult) -> String {
+    let run = &r.run;
+    match &run.co_correction {
+        Some(c) if run.response_time_basis == "corrected" => format!(
+            "response times corrected ({}): {} added for the requests users would have sent \
+             while they waited",
+            c.method.replace('_', " "),
+            plural(c.synthetic_samples, "synthetic sample")
+        ),
+        None if run.response_time_basis == "corrected" => {
+            "response times corrected; no synthetic samples were needed".to_string()
+        }
+        None => "not corrected".to_string(),
+        Some(c) => {
+            let stalls = match c.stalls.len() {
+                0 => "no stall: no user waited far beyond its steps' usual time".to_string(),
+                n => format!(
+                    "the target stalled ({}, see the warning)",
+                    plural(n as u64, "time")
+                ),
+            };
+            let estimate = match &r.overall.co_estimate {
+                Some(e) if c.synthetic_samples > 0 => format!(
+                    "; corrected estimate (users keeping their own pace): p99 {}, {}",
+                    fmt_us(e.p99_us),
+                    plural(c.synthetic_samples, "synthetic sample")
+                ),
+                _ => String::new(),
+            };
+            format!("response times as measured (send to last byte); {stalls}{estimate}")
+        }
+    }
 }
 
 /// The generator's health in a few (label, value) rows; empty when it was not measured.
@@ -244,8 +381,8 @@ pub fn generator_health_facts(r: &RunResult) -> Vec<(&'static str, String)> {
         rows.push((
             "Late starts (generator)",
             format!(
-                "{} iterations dispatched late while a user was free",
-                h.late_starts
+                "{} dispatched late while a user was free",
+                plural(h.late_starts, "iteration")
             ),
         ));
     }
@@ -296,6 +433,86 @@ mod tests {
         );
     }
 
+    /// Issue 12, defect 1: a closed-model run shows its measured times, names a stall with
+    /// its window, and gives the corrected estimate beside them, never instead.
+    #[test]
+    fn issue12_a_stall_is_named_with_its_window_and_the_estimate_beside() {
+        let (r, _) = fixtures::closed_stalled();
+        assert_eq!(response_time_label(&r), "response time (as measured)");
+        // The service columns would repeat the response times.
+        assert!(!has_service_time(&r));
+        let w = warnings(&r);
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(!w[0].severe);
+        assert_eq!(
+            w[0].headline,
+            "the target stalled from 2s to 4s: users were blocked for 50.0% of their time"
+        );
+        assert!(
+            w[0].detail.starts_with(
+                "GET /api/products/ID waited up to 1.01s where it usually takes 11.0ms."
+            ),
+            "{}",
+            w[0].detail
+        );
+        assert!(
+            w[0].detail
+                .contains("p99 would be about 900.1ms (corrected estimate, against"),
+            "{}",
+            w[0].detail
+        );
+        assert!(w[0].detail.contains("open model (load.arrival_rate)"));
+        let fact = closed_model_fact(&r);
+        assert!(
+            fact.starts_with(
+                "response times as measured (send to last byte); the target stalled (1 time"
+            ),
+            "{fact}"
+        );
+        assert!(fact.contains("corrected estimate (users keeping their own pace): p99 900.1ms, 990 synthetic samples"), "{fact}");
+        // Without a stall: said so, and nothing to warn about.
+        let mut healthy = r.clone();
+        healthy.run.co_correction.as_mut().unwrap().stalls.clear();
+        healthy
+            .run
+            .co_correction
+            .as_mut()
+            .unwrap()
+            .synthetic_samples = 0;
+        healthy.overall.co_estimate = None;
+        assert!(warnings(&healthy).is_empty());
+        assert_eq!(
+            closed_model_fact(&healthy),
+            "response times as measured (send to last byte); no stall: no user waited far \
+             beyond its steps' usual time"
+        );
+    }
+
+    /// Issue 12, defect 4: requests that could not be built are said in plain words.
+    #[test]
+    fn issue12_requests_that_could_not_be_built_are_a_warning() {
+        let (mut r, _) = fixtures::closed();
+        r.overall.errors_by_kind.insert("template".into(), 12);
+        r.error_examples.push(crate::metrics::ErrorExample {
+            scenario: "shop".into(),
+            step: "cart".into(),
+            kind: "template".into(),
+            message: "variable `token` is not set".into(),
+        });
+        let w = warnings(&r);
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(
+            w[0].headline,
+            "12 requests could not be built, so nothing was sent for them"
+        );
+        assert!(
+            w[0].detail
+                .starts_with("cart: variable `token` is not set. Each one ended"),
+            "{}",
+            w[0].detail
+        );
+    }
+
     #[test]
     fn warnings_name_saturation_first_then_drops_and_late_starts() {
         let (closed, _) = fixtures::closed();
@@ -334,6 +551,23 @@ mod tests {
             o.dropped = 0;
         }
         assert!(warnings(&few).is_empty());
+    }
+
+    /// The warnings' sentences read as written: no run of spaces left inside them by a
+    /// string broken over two source lines.
+    #[test]
+    fn warnings_and_open_model_facts_have_no_stray_spaces() {
+        let (sat, _) = fixtures::saturated();
+        let mut texts: Vec<String> = warnings(&sat)
+            .into_iter()
+            .flat_map(|w| [w.headline, w.detail])
+            .collect();
+        texts.extend(load_model_facts(&sat).into_iter().map(|(_, v)| v));
+        texts.extend(generator_health_facts(&sat).into_iter().map(|(_, v)| v));
+        assert_eq!(texts.len(), 6 + 7 + 5, "{texts:#?}");
+        for t in texts {
+            assert!(!t.contains("  "), "{t:?}");
+        }
     }
 
     #[test]

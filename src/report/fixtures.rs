@@ -49,6 +49,7 @@ pub fn closed() -> (RunResult, Verdict) {
     r.run.co_correction = Some(CoCorrection {
         method: "think_time_plus_median_service_time".into(),
         synthetic_samples: 321,
+        ..CoCorrection::default()
     });
     r.run.generator_health = Some(GeneratorHealth {
         cores: 4,
@@ -57,6 +58,37 @@ pub fn closed() -> (RunResult, Verdict) {
         sched_lag_p99_us: 1_200,
         sched_lag_max_us: 4_800,
         ..GeneratorHealth::default()
+    });
+    (r, v)
+}
+
+/// A closed-model run of this Skein (response times as measured) whose target stalled
+/// for a second: the stall found, and the corrected estimate kept beside the measurements.
+pub fn closed_stalled() -> (RunResult, Verdict) {
+    let (mut r, v) = closed();
+    r.run.response_time_basis = "measured".into();
+    r.overall.service_time = r.overall.response_time.clone();
+    let mut est = r
+        .overall
+        .response_time
+        .hist()
+        .expect("the fixture's histogram");
+    for _ in 0..(est.count() / 10).max(1) {
+        est.record(900_000);
+    }
+    r.overall.co_estimate = Some(Latency::from_hist(&est));
+    r.run.co_correction = Some(CoCorrection {
+        method: "user_cycle".into(),
+        synthetic_samples: 990,
+        blocked: Vec::new(),
+        stalls: vec![crate::metrics::Stall {
+            from_us: 2_000_000,
+            to_us: 4_000_000,
+            blocked_share: 0.5,
+            longest_us: 1_011_000,
+            usual_us: 11_000,
+            step: "GET /api/products/ID".into(),
+        }],
     });
     (r, v)
 }

@@ -9,11 +9,11 @@
 use std::fmt::Write as _;
 
 use super::charts::{self, Rendered};
-use super::text::{fmt_pct, fmt_us};
+use super::text::{fmt_pct, fmt_us, latency_cells};
 use super::{
     ReportError, SERVICE_TIME_LABEL, escape_xml as esc, fmt_baseline, fmt_improvement, fmt_margin,
-    fmt_measured, generator_health_facts, has_service_time, load_model_facts, response_time_label,
-    status_text, status_word, verdict_parts, warnings,
+    fmt_measured, generator_health_facts, has_service_time, load_model_facts, plural,
+    response_time_label, status_text, status_word, verdict_parts, warnings,
 };
 use crate::metrics::{RunResult, Summary, TargetStatus, Verdict};
 
@@ -166,7 +166,13 @@ fn capitalise(s: &str) -> String {
 fn targets(s: &mut String, v: &Verdict) {
     s.push_str("<h2 id=\"targets\">Targets</h2>\n");
     if v.targets.is_empty() {
-        s.push_str("<p>No targets were set, so nothing was gated.</p>\n");
+        s.push_str(if v.run_failed.is_some() {
+            "<p class=\"fail\">No targets were set: without targets, a run fails only when no \
+             request succeeds, as this one did.</p>\n"
+        } else {
+            "<p>No targets were set, so nothing was gated (without targets, a run fails only \
+             when no request succeeds).</p>\n"
+        });
         return;
     }
     s.push_str(
@@ -243,19 +249,25 @@ fn facts(s: &mut String, r: &RunResult) {
         (
             "Requests",
             format!(
-                "{} ({:.1}/s): {} ok, {} errors, {} failed checks ({} not ok); {} received",
+                "{} ({:.1}/s): {} ok, {}, {} ({} not ok); {} received",
                 o.requests,
                 o.rps,
                 o.ok,
-                o.errors,
-                o.check_failed,
+                plural(o.errors, "error"),
+                plural(o.check_failed, "failed check"),
                 fmt_pct(o.error_rate),
                 fmt_bytes(o.bytes)
             ),
         ),
         (
             "Generator",
-            format!("{} ({}/{}, {} CPUs)", g.hostname, g.os, g.arch, g.cpus),
+            format!(
+                "{} ({}/{}, {})",
+                g.hostname,
+                g.os,
+                g.arch,
+                plural(g.cpus, "CPU")
+            ),
         ),
         (
             "TLS verification",
@@ -276,8 +288,8 @@ fn facts(s: &mut String, r: &RunResult) {
         rows.push((
             "Cut off",
             format!(
-                "{} requests in flight at the end (not counted)",
-                run.cut_off
+                "{} in flight at the end (not counted)",
+                plural(run.cut_off, "request")
             ),
         ));
     }
@@ -378,22 +390,26 @@ fn server_timing(s: &mut String, r: &RunResult) {
             esc(&fmt_us(row.mean_us))
         );
         for e in &row.entries {
+            let class = if super::timing::is_over(*e) {
+                "num fail"
+            } else {
+                "num"
+            };
             let _ = write!(
                 s,
-                "<td class=\"num\">{}</td>",
+                "<td class=\"{class}\">{}</td>",
                 esc(&super::timing::fmt_entry(*e))
             );
         }
         s.push_str("</tr>\n");
     }
     s.push_str("</tbody>\n</table>\n");
-    let sentences = super::timing::sentences(&t);
-    if !sentences.is_empty() {
-        s.push_str("<ul>\n");
-        for line in sentences {
-            let _ = writeln!(s, "<li>{}</li>", esc(&line));
-        }
-        s.push_str("</ul>\n");
+    if super::timing::has_over(&t) {
+        let _ = writeln!(
+            s,
+            "<p class=\"detail\">{}.</p>",
+            esc(super::timing::OVER_NOTE)
+        );
     }
 }
 
@@ -403,25 +419,18 @@ fn endpoint_row(s: &mut String, class: &str, name: &str, m: &Summary, service: b
     let _ = write!(
         s,
         "<tr{class}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td>\
-         <td class=\"num{err_class}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td>",
+         <td class=\"num{err_class}\">{}</td>",
         esc(name),
         m.requests,
         m.rps,
         fmt_pct(m.error_rate),
-        fmt_us(l.p50_us),
-        fmt_us(l.p95_us),
-        fmt_us(l.p99_us),
-        fmt_us(l.max_us),
     );
+    for cell in latency_cells(l, &[l.p50_us, l.p95_us, l.p99_us, l.max_us], "–") {
+        let _ = write!(s, "<td class=\"num\">{}</td>", esc(&cell));
+    }
     if service {
         let v = &m.service_time;
-        for p in [v.p50_us, v.p95_us, v.p99_us] {
-            let cell = if v.count == 0 {
-                "–".to_string()
-            } else {
-                fmt_us(p)
-            };
+        for cell in latency_cells(v, &[v.p50_us, v.p95_us, v.p99_us], "–") {
             let _ = write!(s, "<td class=\"num svc\">{}</td>", esc(&cell));
         }
     }

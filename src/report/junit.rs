@@ -4,7 +4,8 @@
 //! One testcase per target in the `targets` testsuite (classname `skein.targets`, name = the
 //! expression). A failed target has one `<failure type="threshold">` with the measured and
 //! expected values and the window; a target that was not measured fails with
-//! `type="not_measured"`. A run without targets has a single passing `run completed`.
+//! `type="not_measured"`. A run without targets has a single `run completed`, which fails
+//! (`type="no_request_succeeded"`) when no request succeeded.
 //!
 //! The suite's properties say which latency the targets judged (`response_time_basis`) and
 //! whether the generator was saturated, for runs that recorded them.
@@ -19,8 +20,10 @@ const CLASSNAME: &str = "skein.targets";
 /// `junit.xml`.
 pub fn render(r: &RunResult, v: &Verdict) -> String {
     let secs = format!("{:.3}", r.run.duration_us as f64 / 1e6);
-    let tests = v.targets.len().max(1);
-    let failures = v.failed().count();
+    // One testcase per target, and `run completed` without targets or when the run failed
+    // by the built-in rule.
+    let tests = v.targets.len() + usize::from(v.targets.is_empty() || v.run_failed.is_some());
+    let failures = v.failed().count() + usize::from(v.run_failed.is_some());
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
@@ -32,11 +35,26 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
         esc(&r.run.generator.hostname)
     );
     properties(&mut s, r);
-    if v.targets.is_empty() {
-        let _ = writeln!(
-            s,
-            "    <testcase classname=\"{CLASSNAME}\" name=\"run completed\" time=\"{secs}\"/>"
-        );
+    match (&v.run_failed, v.targets.is_empty()) {
+        (Some(f), _) => {
+            let _ = writeln!(
+                s,
+                "    <testcase classname=\"{CLASSNAME}\" name=\"run completed\" time=\"{secs}\">\n      \
+                 <failure type=\"no_request_succeeded\" message=\"{}\">{}</failure>\n    </testcase>",
+                esc(&f.detail),
+                esc(&format!(
+                    "{}\nWithout targets, a run fails when no request succeeds.",
+                    f.detail
+                ))
+            );
+        }
+        (None, true) => {
+            let _ = writeln!(
+                s,
+                "    <testcase classname=\"{CLASSNAME}\" name=\"run completed\" time=\"{secs}\"/>"
+            );
+        }
+        (None, false) => {}
     }
     for t in &v.targets {
         testcase(&mut s, t);

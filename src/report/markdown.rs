@@ -7,10 +7,10 @@
 
 use std::fmt::Write as _;
 
-use super::text::{fmt_pct, fmt_us};
+use super::text::{fmt_pct, fmt_us, latency_cells};
 use super::{
     SATURATION_HEADLINE, SERVICE_TIME_LABEL, fmt_baseline, fmt_expected, fmt_improvement,
-    fmt_margin, fmt_measured, generator_health_facts, has_service_time, load_model_facts,
+    fmt_margin, fmt_measured, generator_health_facts, has_service_time, load_model_facts, plural,
     response_time_label, status_text, status_word, verdict_parts, warnings,
 };
 use crate::metrics::{RunResult, Summary, TargetOutcome, TargetStatus, Verdict};
@@ -83,13 +83,13 @@ fn header(s: &mut String, r: &RunResult, v: &Verdict) {
     }
     let _ = writeln!(
         s,
-        "Run `{}` against {} · {} · {:.1}s · peak {} users · {} requests · {:.1} req/s · {} errors",
+        "Run `{}` against {} · {} · {:.1}s · peak {} · {} · {:.1} req/s · {} errors",
         code(&r.run.id),
         code_or_plain(&r.run.target),
         cell(&status_text(r)),
         r.run.duration_us as f64 / 1e6,
-        r.run.peak_users,
-        r.overall.requests,
+        plural(r.run.peak_users, "user"),
+        plural(r.overall.requests, "request"),
         r.overall.rps,
         fmt_pct(r.overall.error_rate),
     );
@@ -102,15 +102,16 @@ fn header(s: &mut String, r: &RunResult, v: &Verdict) {
     if r.run.cut_off > 0 {
         let _ = writeln!(
             s,
-            "\n{} requests still in flight at the end were cut off (not counted).",
-            r.run.cut_off
+            "\n{} still in flight at the end {} cut off (not counted).",
+            plural(r.run.cut_off, "request"),
+            if r.run.cut_off == 1 { "was" } else { "were" }
         );
     }
 }
 
 fn targets(s: &mut String, v: &Verdict) {
     if v.targets.is_empty() {
-        s.push_str("\nNo targets were set, so nothing was gated.\n");
+        s.push_str(no_targets_sentence(v));
         return;
     }
     s.push_str("\n### Targets\n\n");
@@ -141,6 +142,20 @@ fn targets(s: &mut String, v: &Verdict) {
                 cell(&t.window),
                 cell(&t.scope)
             );
+        }
+    }
+}
+
+/// What a run without targets was judged by: the one built-in rule, and whether it held.
+fn no_targets_sentence(v: &Verdict) -> &'static str {
+    match &v.run_failed {
+        Some(_) => {
+            "\nNo targets were set: without targets, a run fails only when no request \
+             succeeds, as this one did.\n"
+        }
+        None => {
+            "\nNo targets were set, so nothing was gated (without targets, a run fails only \
+             when no request succeeds).\n"
         }
     }
 }
@@ -205,12 +220,8 @@ fn server_timing(s: &mut String, r: &RunResult) {
         }
         s.push('\n');
     }
-    let sentences = super::timing::sentences(&t);
-    if !sentences.is_empty() {
-        s.push('\n');
-        for line in sentences {
-            let _ = writeln!(s, "- {}", cell(&line));
-        }
+    if super::timing::has_over(&t) {
+        let _ = writeln!(s, "\n{}.", super::timing::OVER_NOTE);
     }
 }
 
@@ -218,28 +229,18 @@ fn endpoint_row(s: &mut String, name: &str, m: &Summary, service: bool) {
     let l = &m.response_time;
     let _ = write!(
         s,
-        "| {name} | {} | {:.1} | {} | {} | {} | {} | {} |",
+        "| {name} | {} | {:.1} | {} |",
         m.requests,
         m.rps,
         fmt_pct(m.error_rate),
-        fmt_us(l.p50_us),
-        fmt_us(l.p95_us),
-        fmt_us(l.p99_us),
-        fmt_us(l.max_us),
     );
+    let mut cells = latency_cells(l, &[l.p50_us, l.p95_us, l.p99_us, l.max_us], "–");
     if service {
         let v = &m.service_time;
-        if v.count == 0 {
-            s.push_str(" – | – | – |");
-        } else {
-            let _ = write!(
-                s,
-                " {} | {} | {} |",
-                fmt_us(v.p50_us),
-                fmt_us(v.p95_us),
-                fmt_us(v.p99_us)
-            );
-        }
+        cells.extend(latency_cells(v, &[v.p50_us, v.p95_us, v.p99_us], "–"));
+    }
+    for c in cells {
+        let _ = write!(s, " {c} |");
     }
     s.push('\n');
 }
@@ -311,8 +312,9 @@ fn errors(s: &mut String, r: &RunResult) {
     }
 }
 
-/// One `::error` workflow command per target that did not pass, then a `::warning` when
-/// the generator was saturated.
+/// One `::error` workflow command for a run that failed by the built-in rule (no request
+/// succeeded), one per target that did not pass, then a `::warning` when the generator was
+/// saturated.
 fn annotations(r: &RunResult, v: &Verdict) -> Vec<String> {
     let saturation = warnings(r).into_iter().filter(|w| w.severe).map(|w| {
         format!(
@@ -321,8 +323,18 @@ fn annotations(r: &RunResult, v: &Verdict) -> Vec<String> {
             escape_data(&format!("{SATURATION_HEADLINE}. {}", w.detail))
         )
     });
-    v.failed()
-        .map(|t| {
+    let run_failed = v.run_failed.iter().map(|f| {
+        format!(
+            "::error title={}::{}",
+            escape_property("skein run failed"),
+            escape_data(&format!(
+                "{}; without targets, a run fails when no request succeeds",
+                f.detail
+            ))
+        )
+    });
+    run_failed
+        .chain(v.failed().map(|t| {
             let message = match t.status {
                 TargetStatus::NotMeasured => format!(
                     "not measured: no samples of {} ({}), and a target that is not measured fails. {}",
@@ -342,7 +354,7 @@ fn annotations(r: &RunResult, v: &Verdict) -> Vec<String> {
                 escape_property(&format!("skein target {}", t.expression)),
                 escape_data(&message)
             )
-        })
+        }))
         .chain(saturation)
         .collect()
 }

@@ -36,6 +36,12 @@ use std::path::{Path, PathBuf};
 
 use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Unit, Verdict};
 
+pub use crate::metrics::plural;
+
+/// What a passing run without targets was judged by, in every format.
+pub const NO_TARGETS: &str =
+    "nothing was gated (without targets, a run fails only when no request succeeds)";
+
 pub use facts::{
     LATE_WARN_SHARE, SATURATION_HEADLINE, SERVICE_TIME_LABEL, Warning, generator_health_facts,
     has_service_time, is_open, load_model_facts, response_time_label, warnings,
@@ -241,8 +247,8 @@ pub(crate) fn status_word(s: TargetStatus) -> &'static str {
 }
 
 /// The verdict in a word and a phrase: (`passed`, `all 3 targets met`), (`failed`, `2 of 5
-/// targets not met (1 not measured)`), (`no targets`, `the run completed and nothing was
-/// gated`).
+/// targets not met (1 not measured)`), (`failed`, `no request succeeded (...)`), (`no
+/// targets`, `nothing was gated ...`).
 pub(crate) fn verdict_parts(v: &Verdict) -> (&'static str, String) {
     let n = v.targets.len();
     let failed = v.failed().count();
@@ -251,11 +257,10 @@ pub(crate) fn verdict_parts(v: &Verdict) -> (&'static str, String) {
         .iter()
         .filter(|t| t.status == TargetStatus::NotMeasured)
         .count();
-    if n == 0 {
-        (
-            "no targets",
-            "the run completed and nothing was gated".into(),
-        )
+    if let Some(f) = &v.run_failed {
+        ("failed", f.detail.clone())
+    } else if n == 0 {
+        ("no targets", NO_TARGETS.into())
     } else if failed == 0 && v.passed {
         let met = if n == 1 {
             "the one target met".to_string()
@@ -264,7 +269,7 @@ pub(crate) fn verdict_parts(v: &Verdict) -> (&'static str, String) {
         };
         ("passed", met)
     } else {
-        let mut s = format!("{failed} of {n} targets not met");
+        let mut s = format!("{failed} of {} not met", plural(n as u64, "target"));
         if unmeasured > 0 {
             s.push_str(&format!(" ({unmeasured} not measured)"));
         }
@@ -298,6 +303,73 @@ mod tests {
             escape_xml("a<b & \"c\" 'd'>\u{1}"),
             "a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;\u{FFFD}"
         );
+    }
+
+    /// Issue 12, defect 5: a run without targets in which no request succeeded fails in
+    /// every format, saying why in the same words.
+    #[test]
+    fn issue_12_a_run_where_nothing_succeeded_fails_in_every_format() {
+        use crate::metrics::{RunFailure, RunFailureKind};
+        let (r, v) = fixtures::closed();
+        let detail = "no request succeeded (12 requests: 12 connection_refused)";
+        let v = Verdict {
+            passed: false,
+            targets: Vec::new(),
+            run_failed: Some(RunFailure {
+                kind: RunFailureKind::NoRequestSucceeded,
+                detail: detail.into(),
+            }),
+            ..v
+        };
+        assert_eq!(verdict_parts(&v), ("failed", detail.to_string()));
+        assert_eq!(
+            text::verdict_lines(&v),
+            format!(
+                "verdict: FAILED: {detail}; without targets, a run fails only when no request \
+                 succeeds\n"
+            )
+        );
+        let md = markdown::render(&r, &v);
+        assert!(
+            md.contains(": failed\n\n**No request succeeded (12 requests"),
+            "{md}"
+        );
+        assert!(
+            md.contains("No targets were set: without targets, a run fails"),
+            "{md}"
+        );
+        let gh = github(&r, &v);
+        assert_eq!(gh.annotations.len(), 1, "{:?}", gh.annotations);
+        assert!(
+            gh.annotations[0].starts_with("::error title=skein run failed::no request succeeded"),
+            "{}",
+            gh.annotations[0]
+        );
+        let xml = junit::render(&r, &v);
+        assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains(&format!(
+                "name=\"run completed\" time=\"60.000\">\n      <failure \
+                 type=\"no_request_succeeded\" message=\"{detail}\">"
+            )),
+            "{xml}"
+        );
+        let page = html::render_with_charts(&r, &v, &[]);
+        assert!(
+            page.contains(&format!(
+                "<div class=\"banner fail\" id=\"verdict\">FAILED<small>{detail} · run"
+            )),
+            "banner"
+        );
+        // Passing without targets says what was judged.
+        let ok = Verdict {
+            passed: true,
+            run_failed: None,
+            ..v
+        };
+        assert_eq!(verdict_parts(&ok), ("no targets", NO_TARGETS.to_string()));
+        assert_eq!(text::verdict_lines(&ok), "verdict: no targets\n");
+        assert!(!junit::render(&r, &ok).contains("<failure"));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! The endpoint table shows the response time (p50 to max) and, for runs that recorded it,
 //! the service time beside it (`svc p50` ...), with a line above saying which is which.
 
-use super::{SERVICE_TIME_LABEL, has_service_time, response_time_label, warnings};
-use crate::metrics::{RunResult, RunStatus, Summary, TargetStatus, Verdict};
+use super::{SERVICE_TIME_LABEL, has_service_time, plural, response_time_label, warnings};
+use crate::metrics::{Latency, RunResult, RunStatus, Summary, TargetStatus, Verdict};
 
 pub use crate::metrics::fmt_us;
 
@@ -29,20 +29,27 @@ fn row(name: &str, s: &Summary, service: bool) -> Vec<String> {
         s.requests.to_string(),
         format!("{:.1}", s.rps),
         fmt_pct(s.error_rate),
-        fmt_us(r.p50_us),
-        fmt_us(r.p95_us),
-        fmt_us(r.p99_us),
-        fmt_us(r.max_us),
     ];
+    row.extend(latency_cells(
+        r,
+        &[r.p50_us, r.p95_us, r.p99_us, r.max_us],
+        "-",
+    ));
     if service {
         let v = &s.service_time;
-        if v.count == 0 {
-            row.extend(["-", "-", "-"].map(String::from));
-        } else {
-            row.extend([v.p50_us, v.p95_us, v.p99_us].map(fmt_us));
-        }
+        row.extend(latency_cells(v, &[v.p50_us, v.p95_us, v.p99_us], "-"));
     }
     row
+}
+
+/// The `values` of a latency for a table row, or `none` in each cell when it has no
+/// sample (every request of the row failed without a response): never a made-up `0µs`.
+pub(crate) fn latency_cells(l: &Latency, values: &[u64], none: &str) -> Vec<String> {
+    if l.count == 0 {
+        vec![none.to_string(); values.len()]
+    } else {
+        values.iter().map(|v| fmt_us(*v)).collect()
+    }
 }
 
 /// The per-endpoint table printed at the end of a run. When the run recorded service times,
@@ -94,8 +101,8 @@ pub fn endpoint_table(r: &RunResult) -> String {
 }
 
 /// The responses' `Server-Timing` entries beside the response time, step by step (mean of
-/// each entry over the responses that sent it, and its share of the mean response time),
-/// then one sentence per step for its largest part. Empty when no response sent one.
+/// each entry over the responses that sent it, and its share of the mean service time),
+/// with a note when a share is above 100 %. Empty when no response sent one.
 pub fn server_timing_table(r: &RunResult) -> String {
     let Some(t) = super::timing::server_timing_table(r) else {
         return String::new();
@@ -128,14 +135,14 @@ pub fn server_timing_table(r: &RunResult) -> String {
         }
         out.push('\n');
     }
-    for s in super::timing::sentences(&t) {
-        out.push_str(&s);
+    if super::timing::has_over(&t) {
+        out.push_str(super::timing::OVER_NOTE);
         out.push('\n');
     }
     if t.malformed > 0 {
         out.push_str(&format!(
-            "{} malformed Server-Timing entries skipped\n",
-            t.malformed
+            "{} skipped\n",
+            plural(t.malformed, "malformed Server-Timing entry")
         ));
     }
     out
@@ -152,15 +159,15 @@ pub fn run_facts(r: &RunResult) -> String {
         ),
     };
     let mut s = format!(
-        "run {} ({status}): {:.1}s against {}, peak {} users, {} requests, {} ok, {} errors, {} failed checks\n",
+        "run {} ({status}): {:.1}s against {}, peak {}, {}, {} ok, {}, {}\n",
         r.run.id,
         r.run.duration_us as f64 / 1e6,
         r.run.target,
-        r.run.peak_users,
-        r.overall.requests,
+        plural(r.run.peak_users, "user"),
+        plural(r.overall.requests, "request"),
         r.overall.ok,
-        r.overall.errors,
-        r.overall.check_failed
+        plural(r.overall.errors, "error"),
+        plural(r.overall.check_failed, "failed check")
     );
     if !r.overall.errors_by_kind.is_empty() {
         let kinds: Vec<String> = r
@@ -188,8 +195,9 @@ pub fn run_facts(r: &RunResult) -> String {
     }
     if r.run.cut_off > 0 {
         s.push_str(&format!(
-            "{} requests in flight at the end were cut off (not counted)\n",
-            r.run.cut_off
+            "{} in flight at the end {} cut off (not counted)\n",
+            plural(r.run.cut_off, "request"),
+            if r.run.cut_off == 1 { "was" } else { "were" }
         ));
     }
     for (k, v) in super::timing::http_facts(r) {
@@ -232,20 +240,10 @@ pub fn model_line(r: &RunResult) -> String {
             o.pool_exhausted_seconds
         );
     }
-    match &r.run.co_correction {
-        Some(c) => format!(
-            "closed model: response times corrected for coordinated omission ({}), {} synthetic \
-             samples\n",
-            c.method.replace('_', " "),
-            c.synthetic_samples
-        ),
-        None if r.run.response_time_basis == "corrected" => {
-            "closed model: response times corrected for coordinated omission, no synthetic \
-             samples needed\n"
-                .into()
-        }
-        None => String::new(),
+    if r.run.model != "closed" || r.run.response_time_basis.is_empty() {
+        return String::new();
     }
+    format!("closed model: {}\n", super::facts::closed_model_fact(r))
 }
 
 /// The generator's health in one line, or nothing when it was not measured.
@@ -254,8 +252,8 @@ pub fn health_line(r: &RunResult) -> String {
         return String::new();
     };
     format!(
-        "generator: {} cores, CPU mean {:.0}% max {:.0}%, scheduler lag p99 {} max {}, {}\n",
-        h.cores,
+        "generator: {}, CPU mean {:.0}% max {:.0}%, scheduler lag p99 {} max {}, {}\n",
+        plural(h.cores, "core"),
         h.cpu_pct_mean,
         h.cpu_pct_max,
         fmt_us(h.sched_lag_p99_us),
@@ -280,6 +278,15 @@ pub fn warning_lines(r: &RunResult) -> String {
 
 /// The verdict for the terminal: one line per target, then the outcome.
 pub fn verdict_lines(v: &Verdict) -> String {
+    if let Some(f) = &v.run_failed
+        && v.targets.is_empty()
+    {
+        return format!(
+            "verdict: FAILED: {}; without targets, a run fails only when no request \
+             succeeds\n",
+            f.detail
+        );
+    }
     if v.targets.is_empty() {
         return "verdict: no targets\n".into();
     }
@@ -293,13 +300,13 @@ pub fn verdict_lines(v: &Verdict) -> String {
         s.push_str(&format!("{mark:>12}  {}  ({})\n", t.expression, t.detail));
     }
     let failed = v.failed().count();
+    let n = plural(v.targets.len() as u64, "target");
     if v.passed {
-        s.push_str(&format!("verdict: passed ({} targets)\n", v.targets.len()));
+        s.push_str(&format!("verdict: passed ({n})\n"));
+    } else if let Some(f) = &v.run_failed {
+        s.push_str(&format!("verdict: FAILED: {}\n", f.detail));
     } else {
-        s.push_str(&format!(
-            "verdict: FAILED ({failed} of {} targets)\n",
-            v.targets.len()
-        ));
+        s.push_str(&format!("verdict: FAILED ({failed} of {n})\n"));
     }
     s
 }
@@ -346,8 +353,9 @@ mod tests {
         let facts = run_facts(&r);
         assert!(
             facts.contains(
-                "closed model: response times corrected for coordinated omission (think time plus \
-             median service time), 321 synthetic samples\n"
+                "closed model: response times corrected (think time plus median service time): \
+                 321 synthetic samples added for the requests users would have sent while they \
+                 waited\n"
             ),
             "{facts}"
         );
@@ -392,6 +400,73 @@ mod tests {
             "{w}"
         );
         assert!(run_facts(&r).contains(", SATURATED\n"));
+    }
+
+    /// Issue 12, defect 11: a row whose every request failed without a response (refused
+    /// connections) has no latency sample; it used to read `0µs` under p50 to max while
+    /// the service columns read `-`. Every latency column says `-` in every format.
+    #[test]
+    fn issue_12_a_row_without_latency_samples_shows_dashes_not_zero() {
+        let (mut r, v) = fixtures::closed();
+        let s = &mut r.steps[0].summary;
+        s.ok = 0;
+        s.errors = s.requests;
+        s.check_failed = 0;
+        s.error_rate = 1.0;
+        s.response_time = Latency::default();
+        s.service_time = Latency::default();
+        let name = r.steps[0].name.clone();
+        let t = endpoint_table(&r);
+        let row = t.lines().find(|l| l.starts_with(&name)).unwrap();
+        let cells: Vec<&str> = row[name.len()..].split_whitespace().collect();
+        assert_eq!(cells[3..], ["-"; 7], "{t}");
+        assert!(!row.contains("0µs"), "{row}");
+        let md = crate::report::markdown::render(&r, &v);
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap();
+        assert!(row.ends_with(" | – | – | – | – | – | – | – |"), "{row}");
+        let html = crate::report::html::render_with_charts(&r, &v, &[]);
+        let at = html.find(&format!("<tr><td>{name}</td>")).unwrap();
+        let row = &html[at..at + html[at..].find("</tr>").unwrap()];
+        assert_eq!(row.matches(">–</td>").count(), 7, "{row}");
+        // The other rows keep their numbers.
+        assert!(endpoint_table(&r).lines().last().unwrap().contains("ms"));
+    }
+
+    /// Issue 12, defect 11: `peak 1 users`, `1 targets`: counts agree with their nouns.
+    #[test]
+    fn issue_12_one_of_a_thing_is_singular() {
+        assert_eq!(plural(1, "user"), "1 user");
+        assert_eq!(plural(0, "user"), "0 users");
+        assert_eq!(plural(2, "failed check"), "2 failed checks");
+        assert_eq!(plural(3, "entry"), "3 entries");
+        assert_eq!(plural(2, "day"), "2 days");
+        assert_eq!(plural(2, "process"), "2 processes");
+        let (mut r, _) = fixtures::closed();
+        r.run.peak_users = 1;
+        r.overall.requests = 1;
+        r.overall.ok = 0;
+        r.overall.errors = 1;
+        r.overall.check_failed = 1;
+        let facts = run_facts(&r);
+        assert!(
+            facts.contains(", peak 1 user, 1 request, 0 ok, 1 error, 1 failed check\n"),
+            "{facts}"
+        );
+        let (mut r, mut v) = fixtures::closed();
+        r.run.peak_users = 1;
+        v.targets.truncate(1);
+        v.targets[0].status = TargetStatus::Pass;
+        v.passed = true;
+        assert!(verdict_lines(&v).ends_with("verdict: passed (1 target)\n"));
+        v.targets[0].status = TargetStatus::Fail;
+        v.passed = false;
+        assert!(verdict_lines(&v).ends_with("verdict: FAILED (1 of 1 target)\n"));
+        let md = crate::report::markdown::render(&r, &v);
+        assert!(md.contains("**1 of 1 target not met**"), "{md}");
+        assert!(md.contains(" · peak 1 user · "), "{md}");
     }
 
     #[test]

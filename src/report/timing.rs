@@ -1,5 +1,6 @@
 //! What the responses said about the server and the protocol: the `Server-Timing` entries
-//! beside the response time ("of 80 ms, 45 ms was db"), the HTTP versions, the redirects
+//! beside the time measured (`db 45.2ms (56%)`, flagged when the server claims more time
+//! than the client measured), the HTTP versions, the redirects
 //! followed, and whether TLS certificates were checked. Shared by the text, Markdown and
 //! HTML renderers, so they say the same thing.
 
@@ -115,35 +116,36 @@ pub fn server_timing_table(r: &RunResult) -> Option<ServerTimingTable> {
     })
 }
 
-/// `45.2ms (56%)`, or `-` when the row has no such entry.
+/// Marks an entry whose mean `dur` is more than the mean time the client measured for the
+/// same responses (a share above 100 %), which no server can truly take.
+pub const OVER_MARK: &str = "(!)";
+
+/// What [`OVER_MARK`] means, said under a table that has one.
+pub const OVER_NOTE: &str = "(!) the server reports more time than the client measured for \
+     these responses: a clock or units mismatch (`dur` is in milliseconds), or work the server \
+     did after it sent the response";
+
+/// Whether an entry's mean `dur` exceeds the measured time it is a share of: a share that
+/// reads above 100 % once rounded (closer than that is within the histograms' precision).
+pub fn is_over(e: Option<(u64, f64)>) -> bool {
+    e.is_some_and(|(_, share)| (share * 100.0).round() > 100.0)
+}
+
+/// Whether any entry of the table is [`is_over`], so that [`OVER_NOTE`] is due.
+pub fn has_over(t: &ServerTimingTable) -> bool {
+    t.rows.iter().flat_map(|r| &r.entries).any(|e| is_over(*e))
+}
+
+/// `45.2ms (56%)`, `1.49s (3712%) (!)` when the server reports more than was measured,
+/// or `-` when the row has no such entry.
 pub fn fmt_entry(e: Option<(u64, f64)>) -> String {
     match e {
+        Some((us, share)) if is_over(e) => {
+            format!("{} ({:.0}%) {OVER_MARK}", fmt_us(us), share * 100.0)
+        }
         Some((us, share)) => format!("{} ({:.0}%)", fmt_us(us), share * 100.0),
         None => "-".into(),
     }
-}
-
-/// One sentence per step, its entries largest first:
-/// `GET /api/search: of 80.9ms, 80.1ms was app, 60.2ms was db`.
-pub fn sentences(t: &ServerTimingTable) -> Vec<String> {
-    t.rows
-        .iter()
-        .filter(|r| r.name != "all")
-        .map(|r| {
-            let mut parts: Vec<(u64, &str)> = r
-                .entries
-                .iter()
-                .zip(&t.names)
-                .filter_map(|(e, n)| e.map(|(us, _)| (us, n.as_str())))
-                .collect();
-            parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-            let parts: Vec<String> = parts
-                .iter()
-                .map(|(us, n)| format!("{} was {n}", fmt_us(*us)))
-                .collect();
-            format!("{}: of {}, {}", r.name, fmt_us(r.mean_us), parts.join(", "))
-        })
-        .collect()
 }
 
 /// Facts about the protocol: HTTP versions of the responses, redirects followed, malformed
@@ -175,15 +177,18 @@ pub fn http_facts(r: &RunResult) -> Vec<(&'static str, String)> {
     if o.server_timing_malformed > 0 {
         rows.push((
             "Server-Timing",
-            format!("{} malformed entries skipped", o.server_timing_malformed),
+            format!(
+                "{} skipped",
+                super::plural(o.server_timing_malformed, "malformed entry")
+            ),
         ));
     }
     if o.server_timing_overflow > 0 {
         rows.push((
             "Server-Timing overflow",
             format!(
-                "{} entries not recorded: more than 16 distinct names",
-                o.server_timing_overflow
+                "{} not recorded: more than 16 distinct names",
+                super::plural(o.server_timing_overflow, "entry")
             ),
         ));
     }
@@ -239,14 +244,14 @@ mod tests {
         let (db, share) = t.rows[0].entries[1].unwrap();
         assert!((share - 0.5).abs() < 0.01, "{share}");
         assert_eq!(
-            sentences(&t),
-            [format!(
-                "{name}: of {}, {} was app, {} was db",
-                fmt_us(response),
-                fmt_us(app),
-                fmt_us(db)
-            )]
+            fmt_entry(t.rows[0].entries[0]),
+            format!("{} (100%)", fmt_us(app))
         );
+        assert_eq!(
+            fmt_entry(t.rows[0].entries[1]),
+            format!("{} (50%)", fmt_us(db))
+        );
+        assert!(!has_over(&t));
         assert_eq!(fmt_entry(None), "-");
         assert_eq!(t.malformed, 3);
         let f = http_facts(&r);
@@ -262,5 +267,75 @@ mod tests {
         );
         assert_eq!(f[0].1, "HTTP/2 12");
         assert_eq!(f[1].1, format!("4 ({name} 4)"));
+    }
+
+    /// Issue 12, defect 11: the terminal printed the breakdown twice, the table and then
+    /// the same figures as sentences (`home: of 15.7ms, 15.0ms was app, 9.00ms was db`);
+    /// the table alone is printed, in every format.
+    #[test]
+    fn issue_12_the_breakdown_is_printed_once() {
+        let (mut r, v) = fixtures::closed();
+        let service = r.steps[0].summary.service_time.mean_us;
+        r.steps[0].summary.server_timing = BTreeMap::from([
+            ("app".to_string(), latency(service * 9 / 10, 10)),
+            ("db".to_string(), latency(service / 2, 10)),
+        ]);
+        r.overall.server_timing = r.steps[0].summary.server_timing.clone();
+        let text = crate::report::text::server_timing_table(&r);
+        // A header, the step, `all`: nothing after the table.
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().last().unwrap().starts_with("all "), "{text}");
+        assert!(!text.contains(" was db"), "{text}");
+        let md = crate::report::markdown::render(&r, &v);
+        assert!(md.contains("### Server-Timing"), "{md}");
+        assert!(!md.contains(" was db"), "{md}");
+        let html = crate::report::html::render_with_charts(&r, &v, &[]);
+        assert!(html.contains("id=\"server-timing\""));
+        assert!(!html.contains(" was db"));
+    }
+
+    /// Issue 12, defect 11: an entry whose mean `dur` is 37 times the service time the
+    /// client measured (a server reporting seconds as milliseconds) used to read `3712%`
+    /// with nothing said; it is flagged in every format, with a note saying why.
+    #[test]
+    fn issue_12_an_entry_above_the_measured_time_is_flagged() {
+        let (mut r, v) = fixtures::closed();
+        let service = r.steps[0].summary.service_time.mean_us;
+        r.steps[0].summary.server_timing = BTreeMap::from([
+            ("app".to_string(), latency(service * 37, 10)),
+            ("db".to_string(), latency(service / 2, 10)),
+        ]);
+        r.overall.server_timing = r.steps[0].summary.server_timing.clone();
+        let t = server_timing_table(&r).unwrap();
+        assert!(has_over(&t));
+        let app = t.rows[0].entries[0];
+        let (us, share) = app.unwrap();
+        assert!(share > 36.0, "{share}");
+        assert_eq!(
+            fmt_entry(app),
+            format!("{} ({:.0}%) (!)", fmt_us(us), share * 100.0)
+        );
+        assert!(!fmt_entry(t.rows[0].entries[1]).contains("(!)"));
+        // Exactly the measured time is not flagged; a rounded 101 % is.
+        assert!(!is_over(Some((1000, 1.004))));
+        assert!(is_over(Some((1000, 1.006))));
+
+        let text = crate::report::text::server_timing_table(&r);
+        assert!(text.contains(" (!)"), "{text}");
+        assert!(text.contains(&format!("\n{OVER_NOTE}\n")), "{text}");
+        let md = crate::report::markdown::render(&r, &v);
+        assert!(md.contains(" (!) |"), "{md}");
+        assert!(
+            md.contains("(!) the server reports more time than the client measured"),
+            "{md}"
+        );
+        let html = crate::report::html::render_with_charts(&r, &v, &[]);
+        assert!(html.contains(" (!)</td>"), "flagged cell in the HTML");
+        assert!(html.contains("the server reports more time than the client measured"));
+        // Nothing flagged, no note.
+        r.steps[0].summary.server_timing.remove("app");
+        r.overall.server_timing = r.steps[0].summary.server_timing.clone();
+        assert!(!crate::report::text::server_timing_table(&r).contains("(!)"));
+        assert!(!crate::report::markdown::render(&r, &v).contains("(!)"));
     }
 }

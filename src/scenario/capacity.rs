@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::compile::{Compiler, MAX_RUN};
 use super::node::KeyPath;
 use super::plan::{
-    CapacitySpec, LoadPlan, OpenLoad, PlanningSpec, RateStage, Stage, StepLoad, TargetMetric,
-    TargetPlan, TargetScope, TargetUnit,
+    CapacitySpec, LoadPlan, OpenLoad, PlanningSpec, RateStage, Slice, Stage, StepLoad,
+    TargetMetric, TargetPlan, TargetScope, TargetUnit,
 };
 use super::raw::{RawFile, RawLoad, RawSteps, Text};
 use super::units;
@@ -103,6 +103,7 @@ impl super::Plan {
                     ),
                 }),
                 steps: Some(steps),
+                slice: Slice::WHOLE,
             }
         } else {
             closed_steps(steps, self.load.graceful_stop)
@@ -138,6 +139,7 @@ fn closed_steps(steps: StepLoad, graceful_stop: Duration) -> LoadPlan {
         graceful_stop,
         open: None,
         steps: Some(steps),
+        slice: Slice::WHOLE,
     }
 }
 
@@ -294,6 +296,7 @@ impl Compiler<'_> {
                         .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                 }),
                 steps: Some(steps),
+                slice: Slice::WHOLE,
             }
         } else {
             if l.max_users.is_some() || l.pre_allocated.is_some() {

@@ -2,12 +2,17 @@
 //! per-user variables). Compiled at plan time; evaluated per response.
 //!
 //! Everything that can be decided once (regexes, JSON paths, labels) is decided when the
-//! plan is built; [`Check::passes`] and [`Extract::extract`] only look at the response.
-//! The body is parsed as JSON at most once per response, and only when a check or extract
-//! asks for it ([`Response::json`]).
+//! plan is built; [`Check::passes`] and [`Extract::extract`] only look at the response
+//! (and the user's variables, for expected values written as templates such as
+//! `equals: "${token}"`, rendered per response). The body is parsed as JSON at most once
+//! per response, and only when a check or extract asks for it ([`Response::json`]).
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+
+use super::json_template::NoRandom;
+use super::plan::JsonTemplate;
+use super::template::{Template, Vars};
 
 /// What a check or extract sees of a response.
 pub struct Response<'a> {
@@ -51,8 +56,8 @@ pub enum CheckKind {
     /// A response header (name matched case-insensitively); ops other than `Exists` test
     /// the first value.
     Header { name: String, op: StrOp },
-    /// The body contains this text (compared as bytes).
-    BodyContains(String),
+    /// The body contains this text (a template; compared as bytes).
+    BodyContains(Template),
     /// The body matches this regex (invalid UTF-8 is replaced before matching).
     BodyMatches(regex::Regex),
     /// A JSON path into the body. A body that is not JSON fails every JSON check, even
@@ -60,12 +65,12 @@ pub enum CheckKind {
     Json { path: JsonPath, op: JsonOp },
 }
 
-/// A test on a text value.
+/// A test on a text value; expected texts are templates, rendered per response.
 #[derive(Debug, Clone)]
 pub enum StrOp {
     Exists,
-    Equals(String),
-    Contains(String),
+    Equals(Template),
+    Contains(Template),
     Matches(regex::Regex),
 }
 
@@ -77,11 +82,14 @@ pub enum JsonOp {
     /// The first selected value equals this JSON value (numbers compare by value, so `1`
     /// equals `1.0`).
     Equals(serde_json::Value),
+    /// Like `Equals`, with a value that holds templates (`equals: "${token}"` or
+    /// `equals: "${id:int}"`), rendered per response with the user's variables.
+    EqualsTemplate(JsonTemplate),
     /// The first selected value is a number (or a numeric string) that compares so.
     Compare(CmpOp, f64),
     /// The first selected value is a string containing this text, or an array containing
-    /// this string (or a number or boolean written so, e.g. `3` or `true`).
-    Contains(String),
+    /// this string (or a number or boolean written so, e.g. `3` or `true`). A template.
+    Contains(Template),
 }
 
 /// Numeric comparison.
@@ -178,8 +186,8 @@ impl Check {
     }
 
     /// `body contains "text"`.
-    pub fn body_contains(text: &str) -> Check {
-        Check::new(CheckKind::BodyContains(text.to_string()))
+    pub fn body_contains(text: impl Into<Template>) -> Check {
+        Check::new(CheckKind::BodyContains(text.into()))
     }
 
     /// `body matches /re/`.
@@ -200,17 +208,39 @@ impl Check {
         }
     }
 
-    /// Does the response pass?
-    pub fn passes(&self, r: &Response<'_>) -> bool {
+    /// Does the response pass? Expected values written as templates are rendered with
+    /// the user's `vars`; one that cannot be rendered (a variable with no value yet, a
+    /// typed placeholder of the wrong type) fails the check.
+    pub fn passes(&self, r: &Response<'_>, vars: &Vars) -> bool {
         match &self.kind {
             CheckKind::Status(ranges) => ranges
                 .iter()
                 .any(|(lo, hi)| (*lo..=*hi).contains(&r.status)),
-            CheckKind::Header { name, op } => header_passes(r.headers, name, op),
-            CheckKind::BodyContains(text) => contains_bytes(r.body, text),
+            CheckKind::Header { name, op } => header_passes(r.headers, name, op, vars),
+            CheckKind::BodyContains(t) => {
+                expected(t, vars).is_some_and(|text| contains_bytes(r.body, &text))
+            }
             CheckKind::BodyMatches(re) => re.is_match(&String::from_utf8_lossy(r.body)),
-            CheckKind::Json { path, op } => r.json().is_some_and(|v| json_passes(path, op, v)),
+            CheckKind::Json { path, op } => {
+                r.json().is_some_and(|v| json_passes(path, op, v, vars))
+            }
         }
+    }
+}
+
+/// The text a check expects: the literal as is (no allocation), or the template rendered
+/// for this user; `None` when it cannot be rendered. Check values never draw random
+/// numbers (the semantic pass refuses random functions there).
+fn expected<'t>(t: &'t Template, vars: &Vars) -> Option<Cow<'t, str>> {
+    match t.as_literal() {
+        Some(s) => Some(Cow::Borrowed(s)),
+        None => t.render(vars, &mut NoRandom).ok().map(Cow::Owned),
+    }
+}
+
+impl From<&str> for Template {
+    fn from(s: &str) -> Template {
+        Template::literal(s)
     }
 }
 
@@ -224,21 +254,22 @@ impl CheckKind {
             CheckKind::Header { name, op } => {
                 let op = match op {
                     StrOp::Exists => "exists".to_string(),
-                    StrOp::Equals(s) => format!("equals {s:?}"),
-                    StrOp::Contains(s) => format!("contains {s:?}"),
+                    StrOp::Equals(t) => format!("equals {:?}", t.source()),
+                    StrOp::Contains(t) => format!("contains {:?}", t.source()),
                     StrOp::Matches(re) => format!("matches /{re}/"),
                 };
                 format!("header {} {op}", name.to_ascii_lowercase())
             }
-            CheckKind::BodyContains(s) => format!("body contains {s:?}"),
+            CheckKind::BodyContains(t) => format!("body contains {:?}", t.source()),
             CheckKind::BodyMatches(re) => format!("body matches /{re}/"),
             CheckKind::Json { path, op } => {
                 let op = match op {
                     JsonOp::Exists(true) => "exists".to_string(),
                     JsonOp::Exists(false) => "does not exist".to_string(),
                     JsonOp::Equals(v) => format!("equals {v}"),
+                    JsonOp::EqualsTemplate(t) => format!("equals {}", t.source_value()),
                     JsonOp::Compare(cmp, x) => format!("{} {x}", cmp.symbol()),
-                    JsonOp::Contains(s) => format!("contains {s:?}"),
+                    JsonOp::Contains(t) => format!("contains {:?}", t.source()),
                 };
                 format!("json {} {op}", path.as_str())
             }
@@ -300,15 +331,15 @@ fn header_str(v: &http::HeaderValue) -> Cow<'_, str> {
     String::from_utf8_lossy(v.as_bytes())
 }
 
-fn header_passes(headers: &http::HeaderMap, name: &str, op: &StrOp) -> bool {
+fn header_passes(headers: &http::HeaderMap, name: &str, op: &StrOp, vars: &Vars) -> bool {
     // `get` with a `&str` matches case-insensitively, without allocating.
     let Some(value) = headers.get(name) else {
         return false;
     };
     match op {
         StrOp::Exists => true,
-        StrOp::Equals(s) => value.as_bytes() == s.as_bytes(),
-        StrOp::Contains(s) => header_str(value).contains(s.as_str()),
+        StrOp::Equals(t) => expected(t, vars).is_some_and(|s| value.as_bytes() == s.as_bytes()),
+        StrOp::Contains(t) => expected(t, vars).is_some_and(|s| header_str(value).contains(&*s)),
         StrOp::Matches(re) => re.is_match(&header_str(value)),
     }
 }
@@ -327,25 +358,35 @@ fn contains_bytes(hay: &[u8], needle: &str) -> bool {
     }
 }
 
-fn json_passes(path: &JsonPath, op: &JsonOp, doc: &serde_json::Value) -> bool {
+fn json_passes(path: &JsonPath, op: &JsonOp, doc: &serde_json::Value, vars: &Vars) -> bool {
     use serde_json::Value;
     let first = path.first(doc);
     match op {
         JsonOp::Exists(want) => first.is_some() == *want,
         JsonOp::Equals(expected) => first.is_some_and(|v| json_eq(v, expected)),
+        JsonOp::EqualsTemplate(t) => first.is_some_and(|v| {
+            t.render("equals", vars, &mut NoRandom)
+                .is_ok_and(|expected| json_eq(v, &expected))
+        }),
         JsonOp::Compare(cmp, bound) => first
             .and_then(as_number)
             .is_some_and(|x| cmp.holds(x, *bound)),
-        JsonOp::Contains(text) => match first {
-            Some(Value::String(s)) => s.contains(text.as_str()),
-            Some(Value::Array(items)) => items.iter().any(|item| match item {
-                Value::String(s) => s == text,
-                Value::Number(n) => n.to_string() == *text,
-                Value::Bool(b) => (if *b { "true" } else { "false" }) == text,
+        JsonOp::Contains(t) => {
+            let Some(text) = expected(t, vars) else {
+                return false;
+            };
+            let text = &*text;
+            match first {
+                Some(Value::String(s)) => s.contains(text),
+                Some(Value::Array(items)) => items.iter().any(|item| match item {
+                    Value::String(s) => s == text,
+                    Value::Number(n) => n.to_string() == text,
+                    Value::Bool(b) => (if *b { "true" } else { "false" }) == text,
+                    _ => false,
+                }),
                 _ => false,
-            }),
-            _ => false,
-        },
+            }
+        }
     }
 }
 
@@ -487,7 +528,7 @@ mod tests {
     }
 
     fn passes(check: &Check, status: u16, h: &HeaderMap, body: &[u8]) -> bool {
-        check.passes(&Response::new(status, h, body))
+        check.passes(&Response::new(status, h, body), &Vars::default())
     }
 
     fn on_body(check: &Check, body: &str) -> bool {
@@ -566,7 +607,7 @@ mod tests {
         assert!(!tag(StrOp::Equals("second".into())));
         let missing = |op: StrOp| passes(&Check::header("x-missing", op), 200, &h, b"");
         assert!(!missing(StrOp::Exists));
-        assert!(!missing(StrOp::Contains(String::new())));
+        assert!(!missing(StrOp::Contains("".into())));
         assert!(!passes(
             &Check::header("bad name", StrOp::Exists),
             200,
@@ -833,5 +874,58 @@ mod tests {
         let first = r.json().unwrap() as *const _;
         assert_eq!(r.json().unwrap() as *const _, first);
         assert!(Response::new(200, &h, b"{").json().is_none());
+    }
+
+    #[test]
+    fn issue12_check_values_are_templates_rendered_with_the_users_variables() {
+        const VARS: &[&str] = &["token", "id", "unset"];
+        let t = |src: &str| {
+            Template::parse(
+                src,
+                &mut |n: &str| VARS.iter().position(|v| *v == n),
+                &|_| None,
+            )
+            .unwrap()
+        };
+        let mut vars = Vars::new(VARS.len());
+        vars.set(0, "tok-1".into());
+        vars.set(1, "42".into());
+        let h = headers(&[("x-token", "tok-1")]);
+        let body = br#"{"token": "tok-1", "id": 42, "tags": ["tok-1"], "note": "for tok-1"}"#;
+        let pass = |c: &Check, v: &Vars| c.passes(&Response::new(200, &h, body), v);
+        let json_eq = |src: &str| {
+            Check::json(
+                path(if src.contains("id") {
+                    "$.id"
+                } else {
+                    "$.token"
+                }),
+                JsonOp::EqualsTemplate(JsonTemplate::String(t(src))),
+            )
+        };
+        let eq = json_eq("${token}");
+        assert_eq!(eq.label, r#"json $.token equals "${token}""#);
+        assert!(pass(&eq, &vars));
+        let mut other = vars.clone();
+        other.set(0, "tok-2".into());
+        assert!(
+            !pass(&eq, &other),
+            "compared with the literal text, not the value"
+        );
+        // A typed placeholder compares as a number: 42 equals "${id:int}", not "${id}".
+        assert!(pass(&json_eq("${id:int}"), &vars));
+        assert!(!pass(&json_eq("${id}"), &vars));
+        let contains = Check::json(path("$.tags"), JsonOp::Contains(t("${token}")));
+        assert!(pass(&contains, &vars) && !pass(&contains, &other));
+        let header = Check::header("X-Token", StrOp::Equals(t("${token}")));
+        assert_eq!(header.label, r#"header x-token equals "${token}""#);
+        assert!(pass(&header, &vars) && !pass(&header, &other));
+        let header = Check::header("X-Token", StrOp::Contains(t("tok-${unset}")));
+        assert!(
+            !pass(&header, &vars),
+            "a variable with no value fails the check"
+        );
+        let body_has = Check::body_contains(t("for ${token}"));
+        assert!(pass(&body_has, &vars) && !pass(&body_has, &other));
     }
 }

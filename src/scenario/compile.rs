@@ -12,12 +12,12 @@ use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
     EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, OpenLoad, Plan, RateStage, RouteTiming,
-    ScenarioPlan, Stage, Target, TargetMetric, TargetPlan, TargetSource, TargetUnit, ThinkTime,
-    VarDef,
+    ScenarioPlan, Slice, Stage, Target, TargetMetric, TargetPlan, TargetSource, TargetUnit,
+    ThinkTime, VarDef,
 };
 use super::raw::{
-    Dur, OrderedMap, Rate, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario, RawStage,
-    RawThink, Text,
+    Dur, OrderedMap, Rate, RawAuthOrNone, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario,
+    RawStage, RawThink, RawVariable, Text, VarPer,
 };
 use super::suggest;
 use super::targets::Known;
@@ -135,7 +135,7 @@ pub(super) fn compile(
     c.load_feeders(raw);
     let target = c.target(&raw.target, &top.key("target"));
     let defaults = c.defaults(raw, &top.key("defaults"));
-    let variables = c.variables(raw.variables.as_ref(), &top.key("variables"));
+    let variables = c.variables(raw, &top.key("variables"));
     let mut scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
     let default_auth = raw.defaults.as_ref().and_then(|d| {
         let at = top.key("defaults").key("auth");
@@ -143,11 +143,18 @@ pub(super) fn compile(
             .as_ref()
             .and_then(|a| c.auth(a, d.headers.as_ref(), &at))
     });
+    let no_auth: Vec<Vec<bool>> = raw
+        .scenarios
+        .iter()
+        .map(|s| super::http_opts::no_auth(s, true))
+        .collect();
     super::http_opts::fold_defaults(
         &mut scenarios,
         default_auth.as_ref(),
         defaults.follow_redirects,
+        &no_auth,
     );
+    c.check_data_flow(raw);
     c.unused_feeders();
     let feeders = std::mem::take(&mut c.feed).finish(scenarios.len());
     let mut load = c.load(&raw.load, &top.key("load"));
@@ -240,6 +247,12 @@ impl Compiler<'_> {
             }
             Ok(v) => Some(v),
             Err(hint) => {
+                let hint = match path.0.last() {
+                    Some(super::node::Seg::Key(k)) if units::is_bare_number(&d.0) => {
+                        units::unit_hint(&d.0, k)
+                    }
+                    _ => hint,
+                };
                 self.bad(path, DURATION_EXPECTED, Some(hint));
                 None
             }
@@ -322,6 +335,7 @@ impl Compiler<'_> {
     fn target(&mut self, t: &super::raw::RawTarget, path: &KeyPath) -> Option<Target> {
         use super::raw::RawTarget;
         match t {
+            RawTarget::Url(s) if s.contains("${") => self.env_target(s, path),
             RawTarget::Url(s) => match s.strip_prefix("embedded:") {
                 Some(name) => self
                     .embedded_name(name.trim(), path)
@@ -330,6 +344,85 @@ impl Compiler<'_> {
             },
             RawTarget::Embedded(e) => self.embedded(e, path).map(Target::Embedded),
         }
+    }
+
+    /// `target: ${env.BASE_URL}` (or `http://${env.HOST}:8080`): environment references
+    /// resolved now, then the URL checked. A value from the environment that is not a URL
+    /// is not shown (it may be a secret set by mistake).
+    fn env_target(&mut self, s: &str, path: &KeyPath) -> Option<Target> {
+        const EXPECTED: &str = "a URL such as http://127.0.0.1:8080, or embedded:phase9";
+        let mut variable = None;
+        let unset: std::cell::RefCell<Option<String>> = Default::default();
+        let read = self.env;
+        let parsed = Template::parse(
+            s,
+            &mut |name: &str| {
+                variable.get_or_insert_with(|| name.to_string());
+                None
+            },
+            &|name: &str| {
+                let v = read(name);
+                if v.is_none() {
+                    unset.borrow_mut().get_or_insert_with(|| name.to_string());
+                }
+                v
+            },
+        );
+        let url = match parsed.as_ref().map(|t| (t.as_literal(), t.json_type())) {
+            Ok((Some(url), None)) => url.to_string(),
+            Ok(_) => {
+                self.bad(
+                    path,
+                    EXPECTED,
+                    Some("a target may read the environment (`${env.BASE_URL}`), but not functions or types".into()),
+                );
+                return None;
+            }
+            Err(e) => {
+                let hint = if let Some(name) = unset.borrow().as_ref() {
+                    format!(
+                        "set it before running skein, e.g. `export {name}=http://127.0.0.1:8080`"
+                    )
+                } else if let Some(name) = &variable {
+                    format!(
+                        "the target is fixed for the whole run, so it cannot read the per-user variable `{name}`; use `${{env.NAME}}`"
+                    )
+                } else {
+                    e.message.clone()
+                };
+                let expected = if unset.borrow().is_some() {
+                    "an environment variable that is set"
+                } else {
+                    EXPECTED
+                };
+                let node = self.root.locate(path);
+                let (line, col) = (node.line, node.col_at(e.offset));
+                self.err_at(line, col, path, node.found(), expected, Some(hint));
+                return None;
+            }
+        };
+        if let Some(name) = url.strip_prefix("embedded:") {
+            return self
+                .embedded_name(name.trim(), path)
+                .then(|| Target::Embedded(EmbeddedTarget::default()));
+        }
+        let shown = url.starts_with("http://") || url.starts_with("https://");
+        let secret_free = !url.contains('@');
+        if shown && secret_free {
+            return self.base_url(&url, path).map(Target::Url);
+        }
+        let why = if !secret_free {
+            "it holds credentials (`user:password@`): put them in `defaults.auth` instead"
+        } else {
+            "it has no http:// or https:// scheme"
+        };
+        self.err(
+            path,
+            format!("{s:?}, whose value from the environment (not shown) is not a URL"),
+            EXPECTED,
+            Some(format!("{why}; e.g. `export NAME=http://127.0.0.1:8080`")),
+        );
+        None
     }
 
     fn embedded_name(&mut self, name: &str, path: &KeyPath) -> bool {
@@ -493,15 +586,50 @@ impl Compiler<'_> {
         out
     }
 
-    fn variables(&mut self, declared: Option<&OrderedMap<Text>>, path: &KeyPath) -> Vec<VarDef> {
+    /// Every slot as a variable: the declared ones with their initial values and whether
+    /// they are drawn again each iteration (`per:`, else: a value that is not constant and
+    /// that no `extract` writes), then the extract-only ones and the feeder fields.
+    fn variables(&mut self, raw: &RawFile, path: &KeyPath) -> Vec<VarDef> {
+        let extracted = super::flow::extracted_names(raw);
+        let read_once = super::flow::read_once_names(raw);
         let slots = self.slots.clone();
         slots
             .into_iter()
             .map(|name| {
-                let initial = declared
-                    .and_then(|m| m.0.iter().find(|(k, _)| *k == name))
-                    .map(|(_, v)| self.template_or_literal(&path.key(&name), &v.0));
-                VarDef { name, initial }
+                let spec = raw
+                    .variables
+                    .iter()
+                    .flat_map(|m| &m.0)
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v);
+                let Some(spec) = spec else {
+                    return VarDef {
+                        name,
+                        initial: None,
+                        per_iteration: false,
+                    };
+                };
+                let at = match spec {
+                    RawVariable::Value(_) => path.key(&name),
+                    RawVariable::Spec(_) => path.key(&name).key("value"),
+                };
+                let initial = self.template_or_literal(&at, spec.value());
+                let per_iteration = match spec.per() {
+                    Some(VarPer::User) => false,
+                    Some(VarPer::Iteration) => true,
+                    // A value read in `on_start` or `on_stop` (a username to sign up
+                    // with) identifies the user: it stays.
+                    None => {
+                        initial.as_literal().is_none()
+                            && !extracted.contains(&name)
+                            && !read_once.contains(&name)
+                    }
+                };
+                VarDef {
+                    name,
+                    initial: Some(initial),
+                    per_iteration,
+                }
             })
             .collect()
     }
@@ -543,6 +671,7 @@ impl Compiler<'_> {
             let auth = s
                 .auth
                 .as_ref()
+                .and_then(RawAuthOrNone::credentials)
                 .and_then(|a| self.auth(a, s.headers.as_ref(), &p.key("auth")));
             let mut sc = ScenarioPlan {
                 name: s.name.clone(),
@@ -552,7 +681,8 @@ impl Compiler<'_> {
                 steps,
                 on_stop,
             };
-            super::http_opts::fold_scenario(&mut sc, &headers, auth.as_ref());
+            let no_auth = super::http_opts::no_auth(s, false);
+            super::http_opts::fold_scenario(&mut sc, &headers, auth.as_ref(), &no_auth);
             out.push(sc);
         }
         self.feed.scenario = None;
@@ -607,6 +737,7 @@ impl Compiler<'_> {
                 graceful_stop: graceful?,
                 open: Some(open?),
                 steps: None,
+                slice: Slice::WHOLE,
             });
         }
         for (key, given) in [
@@ -659,6 +790,7 @@ impl Compiler<'_> {
             graceful_stop: graceful?,
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         })
     }
 
@@ -1041,8 +1173,51 @@ impl Compiler<'_> {
         Some(out)
     }
 
-    /// Compile a template; on failure the problem is recorded and `None` returned.
+    /// Compile a template; on failure the problem is recorded and `None` returned. A type
+    /// suffix (`${n:int}`) is an error here: it only means something in a JSON value.
     pub fn template(&mut self, path: &KeyPath, src: &str) -> Option<Template> {
+        let t = self.any_template(path, src)?;
+        if let Some(at) = t.json_type_offset() {
+            let node = self.root.locate(path);
+            let (line, col) = (node.line, node.col_at(at));
+            let ty = t.json_type().map_or("int", |t| t.name());
+            self.err_at(
+                line,
+                col,
+                path,
+                format!("the type suffix `:{ty}` in {src:?}"),
+                "a template without a type: this value is sent as text",
+                Some(format!(
+                    "`:{ty}` only applies to a whole string value under `json:` (a body or a JSON check's `equals`), where it sends a JSON {}; drop it here",
+                    if ty == "bool" { "boolean" } else if ty == "json" { "value" } else { "number" }
+                )),
+            );
+            return None;
+        }
+        Some(t)
+    }
+
+    /// Compile a template that may be a typed placeholder (`"${randomInt(1, 9):int}"`): a
+    /// string value under `json:`. A constant one (`"${env.PORT:int}"`) is checked now.
+    pub fn typed_template(&mut self, path: &KeyPath, src: &str) -> Option<Template> {
+        let t = self.any_template(path, src)?;
+        if let (Some(ty), Some(text)) = (t.json_type(), t.as_literal())
+            && ty.coerce(text).is_none()
+        {
+            // An environment value may be a secret: never shown.
+            let found = if t.env_values().is_empty() {
+                format!("{src:?}, which gives {text:?}")
+            } else {
+                format!("{src:?}, whose environment value (not shown) is not of that type")
+            };
+            let expected = format!("{} for `:{}`", ty.expected(), ty.name());
+            self.err(path, found, expected, None);
+            return None;
+        }
+        Some(t)
+    }
+
+    fn any_template(&mut self, path: &KeyPath, src: &str) -> Option<Template> {
         let mut unknown: Vec<String> = Vec::new();
         let unset: std::cell::RefCell<Vec<String>> = std::cell::RefCell::new(Vec::new());
         let result = {

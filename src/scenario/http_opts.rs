@@ -6,6 +6,8 @@
 //! step's header of the same name wins), and each step's `auth` is the most specific one
 //! written (step, then scenario, then `defaults`). An `Authorization` header written at a
 //! more specific level than an `auth:` wins over it; both at one level is an error.
+//! `auth: none` on a step (or a scenario) keeps the less specific levels' credentials off
+//! it: their `auth` and the scenario's `Authorization` header.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use base64::Engine as _;
 use super::compile::Compiler;
 use super::node::KeyPath;
 use super::plan::{Auth, CaFile, DEFAULT_MAX_REDIRECTS, FileBody, ScenarioPlan, StepPlan};
-use super::raw::{OrderedMap, RawAuth, RawRedirects, Text};
+use super::raw::{OrderedMap, RawAuth, RawAuthOrNone, RawRedirects, RawScenario, Text};
 use super::template::Template;
 
 /// Largest file `body_file` or `ca_file` may name: bigger is surely a mistake.
@@ -236,38 +238,60 @@ impl Compiler<'_> {
     }
 }
 
+/// Whether each step of a scenario (`on_start`, `steps`, `on_stop`, in that order) wrote
+/// `auth: none`; with `scenario: true`, whether the scenario did or the step did.
+pub(super) fn no_auth(sc: &RawScenario, scenario: bool) -> Vec<bool> {
+    let none = |a: &Option<RawAuthOrNone>| matches!(a, Some(RawAuthOrNone::None(_)));
+    let whole = scenario && none(&sc.auth);
+    super::compile::step_lists(sc)
+        .iter()
+        .flat_map(|(_, steps)| steps.iter())
+        .map(|st| whole || none(&st.auth))
+        .collect()
+}
+
+/// Every step of a scenario, in the order of [`no_auth`].
+fn all_steps(sc: &mut ScenarioPlan) -> impl Iterator<Item = &mut StepPlan> {
+    sc.on_start
+        .iter_mut()
+        .chain(sc.steps.iter_mut())
+        .chain(sc.on_stop.iter_mut())
+}
+
 /// Merge a scenario's `headers` and `auth` into its steps: each step keeps its own headers
-/// and credentials, and gets the scenario's where it has none of its own.
+/// and credentials, and gets the scenario's where it has none of its own. `no_auth`: the
+/// steps that wrote `auth: none` (see [`no_auth`]). (When a step failed to compile the
+/// flags no longer line up, but then no plan is built.)
 pub(super) fn fold_scenario(
     sc: &mut ScenarioPlan,
     headers: &[(String, Template)],
     auth: Option<&Auth>,
+    no_auth: &[bool],
 ) {
-    for step in sc
-        .on_start
-        .iter_mut()
-        .chain(sc.steps.iter_mut())
-        .chain(sc.on_stop.iter_mut())
-    {
-        fold(step, headers, auth);
+    for (i, step) in all_steps(sc).enumerate() {
+        fold(
+            step,
+            headers,
+            auth,
+            no_auth.get(i).copied().unwrap_or(false),
+        );
     }
 }
 
 /// Give every step without credentials of its own (or of its scenario) the `defaults`
-/// ones, and the default redirect limit where it set none.
+/// ones, and the default redirect limit where it set none. `no_auth[i]`: scenario `i`'s
+/// steps that wrote `auth: none`, or whose scenario did.
 pub(super) fn fold_defaults(
     scenarios: &mut [ScenarioPlan],
     auth: Option<&Auth>,
     follow_redirects: u32,
+    no_auth: &[Vec<bool>],
 ) {
-    for sc in scenarios {
-        for step in sc
-            .on_start
-            .iter_mut()
-            .chain(sc.steps.iter_mut())
-            .chain(sc.on_stop.iter_mut())
-        {
-            if step.auth.is_none() && !sets_authorization(&step.headers) {
+    for (k, sc) in scenarios.iter_mut().enumerate() {
+        let flags = no_auth.get(k).map(Vec::as_slice).unwrap_or_default();
+        for (i, step) in all_steps(sc).enumerate() {
+            let opted_out = flags.get(i).copied().unwrap_or(false);
+            if step.auth.is_none() && !sets_authorization(&step.headers) && !opted_out {
                 step.auth = auth.cloned();
             }
             step.follow_redirects.get_or_insert(follow_redirects);
@@ -275,15 +299,16 @@ pub(super) fn fold_defaults(
     }
 }
 
-/// One step under headers and credentials of a less specific level.
-fn fold(step: &mut StepPlan, headers: &[(String, Template)], auth: Option<&Auth>) {
-    let own_credentials = step.auth.is_some() || sets_authorization(&step.headers);
+/// One step under headers and credentials of a less specific level; `no_auth`: the step
+/// wrote `auth: none`, so it takes neither their `auth` nor their `Authorization` header.
+fn fold(step: &mut StepPlan, headers: &[(String, Template)], auth: Option<&Auth>, no_auth: bool) {
+    let own_credentials = step.auth.is_some() || sets_authorization(&step.headers) || no_auth;
     if !own_credentials && let Some(a) = auth {
         step.auth = Some(a.clone());
     }
     let overridden = |n: &str| {
         step.headers.iter().any(|(s, _)| s.eq_ignore_ascii_case(n))
-            || (step.auth.is_some() && is_authorization(n))
+            || ((step.auth.is_some() || no_auth) && is_authorization(n))
     };
     let mut merged: Vec<(String, Template)> = headers
         .iter()

@@ -21,7 +21,9 @@ pub mod template;
 mod capacity;
 mod compile;
 mod feeder;
+mod flow;
 mod http_opts;
+mod json_template;
 mod node;
 mod page;
 mod raw;
@@ -38,7 +40,7 @@ pub use error::{Diagnostic, ScenarioError};
 pub use plan::*;
 pub use redact::is_secret_header;
 pub use targets::{PRESETS, load_targets, parse_targets_str};
-pub use units::{parse_duration, parse_rate};
+pub use units::{millisecond_hint, parse_duration, parse_rate};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -206,6 +208,7 @@ pub fn quick(
             graceful_stop: Duration::from_secs(5),
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -261,6 +264,7 @@ impl Plan {
                 max_users: pool,
                 pre_allocated: compile::default_pre_allocated(rate, &self.scenarios, pool),
             }),
+            slice: Slice::WHOLE,
         };
     }
 }

@@ -252,9 +252,15 @@ pub enum WhenExhausted {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VarDef {
     pub name: String,
-    /// Initial value, rendered once per user when it starts (may call functions such as
-    /// `${randomInt(1,100)}`); `None` for variables only ever set by `extract`.
+    /// Initial value, rendered when the user starts (may call functions such as
+    /// `${randomInt(1,100)}`); `None` for variables only ever set by `extract` and for
+    /// feeder fields.
     pub initial: Option<Template>,
+    /// `true`: render `initial` again at the start of every iteration (in declaration
+    /// order, after the iteration's feeder rows are taken). The default for a value that is
+    /// not constant (it calls a function or reads a variable or feeder field) and that no
+    /// `extract` writes; `per: user` or `per: iteration` in the file decides otherwise.
+    pub per_iteration: bool,
 }
 
 /// One weighted scenario: a kind of user.
@@ -475,6 +481,43 @@ pub struct LoadPlan {
     pub open: Option<OpenLoad>,
     /// A step test: the levels and their timing (the stages above already hold them).
     pub steps: Option<StepLoad>,
+    /// Closed model: which of the plan's users this process runs ([`LoadPlan::share`]).
+    /// The stages stay those of the whole plan; this share runs every `count`-th user from
+    /// `index` on, so the shares add up to the whole plan at every instant.
+    pub slice: Slice,
+}
+
+/// Worker `index` of `count`'s users of a closed-model plan: the plan's user `g` (in the
+/// order the whole plan starts them, from 0) belongs to worker `g % count`, as its local
+/// user `g / count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Slice {
+    /// The whole plan in one process.
+    pub const WHOLE: Slice = Slice { index: 0, count: 1 };
+
+    /// How many of the whole plan's first `n` users are this share's.
+    pub fn part(self, n: usize) -> usize {
+        let count = self.count.max(1);
+        n / count + usize::from(self.index < n % count)
+    }
+
+    /// The whole plan's number for this share's user `local` (both from 0).
+    pub fn global(self, local: usize) -> usize {
+        local
+            .saturating_mul(self.count.max(1))
+            .saturating_add(self.index)
+    }
+}
+
+impl Default for Slice {
+    fn default() -> Self {
+        Slice::WHOLE
+    }
 }
 
 /// A step test's levels: users (closed model) or arrival rates per second (open model),
@@ -748,8 +791,13 @@ pub struct SourcePos {
 }
 
 impl LoadPlan {
-    /// Largest number of users at any time.
+    /// Largest number of users at any time (of this share, see [`LoadPlan::slice`]).
     pub fn max_users(&self) -> usize {
+        self.slice.part(self.whole_max_users())
+    }
+
+    /// Largest number of users at any time, in the whole plan.
+    pub fn whole_max_users(&self) -> usize {
         self.stages.iter().map(|s| s.users).max().unwrap_or(0)
     }
 
@@ -758,9 +806,16 @@ impl LoadPlan {
         self.stages.iter().map(|s| s.over).sum()
     }
 
-    /// Users that should be active `t` after the start (linear ramps, starting from 0).
-    /// Fractional values round up, so a ramp to N starts its first user at t = 0.
+    /// Users of this share that should be active `t` after the start: its part of the
+    /// whole plan's [`LoadPlan::whole_users_at`].
     pub fn users_at(&self, t: Duration) -> usize {
+        self.slice.part(self.whole_users_at(t))
+    }
+
+    /// Users of the whole plan that should be active `t` after the start (linear ramps,
+    /// starting from 0). Fractional values round up, so a ramp to N starts its first user
+    /// at t = 0.
+    pub fn whole_users_at(&self, t: Duration) -> usize {
         let mut start = Duration::ZERO;
         let mut from = 0usize;
         for s in &self.stages {
@@ -780,16 +835,26 @@ impl LoadPlan {
         from
     }
 
-    /// The earliest time at or after `t` when at least `n` users should be active,
-    /// or `None` if that never happens again.
+    /// The earliest time at or after `t` when at least `n` users of this share should be
+    /// active, or `None` if that never happens again.
     pub fn time_when_users_reach(&self, n: usize, t: Duration) -> Option<Duration> {
+        if n == 0 {
+            return Some(t);
+        }
+        // This share's n-th user is the whole plan's user `global(n - 1)`.
+        self.whole_time_when_users_reach(self.slice.global(n - 1) + 1, t)
+    }
+
+    /// The earliest time at or after `t` when at least `n` users of the whole plan should
+    /// be active, or `None` if that never happens again.
+    fn whole_time_when_users_reach(&self, n: usize, t: Duration) -> Option<Duration> {
         let mut start = Duration::ZERO;
         let mut from = 0usize;
         for s in &self.stages {
             let end = start + s.over;
             if end > t {
                 let seg_start = start.max(t);
-                if self.users_at(seg_start) >= n {
+                if self.whole_users_at(seg_start) >= n {
                     return Some(seg_start);
                 }
                 if s.users >= n && s.users > from {
@@ -838,6 +903,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         };
         assert_eq!(l.users_at(ms(0)), 0);
         assert_eq!(l.users_at(ms(1)), 1);
@@ -865,6 +931,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
@@ -889,6 +956,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
         assert_eq!(
@@ -1073,6 +1141,7 @@ mod duration_tests {
             graceful_stop: Duration::ZERO,
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         };
         l.set_duration(Duration::from_secs(5));
         assert_eq!(l.duration(), Duration::from_secs(15));
@@ -1082,16 +1151,19 @@ mod duration_tests {
 }
 
 impl LoadPlan {
-    /// Worker `index` of `count`'s share of the load (`--workers`): every stage's users, or
-    /// every rate and the pool, divided so that the shares add up to the whole (users are
-    /// dealt out whole: with 10 users over 4 workers, workers 0 and 1 get 3, the others 2).
-    /// The shape and the timing are the same in every share.
+    /// Worker `index` of `count`'s share of the load (`--workers`), so that the shares add
+    /// up to the whole. Closed model: the whole plan's users are dealt out one by one in
+    /// the order the plan starts them (worker `i` runs users `i`, `i + count`, ...), so at
+    /// every instant the shares' users add up to the plan's exactly (10 users over 4
+    /// workers: 3, 3, 2, 2), and each user keeps the scenario it has in a run of one
+    /// process. Open model: every rate and the pool divided. The timing is the same in
+    /// every share.
     pub fn share(&self, index: usize, count: usize) -> LoadPlan {
         let count = count.max(1);
         let part = |n: usize| n / count + usize::from(index < n % count);
         let mut out = self.clone();
-        for s in &mut out.stages {
-            s.users = part(s.users);
+        if out.open.is_none() {
+            out.slice = Slice { index, count };
         }
         if let Some(open) = &mut out.open {
             let k = 1.0 / count as f64;
@@ -1139,12 +1211,29 @@ mod share_tests {
             graceful_stop: Duration::ZERO,
             open: None,
             steps: None,
+            slice: Slice::WHOLE,
         };
+        for n in [1, 2, 3, 4, 7] {
+            let shares: Vec<LoadPlan> = (0..n).map(|i| l.share(i, n)).collect();
+            // At every instant, ramp and ramp-down included, the shares add up exactly.
+            for ms in (0..3100).step_by(7) {
+                let t = Duration::from_millis(ms);
+                let sum: usize = shares.iter().map(|s| s.users_at(t)).sum();
+                assert_eq!(sum, l.users_at(t), "{n} workers at {ms} ms");
+            }
+            let peak: usize = shares.iter().map(LoadPlan::max_users).sum();
+            assert_eq!(peak, 10);
+            // Each share's k-th user starts when the whole plan's user i + k n does.
+            for (i, s) in shares.iter().enumerate() {
+                for k in 1..=s.max_users() {
+                    let whole = l.time_when_users_reach(i + (k - 1) * n + 1, Duration::ZERO);
+                    assert_eq!(s.time_when_users_reach(k, Duration::ZERO), whole);
+                }
+            }
+        }
         let shares: Vec<LoadPlan> = (0..4).map(|i| l.share(i, 4)).collect();
-        let users = |k: usize| shares.iter().map(|s| s.stages[k].users).sum::<usize>();
-        assert_eq!((users(0), users(1)), (10, 3));
-        assert_eq!(shares[0].stages[0].users, 3);
-        assert_eq!(shares[3].stages[0].users, 2);
+        assert_eq!(shares[0].max_users(), 3);
+        assert_eq!(shares[3].max_users(), 2);
         assert_eq!(shares[3].duration(), l.duration());
         let open = LoadPlan {
             stages: vec![Stage {
@@ -1162,6 +1251,7 @@ mod share_tests {
                 pre_allocated: 10,
             }),
             steps: None,
+            slice: Slice::WHOLE,
         };
         let s = open.share(1, 2);
         let o = s.open.as_ref().unwrap();

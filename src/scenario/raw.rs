@@ -29,10 +29,12 @@ pub struct RawFile {
     /// HTTP settings shared by every step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<RawDefaults>,
-    /// Per-user variables in order, each rendered once when the user starts, e.g.
-    /// `product_id: "${randomInt(1, 500)}"`. Steps use them as `${product_id}`.
+    /// Per-user variables in order, e.g. `product_id: "${randomInt(1, 500)}"`; steps use
+    /// them as `${product_id}`. A value that calls a function or reads a variable is drawn
+    /// again at the start of every iteration, unless an `extract` writes the variable;
+    /// `{value: ..., per: user}` keeps one value per user, `per: iteration` redraws it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variables: Option<OrderedMap<Text>>,
+    pub variables: Option<OrderedMap<RawVariable>>,
     /// Test data read from files, by name: `{users: {file: data/users.csv, order: unique}}`.
     /// Templates read a row's fields as `${users.username}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,6 +324,35 @@ pub struct RawAuth {
     pub basic: Option<RawBasicAuth>,
 }
 
+/// Credentials of a scenario or a step, or `none`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "AuthOrNone")]
+pub enum RawAuthOrNone {
+    /// `none`: no credentials from a less specific level.
+    None(NoAuth),
+    /// These credentials.
+    Auth(RawAuth),
+}
+
+impl RawAuthOrNone {
+    /// The credentials, unless `none` was written.
+    pub fn credentials(&self) -> Option<&RawAuth> {
+        match self {
+            RawAuthOrNone::None(_) => None,
+            RawAuthOrNone::Auth(a) => Some(a),
+        }
+    }
+}
+
+/// The word `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoAuth {
+    // Plain comment (see `FeederOrder`): no credentials.
+    None,
+}
+
 /// HTTP basic authentication.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -361,9 +392,10 @@ pub struct RawScenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<OrderedMap<Text>>,
     /// Credentials for every request of this scenario, over `defaults.auth`:
-    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`.
+    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`; `none`: none,
+    /// not even `defaults.auth`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<RawAuth>,
+    pub auth: Option<RawAuthOrNone>,
     /// Steps run once when a user starts, e.g. a login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_start: Option<Vec<RawStep>>,
@@ -373,6 +405,60 @@ pub struct RawScenario {
     /// Steps run once when a user stops, e.g. a logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_stop: Option<Vec<RawStep>>,
+}
+
+/// A per-user variable: its initial value (a template), or the value with how long it lasts.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Variable")]
+pub enum RawVariable {
+    /// The initial value (a template), e.g. `"${randomInt(1, 500)}"`.
+    Value(Text),
+    /// The initial value and when it is drawn.
+    Spec(RawVariableSpec),
+}
+
+impl RawVariable {
+    /// The initial value as written.
+    pub fn value(&self) -> &str {
+        match self {
+            RawVariable::Value(Text(v))
+            | RawVariable::Spec(RawVariableSpec { value: Text(v), .. }) => v,
+        }
+    }
+
+    /// `per:` as written, if it was.
+    pub fn per(&self) -> Option<VarPer> {
+        match self {
+            RawVariable::Value(_) => None,
+            RawVariable::Spec(s) => s.per,
+        }
+    }
+}
+
+/// A variable's initial value and when it is drawn.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "VariableSpec")]
+pub struct RawVariableSpec {
+    /// The initial value (a template), e.g. `"${randomInt(1, 500)}"`.
+    pub value: Text,
+    /// `user`: drawn once when the user starts and kept; `iteration`: drawn again at the
+    /// start of every iteration. Default: `iteration` for a value that calls a function or
+    /// reads a variable or feeder field and that no `extract` writes, else `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<VarPer>,
+}
+
+/// How long a variable's drawn value lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VarPer {
+    // Plain comments (see `FeederOrder`).
+    // Drawn once when the user starts, kept for its whole life.
+    User,
+    // Drawn again at the start of every iteration.
+    Iteration,
 }
 
 /// Pause after each step.
@@ -469,9 +555,10 @@ pub struct RawStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_file: Option<String>,
     /// Credentials for this request, over the scenario's and `defaults.auth`:
-    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`.
+    /// `{bearer: "${token}"}` or `{basic: {username: ..., password: ...}}`; `none`: this
+    /// request goes without theirs (a login that fetches the token they send).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<RawAuth>,
+    pub auth: Option<RawAuthOrNone>,
     /// Follow redirects for this request: `true`, `false`, or the most to follow;
     /// instead of `defaults.follow_redirects`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -98,7 +98,7 @@ impl<'s> Validator<'s, '_> {
         }
         if !accepts_type(obj.get("type"), n) {
             let expected = expected_for(s, self, &ctx);
-            let hint = type_hint(n, &ctx);
+            let hint = type_hint(n, &ctx, path);
             self.push(n, path, n.found(), expected, hint);
             return;
         }
@@ -123,7 +123,7 @@ impl<'s> Validator<'s, '_> {
         }
         self.bounds(n, obj, path);
         match &n.kind {
-            Kind::Map(pairs) => self.map(n, pairs, obj, path),
+            Kind::Map(pairs) => self.map(n, pairs, obj, path, ctx.def),
             Kind::Seq(items) => self.seq(n, items, obj, path, &ctx),
             _ => {}
         }
@@ -143,7 +143,7 @@ impl<'s> Validator<'s, '_> {
                 def: ctx.def.or_else(|| self.scalar_def(branches)),
                 description: ctx.description,
             };
-            let hint = type_hint(n, &ctx);
+            let hint = type_hint(n, &ctx, path);
             self.push(n, path, n.found(), dedup_join(options), hint);
             return;
         }
@@ -248,6 +248,7 @@ impl<'s> Validator<'s, '_> {
         pairs: &[(Node, Node)],
         obj: &'s serde_json::Map<String, Value>,
         path: &KeyPath,
+        def: Option<&str>,
     ) {
         let props = obj.get("properties").and_then(Value::as_object);
         let extra = obj.get("additionalProperties");
@@ -288,9 +289,14 @@ impl<'s> Validator<'s, '_> {
                         .map(|p| p.keys().map(String::as_str).collect())
                         .unwrap_or_default();
                     let known: Vec<&str> = known.into_iter().filter(|k| *k != "$schema").collect();
-                    let hint = match suggest::closest(key, &known) {
-                        Some(s) => format!("did you mean \"{s}\"?"),
-                        None => format!("the keys here are: {}", known.join(", ")),
+                    let within = if path.0.is_empty() { Some("") } else { def };
+                    let hint = match (
+                        suggest::other_tool(key, within),
+                        suggest::closest(key, &known),
+                    ) {
+                        (Some(h), _) => h,
+                        (None, Some(s)) => format!("did you mean \"{s}\"?"),
+                        (None, None) => format!("the keys here are: {}", known.join(", ")),
                     };
                     self.push(
                         k,
@@ -477,11 +483,17 @@ fn list_values(vals: &[Value]) -> String {
     out.join(", ")
 }
 
-/// A hint for a scalar of the wrong type.
-fn type_hint(n: &Node, ctx: &Ctx<'_>) -> Option<String> {
+/// A hint for a scalar of the wrong type at `path`.
+fn type_hint(n: &Node, ctx: &Ctx<'_>, path: &KeyPath) -> Option<String> {
     let number = matches!(n.kind, Kind::Int(_) | Kind::Float(_));
     match ctx.def {
-        Some("Duration") if number => Some(format!("add a unit, e.g. {}s", n.text)),
+        Some("Duration") if number => {
+            let key = match path.0.last() {
+                Some(super::node::Seg::Key(k)) => k.as_str(),
+                _ => "",
+            };
+            Some(super::units::unit_hint(&n.text, key))
+        }
         Some("Ramp") if number => Some(format!(
             "add a unit, e.g. {0}/s for {0} users a second, or {0}s",
             n.text

@@ -80,6 +80,7 @@ impl Compiler<'_> {
         let auth = s
             .auth
             .as_ref()
+            .and_then(super::raw::RawAuthOrNone::credentials)
             .and_then(|a| self.auth(a, s.headers.as_ref(), &path.key("auth")));
         let follow_redirects = s.follow_redirects.as_ref().map(|r| self.redirects(r));
         let (method, _, _) = request?;
@@ -228,7 +229,7 @@ impl Compiler<'_> {
                 .map_or(Body::None, Body::File);
         }
         if let Some(j) = &s.json {
-            return Body::Json(self.json_template(j, &path.key("json")));
+            return Body::Json(self.json_template(j, &path.key("json"), true));
         }
         if let Some(f) = &s.form {
             return Body::Form(self.fields(f, &path.key("form")));
@@ -239,25 +240,63 @@ impl Compiler<'_> {
         }
     }
 
-    fn json_template(&mut self, v: &serde_json::Value, path: &KeyPath) -> JsonTemplate {
+    /// A JSON value whose strings are templates; a string that is one typed placeholder
+    /// (`"${n:int}"`) is sent as that JSON type. `random`: whether its templates may call
+    /// random functions (a request body may, a check's expected value may not).
+    fn json_template(
+        &mut self,
+        v: &serde_json::Value,
+        path: &KeyPath,
+        random: bool,
+    ) -> JsonTemplate {
         use serde_json::Value;
         match v {
             Value::Null => JsonTemplate::Null,
             Value::Bool(b) => JsonTemplate::Bool(*b),
             Value::Number(n) => JsonTemplate::Number(n.clone()),
-            Value::String(s) => JsonTemplate::String(self.template_or_literal(path, s)),
+            Value::String(s) => {
+                let t = if random {
+                    self.typed_template(path, s)
+                } else {
+                    self.check_template(path, s, true)
+                };
+                JsonTemplate::String(t.unwrap_or_else(|| Template::literal(s)))
+            }
             Value::Array(a) => JsonTemplate::Array(
                 a.iter()
                     .enumerate()
-                    .map(|(i, x)| self.json_template(x, &path.idx(i)))
+                    .map(|(i, x)| self.json_template(x, &path.idx(i), random))
                     .collect(),
             ),
             Value::Object(o) => JsonTemplate::Object(
                 o.iter()
-                    .map(|(k, x)| (k.clone(), self.json_template(x, &path.key(k))))
+                    .map(|(k, x)| (k.clone(), self.json_template(x, &path.key(k), random)))
                     .collect(),
             ),
         }
+    }
+
+    /// An expected value of a check: a template rendered per response with the user's
+    /// variables, which may not draw random numbers (the value would never match).
+    /// `typed`: whether a type suffix is allowed (a JSON check's `equals`).
+    fn check_template(&mut self, path: &KeyPath, src: &str, typed: bool) -> Option<Template> {
+        let t = if typed {
+            self.typed_template(path, src)?
+        } else {
+            self.template(path, src)?
+        };
+        if t.is_random() {
+            self.bad(
+                path,
+                "a value known when the response arrives: text, `${variable}`, `${env.NAME}`, `${timestamp()}` or `${date(...)}`",
+                Some(
+                    "a random value in a check would almost never match; to check what a step sent, put the random value in a variable (`variables:`) and use `${name}` in both"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(t)
     }
 
     fn checks(&mut self, c: &RawCheck, path: &KeyPath) -> Vec<Check> {
@@ -276,8 +315,10 @@ impl Compiler<'_> {
                 out.push(Check::header(&name.to_ascii_lowercase(), op));
             }
         }
-        if let Some(text) = &c.body_contains {
-            out.push(Check::body_contains(text));
+        if let Some(text) = &c.body_contains
+            && let Some(t) = self.check_template(&path.key("body_contains"), text, false)
+        {
+            out.push(Check::body_contains(t));
         }
         if let Some(re) = c
             .body_matches
@@ -350,11 +391,15 @@ impl Compiler<'_> {
             RawStrOp {
                 equals: Some(Text(t)),
                 ..
-            } => Some(StrOp::Equals(t.clone())),
+            } => self
+                .check_template(&path.key("equals"), t, false)
+                .map(StrOp::Equals),
             RawStrOp {
                 contains: Some(Text(t)),
                 ..
-            } => Some(StrOp::Contains(t.clone())),
+            } => self
+                .check_template(&path.key("contains"), t, false)
+                .map(StrOp::Contains),
             RawStrOp {
                 matches: Some(re), ..
             } => self.regex(re, &path.key("matches")).map(StrOp::Matches),
@@ -389,9 +434,26 @@ impl Compiler<'_> {
         let op = if let Some(b) = j.exists {
             JsonOp::Exists(b)
         } else if let Some(v) = &j.equals {
-            JsonOp::Equals(v.clone())
+            let at = path.key("equals");
+            let before = self.diags.len();
+            let t = self.json_template(v, &at, false);
+            if self.diags.len() > before {
+                return None;
+            }
+            match t.to_literal("equals") {
+                None => JsonOp::EqualsTemplate(t),
+                Some(Ok(v)) => JsonOp::Equals(v),
+                Some(Err(e)) => {
+                    self.bad(
+                        &at,
+                        "a value of the type its `:TYPE` names",
+                        Some(e.to_string()),
+                    );
+                    return None;
+                }
+            }
         } else if let Some(Text(t)) = &j.contains {
-            JsonOp::Contains(t.clone())
+            JsonOp::Contains(self.check_template(&path.key("contains"), t, false)?)
         } else {
             let (op, x) = cmp.into_iter().find_map(|(op, x)| x.map(|x| (op, x)))?;
             JsonOp::Compare(op, x)
@@ -511,7 +573,11 @@ impl Compiler<'_> {
         match JsonPath::parse(src) {
             Ok(p) => Some(p),
             Err(why) => {
-                let hint = if !src.starts_with('$') {
+                let hint = if let Some(fixed) = bracket_names(src) {
+                    format!(
+                        "a name with `-` or other punctuation needs brackets and quotes: write {fixed}"
+                    )
+                } else if !src.starts_with('$') {
                     let dot = if src.starts_with(['.', '[']) { "" } else { "." };
                     format!("start at the root: ${dot}{src}")
                 } else if let Some(pos) = why
@@ -529,5 +595,88 @@ impl Compiler<'_> {
                 None
             }
         }
+    }
+}
+
+/// `src` with every `.name` that a JSONPath cannot write bare (it holds `-`, `:`, a space,
+/// ...) written as `['name']`, when that makes a valid path: `$.X-Api-Key` ->
+/// `$['X-Api-Key']`, `$.headers.X-Api-Key` -> `$.headers['X-Api-Key']`.
+fn bracket_names(src: &str) -> Option<String> {
+    let body = src.strip_prefix('$').unwrap_or(src);
+    let mut out = String::from("$");
+    let mut changed = false;
+    let mut rest = body;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            // Copy a bracketed selector as written (quotes may hold `]`).
+            let mut quote = None;
+            let mut end = None;
+            for (i, c) in after.char_indices() {
+                match (quote, c) {
+                    (Some(q), c) if c == q => quote = None,
+                    (None, '\'' | '"') => quote = Some(c),
+                    (None, ']') => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let end = end?;
+            out.push('[');
+            out.push_str(&after[..=end]);
+            rest = &after[end + 1..];
+        } else if let Some(after) = rest.strip_prefix('.') {
+            if after.starts_with('.') || after.starts_with('[') || after.starts_with('*') {
+                out.push('.');
+                rest = after;
+                continue;
+            }
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let name = &after[..end];
+            let bare = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if bare {
+                out.push('.');
+                out.push_str(name);
+            } else {
+                out.push_str(&format!(
+                    "['{}']",
+                    name.replace('\\', "\\\\").replace('\'', "\\'")
+                ));
+                changed = true;
+            }
+            rest = &after[end..];
+        } else {
+            return None;
+        }
+    }
+    (changed && JsonPath::parse(&out).is_ok()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bracket_names;
+
+    #[test]
+    fn issue12_hyphenated_json_keys_get_brackets() {
+        assert_eq!(
+            bracket_names("$.X-Api-Key").as_deref(),
+            Some("$['X-Api-Key']")
+        );
+        assert_eq!(
+            bracket_names("$.headers.X-Api-Key").as_deref(),
+            Some("$.headers['X-Api-Key']")
+        );
+        assert_eq!(
+            bracket_names("$.items[0].sku-id").as_deref(),
+            Some("$.items[0]['sku-id']")
+        );
+        assert_eq!(bracket_names("$.a b").as_deref(), Some("$['a b']"));
+        assert_eq!(bracket_names("$.ok.path"), None);
+        assert_eq!(bracket_names("$.items[").as_deref(), None);
     }
 }

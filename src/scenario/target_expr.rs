@@ -513,6 +513,10 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
     match unit {
         TargetUnit::Micros => match units::parse_duration(value) {
             Ok(d) => Ok(d.as_nanos() as f64 / 1000.0),
+            // k6's `p(95)<200` is in milliseconds, as nearly every latency limit is.
+            Err(_) if units::is_bare_number(value) => {
+                Err((found, expected, Some(units::millisecond_hint(value))))
+            }
             Err(hint) => match written_unit(value) {
                 Some(w) => Err(wrong(w)),
                 None => Err((found, expected, Some(hint))),
@@ -816,6 +820,15 @@ mod tests {
         );
         assert_eq!(err("vus >= 10").hint.as_deref(), Some("write users"));
         assert_eq!(err("  < 1s").offset, 2);
+    }
+
+    #[test]
+    fn issue12_a_latency_limit_without_a_unit_suggests_milliseconds() {
+        let hint = err("p95 < 200").hint.unwrap();
+        assert!(hint.starts_with("add a unit: 200ms"), "{hint}");
+        assert!(!hint.starts_with("add a unit, e.g. 200s"), "{hint}");
+        let hint = err("service_p99 <= 12.5").hint.unwrap();
+        assert!(hint.starts_with("add a unit: 12.5ms"), "{hint}");
     }
 
     #[test]

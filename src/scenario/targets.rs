@@ -215,7 +215,7 @@ fn push_new(v: &mut Vec<String>, s: String) {
 }
 
 /// A step's metric name as `compile` will make it: `name:`, or `METHOD path`.
-fn raw_step_name(s: &RawStep) -> Option<String> {
+pub(super) fn raw_step_name(s: &RawStep) -> Option<String> {
     if let Some(n) = &s.name {
         return Some(n.clone());
     }

@@ -11,6 +11,10 @@
 //!   `${timestampMs()}`, `${randomString(12)}`, `${date(+1d, "%Y-%m-%d")}`: functions
 //!   evaluated on every render.
 //!
+//! A placeholder that is a whole JSON string value may end in a type, `"${randomInt(1, 9):int}"`,
+//! `:number`, `:bool` or `:json`: the `json:` body then sends the rendered text as that JSON
+//! type instead of a string ([`Template::json_type`]; see `json_template.rs`).
+//!
 //! `$${` is a literal `${`; any other `$` is literal text. Parsing does all the work, so a
 //! render walks a list of parts and appends to one `String`: no parsing and no allocation
 //! besides growing the output.
@@ -51,6 +55,91 @@ pub struct Template {
     /// one part: that is the cached literal [`Template::as_literal`] returns.
     parts: Vec<Part>,
     env_values: Vec<String>,
+    /// The type suffix of a template that is one placeholder, e.g. `${n:int}`, and the byte
+    /// offset of its `:`.
+    json_type: Option<(JsonType, usize)>,
+}
+
+/// The JSON type a whole-value placeholder is sent as: `${...:int}`, `:number`, `:bool`,
+/// `:json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    /// A whole number, e.g. `42` or `-7`.
+    Int,
+    /// Any JSON number, e.g. `4.5` or `1e3`.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// Any JSON text: an object, an array, a number, a string in quotes, `null`, ...
+    Json,
+}
+
+impl JsonType {
+    /// The suffixes, as written after the `:`.
+    pub const NAMES: [&'static str; 4] = ["int", "number", "bool", "json"];
+
+    /// The suffix as written, e.g. `int`.
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::Int => "int",
+            JsonType::Number => "number",
+            JsonType::Bool => "bool",
+            JsonType::Json => "json",
+        }
+    }
+
+    /// What a value of this type looks like, for messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            JsonType::Int => "a whole number such as 42",
+            JsonType::Number => "a JSON number such as 4.5",
+            JsonType::Bool => "true or false",
+            JsonType::Json => "JSON text such as {\"a\": 1} or [1, 2]",
+        }
+    }
+
+    /// `text` as a JSON value of this type; `None` when it is not one. Surrounding
+    /// whitespace is ignored.
+    pub fn coerce(self, text: &str) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        let t = text.trim();
+        match self {
+            JsonType::Bool => match t {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            JsonType::Int => {
+                let n: serde_json::Number = serde_json::from_str(t).ok()?;
+                (n.is_i64() || n.is_u64()).then_some(Value::Number(n))
+            }
+            JsonType::Number => serde_json::from_str::<serde_json::Number>(t)
+                .ok()
+                .map(Value::Number),
+            JsonType::Json => serde_json::from_str(t).ok(),
+        }
+    }
+
+    fn parse(word: &str) -> Option<JsonType> {
+        Some(match word {
+            "int" => JsonType::Int,
+            "number" => JsonType::Number,
+            "bool" => JsonType::Bool,
+            "json" => JsonType::Json,
+            _ => return None,
+        })
+    }
+
+    /// The suffix a misspelt or foreign type name most likely meant.
+    fn suggest(word: &str) -> Option<&'static str> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "integer" | "i64" | "long" | "int64" | "int32" | "whole" => "int",
+            "float" | "double" | "f64" | "num" | "decimal" | "numeric" => "number",
+            "boolean" | "b" => "bool",
+            "raw" | "object" | "array" | "obj" => "json",
+            w => return JsonType::NAMES.iter().copied().find(|n| *n == w),
+        })
+    }
 }
 
 /// Why a template did not parse; `offset` is a byte offset into the template text.
@@ -66,6 +155,21 @@ pub struct TemplateError {
 pub enum RenderError {
     #[error("variable `{0}` is not set (no initial value, and no extract has set it yet)")]
     Unset(String),
+    /// A typed placeholder (`${...:int}`) rendered text that is not of its type.
+    #[error(
+        "`{key}`: `{template}` rendered {value:?}, which is not {expected} (`:{ty}`)",
+        ty = .ty.name(),
+        expected = .ty.expected()
+    )]
+    Type {
+        /// Where the value goes, e.g. `json.items[0].qty`.
+        key: String,
+        /// The template as written.
+        template: String,
+        /// What it rendered (cut to 100 characters).
+        value: String,
+        ty: JsonType,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +249,7 @@ impl Template {
             source: src.to_string(),
             parts: Vec::new(),
             env_values: Vec::new(),
+            json_type: None,
         };
         let mut lit = String::new();
         let (mut i, mut lit_start) = (0, 0);
@@ -161,7 +266,22 @@ impl Template {
             } else if bytes.get(i + 1) == Some(&b'{') {
                 lit.push_str(&src[lit_start..i]);
                 let close = find_close(src, i)?;
-                match parse_expr(src, i, close, resolve, env)? {
+                let mut typed = None;
+                let expr = parse_expr(src, i, close, resolve, env, &mut typed)?;
+                if let Some((ty, colon)) = typed {
+                    if i != 0 || close + 1 != src.len() {
+                        return err(
+                            colon,
+                            format!(
+                                "a type suffix `:{}` inside other text (it only applies to a `${{...}}` that is a whole value, e.g. `qty: \"${{n:{}}}\"` under `json:`)",
+                                ty.name(),
+                                ty.name()
+                            ),
+                        );
+                    }
+                    t.json_type = Some((ty, colon));
+                }
+                match expr {
                     Expr::Env(value) => {
                         lit.push_str(&value);
                         if !value.is_empty() && !t.env_values.contains(&value) {
@@ -199,7 +319,34 @@ impl Template {
             source: s.to_string(),
             parts,
             env_values: Vec::new(),
+            json_type: None,
         }
+    }
+
+    /// The JSON type of a placeholder that is the whole template, when it has a type
+    /// suffix (`"${randomInt(1, 9):int}"`).
+    pub fn json_type(&self) -> Option<JsonType> {
+        self.json_type.map(|(t, _)| t)
+    }
+
+    /// Byte offset of the `:` of the type suffix, if there is one.
+    pub fn json_type_offset(&self) -> Option<usize> {
+        self.json_type.map(|(_, at)| at)
+    }
+
+    /// Whether rendering reads the random generator (`randomInt`, `uuid`, ...).
+    pub fn is_random(&self) -> bool {
+        self.parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Func(
+                    Func::RandomInt { .. }
+                        | Func::Uuid
+                        | Func::RandomChoice(_)
+                        | Func::RandomString(_)
+                )
+            )
+        })
     }
 
     /// The text as written in the scenario file.
@@ -396,6 +543,7 @@ fn parse_expr(
     close: usize,
     resolve: &mut dyn FnMut(&str) -> Option<usize>,
     env: &dyn Fn(&str) -> Option<String>,
+    typed: &mut Option<(JsonType, usize)>,
 ) -> Result<Expr, TemplateError> {
     let mut cur = Cursor {
         src,
@@ -445,7 +593,7 @@ fn parse_expr(
                 "expected an environment variable name after `env.`",
             );
         }
-        expect_end(&mut cur, "`${env.NAME}`")?;
+        end_of_expr(&mut cur, "`${env.NAME}`", typed)?;
         return match env(var) {
             Some(value) => Ok(Expr::Env(value)),
             None => err(dollar, format!("environment variable {var} is not set")),
@@ -455,10 +603,10 @@ fn parse_expr(
     if cur.peek() == Some(b'(') {
         cur.pos += 1;
         let args = parse_args(&mut cur, name)?;
-        expect_end(&mut cur, "the function call")?;
+        end_of_expr(&mut cur, "the function call", typed)?;
         return Ok(Expr::Part(Part::Func(compile_func(name, name_at, args)?)));
     }
-    expect_end(&mut cur, &format!("`{name}`"))?;
+    end_of_expr(&mut cur, &format!("`{name}`"), typed)?;
     match resolve(name) {
         Some(slot) => Ok(Expr::Part(Part::Var {
             slot,
@@ -480,6 +628,37 @@ fn parse_expr(
             err(dollar, format!("unknown {what} `{name}`{hint}"))
         }
     }
+}
+
+/// An optional type suffix (`:int`, written into `typed`), then the end of the expression.
+fn end_of_expr(
+    cur: &mut Cursor<'_>,
+    after: &str,
+    typed: &mut Option<(JsonType, usize)>,
+) -> Result<(), TemplateError> {
+    cur.skip_ws();
+    if cur.peek() == Some(b':') {
+        let colon = cur.pos;
+        cur.pos += 1;
+        cur.skip_ws();
+        let word_at = cur.pos;
+        let word = cur.take_while(|c| c.is_ascii_alphanumeric() || c == b'_');
+        let Some(ty) = JsonType::parse(word) else {
+            let hint = match JsonType::suggest(word) {
+                Some(s) => format!("did you mean `:{s}`? "),
+                None => String::new(),
+            };
+            return err(
+                if word.is_empty() { colon } else { word_at },
+                format!(
+                    "unknown type `:{word}` after {after}: {hint}(types: {})",
+                    JsonType::NAMES.map(|n| format!(":{n}")).join(", ")
+                ),
+            );
+        };
+        *typed = Some((ty, colon));
+    }
+    expect_end(cur, after)
 }
 
 fn expect_end(cur: &mut Cursor<'_>, after: &str) -> Result<(), TemplateError> {

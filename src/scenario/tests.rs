@@ -550,3 +550,304 @@ fn byte_order_marks_and_crlf_line_ends_are_fine() {
     let d = problems(&format!("{MINIMAL}load: {{usrs: 2}}\n").replace('\n', "\r\n"));
     assert_eq!((d[0].line, d[0].column), (3, 8), "{d:#?}");
 }
+
+/// One scenario whose steps are `steps` (YAML list items), with `head` above it.
+fn with_steps(head: &str, steps: &str) -> String {
+    format!(
+        "target: embedded:phase9\n{head}scenarios:\n  - name: s\n    steps:\n{steps}load: {{users: 1, duration: 1s}}\n"
+    )
+}
+
+#[test]
+fn issue12_variables_are_drawn_per_iteration_unless_constant_extracted_or_told() {
+    let p = plan(&with_steps(
+        "variables:
+  product_id: \"${randomInt(1, 500)}\"
+  fixed: {value: \"${randomInt(1, 500)}\", per: user}
+  plain: abc
+  from_env: \"${env.API_TOKEN}\"
+  copy: \"${product_id}\"
+  token: \"${uuid()}\"
+  again: {value: x, per: iteration}
+",
+        "      - get: /api/products/${product_id}/${fixed}/${plain}/${from_env}/${copy}/${again}
+        extract: {token: {json: $.token}}
+      - get: /api/cart
+        headers: {X-Token: \"${token}\"}
+",
+    ));
+    let per: Vec<(&str, bool)> = p
+        .variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.per_iteration))
+        .collect();
+    assert_eq!(
+        per,
+        [
+            ("product_id", true),
+            ("fixed", false),
+            ("plain", false),
+            ("from_env", false),
+            ("copy", true),
+            ("token", false),
+            ("again", true),
+        ]
+    );
+    assert_eq!(
+        p.variables[1].initial.as_ref().map(|t| t.source()),
+        Some("${randomInt(1, 500)}")
+    );
+    // A value the user signs up with in `on_start` identifies it for its whole life, and
+    // so does what that value reads.
+    let p = plan(
+        "target: embedded:phase9
+variables:
+  suffix: \"${uuid()}\"
+  username: \"u-${suffix}\"
+  product_id: \"${randomInt(1, 500)}\"
+scenarios:
+  - name: s
+    on_start:
+      - post: /api/login
+        json: {username: \"${username}\", password: x}
+    steps:
+      - get: /api/products/${product_id}?u=${username}
+load: {users: 1, duration: 1s}
+",
+    );
+    let per: Vec<(&str, bool)> = p
+        .variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.per_iteration))
+        .collect();
+    assert_eq!(
+        per,
+        [("suffix", false), ("username", false), ("product_id", true)]
+    );
+}
+
+#[test]
+fn variable_specs_are_checked_with_positions() {
+    let d = problems(&with_steps(
+        "variables:\n  a: {value: x, per: request}\n  b: {per: user}\n  c: {value: x, pre: user}\n",
+        "      - get: /\n",
+    ));
+    let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 3, "{text:#?}");
+    assert!(
+        text[0].starts_with(
+            "t.yaml:3:22: `variables.a.per`: found \"request\", expected one of user, iteration"
+        ),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].contains("`variables.b.value`: found nothing, expected the required key `value`"),
+        "{text:#?}"
+    );
+    assert!(
+        text[2].contains("unknown key `pre`") && text[2].contains("did you mean \"per\""),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn issue12_type_suffixes_only_where_a_json_value_is_whole() {
+    let p = plan(&with_steps(
+        "variables: {n: \"3\"}\n",
+        "      - post: /api/cart
+        json: {product_id: \"${randomInt(1, 9):int}\", qty: \"${n:int}\", gift: \"${n}\"}
+        check: {json: [{path: $.qty, equals: \"${n:int}\"}, {path: $.n, equals: \"${env.API_TOKEN}\"}]}
+",
+    ));
+    let step = &p.scenarios[0].steps[0];
+    let Body::Json(JsonTemplate::Object(fields)) = &step.body else {
+        panic!("{:?}", step.body);
+    };
+    let types: Vec<Option<template::JsonType>> = fields
+        .iter()
+        .map(|(_, v)| match v {
+            JsonTemplate::String(t) => t.json_type(),
+            _ => None,
+        })
+        .collect();
+    use template::JsonType::Int;
+    assert_eq!(types, [Some(Int), Some(Int), None]);
+    assert!(matches!(
+        step.checks[0].kind,
+        check::CheckKind::Json {
+            op: check::JsonOp::EqualsTemplate(_),
+            ..
+        }
+    ));
+    // A constant needs no rendering per response.
+    assert!(matches!(
+        step.checks[1].kind,
+        check::CheckKind::Json {
+            op: check::JsonOp::Equals(_),
+            ..
+        }
+    ));
+    let d = problems(&with_steps(
+        "",
+        "      - get: /x/${randomInt(1, 9):int}
+        headers: {X-N: \"${randomInt(1, 9):number}\"}
+        json: {a: \"id-${randomInt(1, 9):int}\", b: \"${uuid():integer}\", c: \"${env.API_TOKEN:int}\"}
+",
+    ));
+    let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 5, "{text:#?}");
+    assert!(
+        text[0].starts_with(
+            "t.yaml:5:34: `scenarios[0].steps[0].get`: found a type suffix `:int` inside other text"
+        ),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].starts_with(
+            "t.yaml:6:42: `scenarios[0].steps[0].headers.X-N`: found the type suffix `:number`"
+        ),
+        "{text:#?}"
+    );
+    assert!(text[1].contains("only applies to a whole string value under `json:`"));
+    assert!(
+        text[2].contains("json.a`: found a type suffix `:int` inside other text"),
+        "{text:#?}"
+    );
+    assert!(
+        text[3].contains("unknown type `:integer`") && text[3].contains("did you mean `:int`?"),
+        "{text:#?}"
+    );
+    assert!(
+        text[4].contains("whose environment value (not shown)") && !text[4].contains("s3cr3t"),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn issue12_check_values_are_templates_checked_when_the_file_loads() {
+    let d = problems(&with_steps(
+        "",
+        "      - get: /
+        check:
+          body_contains: \"${tokn}\"
+          headers: {X-Id: {equals: \"${randomInt(1, 9)}\"}}
+          json: [{path: $.a, contains: \"${uuid()}\"}]
+        extract: {token: {json: $.token}}
+",
+    ));
+    let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 3, "{text:#?}");
+    assert!(
+        text[0].contains("unknown variable `tokn`") && text[0].contains("did you mean \"token\""),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].contains("`scenarios[0].steps[0].check.headers.X-Id.equals`")
+            && text[1].contains("a random value in a check"),
+        "{text:#?}"
+    );
+    assert!(text[2].contains("check.json[0].contains"), "{text:#?}");
+}
+
+#[test]
+fn issue12_target_reads_the_environment() {
+    let file = |target: &str| {
+        format!(
+            "target: {target}\nscenarios: [{{name: a, steps: [{{get: /}}]}}]\nload: {{users: 1, duration: 1s}}\n"
+        )
+    };
+    let env = |name: &str| match name {
+        "BASE_URL" => Some("http://127.0.0.1:9/".to_string()),
+        "HOST" => Some("example.test".to_string()),
+        "NOT_A_URL" => Some("hunter2".to_string()),
+        _ => None,
+    };
+    let load = |t: &str| parse_with_env(&file(t), Path::new("t.yaml"), &env);
+    let p = load("\"${env.BASE_URL}\"").unwrap();
+    assert_eq!(p.target, Target::Url("http://127.0.0.1:9".into()));
+    let p = load("\"https://${env.HOST}:8443\"").unwrap();
+    assert_eq!(p.target, Target::Url("https://example.test:8443".into()));
+    let e = load("\"${env.NOT_A_URL}\"").unwrap_err().to_string();
+    assert!(
+        e.contains("not shown") && e.contains("no http:// or https:// scheme"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    let e = load("\"${env.UNSET}\"").unwrap_err().to_string();
+    assert!(e.contains("export UNSET=http://"), "{e}");
+    let e = load("\"http://${host}\"").unwrap_err().to_string();
+    assert!(e.contains("per-user variable `host`"), "{e}");
+}
+
+#[test]
+fn issue12_bare_numbers_for_pauses_suggest_milliseconds() {
+    let file = |steps: &str| {
+        format!("{MINIMAL}load: {{users: 1, duration: 1s}}\n").replace("steps: [{get: /}]", steps)
+    };
+    // Numbers: the structural pass.
+    let d = problems(&file("think_time: 100, steps: [{get: /, timeout: 30}]"));
+    let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert_eq!(d.len(), 2, "{text:#?}");
+    assert!(
+        text[0].contains("think_time`: found 100") && text[0].contains("hint: add a unit: 100ms"),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].contains("timeout`") && text[1].contains("add a unit, e.g. 30s"),
+        "{text:#?}"
+    );
+    // Quoted numbers: the semantic pass.
+    let d = problems(&file(
+        "steps: [{get: /, think_time: {min: \"50\", max: 1s}}]",
+    ));
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0].key, "scenarios[0].steps[0].think_time.min");
+    assert!(
+        d[0].hint
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("add a unit: 50ms"),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn issue12_k6_load_keys_are_translated() {
+    let d = problems(&format!(
+        "{MINIMAL}load: {{vus: 10, stages: [{{target: 10, duration: 30s}}]}}\n"
+    ));
+    let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("unknown key `vus`")
+                && t.contains("did you mean `users` (k6's `vus`)?")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|t| t.contains("unknown key `target`")
+            && t.contains("`users` (closed model) or `rate`")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("unknown key `duration`") && t.contains("`over`")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn issue12_hyphenated_json_path_suggests_brackets() {
+    let d = problems(&with_steps(
+        "",
+        "      - get: /
+        extract: {key: {json: $.headers.X-Api-Key}}
+",
+    ));
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(
+        d[0].hint.as_deref(),
+        Some(
+            "a name with `-` or other punctuation needs brackets and quotes: write $.headers['X-Api-Key']"
+        )
+    );
+}

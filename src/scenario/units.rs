@@ -73,7 +73,40 @@ fn unit_alias(word: &str) -> Option<&'static str> {
     })
 }
 
-fn is_bare_number(s: &str) -> bool {
+/// Keys whose durations are latencies or pauses: a number written there without a unit is
+/// almost always milliseconds (k6's thresholds are; a 100 s think time is rarely meant).
+pub const MILLISECOND_KEYS: &[&str] = &[
+    "think_time",
+    "min",
+    "max",
+    "mean",
+    "stddev",
+    "service_time",
+    "jitter",
+    "db",
+    "slo_p95",
+    "think",
+];
+
+/// The hint for a duration written as a bare number `n` under `key`: milliseconds first
+/// where they are the usual unit, else seconds.
+pub fn unit_hint(n: &str, key: &str) -> String {
+    if MILLISECOND_KEYS.contains(&key) {
+        millisecond_hint(n)
+    } else {
+        format!("add a unit, e.g. {n}s")
+    }
+}
+
+/// `add a unit: 200ms ...`, for a latency limit or pause written without one.
+pub fn millisecond_hint(n: &str) -> String {
+    format!(
+        "add a unit: {n}ms (a latency or pause without a unit is almost always milliseconds), or {n}s for seconds"
+    )
+}
+
+/// Digits with at most a decimal point: a number written without a unit.
+pub fn is_bare_number(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
@@ -249,6 +282,14 @@ mod tests {
         assert!(parse_duration("1..5s").is_err());
         assert!(parse_duration("99999999999999999999999999h").is_err());
         assert!(parse_duration("9999999999999h").is_err());
+    }
+
+    #[test]
+    fn issue12_bare_latencies_suggest_milliseconds() {
+        assert!(unit_hint("100", "think_time").starts_with("add a unit: 100ms"));
+        assert!(unit_hint("200", "slo_p95").starts_with("add a unit: 200ms"));
+        assert_eq!(unit_hint("30", "duration"), "add a unit, e.g. 30s");
+        assert!(is_bare_number("1.5") && !is_bare_number("1.5s") && !is_bare_number("."));
     }
 
     #[test]

@@ -498,6 +498,74 @@ fn no_targets_pass() {
     assert_eq!(v.schema_version, SUMMARY_SCHEMA_VERSION);
 }
 
+/// Issue 12, defect 5: a run without targets in which nothing succeeded fails, saying why;
+/// one success is enough to pass, and a run with targets is judged by them alone.
+#[test]
+fn issue_12_a_run_without_targets_fails_when_no_request_succeeded() {
+    let (mut r, w) = run();
+    let measured = r.overall.clone();
+    let n = r.overall.requests;
+    r.overall.ok = 0;
+    r.overall.check_failed = 0;
+    r.overall.errors = n;
+    r.overall.errors_by_kind = [("connection_refused".to_string(), n)].into();
+    let v = evaluate(&r, &w, &[]);
+    assert!(!v.passed);
+    let f = v.run_failed.as_ref().expect("a built-in failure");
+    assert_eq!(f.kind, RunFailureKind::NoRequestSucceeded);
+    assert_eq!(
+        f.detail,
+        format!("no request succeeded ({n} requests: {n} connection_refused)")
+    );
+    let json = serde_json::to_string(&v).unwrap();
+    assert!(
+        json.contains("\"run_failed\":{\"kind\":\"no_request_succeeded\""),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<Verdict>(&json).unwrap(), v);
+
+    // Every check failed, the rest refused: largest share first.
+    r.overall.check_failed = n - 1;
+    r.overall.errors = 1;
+    r.overall.errors_by_kind = [("connection_refused".to_string(), 1)].into();
+    let v = evaluate(&r, &w, &[]);
+    assert_eq!(
+        v.run_failed.unwrap().detail,
+        format!(
+            "no request succeeded ({n} requests: {} failed a check, 1 connection_refused)",
+            n - 1
+        )
+    );
+
+    // Nothing was sent at all.
+    r.overall = Summary::default();
+    let v = evaluate(&r, &w, &[]);
+    assert!(!v.passed);
+    assert_eq!(
+        v.run_failed.unwrap().detail,
+        "no request succeeded: none was made"
+    );
+    // ... unless Ctrl-C stopped it first: an interruption, not a failure.
+    let mut stopped = r.clone();
+    stopped.run.status = crate::metrics::RunStatus::Interrupted;
+    let v = evaluate(&stopped, &w, &[]);
+    assert!(v.passed && v.run_failed.is_none(), "{v:?}");
+
+    // One request that succeeded is enough.
+    r.overall = measured;
+    r.overall.ok = 1;
+    r.overall.errors = n - 1;
+    let v = evaluate(&r, &w, &[]);
+    assert!(v.passed && v.run_failed.is_none(), "{v:?}");
+
+    // With targets, the targets alone judge.
+    r.overall.ok = 0;
+    r.overall.errors = n;
+    let t = target("users >= 1", Metric::Users, None, Scope::Overall);
+    let v = evaluate(&r, &w, &[t]);
+    assert!(v.passed && v.run_failed.is_none(), "{v:?}");
+}
+
 #[test]
 fn a_results_folder_evaluates_like_the_data_it_holds() {
     let dir = tempfile::tempdir().unwrap();

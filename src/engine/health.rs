@@ -243,9 +243,12 @@ mod tests {
         assert_eq!(parse_stat_ticks("garbage"), None);
     }
 
+    /// A spinning generator thread's CPU is what the thread itself used, however busy the
+    /// machine is (it runs at the lowest priority, so a busy machine gives it little).
     #[test]
     fn a_thread_burning_cpu_shows_up() {
         let probe = Arc::new(LagProbe::default());
+        let started = std::time::Instant::now();
         let mut m = Monitor::new(probe, 1);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
@@ -262,19 +265,39 @@ mod tests {
                 while !flag.load(Ordering::Relaxed) {
                     x = x.wrapping_mul(31).wrapping_add(7);
                 }
-                x
+                std::hint::black_box(x);
+                thread_cpu()
             })
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
         let busy = m.sample(0, 0);
+        let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
-        t.join().unwrap();
+        let used = t.join().unwrap();
         std::thread::sleep(Duration::from_millis(200));
         let idle = m.sample(0, 0);
-        // One core, one spinning thread: near 100 % on an idle machine; it runs at the
-        // lowest priority, so a busy machine gives it less.
-        assert!(busy.cpu_pct > 10.0, "{busy:?}");
+        // What the thread itself used over the sample, in percent of one core; both sides
+        // count in 10 ms clock ticks.
+        let truth = used.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+        assert!(
+            (busy.cpu_pct - truth).abs() <= 5.0 + 0.2 * truth,
+            "{busy:?}, the thread used {truth:.1} %"
+        );
+        assert!(busy.cpu_pct > 0.0, "{busy:?}");
         assert!(idle.cpu_pct < busy.cpu_pct, "{idle:?} {busy:?}");
+    }
+
+    /// CPU time of the calling thread.
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime with a valid pointer to a local struct.
+        unsafe {
+            libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        }
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
 
     #[test]

@@ -158,7 +158,9 @@ mod tests {
         let timer = Arc::new(Timer::new().unwrap());
         let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
-        let tasks: Vec<_> = [30u64, 10, 20, 10]
+        // Deadlines 50 ms apart, so a loaded machine delaying a wake-up a few ms cannot
+        // swap two of them.
+        let tasks: Vec<_> = [150u64, 50, 100, 50]
             .into_iter()
             .map(|ms| {
                 let (timer, order) = (Arc::clone(&timer), Arc::clone(&order));
@@ -170,7 +172,7 @@ mod tests {
             })
             .collect();
         let mut late = Duration::ZERO;
-        for (task, ms) in tasks.into_iter().zip([30u64, 10, 20, 10]) {
+        for (task, ms) in tasks.into_iter().zip([150u64, 50, 100, 50]) {
             let elapsed = task.await.unwrap();
             assert!(
                 elapsed >= Duration::from_millis(ms),
@@ -178,7 +180,7 @@ mod tests {
             );
             late = late.max(elapsed - Duration::from_millis(ms));
         }
-        assert_eq!(*order.lock().unwrap(), [10, 10, 20, 30]);
+        assert_eq!(*order.lock().unwrap(), [50, 50, 100, 150]);
         // A shared 2-core machine running other tests can delay any thread a few ms.
         assert!(late < Duration::from_millis(20), "woke {late:?} late");
     }

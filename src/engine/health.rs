@@ -244,14 +244,18 @@ mod tests {
     }
 
     /// A spinning generator thread's CPU is what the thread itself used, however busy the
-    /// machine is (it runs at the lowest priority, so a busy machine gives it little).
+    /// machine is (it runs at the lowest priority, so a busy machine gives it little: the
+    /// test waits until it has had some CPU, at most 10 s).
     #[test]
     fn a_thread_burning_cpu_shows_up() {
+        use std::sync::atomic::AtomicU64;
         let probe = Arc::new(LagProbe::default());
         let started = std::time::Instant::now();
         let mut m = Monitor::new(probe, 1);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
+        // The thread's CPU time so far, µs, published as it spins.
+        let used = Arc::new(AtomicU64::new(0));
+        let (flag, published) = (stop.clone(), used.clone());
         let t = std::thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || {
@@ -263,22 +267,30 @@ mod tests {
                 }
                 let mut x = 0u64;
                 while !flag.load(Ordering::Relaxed) {
-                    x = x.wrapping_mul(31).wrapping_add(7);
+                    for _ in 0..100_000 {
+                        x = x.wrapping_mul(31).wrapping_add(7);
+                    }
+                    published.store(thread_cpu().as_micros() as u64, Ordering::Relaxed);
                 }
                 std::hint::black_box(x);
-                thread_cpu()
             })
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
+        while used.load(Ordering::Relaxed) < 100_000 && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let truth_us = used.load(Ordering::Relaxed);
         let busy = m.sample(0, 0);
         let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
-        let used = t.join().unwrap();
+        t.join().unwrap();
         std::thread::sleep(Duration::from_millis(200));
         let idle = m.sample(0, 0);
         // What the thread itself used over the sample, in percent of one core; both sides
-        // count in 10 ms clock ticks.
-        let truth = used.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+        // count in 10 ms clock ticks, and the thread publishes its time every few ms.
+        let truth = truth_us as f64 / elapsed.as_micros() as f64 * 100.0;
+        assert!(truth_us > 0, "the thread never ran");
         assert!(
             (busy.cpu_pct - truth).abs() <= 5.0 + 0.2 * truth,
             "{busy:?}, the thread used {truth:.1} %"

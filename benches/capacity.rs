@@ -9,6 +9,11 @@
 //! its hold-out refit, and the plan; then the same plus both charts (SVG and PNG) and the
 //! Markdown and HTML pages, in memory.
 //!
+//! `capacity fit` on big tables (issue 13, D7: 16k rows took 0.5 s, 32k rows 7-8.5 s,
+//! 100k and 1M rows over a minute): a CSV of 100,000 and of 1,000,000 rows at 64 load
+//! levels, and of 1,000,000 distinct loads (taken in bands), each parsed, analysed and
+//! rendered as text and Markdown, in memory. Linear: 1M rows take about ten times 100k.
+//!
 //! Run: `cargo bench --bench capacity`. Needs `[[bench]] name = "capacity" harness = false`
 //! in Cargo.toml.
 
@@ -142,5 +147,48 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A `capacity fit` table of `rows` rows: `levels` load levels in turn (each row's load
+/// distinct when `levels` is 0), throughput on a USL curve with 2 % noise, and a p95.
+fn table(rows: usize, levels: usize) -> String {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut s = String::with_capacity(rows * 24);
+    s.push_str("load,throughput,p95_ms\n");
+    for i in 0..rows {
+        let n = if levels == 0 {
+            1.0 + 63.0 * i as f64 / rows as f64
+        } else {
+            (1 + i % levels) as f64
+        };
+        let x = capacity::usl::throughput(0.02, 0.0005, 100.0, n) * (0.98 + 0.04 * rng.next());
+        let p95 = 5.0 + 0.5 * n + rng.next();
+        s.push_str(&format!("{n},{x:.2},{p95:.2}\n"));
+    }
+    s
+}
+
+/// What `skein capacity fit` does with a table, short of writing the files.
+fn fit(csv: &str) -> (String, String) {
+    let rows = capacity::table::parse(csv).expect("the table parses");
+    let r = capacity::analyze_table("bench.csv", &rows, &CapacityOptions::default());
+    (
+        skein::report::capacity::text(&r),
+        skein::report::capacity::markdown(&r),
+    )
+}
+
+fn bench_tables(c: &mut Criterion) {
+    let mut g = c.benchmark_group("capacity fit");
+    g.sample_size(10);
+    for (name, rows, levels) in [
+        ("100k rows, 64 levels", 100_000, 64),
+        ("1M rows, 64 levels", 1_000_000, 64),
+        ("1M rows, distinct loads", 1_000_000, 0),
+    ] {
+        let csv = table(rows, levels);
+        g.bench_function(name, |b| b.iter(|| black_box(fit(black_box(&csv)))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_tables);
 criterion_main!(benches);

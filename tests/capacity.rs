@@ -202,7 +202,7 @@ fn bad_options_exit_2_naming_the_flag() {
     let cases: [(&[&str], &str); 4] = [
         (
             &["--headroom", "100%"],
-            "--headroom 1: expected a share from 0% to below 100%",
+            "--headroom 100%: expected a share from 0% to below 100%",
         ),
         (
             &["--growth", "lots"],
@@ -224,6 +224,105 @@ fn bad_options_exit_2_naming_the_flag() {
     let o = fit(&[tmp.path().join("nope.csv").to_str().unwrap()], &out);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("nope.csv"), "{}", text(&o));
+}
+
+/// Issue 13: absurd `capacity fit` options gave "4294967295 instances", 309-digit numbers
+/// and `inf`. Each is refused (exit 2) naming its option; options in range that together
+/// ask for an absurd plan are refused with a sentence; nothing prints those figures.
+#[test]
+fn issue13_absurd_capacity_fit_options_exit_2_naming_the_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = repo("tests/fixtures/capacity/cisco.csv");
+    let csv = csv.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--peak-rps", "1e300"],
+            "--peak-rps 1e300: expected a number above 0 and at most 1e12",
+        ),
+        (&["--peak-users", "inf"], "--peak-users inf: expected"),
+        (&["--peak-rps", "NaN"], "--peak-rps NaN: expected"),
+        (
+            &["--peak-rps", "1000", "--months", "1e6"],
+            "--months 1000000: expected from 0 to 120 months",
+        ),
+        (&["--peak-rps", "1000", "--months=-1"], "--months -1"),
+        (
+            &["--peak-rps", "1000", "--growth", "1000%"],
+            "--growth 1000%: expected a share above -100% and at most 100% a month",
+        ),
+        (&["--peak-rps", "1000", "--growth", "inf"], "--growth `inf`"),
+        (&["--peak-rps", "1000", "--growth=-100%"], "--growth -100%"),
+        (&["--peak-rps", "1000", "--headroom=-5%"], "--headroom -5%"),
+        (
+            &["--peak-rps", "1000", "--cost-per-hour", "1e308"],
+            "--cost-per-hour 1e308: expected a price from 0 to 1,000,000 an hour",
+        ),
+        (&["--cost-per-hour=-1"], "--cost-per-hour -1"),
+        (
+            &["--peak-rps", "1000", "--redundancy", "4294967295"],
+            "--redundancy 4294967295: expected at most 100 spare instances",
+        ),
+        (
+            &["--peak-rps", "1000", "--instances", "4294967295"],
+            "--instances 4294967295: expected from 1 to 1,000,000 instances",
+        ),
+        (&["--instances", "0"], "--instances 0"),
+        (
+            &["--slo-p95", "1000h"],
+            "--slo-p95 `1000h`: expected a duration of at most 1h",
+        ),
+        // In range one by one, absurd together.
+        (
+            &["--peak-rps", "1e9", "--growth", "100%", "--months", "120"],
+            "a peak above 1e12 at the horizon: check the inputs",
+        ),
+        (
+            &["--peak-rps", "1e9", "--headroom", "99.99%"],
+            "more than 1,000,000 instances: check the inputs",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut all = vec![csv];
+        all.extend_from_slice(args);
+        let o = fit(&all, &out);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(expect), "{args:?}: {t}");
+        assert!(o.stdout.is_empty(), "{args:?}: {t}");
+        assert!(t.len() < 1_000, "{args:?}: {t}");
+        assert!(!out.join("capacity.json").exists(), "{args:?}");
+    }
+    // The largest accepted inputs give finite figures of sensible length.
+    let o = fit(
+        &[
+            csv,
+            "--peak-rps",
+            "100000",
+            "--growth",
+            "5%",
+            "--months",
+            "120",
+            "--cost-per-hour",
+            "1000000",
+            "--redundancy",
+            "100",
+        ],
+        &out,
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let plan = &read_json(&out)["plan"];
+    assert!(
+        plan["instances_needed"].as_u64().unwrap() <= 1_000_000,
+        "{plan}"
+    );
+    assert!(
+        plan["cost_per_month"].as_f64().unwrap().is_finite(),
+        "{plan}"
+    );
+    assert!(!t.contains(" inf") && !t.contains("4294967295"), "{t}");
+    assert!(t.lines().all(|l| l.len() < 200), "{t}");
 }
 
 #[test]

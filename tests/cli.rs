@@ -319,15 +319,17 @@ fn sigint_stops_every_worker_and_the_merge_still_happens() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = wait_with_timeout(child, Duration::from_secs(20));
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    let r = result_json(&dir);
-    assert_eq!(r["run"]["status"], "interrupted", "{}", r["run"]);
+    assert_stopped_and_complete(&o, &dir, "interrupted (SIGINT)");
     let parts = worker_results(&dir);
     let requests: u64 = parts
         .iter()
         .map(|p| p["overall"]["requests"].as_u64().unwrap())
         .sum();
     assert!(requests > 50);
-    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), requests);
+    assert_eq!(
+        result_json(&dir)["overall"]["requests"].as_u64().unwrap(),
+        requests
+    );
 }
 
 #[test]
@@ -361,6 +363,155 @@ fn a_killed_parent_leaves_workers_that_stop_and_a_folder_report_can_merge() {
         .sum();
     assert!(requests > 50);
     assert_eq!(r["overall"]["requests"].as_u64().unwrap(), requests);
+}
+
+/// Send `sig` to `child` and wait (at most `limit`) for it to exit.
+fn signal_and_wait(child: Child, sig: i32, limit: Duration) -> Output {
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    wait_with_timeout(child, limit)
+}
+
+/// What a run stopped by a signal leaves: its folder complete (every report, the status
+/// interrupted with `reason`), the table and the verdict printed.
+fn assert_stopped_and_complete(o: &Output, dir: &Path, reason: &str) {
+    let r = result_json(dir);
+    assert_eq!(r["run"]["status"], "interrupted", "{}", r["run"]);
+    assert_eq!(r["run"]["stop_reason"], reason, "{}", r["run"]);
+    assert!(
+        r["overall"]["requests"].as_u64().unwrap() > 50,
+        "{}",
+        r["overall"]
+    );
+    assert!(r["run"]["duration_us"].as_u64().unwrap() < 30_000_000);
+    for f in ["report.html", "report.md", "summary.json", "junit.xml"] {
+        assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
+    }
+    let t = text(o);
+    assert!(t.contains("GET /api/products/1"), "{t}");
+    assert!(t.contains("verdict: "), "{t}");
+    assert!(t.contains(&format!("interrupted: {reason}")), "{t}");
+}
+
+/// Issue 13, D8: SIGTERM (what `docker stop`, Kubernetes, CI cancellation and `timeout`
+/// send) killed the run: exit 143, nothing printed, `result.json` left `running`. It
+/// stops like the first Ctrl-C: folder, reports and verdict, exit 143.
+#[test]
+fn issue13_sigterm_mid_run_stops_like_ctrl_c() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run(out.path());
+    let dir = wait_for_intervals(out.path(), 2);
+    let o = signal_and_wait(child, libc::SIGTERM, Duration::from_secs(15));
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    assert_stopped_and_complete(&o, &dir, "terminated (SIGTERM)");
+}
+
+/// Issue 13, D8: with `--workers`, the parent passes SIGTERM on to its workers (their own
+/// process group does not get it) and merges what they measured.
+#[test]
+fn issue13_sigterm_stops_every_worker_and_the_merge_still_happens() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run_with(out.path(), 2);
+    let dir = wait_for_worker_intervals(out.path(), 2, 2);
+    let o = signal_and_wait(child, libc::SIGTERM, Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    assert_stopped_and_complete(&o, &dir, "terminated (SIGTERM)");
+    let parts = worker_results(&dir);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert_eq!(
+            p["run"]["stop_reason"], "terminated (SIGTERM)",
+            "{}",
+            p["run"]
+        );
+    }
+    let requests: u64 = parts
+        .iter()
+        .map(|p| p["overall"]["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        result_json(&dir)["overall"]["requests"].as_u64().unwrap(),
+        requests
+    );
+}
+
+/// Issue 13, D8: SIGHUP (the terminal closed) stops the run the same way, exit 129.
+#[test]
+fn issue13_sighup_mid_run_stops_like_ctrl_c() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run(out.path());
+    let dir = wait_for_intervals(out.path(), 2);
+    let o = signal_and_wait(child, libc::SIGHUP, Duration::from_secs(15));
+    assert_eq!(o.status.code(), Some(129), "{}", text(&o));
+    assert_stopped_and_complete(&o, &dir, "hung up (SIGHUP)");
+}
+
+/// The pid of worker `i` of the run in `dir` (from its command line).
+fn worker_pid(dir: &Path, i: usize) -> Option<i32> {
+    let want = dir.join("workers").join(i.to_string());
+    fs::read_dir("/proc").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        let out = args
+            .iter()
+            .position(|a| *a == b"--worker-output")
+            .and_then(|k| args.get(k + 1))?;
+        (Path::new(std::str::from_utf8(out).ok()?) == want).then_some(pid)
+    })
+}
+
+/// The requests in the whole lines of a worker's journal.
+fn journal_requests(dir: &Path) -> u64 {
+    fs::read_to_string(dir.join("intervals.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|v| v["cells"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum()
+}
+
+/// Issue 13: SIGKILL of one worker. The parent stops the others, merges what every
+/// worker wrote (the dead one's folder rebuilt from its journal), says which worker died,
+/// writes every report, and exits 3.
+#[test]
+fn issue13_a_killed_worker_is_named_and_the_rest_merged() {
+    let out = tempfile::tempdir().unwrap();
+    let child = start_long_run_with(out.path(), 2);
+    let dir = wait_for_worker_intervals(out.path(), 2, 2);
+    let pid = worker_pid(&dir, 0).expect("worker 0 is running");
+    // SAFETY: a worker process of our child, found by its command line.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let o = wait_with_timeout(child, Duration::from_secs(20));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains("warning: worker 0 of 2 was killed by signal 9 (SIGKILL)"),
+        "{t}"
+    );
+    let r = result_json(&dir);
+    assert_eq!(r["run"]["status"], "interrupted", "{}", r["run"]);
+    let reason = r["run"]["stop_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("a worker died: worker 0 of 2 was killed by signal 9"),
+        "{reason}"
+    );
+    assert!(t.contains(reason), "{t}");
+    assert!(dir.join("report.html").is_file() && dir.join("summary.json").is_file());
+    // The dead worker's folder still says `running`; its journal holds what it measured.
+    let parts: Vec<PathBuf> = (0..2)
+        .map(|i| only_dir(&dir.join("workers").join(i.to_string())))
+        .collect();
+    assert_eq!(result_json(&parts[0])["run"]["status"], "running");
+    assert_eq!(result_json(&parts[1])["run"]["status"], "interrupted");
+    let from_journals: u64 = parts.iter().map(|p| journal_requests(p)).sum();
+    assert!(
+        journal_requests(&parts[0]) > 10,
+        "worker 0 measured nothing"
+    );
+    assert_eq!(r["overall"]["requests"].as_u64().unwrap(), from_journals);
 }
 
 #[test]
@@ -767,4 +918,368 @@ load: {users: 2, duration: 1s}
         text(&o)
     );
     assert!(text_step["requests"].as_u64().unwrap() > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 13: hostile files and secrets in every encoding.
+
+/// Run `cmd` to the end (killed after `limit`): exit code, stderr, and its peak resident
+/// memory in KiB (from `wait4`, so it is this child's alone).
+// The child is reaped by `wait4`, not `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_measured(cmd: &mut std::process::Command, limit: Duration) -> (Option<i32>, String, u64) {
+    use std::io::Read as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let t0 = Instant::now();
+            while t0.elapsed() < limit {
+                if done.load(Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // SAFETY: kill(2) on our own child, not yet reaped (`done` is false).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            true
+        })
+    };
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(r, pid, "wait4");
+    let killed = watchdog.join().unwrap();
+    let err = reader.join().unwrap();
+    assert!(!killed, "still running after {limit:?}:\n{err}");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, err, usage.ru_maxrss as u64)
+}
+
+/// Issue 13, D10: `validate` said only "error: reading scenario X"; it says why, as `run`
+/// does, and exits 2.
+#[test]
+fn issue13_validate_says_why_it_cannot_read_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_utf8 = dir.path().join("latin1.yaml");
+    fs::write(&bad_utf8, b"name: caf\xe9\ntarget: embedded:phase9\n").unwrap();
+    let cases = [
+        (dir.path().join("missing.yaml"), "No such file or directory"),
+        (dir.path().to_path_buf(), "a folder, not a file"),
+        (
+            bad_utf8,
+            "not UTF-8 text: byte 0xe9 at line 1, column 10; save the file as UTF-8",
+        ),
+    ];
+    for (path, why) in cases {
+        for cmd in ["validate", "run"] {
+            let o = skein().arg(cmd).arg(&path).output().unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(2),
+                "{cmd} {}: {}",
+                path.display(),
+                text(&o)
+            );
+            let want = format!("error: reading scenario {}: {why}", path.display());
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains(&want),
+                "{cmd}: expected {want:?} in:\n{}",
+                text(&o)
+            );
+        }
+    }
+}
+
+/// Issue 13, D4: a FIFO with no writer made `validate` hang; `/dev/zero` as the scenario, a
+/// `body_file`, a feeder's `file` or a `ca_file` was read until memory ran out. Anything
+/// but a regular file is refused unopened, at once, naming the key.
+#[cfg(unix)]
+#[test]
+fn issue13_special_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let f = fifo.display();
+    let scenario = dir.path().join("special.yaml");
+    fs::write(
+        &scenario,
+        format!(
+            "target: https://127.0.0.1:9
+defaults: {{ca_file: /dev/zero}}
+feeders:
+  users: {{file: {f}}}
+scenarios:
+  - name: s
+    steps:
+      - post: /a/${{users.name}}
+        body_file: /dev/urandom
+      - post: /b
+        body_file: {f}
+load: {{users: 1, duration: 1s}}
+"
+        ),
+    )
+    .unwrap();
+    let (code, err, _) = run_measured(
+        skein().arg("validate").arg(&scenario),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    for want in [
+        ":2:21: `defaults.ca_file`: found \"/dev/zero\" (/dev/zero: a character device, not a regular file)",
+        ":4:17: `feeders.users.file`",
+        "pipe: a FIFO (named pipe), not a regular file",
+        ":9:20: `scenarios[0].steps[0].body_file`: found \"/dev/urandom\" (/dev/urandom: a character device, not a regular file)",
+        ":11:20: `scenarios[0].steps[1].body_file`",
+    ] {
+        assert!(err.contains(want), "expected {want:?} in:\n{err}");
+    }
+    for file in [fifo.as_path(), Path::new("/dev/zero")] {
+        for cmd in ["validate", "run"] {
+            let (code, err, _) = run_measured(skein().arg(cmd).arg(file), Duration::from_secs(20));
+            assert_eq!(code, Some(2), "{cmd} {}: {err}", file.display());
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+    }
+}
+
+/// Issue 13, D3: 1,000 aliases of a 1 MB string made `validate` use 1.97 GB. Aliases may
+/// copy at most 16 MiB of text; past that the file is refused at the alias, in little
+/// memory.
+#[test]
+fn issue13_an_alias_bomb_is_refused_at_its_alias_in_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.yaml");
+    let mut yaml = format!(
+        "target: embedded:phase9\nbig: &big \"{}\"\nscenarios:\n  - name: s\n    steps:\n",
+        "x".repeat(1 << 20)
+    );
+    for _ in 0..1000 {
+        yaml.push_str("      - {post: /api/cart, body: *big}\n");
+    }
+    yaml.push_str("load: {users: 1, duration: 1s}\n");
+    fs::write(&bomb, yaml).unwrap();
+    let (code, err, max_rss_kib) =
+        run_measured(skein().arg("validate").arg(&bomb), Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{err}");
+    // Line 6 holds the first alias; the 17th passes 16 MiB.
+    assert!(
+        err.contains(
+            "bomb.yaml:22:33: found aliases that expand to more than 16 MiB of text in all"
+        ),
+        "{err}"
+    );
+    assert!(
+        max_rss_kib < 200 * 1024,
+        "validate peaked at {max_rss_kib} KiB"
+    );
+}
+
+/// Issue 13, D11: a scenario without `name:` takes its file's name, which can be too long
+/// for `<name>-<UTC time>`; it is cut to fit and the run makes its folder.
+#[test]
+fn issue13_a_long_file_name_still_makes_a_results_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{}.yaml", "long".repeat(60)));
+    fs::write(
+        &file,
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 50ms\n    steps:\n      - get: /health\nload: {users: 1, duration: 1s}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = skein()
+        .arg("run")
+        .arg(&file)
+        .args(["-q", "--workers", "1", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let name = run_dir(&out)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with(&"long".repeat(32)) && name.len() < 160,
+        "{name}"
+    );
+    // `--users` above the maximum is refused like `users:` in the file.
+    let o = skein()
+        .arg("run")
+        .arg(&file)
+        .args(["--users", "10000000000", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("at most 1000000"), "{}", text(&o));
+}
+
+/// Issue 13, D2: an environment value with a space or a non-ASCII character reached error
+/// examples and every report percent-encoded (`correct%20horse%20battery`,
+/// `correct+horse+battery`, `p%C3%A4ssw%C3%B6rd`). No encoding of it is in any file of the
+/// run folder, nor on the terminal; the examples still say where it was.
+#[test]
+fn issue13_secrets_never_leak_in_any_encoding() {
+    use base64::Engine as _;
+    const SPACE: &str = "correct horse battery";
+    const UMLAUT: &str = "pässwörd";
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let scenario = dir.path().join("secrets.yaml");
+    fs::write(
+        &scenario,
+        format!(
+            r#"target: embedded:phase9
+variables:
+  user: '${{randomChoice("ada", "bo", "cyd")}}'
+scenarios:
+  - name: s
+    think_time: 20ms
+    steps:
+      - name: login
+        post: /api/login
+        json: {{username: ada, password: "${{env.SKEIN_T13_SPACE}} ${{env.SKEIN_T13_UMLAUT}}"}}
+      - name: form
+        post: /api/login
+        form: {{username: ada, password: "${{env.SKEIN_T13_UMLAUT}}"}}
+      - name: basic
+        get: /api/cart
+        auth: {{basic: {{username: "${{user}}", password: "${{env.SKEIN_T13_UMLAUT}}"}}}}
+      - name: query
+        get: "http://127.0.0.1:{port}/q"
+        query: {{a: "${{env.SKEIN_T13_SPACE}}", b: "${{env.SKEIN_T13_UMLAUT}}"}}
+        timeout: 1s
+      - name: path
+        get: "http://127.0.0.1:{port}/${{env.SKEIN_T13_SPACE}}/${{env.SKEIN_T13_UMLAUT}}?k=${{env.SKEIN_T13_SPACE}}"
+        timeout: 1s
+load: {{users: 2, duration: 1s}}
+"#
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--workers", "1", "-o"])
+        .arg(&out)
+        .env("SKEIN_T13_SPACE", SPACE)
+        .env("SKEIN_T13_UMLAUT", UMLAUT)
+        .output()
+        .unwrap();
+    let run = run_dir(&out);
+    let r = result_json(&run);
+    // The run did send the secrets: both dead-port steps failed, and their examples name
+    // the URL with the secrets masked.
+    for step in ["query", "path"] {
+        let ex = r["error_examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["step"] == step)
+            .unwrap_or_else(|| panic!("no example for {step}: {}", text(&o)));
+        let msg = ex["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("127.0.0.1:{port}/")) && msg.contains("[redacted]"),
+            "{msg}"
+        );
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut needles: Vec<String> = [
+        SPACE,
+        "correct%20horse%20battery",
+        "correct+horse+battery",
+        UMLAUT,
+        "p%C3%A4ssw%C3%B6rd",
+        "p%c3%a4ssw%c3%b6rd",
+        "p\\u00e4ssw\\u00f6rd",
+    ]
+    .map(String::from)
+    .into();
+    for user in ["ada", "bo", "cyd"] {
+        needles.push(b64.encode(format!("{user}:{UMLAUT}")));
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![run.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    for f in ["result.json", "report.md", "report.html", "summary.json"] {
+        assert!(files.iter().any(|p| p.ends_with(f)), "no {f} in {files:?}");
+    }
+    let mut outputs: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|p| (p.display().to_string(), fs::read(p).unwrap()))
+        .collect();
+    outputs.push(("stdout".into(), o.stdout.clone()));
+    outputs.push(("stderr".into(), o.stderr.clone()));
+    for (name, bytes) in &outputs {
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{name} holds the secret as {n:?}"
+            );
+        }
+    }
+    // A URL typed with a password is refused without echoing the password.
+    for url in [
+        "http://ada:hunter2@127.0.0.1:9/",
+        "ftp://ada:hunter2@127.0.0.1:9/",
+    ] {
+        let o = skein().args(["quick", url, "-d", "1s"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            !text(&o).contains("hunter2") && text(&o).contains("ada:[redacted]@"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+/// Issue 13, D2: a target with `user:password@` on the command line is refused without
+/// echoing the password (it would be written into every report).
+#[test]
+fn issue13_a_target_with_credentials_is_refused_without_showing_them() {
+    let o = skein()
+        .args(["run", "scenarios/smoke.yaml", "-q", "--target"])
+        .arg("http://u:hunter2@127.0.0.1:9")
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let all = text(&o);
+    assert!(all.contains("u:[redacted]@127.0.0.1:9"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
 }

@@ -488,3 +488,224 @@ fn issue_12_compare_warns_when_the_runs_were_set_up_differently() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("warning:"), "{}", text(&o));
 }
+
+/// A real results folder: a one-second run of two users against the embedded demo.
+fn short_real_run(parent: &Path) -> PathBuf {
+    let scenario = parent.join("s.yaml");
+    fs::write(
+        &scenario,
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 10ms\n    steps:\n      - get: /api/products/1\nload: { users: 2, duration: 1s }\n",
+    )
+    .unwrap();
+    let out = parent.join("runs");
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--workers", "1", "--quiet", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// As if the run's process had died: `result.json` still says `running`.
+fn mark_running(dir: &Path) {
+    let p = dir.join("result.json");
+    let raw = fs::read_to_string(&p).unwrap();
+    fs::write(
+        &p,
+        raw.replacen("\"status\": \"complete\"", "\"status\": \"running\"", 1),
+    )
+    .unwrap();
+}
+
+/// Issue 13, D12: `report` and `compare` disagreed on damaged folders (invalid UTF-8,
+/// a damaged journal or interval log: `report` exited 3, `compare` 2; `report` accepted a
+/// histogram `compare` rejected). One loader now: both exit 2 with "cannot read DIR as a
+/// run" and the reason, for every damaged copy of a real folder.
+#[test]
+fn issue13_report_and_compare_refuse_a_damaged_folder_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = short_real_run(tmp.path());
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage, &str); 6] = [
+        (
+            "not-utf8",
+            |d| {
+                let mut b = fs::read(d.join("result.json")).unwrap();
+                let at = b.len() / 2;
+                b.insert(at, 0xff);
+                fs::write(d.join("result.json"), b).unwrap();
+            },
+            "not UTF-8",
+        ),
+        (
+            "bad-service-histogram",
+            |d| {
+                let p = d.join("result.json");
+                let mut r: serde_json::Value =
+                    serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+                r["steps"][0]["service_time"]["histogram"] = "AAAA".into();
+                fs::write(&p, r.to_string()).unwrap();
+            },
+            "the service_time histogram of step `GET /api/products/1` cannot be decoded",
+        ),
+        (
+            "journal-damaged",
+            |d| {
+                mark_running(d);
+                let p = d.join("intervals.jsonl");
+                let mut b = b"\xff{not json\n".to_vec();
+                b.extend(fs::read(&p).unwrap());
+                fs::write(&p, b).unwrap();
+            },
+            "intervals.jsonl: interval 1 of",
+        ),
+        (
+            "journal-missing",
+            |d| {
+                mark_running(d);
+                fs::remove_file(d.join("intervals.jsonl")).unwrap();
+            },
+            "intervals.jsonl",
+        ),
+        (
+            "hlog-damaged",
+            |d| {
+                mark_running(d);
+                let p = d.join("latency.hlog");
+                let t = fs::read_to_string(&p)
+                    .unwrap()
+                    .replacen("Tag=", "Tag=s,x,", 1);
+                fs::write(&p, t).unwrap();
+            },
+            "latency.hlog: damaged at line",
+        ),
+        (
+            "hlog-bad-histogram",
+            |d| {
+                mark_running(d);
+                let p = d.join("latency.hlog");
+                let t: Vec<String> = fs::read_to_string(&p)
+                    .unwrap()
+                    .lines()
+                    .map(|l| match l.rsplit_once(',') {
+                        Some((head, _)) if l.starts_with("Tag=") => format!("{head},AAAA"),
+                        _ => l.to_string(),
+                    })
+                    .collect();
+                fs::write(&p, t.join("\n") + "\n").unwrap();
+            },
+            "cannot be decoded",
+        ),
+    ];
+    for (name, damage, reason) in cases {
+        let for_report = tmp.path().join(name).join("report");
+        let for_compare = tmp.path().join(name).join("compare");
+        for d in [&for_report, &for_compare] {
+            copy_dir(&good, d);
+            damage(d);
+        }
+        let r = skein().arg("report").arg(&for_report).output().unwrap();
+        let c = skein()
+            .arg("compare")
+            .arg(&good)
+            .arg(&for_compare)
+            .arg("-o")
+            .arg(tmp.path().join(name).join("out"))
+            .output()
+            .unwrap();
+        for (what, o, dir) in [("report", &r, &for_report), ("compare", &c, &for_compare)] {
+            let t = text(o);
+            assert_eq!(o.status.code(), Some(2), "{name}: {what}: {t}");
+            let said = format!("cannot read {} as a run: ", dir.display());
+            assert!(t.contains(&said), "{name}: {what}: {t}");
+            assert!(t.contains(reason), "{name}: {what}: {t}");
+        }
+        assert!(text(&c).contains("candidate: cannot read"), "{}", text(&c));
+    }
+}
+
+/// Issue 13, D12: with `latency.hlog` deleted, `report` rebuilt a dead run with 0µs
+/// latencies without a word. It says so (a warning line, and in every report through the
+/// run's status) and shows no latency rather than zeros; `compare` warns alike. A last
+/// line cut short in the journal and in the interval log is what a killed process leaves:
+/// the run is rebuilt without it.
+#[test]
+fn issue13_a_missing_interval_log_is_said_never_shown_as_zeros() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = short_real_run(tmp.path());
+    let gone = tmp.path().join("gone");
+    copy_dir(&good, &gone);
+    mark_running(&gone);
+    fs::remove_file(gone.join("latency.hlog")).unwrap();
+    let o = skein().arg("report").arg(&gone).output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("warning: ") && t.contains("latency.hlog: missing; the run was rebuilt"),
+        "{t}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(gone.join("result.json")).unwrap()).unwrap();
+    assert!(
+        r["overall"]["requests"].as_u64().unwrap() > 0,
+        "{}",
+        r["overall"]
+    );
+    assert_eq!(r["overall"]["response_time"]["count"], 0);
+    assert!(
+        r["run"]["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no latencies (the interval log latency.hlog is missing)"),
+        "{}",
+        r["run"]
+    );
+    let md = fs::read_to_string(gone.join("report.md")).unwrap();
+    assert!(md.contains("no latencies"), "{md}");
+    assert!(!md.contains("0µs"), "{md}");
+    let html = fs::read_to_string(gone.join("report.html")).unwrap();
+    assert!(
+        !html.contains(">0µs<") && !html.contains("\n0µs\n"),
+        "zeros drawn"
+    );
+    assert!(html.contains("no response time was recorded during the run"));
+    let o = skein()
+        .arg("compare")
+        .arg(&good)
+        .arg(&gone)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("latency.hlog: missing"), "{}", text(&o));
+
+    // Cut short mid-line, as by SIGKILL: still rebuilt, from the whole lines.
+    let cut = tmp.path().join("cut");
+    copy_dir(&good, &cut);
+    mark_running(&cut);
+    for f in ["intervals.jsonl", "latency.hlog"] {
+        let mut b = fs::read(cut.join(f)).unwrap();
+        b.truncate(b.len() - 20);
+        fs::write(cut.join(f), b).unwrap();
+    }
+    let o = skein().arg("report").arg(&cut).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("warning:"), "{}", text(&o));
+}

@@ -69,7 +69,6 @@ fn issue12_scenario_weights_and_unique_rows_do_not_depend_on_the_workers() {
             [("a".to_string(), 8), ("row0".into(), 1), ("row1".into(), 1)].into();
         assert_eq!(logins, expect, "{n} workers");
         assert_eq!(r["overall"]["errors"], 0, "{n} workers: {}", r["overall"]);
-        assert_eq!(r["run"]["peak_users"], 10, "{n} workers");
         rt.block_on(server.shutdown());
     }
 }

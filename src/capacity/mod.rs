@@ -177,16 +177,13 @@ pub fn analyze(
             None
         }
         (Some(p), Some(m)) => match p.validate() {
-            Ok(()) => {
-                let users = (model == LoadModel::Closed).then_some(m.load);
-                Some(plan::plan(
-                    p,
-                    plan::Sustained {
-                        rps: m.throughput,
-                        users,
-                    },
-                ))
-            }
+            Ok(()) => match plan_for(p, model, m) {
+                Ok(plan) => Some(plan),
+                Err(e) => {
+                    warnings.push(format!("planning: {e}: no plan"));
+                    None
+                }
+            },
             Err(errs) => {
                 warnings.extend(errs.iter().map(|e| format!("{e}: no plan")));
                 None
@@ -208,6 +205,63 @@ pub fn analyze(
         plan,
         warnings,
     }
+}
+
+/// The plan for the maximum sustainable load `m` of a `model` test (see [`plan::plan`]).
+pub fn plan_for(
+    planning: &Planning,
+    model: LoadModel,
+    m: &MaxSustainable,
+) -> Result<CapacityPlan, plan::PlanLimit> {
+    plan::plan(
+        planning,
+        plan::Sustained {
+            rps: m.throughput,
+            users: (model == LoadModel::Closed).then_some(m.load),
+        },
+    )
+}
+
+/// Analyse a table of figures measured elsewhere (`skein capacity fit`): its rows taken
+/// together by load level ([`table::levels`]), one step per level, so a table of a
+/// million rows at ten levels is ten fitted points, and the analysis takes time in
+/// proportion to the rows; more than [`table::MAX_LEVELS`] levels are taken in bands of
+/// neighbouring loads ([`table::bands`]). A warning says when rows were taken together.
+pub fn analyze_table(source: &str, rows: &[table::Row], opts: &CapacityOptions) -> CapacityReport {
+    let exact = table::levels(rows);
+    let distinct = exact.len();
+    let levels = table::bands(exact, table::MAX_LEVELS);
+    let steps = levels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| StepAnalysis::from_figures(i, l.load, l.throughput, l.p95_us))
+        .collect();
+    let mut r = analyze(source, LoadModel::Closed, steps, opts);
+    if levels.len() < distinct {
+        r.warnings.insert(
+            0,
+            format!(
+                "{} rows at {distinct} load levels, more than {}: taken in {} bands of \
+                 neighbouring loads (each the rows' mean load and throughput, and the \
+                 throughput-weighted mean of their p95, an approximation)",
+                rows.len(),
+                table::MAX_LEVELS,
+                levels.len()
+            ),
+        );
+    } else if levels.len() < rows.len() {
+        r.warnings.insert(
+            0,
+            format!(
+                "{} rows at {} load levels: the rows of each level were taken together (the \
+                 mean throughput; the p95 as the throughput-weighted mean of the rows' p95, \
+                 an approximation)",
+                rows.len(),
+                levels.len()
+            ),
+        );
+    }
+    r
 }
 
 /// Why a step is not sustainable (empty when it is).

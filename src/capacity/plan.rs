@@ -22,6 +22,19 @@ use serde::{Deserialize, Serialize};
 
 /// Hours in an average month (8,766 h a year / 12), for monthly cost.
 pub const HOURS_PER_MONTH: f64 = 730.5;
+/// The largest peak (users or requests per second), given or grown to at the horizon, that
+/// a plan is worked out for: beyond it the inputs are a mistake, not a forecast.
+pub const MAX_PEAK: f64 = 1e12;
+/// The most instances a plan names (tested, needed, or for 1000 users).
+pub const MAX_INSTANCES: u32 = 1_000_000;
+/// The longest planning horizon, in months (ten years).
+pub const MAX_MONTHS: f64 = 120.0;
+/// The largest growth of the peak per month, as a share (100 %: doubling every month).
+pub const MAX_GROWTH: f64 = 1.0;
+/// The most spare instances.
+pub const MAX_REDUNDANCY: u32 = 100;
+/// The highest price of one instance for one hour, in any currency.
+pub const MAX_PRICE: f64 = 1e6;
 /// The Phase 9 requirement checked by [`ThousandUsers`].
 pub const REQUIRED_USERS: f64 = 1000.0;
 
@@ -87,50 +100,87 @@ impl Planning {
         for (key, v) in [("peak_users", self.peak_users), ("peak_rps", self.peak_rps)] {
             if let Some(v) = v {
                 check(
-                    v.is_finite() && v > 0.0,
+                    v.is_finite() && v > 0.0 && v <= MAX_PEAK,
                     key,
-                    v.to_string(),
-                    "a number above 0",
+                    number_text(v),
+                    "a number above 0 and at most 1e12",
                 );
             }
         }
         let g = self.growth_per_month;
         check(
-            g.is_finite() && g > -1.0,
+            g.is_finite() && g > -1.0 && g <= MAX_GROWTH,
             "growth_per_month",
-            g.to_string(),
-            "a share above -100% such as 5%",
+            share_text(g),
+            "a share above -100% and at most 100% a month, such as 5%",
         );
         let h = self.headroom;
         check(
             h.is_finite() && (0.0..1.0).contains(&h),
             "headroom",
-            h.to_string(),
+            share_text(h),
             "a share from 0% to below 100% such as 30%",
+        );
+        check(
+            self.redundancy <= MAX_REDUNDANCY,
+            "redundancy",
+            self.redundancy.to_string(),
+            "at most 100 spare instances",
         );
         if let Some(c) = self.cost_per_instance_hour {
             check(
-                c.is_finite() && c >= 0.0,
+                c.is_finite() && (0.0..=MAX_PRICE).contains(&c),
                 "cost_per_instance_hour",
-                c.to_string(),
-                "a price of 0 or more",
+                number_text(c),
+                "a price from 0 to 1,000,000 an hour",
             );
         }
         check(
-            self.instances_tested > 0,
+            (1..=MAX_INSTANCES).contains(&self.instances_tested),
             "instances_tested",
             self.instances_tested.to_string(),
-            "at least 1 instance",
+            "from 1 to 1,000,000 instances",
         );
         let m = self.months;
         check(
-            m.is_finite() && m >= 0.0,
+            m.is_finite() && (0.0..=MAX_MONTHS).contains(&m),
             "months",
-            m.to_string(),
-            "0 or more months",
+            number_text(m),
+            "from 0 to 120 months",
         );
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
+}
+
+/// A number as a person reads it: `1500`, `0.25`, or `1e300` rather than 301 digits.
+fn number_text(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-6..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A share as the user wrote it: `0.05` is `5%`.
+fn share_text(v: f64) -> String {
+    let pct = v * 100.0;
+    if pct.is_finite() && pct.abs() < 1e9 {
+        format!("{}%", (pct * 1e6).round() / 1e6)
+    } else {
+        format!("{}%", number_text(pct))
+    }
+}
+
+/// A plan whose figures would be absurd even though every input is in range: the inputs
+/// together are a mistake (a peak grown for years at a steep rate, a headroom of nearly
+/// 100 %, a table with a tiny sustained load).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{what}: check the inputs ({inputs})")]
+pub struct PlanLimit {
+    /// The figure past its limit, in a few words.
+    pub what: String,
+    /// The inputs that make it.
+    pub inputs: &'static str,
 }
 
 /// What the test showed the tested instances sustain within the SLO.
@@ -210,8 +260,40 @@ pub struct CapacityPlan {
 }
 
 /// Work out the plan. `planning` should have passed [`Planning::validate`]; values it
-/// rejects give `null` figures, never a panic.
-pub fn plan(planning: &Planning, sustained: Sustained) -> CapacityPlan {
+/// rejects give `null` figures, never a panic. A plan that would need more than
+/// [`MAX_INSTANCES`] instances, or a peak above [`MAX_PEAK`] at the horizon, is refused:
+/// such figures come from mistaken inputs, and no figure of a plan is infinite.
+pub fn plan(planning: &Planning, sustained: Sustained) -> Result<CapacityPlan, PlanLimit> {
+    let p = plan_unchecked(planning, sustained);
+    let peak_inputs = "the peak, --growth and --months";
+    if let Some(h) = p.peak_at_horizon
+        && !(h.is_finite() && h <= MAX_PEAK)
+    {
+        return Err(PlanLimit {
+            what: "a peak above 1e12 at the horizon".into(),
+            inputs: peak_inputs,
+        });
+    }
+    if p.instances_needed.is_some_and(|n| n > MAX_INSTANCES) {
+        return Err(PlanLimit {
+            what: "more than 1,000,000 instances".into(),
+            inputs: "the peak, --growth, --months, --headroom and --redundancy, and the measured load",
+        });
+    }
+    if p.thousand_users
+        .as_ref()
+        .is_some_and(|k| k.instances_for_1000 > MAX_INSTANCES)
+    {
+        return Err(PlanLimit {
+            what: "more than 1,000,000 instances for 1000 users".into(),
+            inputs: "the measured load and --instances",
+        });
+    }
+    Ok(p)
+}
+
+/// [`plan`] without its limits; figures past `u32` are clamped, never wrapped.
+fn plan_unchecked(planning: &Planning, sustained: Sustained) -> CapacityPlan {
     let p = planning;
     let tested = p.instances_tested.max(1) as f64;
     let rps1 = sustained.rps / tested;
@@ -248,16 +330,22 @@ pub fn plan(planning: &Planning, sustained: Sustained) -> CapacityPlan {
     let instances_needed = basis.and_then(|(_, d, c1)| {
         usable(c1).then(|| {
             let n = (d * growth / (c1 * share)).ceil();
+            // NaN (an infinite peak over an infinite capacity) counts as too many.
+            let n = if n.is_nan() { f64::INFINITY } else { n };
             (n.clamp(1.0, u32::MAX as f64) as u32).saturating_add(p.redundancy)
         })
     });
-    let headroom_now = basis.and_then(|(_, d, c1)| (c1 > 0.0).then(|| 1.0 - d / (c1 * tested)));
+    let headroom_now = basis.and_then(|(_, d, c1)| {
+        (c1 > 0.0)
+            .then(|| 1.0 - d / (c1 * tested))
+            .filter(|h| h.is_finite())
+    });
     let runway_months = basis.and_then(|(_, d, c1)| {
         let cap = c1 * tested;
         if d >= cap {
             Some(0.0)
         } else if p.growth_per_month > 0.0 {
-            Some((cap / d).ln() / (1.0 + p.growth_per_month).ln())
+            Some((cap / d).ln() / (1.0 + p.growth_per_month).ln()).filter(|m| m.is_finite())
         } else {
             None
         }
@@ -278,13 +366,16 @@ pub fn plan(planning: &Planning, sustained: Sustained) -> CapacityPlan {
     }
     let cost_per_month = price
         .zip(instances_needed)
-        .map(|(c, n)| c * n as f64 * HOURS_PER_MONTH);
+        .map(|(c, n)| c * n as f64 * HOURS_PER_MONTH)
+        .filter(|c| c.is_finite());
     let cost_per_million_requests = match (price, instances_needed, peak_rps_now) {
         (Some(c), Some(n), Some(r)) if r > 0.0 => Some(n as f64 * c * 1e6 / (3600.0 * r * growth)),
         _ => None,
-    };
-    let cost_per_million_at_capacity =
-        price.and_then(|c| (rps1 > 0.0).then(|| c * 1e6 / (3600.0 * rps1)));
+    }
+    .filter(|c| c.is_finite());
+    let cost_per_million_at_capacity = price
+        .and_then(|c| (rps1 > 0.0).then(|| c * 1e6 / (3600.0 * rps1)))
+        .filter(|c| c.is_finite());
 
     let thousand_users = match users1 {
         Some(u1) if u1 > 0.0 => Some(ThousandUsers {
@@ -350,7 +441,8 @@ mod tests {
                 rps: 1_600.0,
                 users: Some(64.0),
             },
-        );
+        )
+        .unwrap();
         assert_eq!(p.basis.as_deref(), Some("rps"));
         assert_eq!(p.rps_per_instance, 800.0);
         // 1000 * 1.05^12 = 1795.856; / (800 * 0.7 = 560) = 3.207 -> 4, + 1 spare.
@@ -395,7 +487,8 @@ mod tests {
                 rps: 2_000.0,
                 users: Some(400.0),
             },
-        );
+        )
+        .unwrap();
         assert_eq!(p.basis.as_deref(), Some("users"));
         // No growth: 1200 / (400 * 0.75 = 300) = 4.
         assert_eq!(p.instances_needed, Some(4));
@@ -427,7 +520,8 @@ mod tests {
                 rps: 4_000.0,
                 users: Some(1_600.0),
             },
-        );
+        )
+        .unwrap();
         assert_eq!(p.runway_months, None);
         assert!(p.thousand_users.as_ref().unwrap().met);
         assert_eq!(p.thousand_users.unwrap().instances_for_1000, 3);
@@ -443,7 +537,8 @@ mod tests {
                 rps: 1_000.0,
                 users: None,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(p.instances_needed, None);
         let needs: Vec<String> = p.missing.iter().map(|m| m.to_string()).collect();
         let all = needs.join("\n");
@@ -462,7 +557,8 @@ mod tests {
                 rps: 1_000.0,
                 users: None,
             },
-        );
+        )
+        .unwrap();
         assert!(
             p.missing
                 .iter()
@@ -483,7 +579,7 @@ mod tests {
         assert_eq!(keys, ["peak_rps", "headroom", "instances_tested"]);
         assert_eq!(
             errs[1].to_string(),
-            "planning: `headroom` = 1: expected a share from 0% to below 100% such as 30%"
+            "planning: `headroom` = 100%: expected a share from 0% to below 100% such as 30%"
         );
         // Still no panic when planned with.
         let p = plan(
@@ -492,7 +588,8 @@ mod tests {
                 rps: 0.0,
                 users: None,
             },
-        );
+        )
+        .unwrap();
         assert_eq!(p.instances_needed, None);
     }
 }

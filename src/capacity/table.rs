@@ -12,6 +12,8 @@
 //!
 //! Blank lines and lines starting with `#` are skipped; a cell may be wrapped in double
 //! quotes. Any other column is an error, so that a misspelt `p95` is not silently dropped.
+//! Rows of the same load are one [`Level`] ([`levels`]); more than [`MAX_LEVELS`] levels
+//! are taken in bands of neighbouring loads ([`bands`]).
 
 /// One data row.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,121 @@ pub struct Row {
     pub load: f64,
     pub throughput: f64,
     pub p95_us: Option<u64>,
+}
+
+/// The rows measured at one load level, taken together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    pub load: f64,
+    /// The mean throughput of the level's rows.
+    pub throughput: f64,
+    /// The rows' p95, each weighted by its throughput (the plain mean when no row has
+    /// any throughput): a request-weighted mean of percentiles, an approximation.
+    pub p95_us: Option<u64>,
+    /// How many rows the level has.
+    pub rows: usize,
+    /// The line of its first row.
+    pub line: usize,
+}
+
+/// The rows by load level, in the order each level first appears; one pass, so a table
+/// of a million rows takes no longer than the reading.
+pub fn levels(rows: &[Row]) -> Vec<Level> {
+    #[derive(Default)]
+    struct Sum {
+        throughput: f64,
+        p95_weighted: f64,
+        p95_plain: f64,
+        p95_rows: usize,
+        p95_weight: f64,
+    }
+    let mut index: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let mut out: Vec<(Level, Sum)> = Vec::new();
+    for r in rows {
+        let i = *index.entry(r.load.to_bits()).or_insert_with(|| {
+            out.push((
+                Level {
+                    load: r.load,
+                    throughput: 0.0,
+                    p95_us: None,
+                    rows: 0,
+                    line: r.line,
+                },
+                Sum::default(),
+            ));
+            out.len() - 1
+        });
+        let (level, sum) = &mut out[i];
+        level.rows += 1;
+        sum.throughput += r.throughput;
+        if let Some(p) = r.p95_us {
+            sum.p95_rows += 1;
+            sum.p95_plain += p as f64;
+            sum.p95_weighted += p as f64 * r.throughput;
+            sum.p95_weight += r.throughput;
+        }
+    }
+    out.into_iter()
+        .map(|(mut level, sum)| {
+            level.throughput = sum.throughput / level.rows as f64;
+            level.p95_us = (sum.p95_rows > 0).then(|| {
+                let p = if sum.p95_weight > 0.0 {
+                    sum.p95_weighted / sum.p95_weight
+                } else {
+                    sum.p95_plain / sum.p95_rows as f64
+                };
+                p.round() as u64
+            });
+            level
+        })
+        .collect()
+}
+
+/// The most steps a table is analysed as: a table with more load levels is taken in this
+/// many bands of neighbouring loads ([`bands`]), so its reports stay readable and small.
+pub const MAX_LEVELS: usize = 1_000;
+
+/// `levels` (any order) in at most `max` bands of neighbouring loads, lowest first, each
+/// with about as many levels: the rows' mean load and mean throughput, and the p95
+/// weighted by throughput. Levels already at most `max` are returned as they are.
+pub fn bands(mut levels: Vec<Level>, max: usize) -> Vec<Level> {
+    if levels.len() <= max || max == 0 {
+        return levels;
+    }
+    levels.sort_by(|a, b| a.load.total_cmp(&b.load));
+    let n = levels.len();
+    (0..max)
+        .map(|k| {
+            let group = &levels[k * n / max..(k + 1) * n / max];
+            let rows: usize = group.iter().map(|l| l.rows).sum();
+            let w = |l: &Level| l.rows as f64;
+            let sum = |f: &dyn Fn(&Level) -> f64| group.iter().map(f).sum::<f64>();
+            let throughput = sum(&|l| l.throughput * w(l));
+            let with_p95: Vec<&Level> = group.iter().filter(|l| l.p95_us.is_some()).collect();
+            let p95 = |l: &Level| l.p95_us.unwrap_or(0) as f64;
+            let weight: f64 = with_p95.iter().map(|l| l.throughput * w(l)).sum();
+            let p95_us = (!with_p95.is_empty()).then(|| {
+                let v = if weight > 0.0 {
+                    with_p95
+                        .iter()
+                        .map(|l| p95(l) * l.throughput * w(l))
+                        .sum::<f64>()
+                        / weight
+                } else {
+                    with_p95.iter().map(|l| p95(l) * w(l)).sum::<f64>()
+                        / with_p95.iter().map(|l| w(l)).sum::<f64>()
+                };
+                v.round() as u64
+            });
+            Level {
+                load: sum(&|l| l.load * w(l)) / rows as f64,
+                throughput: throughput / rows as f64,
+                p95_us,
+                rows,
+                line: group.iter().map(|l| l.line).min().unwrap_or(0),
+            }
+        })
+        .collect()
 }
 
 /// What is wrong with the table, with the line (from 1) and column (from 1) where it is.
@@ -294,5 +411,47 @@ mod tests {
         assert_eq!(parse("# nothing\n\n"), Err(TableError::NoHeader));
         assert!(parse("load,throughput\n1,inf\n").is_err());
         assert!(parse("load,throughput,p95\n1,2,-3\n").is_err());
+    }
+
+    /// Issue 13, D7: rows of the same load are one level, in the order first seen, with
+    /// the mean throughput and the throughput-weighted p95.
+    #[test]
+    fn issue13_rows_of_one_load_are_one_level() {
+        let rows =
+            parse("load,throughput,p95_ms\n2,100,10\n1,50,5\n2,300,20\n2.0,200,15\n").unwrap();
+        let l = levels(&rows);
+        assert_eq!(l.len(), 2);
+        assert_eq!((l[0].load, l[0].rows, l[0].line), (2.0, 3, 2));
+        assert_eq!(l[0].throughput, 200.0);
+        // (10*100 + 20*300 + 15*200) / 600 ms = 16.667 ms.
+        assert_eq!(l[0].p95_us, Some(16_667));
+        assert_eq!((l[1].load, l[1].rows, l[1].p95_us), (1.0, 1, Some(5_000)));
+        // No throughput at all: the plain mean.
+        let l = levels(&parse("n,x,p95_us\n1,0,100\n1,0,300\n").unwrap());
+        assert_eq!(l[0].p95_us, Some(200));
+        assert_eq!(levels(&parse("n,x\n1,3\n").unwrap())[0].p95_us, None);
+    }
+
+    /// Issue 13, D7: more levels than the reports can show are taken in bands of
+    /// neighbouring loads, lowest first, every row counted once.
+    #[test]
+    fn issue13_too_many_levels_are_taken_in_bands() {
+        let rows: Vec<Row> = (0..10)
+            .rev()
+            .map(|i| Row {
+                line: 10 - i,
+                load: 1.0 + i as f64,
+                throughput: 100.0,
+                p95_us: Some(1_000 * (1 + i as u64)),
+            })
+            .collect();
+        let b = bands(levels(&rows), 3);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.iter().map(|l| l.rows).sum::<usize>(), 10);
+        // Loads 1-3, 4-6, 7-10.
+        assert_eq!((b[0].load, b[0].rows, b[0].p95_us), (2.0, 3, Some(2_000)));
+        assert_eq!((b[2].load, b[2].rows, b[2].line), (8.5, 4, 1));
+        assert_eq!(b[1].throughput, 100.0);
+        assert_eq!(bands(levels(&rows), 10).len(), 10);
     }
 }

@@ -214,3 +214,143 @@ fn a_demo_like_step_run_finds_its_capacity_knee_and_model() {
         r.warnings
     );
 }
+
+/// Issue 13, D7: `capacity fit` slowed sharply with rows. A million rows at ten load
+/// levels are ten fitted points, each level's throughput the mean of its rows.
+#[test]
+fn issue13_a_million_rows_at_ten_levels_are_ten_fitted_points() {
+    let levels: Vec<(f64, f64)> = usl::tests::CISCO
+        .iter()
+        .step_by(3)
+        .take(10)
+        .copied()
+        .collect();
+    let rows: Vec<table::Row> = (0..1_000_000)
+        .map(|i| {
+            let (n, x) = levels[i % 10];
+            // +-1 % around the level's throughput, alternating: the mean is exact.
+            let wobble = if (i / 10) % 2 == 0 { 1.01 } else { 0.99 };
+            table::Row {
+                line: i + 2,
+                load: n,
+                throughput: x * wobble,
+                p95_us: Some(1_000 + i as u64 % 10),
+            }
+        })
+        .collect();
+    let r = analyze_table("big.csv", &rows, &CapacityOptions::default());
+    assert_eq!(r.steps.len(), 10);
+    for (s, &(n, x)) in r.steps.iter().zip(&levels) {
+        assert_eq!(s.load, n);
+        assert!(
+            (s.throughput - x).abs() < 1e-6 * x,
+            "{} vs {x}",
+            s.throughput
+        );
+    }
+    let f = r.usl.as_ref().expect("ten levels fit");
+    assert!(f.r2 > 0.99, "{f:?}");
+    assert!(
+        r.warnings[0].starts_with("1000000 rows at 10 load levels"),
+        "{:?}",
+        r.warnings
+    );
+    // A table of distinct loads is left as it is, without the warning.
+    let r = analyze_table("small.csv", &rows[..10], &CapacityOptions::default());
+    assert_eq!(r.steps.len(), 10);
+    assert!(!r.warnings.iter().any(|w| w.contains("load levels")));
+}
+
+/// Issue 13: absurd planning inputs are refused by name, and a plan whose figures would
+/// be absurd is refused with a sentence, never shown as `inf` or 4294967295 instances.
+#[test]
+fn issue13_absurd_planning_is_refused() {
+    let bad = Planning {
+        peak_rps: Some(1e300),
+        growth_per_month: 1e6,
+        redundancy: u32::MAX,
+        cost_per_instance_hour: Some(f64::INFINITY),
+        instances_tested: u32::MAX,
+        months: 1e9,
+        ..Planning::default()
+    };
+    let keys: Vec<&str> = bad.validate().unwrap_err().iter().map(|e| e.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "peak_rps",
+            "growth_per_month",
+            "redundancy",
+            "cost_per_instance_hour",
+            "instances_tested",
+            "months"
+        ]
+    );
+    // Each in range, together absurd: 1e9 rps doubling for ten years.
+    let steep = Planning {
+        peak_rps: Some(1e9),
+        growth_per_month: 1.0,
+        months: 120.0,
+        ..Planning::default()
+    };
+    assert_eq!(steep.validate(), Ok(()));
+    let sustained = plan::Sustained {
+        rps: 1_000.0,
+        users: Some(32.0),
+    };
+    let e = plan::plan(&steep, sustained).unwrap_err();
+    assert!(e.to_string().starts_with("a peak above 1e12"), "{e}");
+    // A headroom of nearly 100 %: more than a million instances.
+    let thin = Planning {
+        peak_rps: Some(1e6),
+        headroom: 0.999_999_9,
+        ..Planning::default()
+    };
+    let e = plan::plan(&thin, sustained).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("more than 1,000,000 instances: check the inputs"),
+        "{e}"
+    );
+    // Through the analysis (a step test's planning block): a warning and no plan.
+    let opts = CapacityOptions {
+        planning: Some(thin),
+        ..CapacityOptions::default()
+    };
+    let r = analyze("cisco.csv", LoadModel::Closed, cisco_steps(), &opts);
+    assert_eq!(r.plan, None);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("more than 1,000,000 instances") && w.ends_with("no plan")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+/// Issue 13, D7: a table of a million distinct loads is analysed as `table::MAX_LEVELS`
+/// bands, with a warning, not as a million steps.
+#[test]
+fn issue13_a_million_distinct_loads_are_taken_in_bands() {
+    let rows: Vec<table::Row> = (0..1_000_000)
+        .map(|i| {
+            let n = 1.0 + 31.0 * i as f64 / 1e6;
+            table::Row {
+                line: i + 2,
+                load: n,
+                throughput: usl::throughput(0.02, 0.0005, 100.0, n),
+                p95_us: None,
+            }
+        })
+        .collect();
+    let r = analyze_table("wide.csv", &rows, &CapacityOptions::default());
+    assert_eq!(r.steps.len(), table::MAX_LEVELS);
+    assert!(r.steps.windows(2).all(|w| w[0].load < w[1].load));
+    let f = r.usl.as_ref().expect("a fit");
+    assert!((f.sigma - 0.02).abs() < 0.002, "{f:?}");
+    assert!(
+        r.warnings[0].starts_with("1000000 rows at 1000000 load levels, more than 1000"),
+        "{:?}",
+        r.warnings
+    );
+}

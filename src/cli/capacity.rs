@@ -4,8 +4,11 @@
 //! `capacity.md`, `capacity.html` and the charts.
 //!
 //! The table's layout is in [`crate::capacity::table`]: a header row, then `load`,
-//! `throughput` and optionally `p95_ms` (or `p95`, milliseconds) or `p95_us`. Every row is
-//! taken as a stable step. A table with fewer than 4 rows is analysed and written without
+//! `throughput` and optionally `p95_ms` (or `p95`, milliseconds) or `p95_us`. The rows of
+//! each load level are taken together as one stable step ([`capacity::analyze_table`]), in
+//! time proportional to the rows. Every option is checked (finite, in range: exit 2 naming
+//! it), and a plan those options make absurd (over a million instances, a peak past `1e12`)
+//! is refused. A table with fewer than 4 levels is analysed and written without
 //! a fit (exit 0, with a warning), as the report of a step test with too few stable steps
 //! is; a table that cannot be read exits 2 naming the line, the column, what was found and
 //! what was expected.
@@ -20,8 +23,8 @@ use std::time::Duration;
 
 use super::{Invalid, exit, parse_duration};
 use crate::capacity::{
-    self, CapacityOptions, CapacityReport, EarlyStop, LoadModel, Planning, StabilityRules,
-    StepAnalysis, StepRun, StepWindow,
+    self, CapacityOptions, CapacityReport, EarlyStop, LoadModel, Planning, StabilityRules, StepRun,
+    StepWindow,
 };
 use crate::engine::AbortCheck;
 use crate::metrics::{self, Hist, RunResult, TimePoint, store};
@@ -416,8 +419,8 @@ pub(super) fn early_stop(plan: &Plan) -> Option<AbortCheck> {
 
 fn fit(a: &FitArgs) -> anyhow::Result<u8> {
     let opts = options(a)?;
-    let steps = read_table(&a.file)?;
-    if opts.slo_p95_us.is_some() && steps.iter().all(|s| s.p95_us.is_none()) {
+    let rows = read_table(&a.file)?;
+    if opts.slo_p95_us.is_some() && rows.iter().all(|r| r.p95_us.is_none()) {
         return Err(Invalid(format!(
             "--slo-p95 needs a p95 column in {} (p95_ms, p95 or p95_us)",
             a.file.display()
@@ -429,7 +432,12 @@ fn fit(a: &FitArgs) -> anyhow::Result<u8> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| a.file.display().to_string());
-    let r = capacity::analyze(&source, LoadModel::Closed, steps, &opts);
+    let r = capacity::analyze_table(&source, &rows, &opts);
+    // Every option is in range; together they may still ask for an absurd plan: refused
+    // here (exit 2), where a step test's report only warns.
+    if let (Some(p), Some(m)) = (&opts.planning, &r.max_sustainable) {
+        capacity::plan_for(p, r.model, m).map_err(|e| Invalid(e.to_string()))?;
+    }
     let out = match &a.output {
         Some(d) => d.clone(),
         None => {
@@ -469,21 +477,21 @@ fn print_report(r: &CapacityReport) {
 }
 
 /// Read and parse the table; anything wrong with it is an input error naming the file.
-fn read_table(path: &Path) -> anyhow::Result<Vec<StepAnalysis>> {
+fn read_table(path: &Path) -> anyhow::Result<Vec<capacity::table::Row>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Invalid(format!("reading {}: {e}", path.display())))?;
     let rows = capacity::table::parse(&text).map_err(|e| match e.line() {
         Some(_) => Invalid(format!("{}:{e}", path.display())),
         None => Invalid(format!("{}: {e}", path.display())),
     })?;
-    Ok(rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| StepAnalysis::from_figures(i, row.load, row.throughput, row.p95_us))
-        .collect())
+    Ok(rows)
 }
 
-/// The options and the planning block from the flags, every value checked.
+/// The longest p95 SLO `capacity fit` takes.
+const MAX_SLO: Duration = Duration::from_secs(3600);
+
+/// The options and the planning block from the flags, every value checked: finite and in
+/// range (see the limits in [`crate::capacity::plan`]), or exit 2 naming the flag.
 fn options(a: &FitArgs) -> Result<CapacityOptions, Invalid> {
     let slo_p95_us = match &a.slo_p95 {
         Some(s) => {
@@ -493,7 +501,12 @@ fn options(a: &FitArgs) -> Result<CapacityOptions, Invalid> {
                     "--slo-p95 `{s}`: expected a duration above 0"
                 )));
             }
-            Some(d.as_micros().min(u64::MAX as u128) as u64)
+            if d > MAX_SLO {
+                return Err(Invalid(format!(
+                    "--slo-p95 `{s}`: expected a duration of at most 1h"
+                )));
+            }
+            Some(d.as_micros() as u64)
         }
         None => None,
     };
@@ -537,11 +550,15 @@ fn flag(key: &str) -> &'static str {
     }
 }
 
-/// `5%`, `5` (a percentage) or `-2%` -> 0.05, 0.05, -0.02.
+/// `5%`, `5` (a percentage) or `-2%` -> 0.05, 0.05, -0.02. Only digits, a sign and a
+/// decimal point: `inf`, `NaN` and `1e400` are not percentages.
 fn parse_share(s: &str) -> Result<f64, String> {
     let n = s.trim().strip_suffix('%').unwrap_or(s.trim()).trim();
+    let plain = n
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'));
     match n.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v / 100.0),
+        Ok(v) if plain && v.is_finite() => Ok(v / 100.0),
         _ => Err("expected a percentage such as 5%".into()),
     }
 }

@@ -14,7 +14,7 @@ use clap::Args;
 use super::{Invalid, exit, parse_duration};
 use crate::metrics::compare::{self, CompareOptions, Comparison};
 use crate::metrics::verdict::Target;
-use crate::metrics::{self, RunResult, store};
+use crate::metrics::{RunResult, store};
 use crate::report;
 
 #[derive(Args, Debug)]
@@ -102,27 +102,13 @@ pub struct Loaded {
     pub targets: Option<Vec<Target>>,
 }
 
-/// Read a run folder to compare. Anything wrong with it (no folder, no `result.json`, a
+/// Read a run folder to compare, with the loader and the validation `skein report` uses
+/// ([`super::report::read_run`]): anything wrong with it (no folder, no `result.json`, a
 /// file from another tool or version, a crashed run that cannot be rebuilt, a histogram
-/// that cannot be decoded) is an input error (exit 2) that names the folder.
+/// that cannot be decoded) is an input error (exit 2) that says which run and names the
+/// folder.
 pub fn load(which: &str, dir: &Path) -> anyhow::Result<Loaded> {
-    let r = metrics::load_result(dir)
-        .map_err(|e| Invalid(format!("{which}: {:#}", anyhow::Error::new(e))))?;
-    let latencies = std::iter::once(("all requests", &r.overall))
-        .chain(r.steps.iter().map(|s| (s.name.as_str(), &s.summary)));
-    for (name, s) in latencies {
-        if s.response_time.count > 0
-            && let Err(e) = s.response_time.hist()
-        {
-            return Err(Invalid(format!(
-                "{which}: {}: the histogram of `{name}` cannot be read ({:#}); the result is \
-                 damaged or was not written by skein",
-                dir.join(metrics::store::RESULT_FILE).display(),
-                anyhow::Error::new(e)
-            ))
-            .into());
-        }
-    }
+    let r = super::report::read_run(dir).map_err(|e| Invalid(format!("{which}: {}", e.0)))?;
     let targets = dir
         .join(store::TARGETS_FILE)
         .is_file()

@@ -2,8 +2,10 @@
 //!
 //! The only module that prints or exits. Exit codes: 0 success; 1 the run finished but a
 //! target failed, a run without targets had no request succeed, or `compare` /
-//! `--baseline` found a regression; 2 invalid input or usage; 3 the run could not be
-//! carried out (I/O, TLS set-up); 130 interrupted by Ctrl-C (results still written).
+//! `--baseline` found a regression; 2 invalid input or usage (a results folder that cannot
+//! be read included); 3 the run could not be carried out (I/O, TLS set-up, a worker
+//! process that died); 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP
+//! (results, reports and the verdict still written).
 
 mod capacity;
 mod compare;
@@ -29,7 +31,24 @@ pub mod exit {
     pub const TARGETS_FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
     pub const RUNTIME: u8 = 3;
+    /// Stopped by Ctrl-C (SIGINT): 128 + 2.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM: 128 + 15, what a shell reports for a process SIGTERM killed.
+    pub const TERMINATED: u8 = 143;
+    /// Stopped by SIGHUP (the terminal closed): 128 + 1.
+    pub const HUNG_UP: u8 = 129;
+
+    /// The exit code of a run that was interrupted, from its stop reason: the signal that
+    /// stopped it, or [`RUNTIME`] when a `--workers` run lost a worker.
+    pub fn interrupted(stop_reason: Option<&str>) -> u8 {
+        use crate::engine::{SIGHUP_REASON, SIGTERM_REASON};
+        match stop_reason {
+            Some(r) if r.starts_with(SIGTERM_REASON) => TERMINATED,
+            Some(r) if r.starts_with(SIGHUP_REASON) => HUNG_UP,
+            Some(r) if r.starts_with(super::workers::WORKER_DIED) => RUNTIME,
+            _ => INTERRUPTED,
+        }
+    }
 }
 
 #[derive(Parser, Debug)]

@@ -2,13 +2,13 @@
 //! (no re-run), and its targets judged again. A run whose process died is rebuilt from its
 //! interval journal and its `result.json` rewritten.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
 
 use super::{Invalid, exit};
-use crate::metrics::{self, MetricsError, store};
+use crate::metrics::{self, MetricsError, RunResult, store};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -16,18 +16,30 @@ pub struct ReportArgs {
     pub dir: PathBuf,
 }
 
+/// Read the run folder `dir` for `report`, `compare` and `run --baseline`: one loader
+/// ([`metrics::load_result`]) with one validation. Anything that makes the folder unusable
+/// (no `result.json`, bytes that are not UTF-8 JSON, another schema, a stored histogram
+/// that does not decode, a damaged journal or interval log of a run rebuilt from them) is
+/// an input error (exit 2): `cannot read DIR as a run: REASON`. What is missing short of
+/// that ([`store::folder_notes`]) is printed as a `warning:` line.
+pub(super) fn read_run(dir: &Path) -> Result<RunResult, Invalid> {
+    let r = metrics::load_result(dir).map_err(|e| not_a_run(dir, e))?;
+    for n in store::folder_notes(dir, &r) {
+        eprintln!("warning: {n}");
+    }
+    Ok(r)
+}
+
+fn not_a_run(dir: &Path, e: MetricsError) -> Invalid {
+    Invalid(format!(
+        "cannot read {} as a run: {:#}",
+        dir.display(),
+        anyhow::Error::new(e)
+    ))
+}
+
 pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
-    let result = match metrics::load_result(&a.dir) {
-        Ok(r) => r,
-        Err(
-            e @ (MetricsError::Missing { .. }
-            | MetricsError::Schema { .. }
-            | MetricsError::Json { .. }),
-        ) => {
-            return Err(Invalid(format!("{:#}", anyhow::Error::new(e))).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let result = read_run(&a.dir)?;
     // A recovered run gets its totals written back, so every later reader sees them.
     let raw = std::fs::read_to_string(a.dir.join(store::RESULT_FILE)).unwrap_or_default();
     if raw.contains("\"status\": \"running\"") {
@@ -38,7 +50,25 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
     super::console::print_summary(&result, &a.dir);
     let targets =
         store::read_targets(&a.dir).map_err(|e| Invalid(format!("{:#}", anyhow::Error::new(e))))?;
-    let verdict = super::run::judge_and_report(&a.dir, &result, &targets)?;
+    // A damaged journal or interval log read for targets over a window: the folder's
+    // fault (exit 2), as when it is loaded.
+    let verdict = super::run::judge_and_report(&a.dir, &result, &targets).map_err(|e| {
+        let damaged = matches!(
+            e.downcast_ref::<MetricsError>(),
+            Some(
+                MetricsError::Schema { .. }
+                    | MetricsError::Json { .. }
+                    | MetricsError::Histogram(_)
+            )
+        );
+        if !damaged {
+            return e;
+        }
+        match e.downcast::<MetricsError>() {
+            Ok(m) => not_a_run(&a.dir, m).into(),
+            Err(e) => e,
+        }
+    })?;
     Ok(if verdict.passed {
         exit::OK
     } else {

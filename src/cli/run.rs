@@ -41,6 +41,9 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    if let Some(p) = plan.load_limit_problem() {
+        return Err(Invalid(format!("--users/--rate: {p}")).into());
+    }
     print_warnings(&plan);
     if let Some(t) = &a.target {
         plan.target = Target::Url(check_url(t)?);
@@ -84,7 +87,25 @@ fn add_targets_files(plan: &mut Plan, common: &CommonRunArgs) -> anyhow::Result<
 
 fn check_url(u: &str) -> Result<String, Invalid> {
     if !(u.starts_with("http://") || u.starts_with("https://")) {
-        return Err(Invalid(format!("`{u}` is not an http:// or https:// URL")));
+        return Err(Invalid(format!(
+            "`{}` is not an http:// or https:// URL",
+            scenario::redact_url(u)
+        )));
+    }
+    // The target is written into every report: credentials in it would be too.
+    let authority = u
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?', '#'])
+        .next();
+    if authority.is_some_and(|a| a.contains('@')) {
+        return Err(Invalid(format!(
+            "`{}` holds credentials (`user:password@`), which would be written into every \
+             report\n  hint: give the target without them, and the credentials as \
+             `defaults.auth` with `${{env.NAME}}`",
+            scenario::redact_url(u)
+        )));
     }
     Ok(u.to_string())
 }
@@ -115,7 +136,7 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
 /// print the summary, compare with the baseline if given. Exit 1 when the verdict failed (a
 /// target failed, or a run without targets had no request succeed), the run regressed
 /// against the baseline, or the generator was saturated under `--fail-on-saturation`; 130
-/// when Ctrl-C stopped the run.
+/// when Ctrl-C stopped the run, 143 SIGTERM, 129 SIGHUP; 3 when a worker died.
 pub async fn execute(
     plan: Plan,
     common: &CommonRunArgs,
@@ -169,6 +190,9 @@ pub async fn execute(
     }
     let result = outcome
         .with_context(|| format!("run failed; what was measured is in {}", dir.display()))?;
+    if (result.run.stop_reason.as_deref()).is_some_and(|r| r.starts_with(engine::SIGHUP_REASON)) {
+        detach_from_hung_up_terminal();
+    }
     console::print_summary(&result, &dir);
     // A step test: the capacity analysis goes first, so the reports include it.
     super::capacity::analyze_step_test(&plan, &result, &dir)?;
@@ -198,12 +222,17 @@ pub async fn execute(
         .stop_reason
         .as_deref()
         .is_some_and(|r| r.starts_with(super::capacity::EARLY_STOP));
-    Ok(if !verdict.passed || aborted || regressed || saturated {
+    // Stopped by a signal, or a worker that died: a worker's death is a runtime failure
+    // whatever the verdict (the load was not the plan's); a signal's code yields to a
+    // failed verdict.
+    let interrupted = (result.run.status == RunStatus::Interrupted && !early_stop)
+        .then(|| exit::interrupted(result.run.stop_reason.as_deref()));
+    Ok(if interrupted == Some(exit::RUNTIME) {
+        exit::RUNTIME
+    } else if !verdict.passed || aborted || regressed || saturated {
         exit::TARGETS_FAILED
-    } else if result.run.status == RunStatus::Interrupted && !early_stop {
-        exit::INTERRUPTED
     } else {
-        exit::OK
+        interrupted.unwrap_or(exit::OK)
     })
 }
 
@@ -246,9 +275,40 @@ async fn worker(
     opts.threads = Some((cores / role.count).max(1));
     let result = engine::run(&plan, opts).await?;
     Ok(match result.run.status {
-        RunStatus::Interrupted => exit::INTERRUPTED,
+        RunStatus::Interrupted => exit::interrupted(result.run.stop_reason.as_deref()),
         _ => exit::OK,
     })
+}
+
+/// After SIGHUP: a terminal that hung up fails every write (EIO), and a failed print would
+/// end the process before its reports are written. Standard output and error that fail so
+/// go to `/dev/null` instead; working ones (a live terminal, a log, a pipe) are kept.
+pub(super) fn detach_from_hung_up_terminal() {
+    #[cfg(unix)]
+    // SAFETY: write of no bytes, open, dup2 and close on this process's own descriptors;
+    // the path is a NUL-terminated literal, and the descriptor opened is closed once
+    // duplicated.
+    unsafe {
+        let dead = |fd: libc::c_int| {
+            libc::write(fd, c"".as_ptr().cast(), 0) < 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EIO)
+        };
+        let fds: Vec<libc::c_int> = [libc::STDOUT_FILENO, libc::STDERR_FILENO]
+            .into_iter()
+            .filter(|fd| dead(*fd))
+            .collect();
+        if fds.is_empty() {
+            return;
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+        if null < 0 {
+            return;
+        }
+        for fd in fds {
+            libc::dup2(null, fd);
+        }
+        libc::close(null);
+    }
 }
 
 /// The check the engine runs each second for targets with `abort_on_fail`: once a target

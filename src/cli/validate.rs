@@ -53,7 +53,14 @@ pub fn validate(a: &ValidateArgs) -> u8 {
                 );
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                // The cause too (a missing file, a folder, not UTF-8), as `run` prints it.
+                let mut msg = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    msg.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                eprintln!("error: {msg}");
                 code = exit::INVALID;
             }
         }

@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::exit;
 use crate::engine::Progress;
 use crate::metrics::merge::{MergeInfo, WORKERS_DIR, merge_runs};
 use crate::metrics::store::{HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, split_tag};
-use crate::metrics::{Hist, RunInfo, RunResult, TimePoint};
+use crate::metrics::{Hist, RunInfo, RunResult, RunStatus, TimePoint};
 use crate::scenario::Plan;
 
 /// This process's part when it runs as a worker (`--as-worker I/N`).
@@ -110,31 +111,61 @@ pub async fn run(
         );
         outs.push(out);
     }
-    let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
-    // Each worker's exit and what it wrote on stderr, in worker order.
-    let all = futures::future::join_all(children.into_iter().map(|mut c| async move {
-        let mut err = String::new();
-        if let Some(mut e) = c.stderr.take() {
-            use tokio::io::AsyncReadExt as _;
-            let _ = e.read_to_string(&mut err).await;
-        }
-        (c.wait().await, err)
-    }));
-    tokio::pin!(all);
+    // Each worker's exit and what it wrote on stderr, sent as each one ends (the child
+    // goes with its task: killed if the task is dropped).
+    let mut alive: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, mut c) in children.into_iter().enumerate() {
+        let tx = done_tx.clone();
+        tokio::spawn(async move {
+            let mut err = String::new();
+            if let Some(mut e) = c.stderr.take() {
+                use tokio::io::AsyncReadExt as _;
+                let _ = e.read_to_string(&mut err).await;
+            }
+            let _ = tx.send((i, c.wait().await, err));
+        });
+    }
+    drop(done_tx);
     let mut poll = Journals::new(&outs, plan);
     let started = Instant::now();
     let planned = plan.load.duration();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut signals = Signals::new().context("listening for signals")?;
     let mut interrupts = 0;
-    let statuses = loop {
+    // The first signal this process got, as a stop reason.
+    let mut stopped_by: Option<&'static str> = None;
+    // Workers that died or failed, in words.
+    let mut failed: Vec<String> = Vec::new();
+    let mut remaining = n;
+    while remaining > 0 {
         tokio::select! {
-            done = &mut all => break done,
-            _ = tokio::signal::ctrl_c() => {
+            Some((i, status, err)) = done_rx.recv() => {
+                remaining -= 1;
+                alive[i] = None;
+                if let Some(why) = failure(&status, &err) {
+                    let first = failed.is_empty();
+                    failed.push(format!("worker {i} of {n} {why}"));
+                    // Its share of the load is gone: stop the others gracefully rather
+                    // than go on with a different load, and merge what each wrote.
+                    if first && remaining > 0 && stopped_by.is_none() {
+                        for pid in alive.iter().flatten() {
+                            send(*pid, SIGINT);
+                        }
+                    }
+                }
+            }
+            sig = signals.recv() => {
                 interrupts += 1;
-                for &pid in &pids {
-                    signal(pid);
+                let (number, reason) = sig;
+                stopped_by.get_or_insert(reason);
+                for pid in alive.iter().flatten() {
+                    send(*pid, number);
                 }
                 if interrupts > 2 {
+                    for pid in alive.iter().flatten() {
+                        send(*pid, SIGKILL);
+                    }
                     anyhow::bail!(
                         "interrupted three times: the workers were killed; their folders under workers/ hold what they measured"
                     );
@@ -149,28 +180,24 @@ pub async fn run(
                     last,
                     requests,
                     errors,
-                    stopping: interrupts > 0,
+                    stopping: interrupts > 0 || !failed.is_empty(),
                 });
             }
         }
-    };
-    let mut failed = Vec::new();
-    for (i, (status, err)) in statuses.into_iter().enumerate() {
-        let ok = status
-            .as_ref()
-            .is_ok_and(|s| s.success() || s.code() == Some(130));
-        if !ok {
-            let tail: String = err.lines().rev().take(5).collect::<Vec<_>>().join(" / ");
-            failed.push(format!("worker {i}: {status:?}: {tail}"));
-        }
+    }
+    if stopped_by == Some(crate::engine::SIGHUP_REASON) {
+        super::run::detach_from_hung_up_terminal();
     }
     let parts = crate::metrics::merge::worker_folders(dir);
-    if parts.len() != n {
-        anyhow::bail!(
-            "{} of {n} workers left no results folder; {}",
+    if parts.is_empty() {
+        anyhow::bail!("no worker left a results folder; {}", failed.join("; "));
+    }
+    if parts.len() < n {
+        failed.push(format!(
+            "{} of {n} workers left no results folder: merged from the other {}",
             n - parts.len(),
-            failed.join("; ")
-        );
+            parts.len()
+        ));
     }
     for f in &failed {
         eprintln!("warning: {f}");
@@ -187,10 +214,121 @@ pub async fn run(
     };
     let mut result = merge_runs(&parts, dir, info)
         .with_context(|| format!("merging the workers' folders into {}", dir.display()))?;
-    if interrupts > 0 && result.run.stop_reason.is_none() {
-        result.run.stop_reason = Some("interrupted (SIGINT)".into());
+    // Why the run stopped: the signal this process got first, then any worker that died
+    // (the exit code follows the first: see `exit::interrupted`).
+    let mut why: Vec<String> = stopped_by.iter().map(|r| r.to_string()).collect();
+    if !failed.is_empty() {
+        why.push(format!(
+            "{WORKER_DIED}: {}; the others were stopped, and what each wrote merged",
+            failed.join("; ")
+        ));
+    }
+    if !why.is_empty() {
+        result.run.status = RunStatus::Interrupted;
+        result.run.stop_reason = Some(why.join("; "));
+        let path = dir.join(crate::metrics::store::RESULT_FILE);
+        crate::metrics::store::write_atomic(&path, &serde_json::to_vec_pretty(&result)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(result)
+}
+
+/// The start of the stop reason of a `--workers` run one of whose workers died or failed
+/// (exit 3).
+pub const WORKER_DIED: &str = "a worker died";
+
+/// Why a worker's exit is a failure, in words (`None` when it finished, or stopped on a
+/// signal the parent passed on): killed by a signal, or an exit code with its last words.
+fn failure(status: &std::io::Result<std::process::ExitStatus>, err: &str) -> Option<String> {
+    let tail = || {
+        let t: Vec<&str> = err.lines().rev().take(3).collect();
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", t.into_iter().rev().collect::<Vec<_>>().join(" / "))
+        }
+    };
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => return Some(format!("could not be waited for ({e})")),
+    };
+    if let Some(code) = status.code() {
+        let stopped = [exit::OK, exit::INTERRUPTED, exit::TERMINATED, exit::HUNG_UP];
+        return u8::try_from(code)
+            .map_or(true, |c| !stopped.contains(&c))
+            .then(|| format!("failed (exit {code}){}", tail()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(sig) = status.signal() {
+            return Some(format!("was killed by signal {sig}{}", signal_name(sig)));
+        }
+    }
+    Some(format!("ended ({status}){}", tail()))
+}
+
+/// ` (SIGKILL)` for 9, and so on for the usual ones.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        SIGHUP => " (SIGHUP)",
+        SIGINT => " (SIGINT)",
+        6 => " (SIGABRT)",
+        SIGKILL => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        SIGTERM => " (SIGTERM)",
+        _ => "",
+    }
+}
+
+// The POSIX numbers, as `kill -l` lists them.
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const SIGKILL: i32 = 9;
+const SIGTERM: i32 = 15;
+
+/// The signals that stop a run, as they reach this process: (number, stop reason).
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn recv(&mut self) -> (i32, &'static str) {
+        #[cfg(unix)]
+        {
+            use crate::engine::{SIGHUP_REASON, SIGINT_REASON, SIGTERM_REASON};
+            tokio::select! {
+                Some(()) = self.int.recv() => (SIGINT, SIGINT_REASON),
+                Some(()) = self.term.recv() => (SIGTERM, SIGTERM_REASON),
+                Some(()) = self.hup.recv() => (SIGHUP, SIGHUP_REASON),
+                else => std::future::pending().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            (SIGINT, crate::engine::SIGINT_REASON)
+        }
+    }
 }
 
 /// In a worker: stop (as on Ctrl-C) when the parent dies, so a parent killed with SIGKILL
@@ -208,12 +346,15 @@ pub fn die_with_parent() {
     }
 }
 
-fn signal(pid: u32) {
+/// Send signal `sig` to worker `pid`.
+fn send(pid: u32, sig: i32) {
     #[cfg(unix)]
-    // SAFETY: kill(2) with a pid this process started; at worst it is gone (ESRCH).
+    // SAFETY: kill(2) with a pid this process started and has not reaped yet.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGINT);
+        libc::kill(pid as libc::pid_t, sig);
     }
+    #[cfg(not(unix))]
+    let _ = (pid, sig);
 }
 
 /// The run's `result.json` before the workers start (`running`, with the run's facts and

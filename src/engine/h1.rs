@@ -36,8 +36,10 @@ const KEEP_BUF: usize = 16 * 1024;
 /// The first read of a connection, and the most one read may take.
 const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 64 * 1024;
-/// A connection idle for longer than this is checked before it is used again.
-const PROBE_AFTER: Duration = Duration::from_millis(1);
+/// A server that closes a kept-alive connection without saying so, or sends bytes nobody
+/// asked for on it, this soon after a response does so by habit; later, it is an idle
+/// timeout (and the bytes its parting words, a `408`).
+const SOON: Duration = Duration::from_secs(1);
 
 /// Origins a user keeps a connection to at once (a step on another host does not close
 /// the connection to the first).
@@ -48,6 +50,35 @@ const MAX_ORIGINS: usize = 4;
 #[derive(Default)]
 pub struct Conn {
     live: Vec<Live>,
+    /// Origins that sent bytes nobody asked for (beyond a response, or soon after one):
+    /// responses out of step with requests. Their connections are not kept alive, so no
+    /// response is taken for the answer to a later request.
+    out_of_step: Origins,
+    /// Origins that closed a kept-alive connection without saying so, soon after a
+    /// response or under a request. Their kept-alive connections carry no request that
+    /// may not be sent twice (POST, PATCH): those go on a new connection.
+    closes_early: Origins,
+}
+
+/// The few origins (host, port) a user has learnt something about, the most recent last
+/// (at most `MAX_ORIGINS`).
+#[derive(Default)]
+struct Origins(Vec<(String, u16)>);
+
+impl Origins {
+    fn has(&self, host: &str, port: u16) -> bool {
+        self.0.iter().any(|(h, p)| *p == port && h == host)
+    }
+
+    fn add(&mut self, host: &str, port: u16) {
+        if self.has(host, port) {
+            return;
+        }
+        if self.0.len() >= MAX_ORIGINS {
+            self.0.remove(0);
+        }
+        self.0.push((host.to_string(), port));
+    }
 }
 
 impl Clone for Conn {
@@ -64,8 +95,20 @@ pub struct Live {
     buf: BytesMut,
     /// How much the next read may take: doubled while reads fill it, up to `MAX_READ`.
     read_size: usize,
+    /// Bytes read since the request was sent (none: the server may never have seen it).
+    received: u64,
     /// When the last response was read to its end.
     idle_since: Instant,
+}
+
+/// What a kept-alive connection shows before it is used again.
+enum Probe {
+    /// Open, nothing to read: usable.
+    Quiet,
+    /// Closed by the server (or broken).
+    Closed,
+    /// Bytes nobody asked for.
+    Stray,
 }
 
 /// The head of a response.
@@ -73,6 +116,9 @@ pub struct Head {
     pub status: StatusCode,
     pub version: Version,
     pub headers: HeaderMap,
+    /// The request was sent again on a new connection: the kept-alive one it was sent on
+    /// closed before a byte of response came.
+    pub retried: bool,
 }
 
 /// The body of a response still to read, and the connection it arrives on (given back to
@@ -109,53 +155,73 @@ enum Chunk {
 
 impl Conn {
     /// Send a request (its serialized `head`, then `body`) to the origin of `url` (an
-    /// `http://` URL) over the user's connection, and read the response's head. A kept-alive
-    /// connection that was idle is used only when it is still open and quiet (the server may
-    /// have closed it meanwhile); otherwise, or for another origin, a new one is opened
-    /// before anything is sent. A request is never sent twice: a connection that breaks once the
-    /// request is on its way is an error of this request.
+    /// `http://` URL) over the user's connection, and read the response's head.
+    ///
+    /// A kept-alive connection is used again only when it is still open and quiet (one
+    /// non-blocking read: the server may have closed it, or sent bytes nobody asked for,
+    /// since the last response); otherwise, or for another origin, a new one is opened
+    /// before anything is sent. The server can still close a kept-alive connection just as
+    /// the request leaves (a race no client wins, RFC 9112 section 9.3.1): then an
+    /// idempotent request (RFC 9110 section 9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE)
+    /// that got no byte of response is sent again, once, on a new connection, and the
+    /// response says so ([`Head::retried`]). Any other failure is this request's error:
+    /// a POST is never sent twice. Once an origin has closed a kept-alive connection
+    /// without saying so, soon after a response or under a request, the user sends the
+    /// requests that may not be sent twice (POST, PATCH) to it on new connections.
     pub async fn send(
         &mut self,
         url: &Url,
+        method: &reqwest::Method,
         head: &[u8],
         body: &[u8],
-        head_request: bool,
         deadline: Instant,
         connect_timeout: Duration,
     ) -> Result<(Head, Body), SendError> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
+        let head_request = method == reqwest::Method::HEAD;
+        let once = !method.is_idempotent();
         let kept = self
             .live
             .iter()
             .position(|l| l.port == port && l.host == host)
             .map(|i| self.live.remove(i));
-        let mut live = match kept {
-            Some(l) if l.usable() => l,
-            _ => {
-                let connect_by = deadline.min(Instant::now() + connect_timeout);
-                let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
-                    Ok(r) => r?,
-                    Err(_) => return Err(timed_out("connecting")),
-                };
-                Live {
-                    host: host.to_string(),
-                    port,
-                    io,
-                    buf: BytesMut::new(),
-                    read_size: MIN_READ,
-                    idle_since: Instant::now(),
+        let kept = match kept.map(|l| (l.probe(), l)) {
+            Some((Probe::Quiet, l)) if !(once && self.closes_early.has(host, port)) => Some(l),
+            Some((probe, l)) => {
+                if l.idle_since.elapsed() < SOON {
+                    match probe {
+                        Probe::Stray => self.out_of_step.add(host, port),
+                        Probe::Closed => self.closes_early.add(host, port),
+                        Probe::Quiet => {}
+                    }
                 }
+                None
             }
+            None => None,
         };
-        // Head and body in one vectored write: the body (a shared `Bytes`) is not copied.
-        let mut out = Buf::chain(head, body);
-        match tokio::time::timeout_at(deadline, live.io.write_all_buf(&mut out)).await {
-            Err(_) => return Err(timed_out("sending the request")),
-            Ok(Err(e)) => return Err(io_error(&e, "sending the request")),
-            Ok(Ok(())) => {}
-        }
-        let (head, framing, keep_alive) = read_head(&mut live, head_request, deadline).await?;
+        let reused = kept.is_some();
+        let open = || Live::open(url, host, port, deadline, connect_timeout);
+        let mut live = match kept {
+            Some(l) => l,
+            None => open().await?,
+        };
+        let mut retried = false;
+        let (mut head, framing, keep_alive) =
+            match exchange(&mut live, head, body, head_request, deadline).await {
+                // Closed under the request, before a byte of response.
+                Err(e) if reused && live.received == 0 && e.kind == ErrorKind::ConnectionReset => {
+                    self.closes_early.add(host, port);
+                    if once || Instant::now() >= deadline {
+                        return Err(e);
+                    }
+                    retried = true;
+                    live = open().await?;
+                    exchange(&mut live, head, body, head_request, deadline).await?
+                }
+                r => r?,
+            };
+        head.retried = retried;
         let body = Body {
             live: Some(live),
             framing,
@@ -166,41 +232,94 @@ impl Conn {
     }
 
     /// Take back the connection of a body read to its end (dropped otherwise: a body left
-    /// unread, a server that closes, a broken exchange, bytes beyond the response, a
-    /// request that said `Connection: close`). The least recently used of more than
-    /// `MAX_ORIGINS` is closed.
+    /// unread, a server that closes, a broken exchange, a request that said `Connection:
+    /// close`, an origin out of step). Bytes beyond the response put its origin out of
+    /// step. The least recently used of more than `MAX_ORIGINS` is closed.
     pub fn put_back(&mut self, body: Body) {
+        let Some(mut live) = body.live else {
+            return;
+        };
         if body.framing != Framing::Done || !body.keep_alive {
+            return;
+        }
+        if !live.buf.is_empty() {
+            self.out_of_step.add(&live.host, live.port);
+            return;
+        }
+        if self.out_of_step.has(&live.host, live.port) {
             return;
         }
         if self.live.len() >= MAX_ORIGINS {
             self.live.remove(0);
         }
-        if let Some(mut live) = body.live.filter(|l| l.buf.is_empty()) {
-            if live.buf.capacity() > KEEP_BUF {
-                live.buf = BytesMut::new();
-                live.read_size = MIN_READ;
-            }
-            live.idle_since = Instant::now();
-            self.live.push(live);
+        if live.buf.capacity() > KEEP_BUF {
+            live.buf = BytesMut::new();
+            live.read_size = MIN_READ;
         }
+        live.idle_since = Instant::now();
+        self.live.push(live);
     }
 }
 
 impl Live {
-    /// Whether the next request may go over this connection: at once after the last
-    /// response (a server closing it within a millisecond without saying so is a race no
-    /// client wins), else only when it is still open and quiet.
-    fn usable(&self) -> bool {
-        self.idle_since.elapsed() < PROBE_AFTER || self.open_and_quiet()
+    /// A new connection to `url`'s host, opened by `deadline` and within `connect_timeout`.
+    async fn open(
+        url: &Url,
+        host: &str,
+        port: u16,
+        deadline: Instant,
+        connect_timeout: Duration,
+    ) -> Result<Live, SendError> {
+        let connect_by = deadline.min(Instant::now() + connect_timeout);
+        let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(timed_out("connecting")),
+        };
+        Ok(Live {
+            host: host.to_string(),
+            port,
+            io,
+            buf: BytesMut::new(),
+            read_size: MIN_READ,
+            received: 0,
+            idle_since: Instant::now(),
+        })
     }
 
-    /// The connection is still open and the server has sent nothing since the last
-    /// response: no end of stream, no error, no stray bytes (one non-blocking read).
-    fn open_and_quiet(&self) -> bool {
+    /// Whether the connection is still open and the server has sent nothing since the
+    /// last response: no end of stream, no error, no stray bytes (one non-blocking read;
+    /// tokio answers it without a system call while the socket has not been readable
+    /// since). Checked before every reuse, however short the idle time: a server that
+    /// closes after each response without saying so has usually closed by the time the
+    /// next request is ready, and one that answers before reading a request has usually
+    /// sent its extra response.
+    fn probe(&self) -> Probe {
         let mut probe = [0u8; 1];
-        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        match self.io.try_read(&mut probe) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Probe::Quiet,
+            Ok(n) if n > 0 => Probe::Stray,
+            _ => Probe::Closed,
+        }
     }
+}
+
+/// Write a request on `live` and read the response's head.
+async fn exchange(
+    live: &mut Live,
+    head: &[u8],
+    body: &[u8],
+    head_request: bool,
+    deadline: Instant,
+) -> Result<(Head, Framing, bool), SendError> {
+    live.received = 0;
+    // Head and body in one vectored write: the body (a shared `Bytes`) is not copied.
+    let mut out = Buf::chain(head, body);
+    match tokio::time::timeout_at(deadline, live.io.write_all_buf(&mut out)).await {
+        Err(_) => return Err(timed_out("sending the request")),
+        Ok(Err(e)) => return Err(io_error(&e, "sending the request")),
+        Ok(Ok(())) => {}
+    }
+    read_head(live, head_request, deadline).await
 }
 
 /// Read a response head (skipping `1xx` interim responses); its framing and whether the
@@ -278,6 +397,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, SendError> {
             status,
             version,
             headers,
+            retried: false,
         },
         len,
     )))
@@ -352,6 +472,11 @@ impl Body {
     /// Close the connection after this body (the request said `Connection: close`).
     pub fn close_after(&mut self) {
         self.keep_alive = false;
+    }
+
+    /// The exchange's deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        Instant::now() >= self.deadline
     }
 
     /// The next piece of the body, `None` at its end.
@@ -478,6 +603,7 @@ async fn fill(live: &mut Live, deadline: Instant, what: &str) -> Result<bool, Se
             if n == room {
                 live.read_size = (live.read_size * 2).min(MAX_READ);
             }
+            live.received += n as u64;
             Ok(n > 0)
         }
     }

@@ -23,6 +23,7 @@ use crate::scenario::template::Vars;
 use crate::scenario::{Auth, Body, DEFAULT_MAX_REDIRECTS, HttpDefaults, HttpVersion, StepPlan};
 
 use super::EngineError;
+use super::decode::{self, Decoder};
 use super::h1;
 
 /// What every user's HTTP shares.
@@ -298,9 +299,9 @@ impl UserHttp {
             .conn
             .send(
                 &req.url,
+                &req.method,
                 &self.wbuf,
                 body.unwrap_or_default(),
-                req.method == Method::HEAD,
                 deadline,
                 connect_timeout,
             )
@@ -330,7 +331,7 @@ impl UserHttp {
             _ => head
                 .headers
                 .get(CONTENT_ENCODING)
-                .and_then(|v| Encoding::from_header(v.as_bytes())),
+                .and_then(|v| decode::Encoding::from_header(v.as_bytes())),
         };
         if encoding.is_some() {
             // As reqwest: the body is decoded, so these no longer describe it.
@@ -341,10 +342,10 @@ impl UserHttp {
             status: head.status,
             version: head.version,
             headers: head.headers,
+            retried: head.retried,
             body: RespBody::H1 {
                 body,
-                encoding,
-                decoded: false,
+                decoder: encoding.map(Decoder::new),
             },
         })
     }
@@ -364,6 +365,8 @@ async fn client_hop(client: &reqwest::Client, req: &Req) -> Result<Resp, SendErr
         status: resp.status(),
         version: resp.version(),
         headers: std::mem::take(resp.headers_mut()),
+        // hyper retries by itself only a request it never wrote, and says nothing.
+        retried: false,
         body: RespBody::Client(resp),
     })
 }
@@ -378,59 +381,19 @@ pub struct Req {
     pub timeout: Option<Duration>,
 }
 
-/// The most a compressed body may decode to on the fast path (it is decoded whole).
-const MAX_DECODED: usize = 256 << 20;
+/// The most of a body that Skein keeps, decoded: the body a step's checks, extracts or page
+/// read. A longer one is a [`ErrorKind::Body`] error ([`body_too_long`]); a body nothing
+/// reads is discarded as it arrives, however long.
+const MAX_BODY: usize = 256 << 20;
 
-/// A compressed body the fast path decodes (what reqwest decodes).
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Encoding {
-    Gzip,
-    Deflate,
-    Brotli,
-}
-
-impl Encoding {
-    fn from_header(v: &[u8]) -> Option<Encoding> {
-        match v.trim_ascii() {
-            v if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") => {
-                Some(Encoding::Gzip)
-            }
-            v if v.eq_ignore_ascii_case(b"deflate") => Some(Encoding::Deflate),
-            v if v.eq_ignore_ascii_case(b"br") => Some(Encoding::Brotli),
-            _ => None,
-        }
-    }
-
-    /// Decode a whole body; at most [`MAX_DECODED`] bytes (a body that inflates beyond it is
-    /// an error, not an exhausted generator). An empty body stays empty, as reqwest has it.
-    fn decode(self, raw: &[u8]) -> std::io::Result<Vec<u8>> {
-        self.decode_at_most(raw, MAX_DECODED)
-    }
-
-    fn decode_at_most(self, raw: &[u8], max: usize) -> std::io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 20));
-        if raw.is_empty() {
-            return Ok(out);
-        }
-        let limit = max as u64 + 1;
-        match self {
-            Encoding::Gzip => flate2::read::MultiGzDecoder::new(raw)
-                .take(limit)
-                .read_to_end(&mut out)?,
-            Encoding::Deflate => flate2::read::ZlibDecoder::new(raw)
-                .take(limit)
-                .read_to_end(&mut out)?,
-            Encoding::Brotli => brotli::Decompressor::new(raw, 4096)
-                .take(limit)
-                .read_to_end(&mut out)?,
-        };
-        if out.len() > max {
-            return Err(std::io::Error::other(format!(
-                "the decoded body is larger than {max} bytes"
-            )));
-        }
-        Ok(out)
+/// The error of a body longer than [`MAX_BODY`].
+fn body_too_long(url: &Url) -> SendError {
+    SendError {
+        kind: ErrorKind::Body,
+        detail: format!(
+            "the body of {url} is longer than 256 MiB ({MAX_BODY} bytes), the most Skein keeps \
+             for a step's checks, extracts or page; the rest was not read"
+        ),
     }
 }
 
@@ -439,6 +402,8 @@ pub struct Resp {
     pub status: StatusCode,
     pub version: Version,
     pub headers: HeaderMap,
+    /// Sent again on a new connection (see [`h1::Conn::send`]).
+    retried: bool,
     body: RespBody,
 }
 
@@ -446,9 +411,8 @@ enum RespBody {
     Client(reqwest::Response),
     H1 {
         body: h1::Body,
-        /// A compressed body is read whole and given back decoded in one chunk.
-        encoding: Option<Encoding>,
-        decoded: bool,
+        /// A compressed body is decoded as it arrives, in pieces.
+        decoder: Option<Decoder>,
     },
 }
 
@@ -465,28 +429,37 @@ impl Resp {
             }),
             RespBody::H1 {
                 body,
-                encoding: None,
-                ..
+                decoder: None,
             } => body.chunk().await,
             RespBody::H1 {
                 body,
-                encoding: Some(enc),
-                decoded,
-            } => {
-                if *decoded {
-                    return Ok(None);
-                }
-                let mut raw = Vec::new();
-                while let Some(d) = body.chunk().await? {
-                    raw.extend_from_slice(&d);
-                }
-                *decoded = true;
-                let plain = enc.decode(&raw).map_err(|e| SendError {
+                decoder: Some(dec),
+            } => loop {
+                let enc = dec.encoding();
+                let bad = |e: std::io::Error| SendError {
                     kind: ErrorKind::Body,
                     detail: format!("error decoding response body ({enc:?}): {e}"),
-                })?;
-                Ok(Some(Bytes::from(plain)))
-            }
+                };
+                if let Some(piece) = dec.next_piece().map_err(bad)? {
+                    // A bomb decodes without waiting on the socket: let the other users of
+                    // this thread run, and stop at the request's deadline.
+                    tokio::task::coop::consume_budget().await;
+                    if body.past_deadline() {
+                        return Err(SendError {
+                            kind: ErrorKind::Timeout,
+                            detail: "operation timed out (decoding the body)".into(),
+                        });
+                    }
+                    return Ok(Some(piece));
+                }
+                match body.chunk().await? {
+                    Some(raw) => dec.push(&raw),
+                    None => {
+                        dec.finish().map_err(bad)?;
+                        return Ok(None);
+                    }
+                }
+            },
         }
     }
 
@@ -875,6 +848,7 @@ pub async fn send(
             Via::User(u) => u.hop(req).await?,
             Via::Client(c) => client_hop(c, req).await?,
         };
+        meta.retries += u32::from(resp.retried);
         if max_redirects == 0 || !is_redirect(resp.status) {
             return Ok(resp);
         }
@@ -897,6 +871,28 @@ pub async fn send(
         resp.recycle(via);
         meta.redirects += 1;
         redirect_request(req, status, to);
+    }
+}
+
+/// The error a final status is: a 4xx or 5xx the step does not check, a final 1xx, and
+/// always a status outside 100-599 (RFC 9110 section 15: invalid; no `status` check can
+/// expect one).
+pub fn status_error(status: u16, has_status_check: bool) -> Option<ErrorKind> {
+    match status {
+        100..=599 if has_status_check => None,
+        400..=499 => Some(ErrorKind::Http4xx),
+        500..=599 => Some(ErrorKind::Http5xx),
+        200..=399 => None,
+        _ => Some(ErrorKind::HttpOther),
+    }
+}
+
+/// The example error of a status that is an error.
+pub fn status_detail(status: u16) -> String {
+    if (100..=599).contains(&status) {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: not a valid status (HTTP's are 100 to 599)")
     }
 }
 
@@ -948,6 +944,10 @@ pub async fn execute(
             Ok(Some(c)) => {
                 bytes += c.len() as u64;
                 if needs_body {
+                    if body.len() + c.len() > MAX_BODY {
+                        // Dropped, not recycled: its connection closes.
+                        return failed(body_too_long(&req.url), bytes, meta);
+                    }
                     body.extend_from_slice(&c);
                 }
             }
@@ -975,13 +975,7 @@ pub async fn execute(
             None => failed_checks.push((step.checks.len() + i) as u16),
         }
     }
-    let error = match status {
-        _ if has_status_check => None,
-        400..=499 => Some(ErrorKind::Http4xx),
-        500..=599 => Some(ErrorKind::Http5xx),
-        100..=199 => Some(ErrorKind::HttpOther),
-        _ => None,
-    };
+    let error = status_error(status, has_status_check);
     let document = step.page.as_ref().map(|_| Document {
         url: req.url,
         status,
@@ -993,7 +987,7 @@ pub async fn execute(
         elapsed_us: latency_us,
         service_us: Some(latency_us),
         error,
-        detail: error.map(|_| format!("HTTP {status}")),
+        detail: error.map(|_| status_detail(status)),
         failed_checks: if error.is_some() {
             Vec::new()
         } else {
@@ -1010,20 +1004,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decoding_is_bounded_and_an_empty_body_stays_empty() {
-        use std::io::Write;
-        for enc in [Encoding::Gzip, Encoding::Deflate, Encoding::Brotli] {
-            assert_eq!(enc.decode(&[]).unwrap(), Vec::<u8>::new());
+    fn statuses_outside_100_to_599_are_errors_even_with_a_status_check() {
+        for (status, checked, want) in [
+            (200, false, None),
+            (304, false, None),
+            (404, false, Some(ErrorKind::Http4xx)),
+            (404, true, None),
+            (503, false, Some(ErrorKind::Http5xx)),
+            (101, false, Some(ErrorKind::HttpOther)),
+            (600, false, Some(ErrorKind::HttpOther)),
+            (600, true, Some(ErrorKind::HttpOther)),
+            (999, false, Some(ErrorKind::HttpOther)),
+        ] {
+            assert_eq!(status_error(status, checked), want, "{status} {checked}");
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&[0u8; 5000]).unwrap();
-        let gz = gz.finish().unwrap();
-        assert_eq!(
-            Encoding::Gzip.decode_at_most(&gz, 5000).unwrap().len(),
-            5000
-        );
-        let err = Encoding::Gzip.decode_at_most(&gz, 4999).unwrap_err();
-        assert!(err.to_string().contains("larger than 4999 bytes"), "{err}");
+        assert_eq!(status_detail(503), "HTTP 503");
+        assert!(status_detail(999).contains("not a valid status"));
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! goose and reqwest are used only inside this module.
 
 mod blocked;
+mod decode;
 mod feed;
+#[doc(hidden)]
+pub mod fuzzing;
 mod goose;
 mod h1;
 mod health;
@@ -52,7 +55,7 @@ pub enum StopLevel {
     Hard,
 }
 
-/// Stops a run from outside (Ctrl-C, a test).
+/// Stops a run from outside (Ctrl-C, SIGTERM, SIGHUP, a test).
 #[derive(Clone)]
 pub struct StopHandle {
     tx: Arc<watch::Sender<StopLevel>>,
@@ -125,6 +128,14 @@ impl StopHandle {
     }
 }
 
+/// The stop reason of a run stopped by Ctrl-C (SIGINT).
+pub const SIGINT_REASON: &str = "interrupted (SIGINT)";
+/// The stop reason of a run stopped by SIGTERM (`kill`, `docker stop`, Kubernetes, CI
+/// cancellation, `timeout`).
+pub const SIGTERM_REASON: &str = "terminated (SIGTERM)";
+/// The stop reason of a run stopped by SIGHUP (its terminal closed).
+pub const SIGHUP_REASON: &str = "hung up (SIGHUP)";
+
 /// The run Ctrl-C stops. goose installs its own Ctrl-C handler on every attack (and exits the
 /// process on the second press), so Skein installs one first and keeps it.
 static CURRENT: Mutex<Option<StopHandle>> = Mutex::new(None);
@@ -135,10 +146,53 @@ fn install_ctrlc(stop: &StopHandle) {
     CTRLC.get_or_init(|| {
         let _ = ctrlc::set_handler(|| {
             if let Some(s) = CURRENT.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                s.stop("interrupted (SIGINT)");
+                s.stop(SIGINT_REASON);
             }
         });
     });
+}
+
+/// SIGTERM and SIGHUP stop the run as Ctrl-C does: the first one gracefully (in-flight
+/// requests finish, the folder and reports are completed), the next signal of any of the
+/// three cuts in-flight requests off. Listened to while the run goes (the returned guard
+/// stops listening); once listened to, the process no longer dies of them by default.
+fn watch_termination(stop: &StopHandle) -> TaskGuard {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return TaskGuard(None);
+        };
+        let stop = stop.clone();
+        TaskGuard(Some(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(()) = term.recv() => stop.stop(SIGTERM_REASON),
+                    Some(()) = hup.recv() => stop.stop(SIGHUP_REASON),
+                    else => break,
+                }
+            }
+        })))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = stop;
+        TaskGuard(None)
+    }
+}
+
+/// Aborts its task when dropped.
+struct TaskGuard(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
 }
 
 /// What the console shows while a run goes.
@@ -281,6 +335,10 @@ pub fn cells(plan: &Plan) -> Vec<CellInfo> {
 fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
     let mut cells: Vec<CellInfo> = Vec::new();
     let mut index = Vec::new();
+    // Cells by (scenario, step name), and the tags given out, so a plan of thousands of
+    // steps is laid out in linear time.
+    let mut by_name: HashMap<(String, String), usize> = HashMap::new();
+    let mut tags: std::collections::HashSet<String> = std::collections::HashSet::new();
     for sc in &plan.scenarios {
         let mut phases: [Vec<usize>; 3] = Default::default();
         for (p, steps) in [&sc.on_start, &sc.steps, &sc.on_stop]
@@ -290,14 +348,16 @@ fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
             for step in steps {
                 if step.page.is_some() {
                     // A page step has three cells: the page, its document, its assets.
+                    let before = cells.len();
                     phases[p].push(page::add_cells(&mut cells, &sc.name, step));
+                    tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
                     continue;
                 }
                 let mut checks: Vec<String> = step.checks.iter().map(|c| c.label.clone()).collect();
                 checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
-                let id = match cells
-                    .iter_mut()
-                    .find(|c| c.scenario == sc.name && c.step == step.name)
+                let id = match by_name
+                    .get(&(sc.name.clone(), step.name.clone()))
+                    .and_then(|&i| cells.get_mut(i))
                 {
                     Some(c) => {
                         // Steps sharing a name share a cell, which carries all their tags.
@@ -311,9 +371,11 @@ fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                     None => {
                         let id = cells.len();
                         let mut tag = store::sanitize(&format!("{}/{}", sc.name, step.name));
-                        if cells.iter().any(|c| c.tag == tag) {
+                        if tags.contains(&tag) {
                             tag = format!("{tag}.{id}");
                         }
+                        tags.insert(tag.clone());
+                        by_name.insert((sc.name.clone(), step.name.clone()), id);
                         cells.push(CellInfo {
                             id,
                             scenario: sc.name.clone(),
@@ -458,6 +520,7 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
         blocked: blocked::Blocked::default(),
     });
     install_ctrlc(&opts.stop);
+    let _signals = watch_termination(&opts.stop);
 
     // The attack gets its own runtime, so the generator's CPU can be told apart from an
     // embedded target's, and its timer lag probed.
@@ -719,6 +782,10 @@ pub async fn run(plan: &Plan, mut opts: RunOptions) -> Result<RunResult, EngineE
     if let Some(o) = &result.run.open_model {
         // Open model: the most users busy at once (the series holds per-second means).
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
+    } else {
+        // Closed model: the most users active at once, counted as they start and stop (the
+        // series samples them once a second, and the last second may see them leave).
+        result.run.peak_users = result.run.peak_users.max(ctx.peak.load(Ordering::Relaxed));
     }
     if let Some(co) = result.run.co_correction.as_mut() {
         co.stalls = crate::metrics::find_stalls(&co.blocked, &result.timeseries);

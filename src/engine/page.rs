@@ -30,7 +30,7 @@ use crate::metrics::{
 use crate::scenario::{DEFAULT_MAX_REDIRECTS, OtherHosts, PageAssets, PagePlan, StepPlan};
 
 use super::goose::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
-use super::http::{Req, Via, send};
+use super::http::{Req, Via, send, status_detail, status_error};
 use super::{RunCtx, StopLevel};
 
 /// Requests a user has in flight to one host while loading a page, as browsers allow.
@@ -484,19 +484,14 @@ async fn fetch(
             Err(e) => return failed(e.kind, e.detail, bytes, meta),
         }
     }
-    let error = match status {
-        400..=499 => Some(ErrorKind::Http4xx),
-        500..=599 => Some(ErrorKind::Http5xx),
-        100..=199 => Some(ErrorKind::HttpOther),
-        _ => None,
-    };
+    let error = status_error(status, false);
     AssetDone {
         sent,
         end: Instant::now(),
         status: Some(status),
         headers,
         error,
-        detail: error.map(|_| format!("GET {}: HTTP {status}", req.url)),
+        detail: error.map(|_| format!("GET {}: {}", req.url, status_detail(status))),
         bytes,
         meta,
     }

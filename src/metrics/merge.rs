@@ -163,6 +163,17 @@ pub fn merge_runs(
     let mut result = acc.finish(run, info.scenario, examples);
     if let Some(o) = &result.run.open_model {
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
+    } else {
+        // Closed model: the parts run their shares of one schedule, so their peaks come
+        // together; their sum (at most the plan's users) is the whole's, which a second
+        // matched by position can miss when the parts start a little apart.
+        let parts: u64 = results.iter().map(|r| r.run.peak_users).sum();
+        let cap = if info.max_users > 0 {
+            info.max_users
+        } else {
+            parts
+        };
+        result.run.peak_users = result.run.peak_users.max(parts.min(cap));
     }
     if let Some(co) = result.run.co_correction.as_mut() {
         // Judged on the merged seconds: the users of every part together.

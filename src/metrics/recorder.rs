@@ -131,6 +131,9 @@ pub struct ResponseMeta {
     pub server_timing: ServerTimings,
     /// Redirects followed before the final response.
     pub redirects: u32,
+    /// Times the request (or a redirect's) was sent again on a new connection because
+    /// the kept-alive one closed before a byte of response came.
+    pub retries: u32,
     /// HTTP version of the final response; `None` when no response came.
     pub protocol: Option<Protocol>,
 }
@@ -208,6 +211,8 @@ pub struct CellData {
     pub server_timing_overflow: u64,
     /// Redirects followed.
     pub redirects: u64,
+    /// Requests sent again on a new connection (see [`ResponseMeta::retries`]).
+    pub retries: u64,
     /// Responses by HTTP version ([`Protocol`] as index).
     pub protocols: [u64; Protocol::COUNT],
 }
@@ -264,6 +269,7 @@ impl CellData {
         self.server_timing_malformed += u64::from(m.server_timing.malformed);
         self.server_timing_overflow += u64::from(m.server_timing.overflow);
         self.redirects += u64::from(m.redirects);
+        self.retries += u64::from(m.retries);
         if let Some(p) = m.protocol {
             self.protocols[p as usize] += 1;
         }
@@ -306,6 +312,7 @@ impl CellData {
         self.server_timing_malformed += other.server_timing_malformed;
         self.server_timing_overflow += other.server_timing_overflow;
         self.redirects += other.redirects;
+        self.retries += other.retries;
         for (a, b) in self.protocols.iter_mut().zip(other.protocols.iter()) {
             *a += b;
         }
@@ -333,6 +340,7 @@ impl CellData {
         self.server_timing_malformed = 0;
         self.server_timing_overflow = 0;
         self.redirects = 0;
+        self.retries = 0;
         self.protocols = [0; Protocol::COUNT];
     }
 
@@ -553,6 +561,7 @@ mod tests {
         let names = r.server_timing_names().clone();
         let mut meta = ResponseMeta {
             redirects: 2,
+            retries: 1,
             protocol: Some(Protocol::Http2),
             ..ResponseMeta::default()
         };
@@ -587,6 +596,7 @@ mod tests {
         assert_eq!(c.server_timing[1].min(), 20_000);
         assert_eq!(c.server_timing_malformed, 300);
         assert_eq!(c.redirects, 600);
+        assert_eq!(c.retries, 300);
         assert_eq!(c.protocols[Protocol::Http2 as usize], 300);
         let again = r.harvest();
         assert!(again[1].server_timing.iter().all(Hist::is_empty));

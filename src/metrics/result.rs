@@ -502,6 +502,11 @@ pub struct Summary {
     /// Redirects followed (each hop counts once; the request counts once).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redirects: u64,
+    /// Requests sent a second time on a new connection, because the kept-alive connection
+    /// they went out on closed before a byte of response came (idempotent methods only;
+    /// the request counts once, with the second attempt's outcome, timed from the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
     /// Final responses by HTTP version, e.g. `{"HTTP/2": 1200}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub http_versions: BTreeMap<String, u64>,
@@ -595,6 +600,7 @@ impl Summary {
             server_timing_malformed: d.server_timing_malformed,
             server_timing_overflow: d.server_timing_overflow,
             redirects: d.redirects,
+            retries: d.retries,
             http_versions: d.http_versions(),
         }
     }

@@ -224,20 +224,43 @@ pub struct JournalCell {
     /// Redirects followed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redirects: u64,
+    /// Requests sent again on a new connection (a kept-alive one closed under them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
     /// Responses by HTTP version (`HTTP/1.1`, `HTTP/2`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub http_versions: BTreeMap<String, u64>,
 }
 
-/// Read a run's interval journal (`intervals.jsonl`), one entry per interval. A last line
-/// cut short (the process died while writing it) ends the list.
+/// Read a run's interval journal (`intervals.jsonl`), one entry per interval. The last
+/// line may be cut short (the process died while writing it) and is then left out; a
+/// line before it that is not an interval (bytes that are not UTF-8, not JSON, another
+/// file) means the journal is damaged: an error naming the line.
 pub fn read_journal(dir: &Path) -> Result<Vec<JournalLine>, MetricsError> {
     let path = dir.join(JOURNAL_FILE);
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    Ok(text
-        .lines()
-        .map_while(|line| serde_json::from_str::<JournalLine>(line).ok())
-        .collect())
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    let lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_slice::<JournalLine>(line) {
+            Ok(j) => out.push(j),
+            Err(_) if i + 1 == lines.len() => {}
+            Err(e) => {
+                return Err(MetricsError::Schema {
+                    path,
+                    detail: format!(
+                        "interval {} of {} is damaged ({e}): not a journal Skein wrote",
+                        i + 1,
+                        lines.len()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a run's folder as the run goes.
@@ -374,6 +397,7 @@ impl RunWriter {
                 server_timing_malformed: d.server_timing_malformed,
                 server_timing_overflow: d.server_timing_overflow,
                 redirects: d.redirects,
+                retries: d.retries,
                 http_versions: d.http_versions(),
             });
         }
@@ -425,11 +449,20 @@ pub struct HlogEntry {
 pub fn read_hlog(path: &Path) -> Result<Vec<HlogEntry>, MetricsError> {
     let mut out = Vec::new();
     for_each_hlog(path, |e| {
+        let hist = e.hist().map_err(|err| MetricsError::Schema {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the histogram of `{}` at {:.3}s cannot be decoded ({err}): not an interval \
+                 log Skein wrote",
+                e.tag.unwrap_or_default(),
+                e.start.as_secs_f64()
+            ),
+        })?;
         out.push(HlogEntry {
             tag: e.tag.map(str::to_string),
             start: e.start,
             duration: e.duration,
-            hist: e.hist()?,
+            hist,
         });
         Ok(())
     })?;
@@ -460,8 +493,23 @@ pub fn for_each_hlog(
 ) -> Result<(), MetricsError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     for entry in IntervalLogIterator::new(&bytes) {
-        let entry =
-            entry.map_err(|e| MetricsError::Histogram(format!("{}: {e:?}", path.display())))?;
+        let entry = match entry {
+            Ok(e) => e,
+            // The last line cut short (the process died while writing it): the log ends
+            // before it, as the journal does.
+            Err(hdrhistogram::serialization::interval_log::LogIteratorError::ParseError {
+                offset,
+            }) if is_last_line(&bytes, offset) => break,
+            Err(e) => {
+                return Err(MetricsError::Schema {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "damaged at line {} ({e:?}): not an interval log Skein wrote",
+                        line_of(&bytes, offset_of(&e))
+                    ),
+                });
+            }
+        };
         if let LogEntry::Interval(ih) = entry {
             f(RawHlogEntry {
                 tag: ih.tag().map(|t| t.as_str()),
@@ -474,8 +522,119 @@ pub fn for_each_hlog(
     Ok(())
 }
 
+/// Where a parse error of the interval log is, in bytes.
+fn offset_of(e: &hdrhistogram::serialization::interval_log::LogIteratorError) -> usize {
+    match e {
+        hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+            *offset
+        }
+    }
+}
+
+/// Is `offset` on the last line of `bytes` (nothing but a final newline after it)?
+fn is_last_line(bytes: &[u8], offset: usize) -> bool {
+    let rest = bytes.get(offset..).unwrap_or_default();
+    let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+    !rest.contains(&b'\n')
+}
+
+/// The line (from 1) of byte `offset`.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+/// Every histogram stored in `r` decodes; an error names the first that does not.
+fn check_histograms(path: &Path, r: &RunResult) -> Result<(), MetricsError> {
+    use super::result::{Latency, Summary};
+    fn each<'a>(s: &'a Summary, mut f: impl FnMut(String, &'a Latency)) {
+        f("response_time".into(), &s.response_time);
+        f("service_time".into(), &s.service_time);
+        if let Some(l) = &s.co_estimate {
+            f("co_estimate".into(), l);
+        }
+        for (name, l) in &s.server_timing {
+            f(format!("server_timing `{name}`"), l);
+        }
+    }
+    let summaries = std::iter::once(("all requests".to_string(), &r.overall))
+        .chain(
+            r.steps
+                .iter()
+                .map(|s| (format!("step `{}`", s.name), &s.summary)),
+        )
+        .chain(
+            r.scenarios
+                .iter()
+                .map(|s| (format!("scenario `{}`", s.name), &s.summary)),
+        );
+    let mut bad = None;
+    for (whose, s) in summaries {
+        each(s, |what, l| {
+            if bad.is_some() || (l.count == 0 && l.histogram.is_empty()) {
+                return;
+            }
+            if let Err(e) = l.hist() {
+                bad = Some(format!(
+                    "the {what} histogram of {whose} cannot be decoded ({e}): the file is \
+                     damaged or was not written by skein"
+                ));
+            }
+        });
+    }
+    match bad {
+        None => Ok(()),
+        Some(detail) => Err(MetricsError::Schema {
+            path: path.to_path_buf(),
+            detail,
+        }),
+    }
+}
+
+/// What a reader of the run folder `dir` should know about it that `result` does not
+/// say, a line each for a `warning:`: a run rebuilt without its interval log has counts
+/// but no latencies; a folder that has one of the interval log and the journal lost the
+/// other. (A folder with `result.json` alone, copied or hand-made, is complete as it is.)
+pub fn folder_notes(dir: &Path, result: &RunResult) -> Vec<String> {
+    let rebuilt_without = result
+        .run
+        .stop_reason
+        .as_deref()
+        .is_some_and(|r| r.contains(NO_LATENCIES));
+    if rebuilt_without {
+        return vec![format!(
+            "{}: missing; the run was rebuilt from its journal with counts only, {NO_LATENCIES}: \
+             its percentiles are shown as `-`, and latency targets are not measured",
+            dir.join(HLOG_FILE).display()
+        )];
+    }
+    let (hlog, journal) = (dir.join(HLOG_FILE), dir.join(JOURNAL_FILE));
+    match (hlog.is_file(), journal.is_file()) {
+        (false, true) => vec![format!(
+            "{}: missing; the totals and percentiles in {RESULT_FILE} are complete, but \
+             targets over a window (`after:`) are not measured on latency",
+            hlog.display()
+        )],
+        (true, false) => vec![format!(
+            "{}: missing; the totals in {RESULT_FILE} are complete, but targets over a \
+             window (`after:`) cannot be judged",
+            journal.display()
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Said of a run rebuilt without its interval log.
+const NO_LATENCIES: &str = "no latencies (the interval log latency.hlog is missing)";
+
 /// Read a run's `result.json`. A result still marked `running` (its process died) is rebuilt
-/// from the interval journal and log and marked interrupted.
+/// from the interval journal and log and marked interrupted. Anything that makes the folder
+/// unusable is an error naming the file and what is wrong: no folder or no `result.json`,
+/// bytes that are not UTF-8 JSON, another schema, a stored histogram that does not decode,
+/// and for a rebuilt run a damaged journal or interval log. [`folder_notes`] says what is
+/// missing short of that.
 pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
     let path = dir.join(RESULT_FILE);
     if !dir.is_dir() {
@@ -490,11 +649,21 @@ pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
             what: "result.json: this is not a Skein run folder, or the run never started",
         });
     }
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| MetricsError::Json {
-        path: path.clone(),
-        source: e,
-    })?;
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return Err(MetricsError::Schema {
+            path,
+            detail: format!(
+                "not UTF-8 text (a bad byte at offset {}): damaged, or not a result Skein wrote",
+                e.valid_up_to()
+            ),
+        });
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| MetricsError::Json {
+            path: path.clone(),
+            source: e,
+        })?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if v == SCHEMA_VERSION as u64 => {}
         Some(v) => {
@@ -514,6 +683,7 @@ pub fn load_result(dir: &Path) -> Result<RunResult, MetricsError> {
         path: path.clone(),
         source: e,
     })?;
+    check_histograms(&path, &result)?;
     if result.run.status == RunStatus::Running {
         // A `--workers` run whose parent died: merge what its workers wrote.
         if result.run.workers.is_some() && dir.join(super::merge::WORKERS_DIR).is_dir() {
@@ -603,6 +773,7 @@ pub fn read_intervals(
             d.server_timing_malformed = c.server_timing_malformed;
             d.server_timing_overflow = c.server_timing_overflow;
             d.redirects = c.redirects;
+            d.retries = c.retries;
             for (p, n) in &c.http_versions {
                 if let Some(p) = Protocol::parse(p) {
                     d.protocols[p as usize] = *n;
@@ -646,9 +817,12 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
     }
     let mut run = initial.run.clone();
     run.status = RunStatus::Interrupted;
-    run.stop_reason = Some(
+    let mut reason =
         "the run's process ended before writing its totals; rebuilt from the interval journal"
-            .into(),
-    );
+            .to_string();
+    if !dir.join(HLOG_FILE).is_file() {
+        reason.push_str(&format!(", with counts but {NO_LATENCIES}"));
+    }
+    run.stop_reason = Some(reason);
     Ok(acc.finish(run, initial.scenario, initial.error_examples))
 }

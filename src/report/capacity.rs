@@ -309,8 +309,9 @@ fn fmt_headroom(h: f64) -> String {
     }
 }
 
-/// One row per step: the cells every format shows.
-fn step_cells(r: &CapacityReport, s: &StepAnalysis) -> Vec<String> {
+/// One row per step: the cells every format shows; `intervals` is [`has_intervals`] of the
+/// report, worked out once (per row it made a table of many rows quadratic).
+fn step_cells(intervals: bool, s: &StepAnalysis) -> Vec<String> {
     let mut c = vec![
         (s.index + 1).to_string(),
         num(s.load),
@@ -319,7 +320,7 @@ fn step_cells(r: &CapacityReport, s: &StepAnalysis) -> Vec<String> {
         opt_us(s.p95_us),
         fmt_pct(s.error_rate),
     ];
-    if has_intervals(r) {
+    if intervals {
         c.push(format!("{}s", s.warmup_intervals));
         c.push(s.throughput_cv.map(fmt_pct).unwrap_or_else(|| "-".into()));
     }
@@ -351,7 +352,8 @@ pub fn text(r: &CapacityReport) -> String {
     let _ = writeln!(s, "capacity: {}\n", scope_line(r));
     let header: Vec<String> = step_header(r).into_iter().map(String::from).collect();
     let mut rows = vec![header];
-    rows.extend(r.steps.iter().map(|st| step_cells(r, st)));
+    let intervals = has_intervals(r);
+    rows.extend(r.steps.iter().map(|st| step_cells(intervals, st)));
     s.push_str(&table(&rows, 1));
     s.push('\n');
     match &r.usl {
@@ -490,8 +492,9 @@ pub fn markdown_section(r: &CapacityReport, level: usize) -> String {
             })
             .collect::<String>()
     );
+    let intervals = has_intervals(r);
     for st in &r.steps {
-        let cells: Vec<String> = step_cells(r, st)
+        let cells: Vec<String> = step_cells(intervals, st)
             .iter()
             .map(|c| super::markdown::cell(c))
             .collect();
@@ -614,8 +617,9 @@ pub fn html_section(s: &mut String, r: &CapacityReport, charts: &[Rendered], pag
         );
     }
     s.push_str("</tr></thead>\n<tbody>\n");
+    let intervals = has_intervals(r);
     for st in &r.steps {
-        let cells = step_cells(r, st);
+        let cells = step_cells(intervals, st);
         let row = if st.sustainable {
             ""
         } else {

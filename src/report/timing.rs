@@ -148,9 +148,9 @@ pub fn fmt_entry(e: Option<(u64, f64)>) -> String {
     }
 }
 
-/// Facts about the protocol: HTTP versions of the responses, redirects followed, malformed
-/// `Server-Timing` entries, and TLS verification when it was off. Empty for a run with
-/// nothing to say (or from before these were recorded).
+/// Facts about the protocol: HTTP versions of the responses, redirects followed, requests
+/// sent again on a new connection, malformed `Server-Timing` entries, and TLS verification
+/// when it was off. Empty for a run with nothing to say (or from before these were recorded).
 pub fn http_facts(r: &RunResult) -> Vec<(&'static str, String)> {
     let o = &r.overall;
     let mut rows = Vec::new();
@@ -172,6 +172,15 @@ pub fn http_facts(r: &RunResult) -> Vec<(&'static str, String)> {
         rows.push((
             "Redirects followed",
             format!("{} ({})", o.redirects, by_step.join(", ")),
+        ));
+    }
+    if o.retries > 0 {
+        rows.push((
+            "Requests sent again",
+            format!(
+                "{} on a new connection: the server closed a kept-alive one without saying so",
+                o.retries
+            ),
         ));
     }
     if o.server_timing_malformed > 0 {

@@ -90,6 +90,15 @@ impl RoundMs for Duration {
 pub const EMBEDDED_TARGETS: &[&str] = &["phase9"];
 /// The longest run a plan may describe; longer is surely a typo (and keeps sums finite).
 pub(super) const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+/// The longest `name:`, in bytes: it starts the results folder's name, `<name>-<UTC time>`,
+/// which must fit in the 255 bytes of a file name.
+pub const MAX_NAME_BYTES: usize = 128;
+/// The most users a plan may have at once (the closed model's users, the open model's
+/// pool): far beyond what one generator holds, so more is surely a typo. (Rates stop at
+/// 10,000,000 a second when they are parsed, `units::parse_rate`.)
+pub const MAX_USERS: usize = 1_000_000;
+/// What to do about more users.
+pub const LOAD_LIMIT_HINT: &str = "one generator holds far less (each user keeps its own connection; `--workers` only spreads them over one machine's cores): for more, run a share of the load on each of several machines";
 /// `graceful_stop` when the file does not say.
 const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
 
@@ -105,19 +114,51 @@ pub(super) struct Compiler<'a> {
     /// Things that will run but probably not as meant.
     pub warns: Vec<Diagnostic>,
     /// Variable names, by slot: declared ones first, then those only an `extract` writes.
-    pub slots: Vec<String>,
+    pub slots: Slots,
     /// Environment values substituted into templates.
     pub secrets: Vec<String>,
     /// The feeders, and which scenarios read them.
     pub feed: super::feeder::FeedState,
 }
 
-/// Compile `raw` (read from `root`) into a plan, or return every problem found.
+/// Variable names by slot, found by name in O(1) (a file may declare tens of thousands).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Slots {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Slots {
+    /// Add `name` (again, if it is there: the first slot keeps the name); its new slot.
+    pub fn push(&mut self, name: String) -> usize {
+        let slot = self.names.len();
+        self.index.entry(name.clone()).or_insert(slot);
+        self.names.push(name);
+        slot
+    }
+    /// The first slot named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.names.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// Compile `raw` (read from `root`, whose JSON is `json`) into a plan, or return every
+/// problem found.
 pub(super) fn compile(
     raw: &RawFile,
     root: &Node,
     file: &Path,
     env: EnvFn<'_>,
+    json: serde_json::Value,
 ) -> Result<Plan, Vec<Diagnostic>> {
     let mut c = Compiler {
         file,
@@ -125,7 +166,7 @@ pub(super) fn compile(
         env,
         diags: Vec::new(),
         warns: Vec::new(),
-        slots: Vec::new(),
+        slots: Slots::default(),
         secrets: Vec::new(),
         feed: Default::default(),
     };
@@ -172,6 +213,7 @@ pub(super) fn compile(
     };
     if let Some(load) = load.as_mut() {
         c.size_pool(load, &scenarios, &targets, &top.key("load"));
+        c.load_limits(load, &raw.load, &top.key("load"));
     }
     let capacity = c.capacity(raw, load.as_ref(), &targets, &top.key("capacity"));
     match (target, load) {
@@ -184,8 +226,8 @@ pub(super) fn compile(
             feeders,
             scenarios,
             load,
-            scenario_copy: super::redact::redact(root.to_json()),
-            secrets: super::plan::Secrets(c.secrets),
+            scenario_copy: super::redact::redact(json),
+            secrets: super::plan::Secrets::of(&c.secrets),
             targets,
             warnings: c.warns,
             capacity,
@@ -271,16 +313,32 @@ impl Compiler<'_> {
 
     fn run_name(&mut self, name: Option<&str>, path: &KeyPath) -> String {
         let Some(name) = name else {
-            return self.file.file_stem().map_or_else(
+            // The file's name, cut to fit a folder name (a run of it must not fail on it).
+            let stem = self.file.file_stem().map_or_else(
                 || "scenario".to_string(),
                 |s| s.to_string_lossy().into_owned(),
             );
+            let mut end = stem.len().min(MAX_NAME_BYTES);
+            while !stem.is_char_boundary(end) {
+                end -= 1;
+            }
+            return stem[..end].to_string();
         };
         if name.trim().is_empty()
             || name.contains(['/', '\\'])
             || name.chars().any(char::is_control)
         {
             self.bad(path, "a short name without slashes, e.g. checkout", None);
+        } else if name.len() > MAX_NAME_BYTES {
+            // The results folder is `<name>-<UTC time>`, and a file name has at most 255 bytes.
+            self.err(
+                path,
+                format!("a name of {} bytes", name.len()),
+                format!("a name of at most {MAX_NAME_BYTES} bytes (UTF-8)"),
+                Some(
+                    "the name starts the results folder's name (`<name>-<UTC time>`), which must fit in a file name; describe the run in a comment instead".into(),
+                ),
+            );
         }
         name.to_string()
     }
@@ -456,6 +514,23 @@ impl Compiler<'_> {
             return None;
         };
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if host.contains('@') {
+            // The target is written into every report, and the message would show it too.
+            let n = self.root.locate(path);
+            self.err_at(
+                n.line,
+                n.col,
+                path,
+                format!("{:?}", super::redact::redact_url(s)),
+                EXPECTED,
+                Some(
+                    "it holds credentials (`user:password@`), which would be written into \
+                     every report: put them in `defaults.auth`, with `${env.NAME}`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
         if host.is_empty() || s.chars().any(char::is_whitespace) {
             self.bad(
                 path,
@@ -592,16 +667,19 @@ impl Compiler<'_> {
     fn variables(&mut self, raw: &RawFile, path: &KeyPath) -> Vec<VarDef> {
         let extracted = super::flow::extracted_names(raw);
         let read_once = super::flow::read_once_names(raw);
-        let slots = self.slots.clone();
+        let declared: std::collections::HashMap<&str, &RawVariable> = raw
+            .variables
+            .iter()
+            .flat_map(|m| &m.0)
+            .map(|(k, v)| (k.as_str(), v))
+            .rev()
+            .collect();
+        let slots: Vec<String> = self.slots.iter().cloned().collect();
         slots
             .into_iter()
             .map(|name| {
-                let spec = raw
-                    .variables
-                    .iter()
-                    .flat_map(|m| &m.0)
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v);
+                // The first entry of that name (`.rev()` above: the first one inserted wins).
+                let spec = declared.get(name.as_str()).copied();
                 let Some(spec) = spec else {
                     return VarDef {
                         name,
@@ -636,13 +714,15 @@ impl Compiler<'_> {
 
     fn scenarios(&mut self, list: &[RawScenario], path: &KeyPath) -> Vec<ScenarioPlan> {
         let mut out = Vec::with_capacity(list.len());
+        let mut first_named: std::collections::HashMap<&str, usize> = Default::default();
         for (i, s) in list.iter().enumerate() {
             let p = path.idx(i);
             // Feeders read by this scenario's templates give its users rows.
             self.feed.scenario = Some(i);
+            let first = *first_named.entry(s.name.as_str()).or_insert(i);
             if s.name.trim().is_empty() {
                 self.bad(&p.key("name"), "a name, e.g. browse", None);
-            } else if let Some(first) = list[..i].iter().position(|o| o.name == s.name) {
+            } else if first < i {
                 let line = self.root.locate(&path.idx(first).key("name")).line;
                 self.err(
                     &p.key("name"),
@@ -792,6 +872,44 @@ impl Compiler<'_> {
             steps: None,
             slice: Slice::WHOLE,
         })
+    }
+
+    /// No more than [`MAX_USERS`] users, said at the key that asks for them (a rate that
+    /// needs a larger pool than that included).
+    fn load_limits(&mut self, load: &LoadPlan, l: &RawLoad, path: &KeyPath) {
+        let hint = || Some(LOAD_LIMIT_HINT.to_string());
+        let steps = path.key("steps");
+        let Some(open) = &load.open else {
+            if load.whole_max_users() <= MAX_USERS {
+                return;
+            }
+            let stage = (l.stages.iter().flatten())
+                .position(|s| s.users.is_some_and(|u| u > MAX_USERS as u64));
+            let at = match (l.users, stage) {
+                (Some(_), _) => path.key("users"),
+                (None, Some(i)) => path.key("stages").idx(i).key("users"),
+                (None, None) => steps.key("users").key("to"),
+            };
+            self.bad(&at, format!("at most {MAX_USERS} users"), hint());
+            return;
+        };
+        if open.max_users > MAX_USERS {
+            let at = match l.max_users {
+                Some(_) => {
+                    let expected = format!("at most {MAX_USERS} users");
+                    return self.bad(&path.key("max_users"), expected, hint());
+                }
+                None if l.steps.is_some() => steps,
+                None if l.arrival_rate.is_some() => path.key("arrival_rate"),
+                None => path.key("stages"),
+            };
+            self.err(
+                &at,
+                format!("a pool of {} users", open.max_users),
+                format!("at most {MAX_USERS} users"),
+                hint(),
+            );
+        }
     }
 
     /// Stages must last more than 0 s and at most a year in all; `false` (and a problem
@@ -1224,7 +1342,7 @@ impl Compiler<'_> {
             let slots = &self.slots;
             let read = self.env;
             let mut resolve = |name: &str| {
-                let slot = slots.iter().position(|s| s == name);
+                let slot = slots.position(name);
                 if slot.is_none() {
                     unknown.push(name.to_string());
                 }

@@ -21,6 +21,8 @@ use super::units;
 
 /// Ragged rows reported per file before the rest are summed up in one line.
 const MAX_ROW_PROBLEMS: usize = 10;
+/// The most rows a feeder's file may hold (every row is kept in memory).
+pub const MAX_FEEDER_ROWS: usize = 10_000_000;
 
 /// What the compiler knows about the feeders while it compiles templates.
 #[derive(Default)]
@@ -195,16 +197,19 @@ impl Compiler<'_> {
             Some(dir) => dir.join(&f.file),
             None => PathBuf::from(&f.file),
         };
-        let bytes = match std::fs::read(&file) {
+        let bytes = match super::files::read_regular(&file, super::files::MAX_FEEDER_BYTES) {
             Ok(b) => b,
-            Err(e) => {
-                let why = match e.kind() {
-                    std::io::ErrorKind::NotFound => "no such file".to_string(),
-                    _ => e.to_string(),
+            Err(why) => {
+                let expected = match why {
+                    super::files::FileProblem::TooBig { .. } => format!(
+                        "a CSV or JSON file of at most {}",
+                        super::files::show_bytes(super::files::MAX_FEEDER_BYTES)
+                    ),
+                    _ => "a readable CSV or JSON file (a regular file)".to_string(),
                 };
                 self.bad(
                     &file_path,
-                    "a readable CSV or JSON file",
+                    expected,
                     Some(format!(
                         "{}: {why} (a feeder's file is relative to the scenario file's folder)",
                         file.display()
@@ -287,7 +292,9 @@ type Rows = (Vec<String>, Vec<Box<[String]>>);
 /// Check the header's names: usable in templates, no duplicates.
 fn check_fields(fields: &[String], file: &Path, line: usize) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, f) in fields.iter().enumerate() {
+        let again = !seen.insert(f.as_str());
         if !field_name_ok(f) {
             out.push(problem(
                 file,
@@ -297,7 +304,7 @@ fn check_fields(fields: &[String], file: &Path, line: usize) -> Vec<Diagnostic> 
                 "column names of letters, digits, `_` and `-`, as templates read them: `${feeder.name}`"
                     .into(),
             ));
-        } else if fields[..i].contains(f) {
+        } else if again {
             out.push(problem(
                 file,
                 line,
@@ -343,6 +350,16 @@ fn read_csv(bytes: &[u8], file: &Path) -> Result<Rows, Vec<Diagnostic>> {
         match rec {
             Ok(r) => {
                 last_line = r.position().map_or(last_line + 1, |p| p.line() as usize);
+                if rows.len() == MAX_FEEDER_ROWS {
+                    problems.push(problem(
+                        file,
+                        last_line,
+                        1,
+                        format!("more than {MAX_FEEDER_ROWS} rows"),
+                        format!("at most {MAX_FEEDER_ROWS} rows (the rows are kept in memory)"),
+                    ));
+                    break;
+                }
                 rows.push(r.iter().map(str::to_string).collect());
             }
             Err(e) => {

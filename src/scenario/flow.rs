@@ -13,7 +13,7 @@
 //! An extract in a later step of `steps` only helps later iterations: on a user's first
 //! iteration the variable has no value yet, so such a use is reported too.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::compile::{Compiler, step_lists};
 use super::node::KeyPath;
@@ -354,19 +354,18 @@ impl Compiler<'_> {
     /// are rendered in order, before any step) and in each scenario's steps, in the order a
     /// user runs them.
     pub(super) fn check_data_flow(&mut self, raw: &RawFile) {
-        let declared: Vec<&str> = raw
-            .variables
-            .iter()
-            .flat_map(|m| &m.0)
-            .map(|(n, _)| n.as_str())
-            .collect();
+        // Each declared name with its first position (a map: there may be tens of thousands).
+        let mut declared: HashMap<&str, usize> = HashMap::new();
+        for (k, (n, _)) in raw.variables.iter().flat_map(|m| &m.0).enumerate() {
+            declared.entry(n.as_str()).or_insert(k);
+        }
         self.variables_in_order(raw, &declared);
         // Only variables no `variables:` entry declares can lack a value in a step
         // (feeder fields are filled before anything else).
         let late: HashSet<String> = self
             .slots
             .iter()
-            .filter(|n| !n.contains('.') && !declared.contains(&n.as_str()))
+            .filter(|n| !n.contains('.') && !declared.contains_key(n.as_str()))
             .cloned()
             .collect();
         if late.is_empty() {
@@ -379,17 +378,23 @@ impl Compiler<'_> {
             for (list, steps) in step_lists(sc) {
                 for (j, s) in steps.iter().enumerate() {
                     let at = sc_at.key(list).idx(j);
+                    let mut reported = Vec::new();
                     for u in step_uses(raw, sc, &sc_at, s, &at) {
                         for name in names_in(u.src) {
                             if late.contains(&name) && !have.contains(&name) {
                                 self.used_too_early(raw, &setters, (i, list, j), &name, &u);
                                 // One report per step and variable.
-                                have.insert(name);
+                                have.insert(name.clone());
+                                reported.push(name);
                             }
                         }
                     }
-                    // Names reported above only silence this step's other uses.
-                    have.retain(|n| was_set_before(&setters, n, i, list, j));
+                    // Names reported above only silence this step's other uses: `have`
+                    // otherwise holds what earlier steps extracted, all set before this one.
+                    for n in &reported {
+                        debug_assert!(!was_set_before(&setters, n, i, list, j));
+                        have.remove(n);
+                    }
                     for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
                         have.insert(name.clone());
                     }
@@ -400,7 +405,7 @@ impl Compiler<'_> {
 
     /// `variables:` are rendered in order when a user is set up, before any step: each may
     /// read the ones above it and feeder fields, nothing else.
-    fn variables_in_order(&mut self, raw: &RawFile, declared: &[&str]) {
+    fn variables_in_order(&mut self, raw: &RawFile, declared: &HashMap<&str, usize>) {
         let vars = KeyPath::root().key("variables");
         for (k, (name, v)) in raw.variables.iter().flat_map(|m| &m.0).enumerate() {
             let at = match v {
@@ -411,7 +416,7 @@ impl Compiler<'_> {
                 if used.contains('.') || !self.slots.contains(&used) {
                     continue;
                 }
-                let hint = match declared.iter().position(|d| *d == used) {
+                let hint = match declared.get(used.as_str()).copied() {
                     Some(p) if p < k => continue,
                     Some(p) if p == k => {
                         "a variable cannot read itself: it has no value before it is rendered"

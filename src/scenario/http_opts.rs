@@ -19,9 +19,6 @@ use super::plan::{Auth, CaFile, DEFAULT_MAX_REDIRECTS, FileBody, ScenarioPlan, S
 use super::raw::{OrderedMap, RawAuth, RawAuthOrNone, RawRedirects, RawScenario, Text};
 use super::template::Template;
 
-/// Largest file `body_file` or `ca_file` may name: bigger is surely a mistake.
-const MAX_FILE: u64 = 64 * 1024 * 1024;
-
 /// Whether a header name is `Authorization` (in any case).
 fn is_authorization(name: &str) -> bool {
     name.eq_ignore_ascii_case("authorization")
@@ -125,50 +122,37 @@ impl Compiler<'_> {
         }
     }
 
-    /// Read a file named at `path`: its bytes, or a diagnostic saying why not.
+    /// Read a regular file named at `path`, of at most `limit` bytes: its bytes, or a
+    /// diagnostic saying why not (a device, a FIFO or a folder is refused unopened).
     fn read_named_file(
         &mut self,
         written: &str,
         path: &KeyPath,
         what: &str,
+        limit: u64,
     ) -> Option<(PathBuf, Vec<u8>)> {
+        use super::files::{FileProblem, read_regular, show_bytes};
         let hint = Some("the path is relative to the scenario file's folder".to_string());
         if written.trim().is_empty() {
             self.bad(path, format!("the path of {what}"), None);
             return None;
         }
         let file = self.near_scenario(written);
-        let found =
-            |why: &dyn std::fmt::Display| format!("{written:?} ({}: {why})", file.display());
-        match std::fs::metadata(&file) {
-            Ok(m) if m.is_dir() => {
-                self.err(path, found(&"a folder"), what.to_string(), hint);
-                return None;
-            }
-            Ok(m) if m.len() > MAX_FILE => {
-                self.err(
-                    path,
-                    found(&format_args!("{} bytes", m.len())),
-                    format!("{what} of at most 64 MiB"),
-                    None,
-                );
-                return None;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                self.err(
-                    path,
-                    found(&e),
-                    format!("{what} that exists and can be read"),
-                    hint,
-                );
-                return None;
-            }
-        }
-        match std::fs::read(&file) {
+        match read_regular(&file, limit) {
             Ok(bytes) => Some((file, bytes)),
-            Err(e) => {
-                self.err(path, found(&e), format!("{what} that can be read"), hint);
+            Err(problem) => {
+                let found = format!("{written:?} ({}: {problem})", file.display());
+                let (expected, hint) = match problem {
+                    FileProblem::TooBig { .. } => {
+                        (format!("{what} of at most {}", show_bytes(limit)), None)
+                    }
+                    FileProblem::Special(_) | FileProblem::Folder => (
+                        format!("{what}: a regular file"),
+                        Some("devices, FIFOs and folders are not read".to_string()),
+                    ),
+                    FileProblem::Io(_) => (format!("{what} that exists and can be read"), hint),
+                };
+                self.err(path, found, expected, hint);
                 None
             }
         }
@@ -179,7 +163,8 @@ impl Compiler<'_> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
         const WHAT: &str = "a PEM file of CA certificates";
-        let (file, bytes) = self.read_named_file(written, path, WHAT)?;
+        let (file, bytes) =
+            self.read_named_file(written, path, WHAT, super::files::MAX_CA_FILE_BYTES)?;
         let mut certs = Vec::new();
         for (i, c) in CertificateDer::pem_slice_iter(&bytes).enumerate() {
             let cert = match c {
@@ -226,7 +211,12 @@ impl Compiler<'_> {
 
     /// `body_file:`: the file's bytes, sent as they are.
     pub(super) fn body_file(&mut self, written: &str, path: &KeyPath) -> Option<FileBody> {
-        let (file, bytes) = self.read_named_file(written, path, "a file to send as the body")?;
+        let (file, bytes) = self.read_named_file(
+            written,
+            path,
+            "a file to send as the body",
+            super::files::MAX_BODY_FILE_BYTES,
+        )?;
         let json = file
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));

@@ -21,6 +21,7 @@ pub mod template;
 mod capacity;
 mod compile;
 mod feeder;
+mod files;
 mod flow;
 mod http_opts;
 mod json_template;
@@ -36,9 +37,13 @@ mod targets;
 mod units;
 
 pub use capacity::parse_stairs;
+pub use compile::{MAX_NAME_BYTES, MAX_USERS};
 pub use error::{Diagnostic, ScenarioError};
+pub use files::{
+    MAX_BODY_FILE_BYTES, MAX_CA_FILE_BYTES, MAX_FEEDER_BYTES, MAX_SCENARIO_BYTES, show_bytes,
+};
 pub use plan::*;
-pub use redact::is_secret_header;
+pub use redact::{encodings as secret_encodings, is_secret_header, redact_url};
 pub use targets::{PRESETS, load_targets, parse_targets_str};
 pub use units::{millisecond_hint, parse_duration, parse_rate};
 
@@ -47,13 +52,15 @@ use std::time::Duration;
 
 use template::Template;
 
-/// Read, validate and compile a scenario file (YAML, or JSON).
+/// Read, validate and compile a scenario file (YAML, or JSON): a regular file of at most
+/// [`MAX_SCENARIO_BYTES`] of UTF-8.
 pub fn load(path: impl AsRef<Path>) -> Result<Plan, ScenarioError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        files::read_text(path, MAX_SCENARIO_BYTES).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse_str(&text, path)
 }
 
@@ -74,7 +81,10 @@ pub fn parse_with_env(
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    let raw: raw::RawFile = serde_json::from_value(root.to_json()).map_err(|e| {
+    // One JSON copy of the tree: deserialized by reference, then kept (redacted) as the
+    // scenario as run.
+    let json = root.to_json();
+    let raw = <raw::RawFile as serde::Deserialize>::deserialize(&json).map_err(|e| {
         // The shape pass admits only what deserializes; this is a last resort.
         invalid(vec![Diagnostic {
             file: file.to_path_buf(),
@@ -86,7 +96,7 @@ pub fn parse_with_env(
             hint: None,
         }])
     })?;
-    compile::compile(&raw, &root, file, env).map_err(invalid)
+    compile::compile(&raw, &root, file, env, json).map_err(invalid)
 }
 
 fn invalid(mut diagnostics: Vec<Diagnostic>) -> ScenarioError {
@@ -127,13 +137,22 @@ pub fn quick(
     if let Err(hint) = &split {
         problems.push(diag(
             "url",
-            format!("{url:?}"),
+            // A `user:password@` URL is refused without showing the password.
+            format!("{:?}", redact::redact_url(url)),
             "a URL such as http://127.0.0.1:8080/health",
             Some(hint.clone()),
         ));
     }
     if users == 0 {
         problems.push(diag("users", "0".into(), "at least 1 user", None));
+    }
+    if users > MAX_USERS {
+        problems.push(diag(
+            "users",
+            users.to_string(),
+            &format!("at most {MAX_USERS} users"),
+            Some(compile::LOAD_LIMIT_HINT.to_string()),
+        ));
     }
     if duration.is_zero() {
         problems.push(diag(
@@ -229,11 +248,31 @@ pub fn quick(
             "duration": units::show_duration(duration),
             "max_users": plan.load.max_users(),
         });
+        if plan.load.whole_max_users() > MAX_USERS {
+            return Err(invalid(vec![diag(
+                "rate",
+                units::show_rate(r),
+                &format!("a rate whose pool of users fits in {MAX_USERS} (`--users`)"),
+                Some(compile::LOAD_LIMIT_HINT.to_string()),
+            )]));
+        }
     }
     Ok(plan)
 }
 
 impl Plan {
+    /// What is wrong with the load after `--users` or `--rate` changed it: more than
+    /// [`MAX_USERS`] users (a file is checked when it is loaded).
+    pub fn load_limit_problem(&self) -> Option<String> {
+        let users = self.load.whole_max_users();
+        (users > MAX_USERS).then(|| {
+            format!(
+                "{users} users: at most {MAX_USERS}\n  hint: {}",
+                compile::LOAD_LIMIT_HINT
+            )
+        })
+    }
+
     /// Run the plan in the open model at a constant `rate` per second for its planned
     /// duration (`--rate`). A closed plan's peak users become the pool unless `max_users`
     /// is given; an open plan keeps its shape, scaled to peak at `rate`.

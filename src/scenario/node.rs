@@ -18,6 +18,10 @@ use super::error::Diagnostic;
 const MAX_DEPTH: usize = 64;
 /// Nodes an alias may expand to, in all; stops "billion laughs" documents.
 const MAX_ALIAS_NODES: usize = 100_000;
+/// Bytes of text aliases may expand to, in all: one alias of a large string is few nodes.
+pub const MAX_ALIAS_BYTES: usize = 16 * 1024 * 1024;
+/// Nodes in a document, aliases expanded (about 120 bytes of memory each).
+pub const MAX_NODES: usize = 1_000_000;
 
 /// One node of the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,11 +154,18 @@ impl Node {
         }
     }
 
-    fn size(&self) -> usize {
-        1 + match &self.kind {
-            Kind::Seq(v) => v.iter().map(Node::size).sum(),
-            Kind::Map(m) => m.iter().map(|(k, v)| k.size() + v.size()).sum(),
-            _ => 0,
+    /// Nodes and bytes of text in this subtree (what a copy of it costs).
+    fn weight(&self) -> (usize, usize) {
+        // A string's value is its text again: counted once.
+        let own = self.text.len();
+        let add = |(n, b): (usize, usize), (m, c): (usize, usize)| (n + m, b + c);
+        match &self.kind {
+            Kind::Seq(v) => v.iter().map(Node::weight).fold((1, own), add),
+            Kind::Map(m) => m
+                .iter()
+                .map(|(k, v)| add(k.weight(), v.weight()))
+                .fold((1, own), add),
+            _ => (1, own),
         }
     }
 }
@@ -363,22 +374,81 @@ struct Frame {
 
 struct Builder<'a> {
     text: &'a str,
-    lines: Vec<&'a str>,
+    /// Character positions (the parser's) to byte offsets.
+    chars: CharIndex,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
+    alias_bytes: usize,
+    /// Nodes so far, aliases expanded, and the most allowed ([`MAX_NODES`]).
+    nodes: usize,
+    max_nodes: usize,
     root: Option<Node>,
     documents: usize,
+}
+
+/// Byte offsets of character positions in O(1): the parser counts in characters, and
+/// counting them again from the start of a line for every scalar made a long line (minified
+/// JSON, a one-line flow sequence) quadratic.
+struct CharIndex {
+    /// The text is ASCII: a character position is a byte offset.
+    ascii: bool,
+    /// The byte offset of every [`CharIndex::STRIDE`]-th character.
+    marks: Vec<usize>,
+}
+
+impl CharIndex {
+    const STRIDE: usize = 64;
+
+    fn new(text: &str) -> CharIndex {
+        if text.is_ascii() {
+            return CharIndex {
+                ascii: true,
+                marks: Vec::new(),
+            };
+        }
+        let marks = text
+            .char_indices()
+            .step_by(Self::STRIDE)
+            .map(|(b, _)| b)
+            .collect();
+        CharIndex {
+            ascii: false,
+            marks,
+        }
+    }
+
+    /// The byte offset of character `ch` of `text`, if there is one.
+    fn byte(&self, text: &str, ch: usize) -> Option<usize> {
+        if self.ascii {
+            return (ch <= text.len()).then_some(ch);
+        }
+        let mut at = *self.marks.get(ch / Self::STRIDE)?;
+        let mut rest = ch % Self::STRIDE;
+        #[cfg(test)]
+        tests::WALKED.with(|w| w.set(w.get() + rest));
+        for c in text.get(at..)?.chars() {
+            if rest == 0 {
+                break;
+            }
+            at += c.len_utf8();
+            rest -= 1;
+        }
+        (rest == 0).then_some(at)
+    }
 }
 
 impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Builder<'a> {
         Builder {
             text,
-            lines: text.split('\n').collect(),
+            chars: CharIndex::new(text),
             stack: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
+            alias_bytes: 0,
+            nodes: 0,
+            max_nodes: MAX_NODES,
             root: None,
             documents: 0,
         }
@@ -436,7 +506,9 @@ impl<'a> Builder<'a> {
                         "an anchor defined above",
                     ));
                 };
-                self.alias_nodes += node.size();
+                let (nodes, bytes) = node.weight();
+                self.alias_nodes += nodes;
+                self.alias_bytes += bytes;
                 if self.alias_nodes > MAX_ALIAS_NODES {
                     return Err(BuildError::at(
                         line,
@@ -445,7 +517,23 @@ impl<'a> Builder<'a> {
                         "a scenario of reasonable size",
                     ));
                 }
+                if self.alias_bytes > MAX_ALIAS_BYTES {
+                    return Err(BuildError {
+                        line,
+                        col,
+                        found: format!(
+                            "aliases that expand to more than {} of text in all (this one to {})",
+                            super::files::show_bytes(MAX_ALIAS_BYTES as u64),
+                            super::files::show_bytes(bytes as u64)
+                        ),
+                        expected: "a scenario of reasonable size".to_string(),
+                        hint: Some(
+                            "each alias is a copy of its anchor's value: send a large body from a file with `body_file` instead".to_string(),
+                        ),
+                    });
+                }
                 let node = node.clone();
+                self.count(nodes - 1, line, col)?;
                 self.finish(node, 0)?;
             }
             Event::SequenceStart(anchor, _) => {
@@ -495,8 +583,24 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Count `n` more nodes against [`MAX_NODES`].
+    fn count(&mut self, n: usize, line: usize, col: usize) -> Result<(), BuildError> {
+        self.nodes += n;
+        if self.nodes > self.max_nodes {
+            return Err(BuildError {
+                line,
+                col,
+                found: format!("more than {} values", self.max_nodes),
+                expected: "a scenario of reasonable size".to_string(),
+                hint: Some("split the test into several scenario files".to_string()),
+            });
+        }
+        Ok(())
+    }
+
     /// A complete node: remember its anchor, then put it into its parent.
     fn finish(&mut self, node: Node, anchor: usize) -> Result<(), BuildError> {
+        self.count(1, node.line, node.col)?;
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -544,24 +648,27 @@ impl<'a> Builder<'a> {
         if span.start.line() != span.end.line() || value.contains('\n') {
             return None;
         }
-        let n = value.chars().count();
-        let (end, opening) = match style {
-            ScalarStyle::Plain => (span.end.col(), 0),
-            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-                (span.end.col().checked_sub(1)?, 1)
-            }
+        let opening = match style {
+            ScalarStyle::Plain => 0,
+            ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => 1,
             _ => return None,
         };
-        let line = self.lines.get(span.end.line().checked_sub(1)?)?;
-        let at = |start: usize| line.chars().skip(start).take(n).eq(value.chars());
+        // `value` has no line break, so where it matches it lies on the node's line.
+        let at = |ch: usize| {
+            self.chars
+                .byte(self.text, ch)
+                .and_then(|b| self.text.get(b..b + value.len()))
+                == Some(value)
+        };
         // From the start (after an opening quote); in flow collections the span's end can
         // take in the blanks after a quoted scalar, so the end is only the fallback.
-        let from_start = span.start.col() + opening;
-        if at(from_start) {
-            return Some(from_start + 1);
+        if at(span.start.index() + opening) {
+            return Some(span.start.col() + opening + 1);
         }
-        let start = end.checked_sub(n)?;
-        at(start).then_some(start + 1)
+        let n = value.chars().count();
+        let end = span.end.index().checked_sub(opening)?.checked_sub(n)?;
+        let end_col = span.end.col().checked_sub(opening)?.checked_sub(n)?;
+        at(end).then_some(end_col + 1)
     }
 }
 
@@ -576,6 +683,11 @@ fn merge_keys(node: &mut Node) -> Result<(), BuildError> {
     let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(pairs)
         .into_iter()
         .partition(|(k, _)| is_merge_key(k));
+    // The keys already there, by text (a set: a large mapping must not make this quadratic).
+    let mut have: std::collections::HashSet<String> = own
+        .iter()
+        .filter_map(|(k, _)| k.key_text().map(str::to_string))
+        .collect();
     for (_, v) in merges {
         let sources = match v.kind {
             Kind::Map(_) => vec![v],
@@ -594,10 +706,11 @@ fn merge_keys(node: &mut Node) -> Result<(), BuildError> {
                 continue;
             };
             for (k, val) in src_pairs {
-                if !own
-                    .iter()
-                    .any(|(o, _)| o.key_text().is_some() && o.key_text() == k.key_text())
-                {
+                let new = match k.key_text() {
+                    Some(t) => have.insert(t.to_string()),
+                    None => true,
+                };
+                if new {
                     own.push((k, val));
                 }
             }
@@ -614,6 +727,81 @@ fn is_merge_key(k: &Node) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Characters [`CharIndex::byte`] stepped over on this thread.
+        pub(super) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Issue 13, D6: every scalar's column used to be found by counting the characters of
+    /// its line from the start, so a one-line file (minified JSON) took time quadratic in
+    /// its length. Now each lookup steps over fewer than 64 characters, wherever it is.
+    #[test]
+    fn issue13_a_long_line_costs_a_bounded_walk_per_scalar() {
+        let items: Vec<String> = (0..5_000).map(|i| format!("\"ä{i}\"")).collect();
+        let text = format!("{{\"k\": [{}], \"last\": \"é ${{x}}\"}}", items.join(", "));
+        WALKED.with(|w| w.set(0));
+        let n = tree(&text);
+        let walked = WALKED.with(std::cell::Cell::get);
+        // Two lookups at most per scalar (its start, or else its end).
+        let scalars = 5_000 + 3;
+        assert!(
+            walked < 2 * scalars * CharIndex::STRIDE,
+            "{walked} characters walked for {scalars} scalars"
+        );
+        // The positions are still exact, far into the line and past non-ASCII text.
+        let last = n.get("last").unwrap();
+        let col = text.chars().count() - "é ${x}\"}".chars().count() + 1;
+        assert_eq!((last.line, last.col_at(0)), (1, col));
+        assert_eq!(last.col_at("é ".len()), col + 2);
+        let k = n.get("k").unwrap();
+        let Kind::Seq(v) = &k.kind else { panic!() };
+        let at = text.find("\"ä4321\"").unwrap();
+        assert_eq!(v[4321].col_at(0), text[..at].chars().count() + 2);
+        // ASCII text needs no walk at all.
+        WALKED.with(|w| w.set(0));
+        tree("{\"a\": [1, 2, 3], \"b\": \"x\"}");
+        assert_eq!(WALKED.with(std::cell::Cell::get), 0);
+    }
+
+    /// Issue 13, D3: 1,000 aliases of a 1 MB string took 1.97 GB; a 10 MB one aborted.
+    /// What aliases copy is counted in bytes, and refused past 16 MiB at the alias's line.
+    #[test]
+    fn issue13_aliases_may_copy_at_most_16_mib_of_text() {
+        let big = "x".repeat(1024 * 1024);
+        let mut text = format!("big: &big \"{big}\"\nuses:\n");
+        for _ in 0..40 {
+            text.push_str("  - *big\n");
+        }
+        let d = parse(&text, Path::new("t.yaml")).unwrap_err();
+        assert_eq!(d.len(), 1);
+        // The 17th alias passes 16 MiB: line 3 is the first alias.
+        assert_eq!((d[0].line, d[0].column), (3 + 16, 5), "{}", d[0]);
+        assert!(
+            d[0].found.contains("more than 16 MiB") && d[0].found.contains("this one to 1 MiB"),
+            "{}",
+            d[0]
+        );
+        // Sixteen copies are fine.
+        let ok = text.lines().take(2 + 16).collect::<Vec<_>>().join("\n");
+        assert!(parse(&ok, Path::new("t.yaml")).is_ok());
+    }
+
+    #[test]
+    fn issue13_a_document_of_too_many_values_is_refused() {
+        let text = format!("a: [{}]\nb: &b [1, 2]\nc: *b\n", "1,".repeat(95));
+        let mut b = Builder::new(&text);
+        b.max_nodes = 103;
+        let Err(e) = b.run() else { panic!("accepted") };
+        assert_eq!(
+            (e.line, e.col, e.found.as_str()),
+            (3, 4, "more than 103 values")
+        );
+        // Aliases count as what they copy: the same values without the alias fit.
+        let mut b = Builder::new(&text[..text.find("c:").unwrap()]);
+        b.max_nodes = 103;
+        assert!(b.run().is_ok());
+    }
 
     fn tree(s: &str) -> Node {
         parse(s, Path::new("t.yaml")).unwrap_or_else(|d| panic!("{}", d[0]))

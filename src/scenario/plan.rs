@@ -84,9 +84,28 @@ pub struct PlanningSpec {
 }
 
 /// Values that must never appear in any output (environment values, credentials derived
-/// from them). Its `Debug` shows how many, never the values.
+/// from them), each in every encoding it may take on the way out (percent-encoded in a URL
+/// or a form, JSON-escaped, base64), longest first, so that replacing each string in turn
+/// masks them all. Its `Debug` shows how many, never the values.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets(pub Vec<String>);
+
+impl Secrets {
+    /// The secrets `values` with every encoding of each ([`super::redact::encodings`]).
+    pub fn of(values: &[String]) -> Secrets {
+        let mut all: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for v in values {
+            for e in super::redact::encodings(v) {
+                if seen.insert(e.clone()) {
+                    all.push(e);
+                }
+            }
+        }
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Secrets(all)
+    }
+}
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

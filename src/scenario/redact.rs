@@ -5,6 +5,11 @@
 //! `"[redacted]"`, wherever they are written (`defaults`, a scenario, a step). A value that
 //! only refers to a variable or to `${env.NAME}` (`Bearer ${token}`) holds no secret and
 //! stays as written; environment values are never substituted into the copy.
+//!
+//! Environment values do reach requests, and so error messages (a URL in a connection
+//! error). [`encodings`] lists every form a value may take there (percent-encoded, form-
+//! encoded, JSON-escaped, base64), which [`super::Secrets`] keeps for masking; and
+//! [`redact_url`] hides the password of a `user:password@` URL typed on the command line.
 
 /// The scenario as written, with literal secrets in headers and `auth:` replaced by
 /// `"[redacted]"`.
@@ -55,6 +60,156 @@ fn redact_headers(h: &mut serde_json::Value) {
     }
 }
 
+/// Every form in which `secret` may reach an error message, so that masking one string
+/// masks them all: as it is; percent-encoded by each encoder a URL or a form goes through
+/// (the WHATWG sets the `url` crate applies to a path, a query, a fragment or user info,
+/// `application/x-www-form-urlencoded` with `+` for a space, RFC 3986 unreserved and
+/// JavaScript's `encodeURIComponent`), each with upper- and lower-case hex; escaped as in
+/// JSON (`\"`, and `\u00e4` as ASCII-only encoders write it) and as Rust's `{:?}` writes
+/// it; and in base64, whole and at each of the three alignments it can take inside a
+/// longer value (`user:password` in a basic `Authorization` header), the part its own bits
+/// decide. The longest first, none empty, each once.
+pub fn encodings(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![secret.to_string()];
+    for keep in URL_SETS {
+        for plus in [false, true] {
+            for lower in [false, true] {
+                out.push(percent(secret, keep, plus, lower));
+            }
+        }
+    }
+    if let Ok(j) = serde_json::to_string(secret) {
+        out.push(j[1..j.len() - 1].to_string());
+    }
+    for lower in [false, true] {
+        out.push(json_ascii(secret, lower));
+    }
+    let debug = format!("{secret:?}");
+    out.push(debug[1..debug.len() - 1].to_string());
+    out.extend(base64_forms(secret.as_bytes()));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|s| !s.is_empty() && seen.insert(s.clone()));
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
+}
+
+/// `keep(b)`: byte `b` (ASCII, not a control) stays as it is in that percent-encoding.
+type Keep = fn(u8) -> bool;
+
+/// The percent-encodings a value may get on its way into a URL or a form.
+const URL_SETS: [Keep; 10] = [
+    // WHATWG fragment
+    |b| !b" \"<>`".contains(&b),
+    // WHATWG query
+    |b| !b" \"#<>".contains(&b),
+    // WHATWG special query (http, https)
+    |b| !b" \"#<>'".contains(&b),
+    // WHATWG path, without and with `^`
+    |b| !b" \"#<>?`{}".contains(&b),
+    |b| !b" \"#<>?`{}^".contains(&b),
+    // WHATWG user info
+    |b| !b" \"#<>?`{}/:;=@[\\]^|".contains(&b),
+    // WHATWG component (encodeURIComponent's set in the URL standard)
+    |b| !b" \"#<>?`{}/:;=@[\\]^|$%&+,".contains(&b),
+    // application/x-www-form-urlencoded (what Skein's own query and form encoder does)
+    |b| b.is_ascii_alphanumeric() || b"*-._".contains(&b),
+    // RFC 3986 unreserved
+    |b| b.is_ascii_alphanumeric() || b"-._~".contains(&b),
+    // JavaScript encodeURIComponent
+    |b| b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b),
+];
+
+fn percent(s: &str, keep: Keep, plus_for_space: bool, lower: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b == b' ' && plus_for_space {
+            out.push('+');
+        } else if (0x21..0x7f).contains(&b) && keep(b) {
+            out.push(b as char);
+        } else if lower {
+            let _ = write!(out, "%{b:02x}");
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// JSON with every character outside printable ASCII as `\uXXXX` (Python's `json.dumps`).
+fn json_ascii(s: &str, lower: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = if lower {
+                        write!(out, "\\u{u:04x}")
+                    } else {
+                        write!(out, "\\u{u:04X}")
+                    };
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Base64 (standard and URL-safe alphabets) of `bytes` alone, and inside a longer value at
+/// each alignment: the characters that only `bytes` decide, when there are at least six.
+fn base64_forms(bytes: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let mut out = vec![STANDARD.encode(bytes), URL_SAFE.encode(bytes)];
+    for k in 0..3usize {
+        let mut shifted = vec![0u8; k];
+        shifted.extend_from_slice(bytes);
+        let (first_bit, end_bit) = (8 * k, 8 * (k + bytes.len()));
+        // Character i holds bits [6i, 6i + 6).
+        let (from, to) = (first_bit.div_ceil(6), end_bit / 6);
+        if to < from + 6 {
+            continue;
+        }
+        for engine in [&STANDARD, &URL_SAFE] {
+            let enc = engine.encode(&shifted);
+            if let Some(core) = enc.get(from..to) {
+                out.push(core.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `url` with the password of any `user:password@` replaced by `[redacted]`, for messages
+/// that show a URL the user typed.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:[redacted]"),
+        None => "[redacted]".to_string(),
+    };
+    match scheme {
+        Some(s) => format!("{s}://{user}@{host}{tail}"),
+        None => format!("{user}@{host}{tail}"),
+    }
+}
+
 /// Headers whose literal values are credentials.
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -95,8 +250,84 @@ fn holds_no_secret(value: &serde_json::Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{encodings, redact, redact_url};
     use serde_json::json;
+
+    /// Replace each encoding in turn, as the engine's `mask` does.
+    fn masked(text: &str, secret: &str) -> String {
+        let mut out = text.to_string();
+        for e in encodings(secret) {
+            out = out.replace(&e, "[redacted]");
+        }
+        out
+    }
+
+    #[test]
+    fn issue13_every_encoding_of_a_secret_is_masked() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for (secret, seen) in [
+            (
+                "correct horse battery",
+                vec![
+                    "correct horse battery".to_string(),
+                    "correct%20horse%20battery".into(),
+                    "correct+horse+battery".into(),
+                    b64.encode("ada:correct horse battery"),
+                    b64.encode("bob2:correct horse battery"),
+                    b64.encode("carol:correct horse battery"),
+                ],
+            ),
+            (
+                "pässwörd",
+                vec![
+                    "pässwörd".to_string(),
+                    "p%C3%A4ssw%C3%B6rd".into(),
+                    "p%c3%a4ssw%c3%b6rd".into(),
+                    "p\\u00e4ssw\\u00f6rd".into(),
+                    "p\\u00E4ssw\\u00F6rd".into(),
+                    b64.encode("ada:pässwörd"),
+                ],
+            ),
+            (
+                "a&b=c/d?\"e'",
+                vec![
+                    "a%26b%3Dc%2Fd%3F%22e%27".to_string(),
+                    "a&b=c/d?%22e%27".into(),
+                    "a&b=c/d?%22e'".into(),
+                    "a&b=c/d?\\\"e'".into(),
+                ],
+            ),
+        ] {
+            for s in seen {
+                let text =
+                    format!("error sending request for url (http://h/x?k={s}&n=1): Basic {s}");
+                let m = masked(&text, secret);
+                assert!(
+                    !m.contains(&s) && m.matches("[redacted]").count() == 2,
+                    "{secret:?} as {s:?} not masked: {m}"
+                );
+            }
+        }
+        // Longest first, so a longer encoding is masked before a shorter one inside it.
+        let e = encodings("correct horse battery");
+        assert!(e.windows(2).all(|w| w[0].len() >= w[1].len()), "{e:?}");
+        assert!(encodings("").is_empty());
+    }
+
+    #[test]
+    fn issue13_a_password_in_a_url_is_redacted() {
+        assert_eq!(
+            redact_url("http://user:password@host:8080/p?q=1"),
+            "http://user:[redacted]@host:8080/p?q=1"
+        );
+        assert_eq!(
+            redact_url("https://token@host/"),
+            "https://[redacted]@host/"
+        );
+        assert_eq!(redact_url("http://host/a@b"), "http://host/a@b");
+        assert_eq!(redact_url("user:pw@host"), "user:[redacted]@host");
+    }
 
     #[test]
     fn redaction_keeps_references_and_hides_literals() {

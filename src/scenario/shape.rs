@@ -252,14 +252,14 @@ impl<'s> Validator<'s, '_> {
     ) {
         let props = obj.get("properties").and_then(Value::as_object);
         let extra = obj.get("additionalProperties");
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (k, v) in pairs {
             let Some(key) = k.key_text() else {
                 self.push(k, path, k.found(), "a plain key".into(), None);
                 continue;
             };
             let here = path.key(key);
-            if seen.contains(&key) {
+            if !seen.insert(key) {
                 self.push(
                     k,
                     &here,
@@ -269,7 +269,6 @@ impl<'s> Validator<'s, '_> {
                 );
                 continue;
             }
-            seen.push(key);
             if let Some(ps) = props.and_then(|p| p.get(key)) {
                 let description = ps.get("description").and_then(Value::as_str);
                 self.node(

@@ -487,7 +487,7 @@ impl Compiler<'_> {
         for (name, e) in &map.0 {
             let p = path.key(name);
             if let Some(source) = self.extract_source(e, &p) {
-                let slot = self.slots.iter().position(|s| s == name).unwrap_or(0);
+                let slot = self.slots.position(name).unwrap_or(0);
                 out.push(Extract::new(slot, name, source));
             }
         }

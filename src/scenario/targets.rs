@@ -94,10 +94,13 @@ const PHASE9: [Kpi; 5] = [
 /// names are checked when the targets are added to a plan ([`Plan::add_targets`]).
 pub fn load_targets(path: impl AsRef<Path>) -> Result<Vec<TargetPlan>, ScenarioError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        super::files::read_text(path, super::files::MAX_SCENARIO_BYTES).map_err(|source| {
+            ScenarioError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     parse_targets_str(&text, path)
 }
 
@@ -125,7 +128,7 @@ pub fn parse_targets_str(text: &str, file: &Path) -> Result<Vec<TargetPlan>, Sce
         env: &|_| None,
         diags: Vec::new(),
         warns: Vec::new(),
-        slots: Vec::new(),
+        slots: Default::default(),
         secrets: Vec::new(),
         feed: Default::default(),
     };
@@ -177,16 +180,14 @@ impl Known {
             for (_, steps) in step_lists(sc) {
                 for s in steps {
                     match raw_step_name(s) {
-                        Some(n) => push_new(&mut k.steps, n),
+                        Some(n) => k.steps.push(n),
                         None => k.complete = false,
                     }
-                    for t in s.tags.iter().flatten() {
-                        push_new(&mut k.tags, t.clone());
-                    }
+                    k.tags.extend(s.tags.iter().flatten().cloned());
                 }
             }
         }
-        k
+        k.dedup()
     }
 
     fn from_plan(plan: &Plan) -> Known {
@@ -198,19 +199,22 @@ impl Known {
         };
         for sc in &plan.scenarios {
             for s in sc.on_start.iter().chain(&sc.steps).chain(&sc.on_stop) {
-                push_new(&mut k.steps, s.name.clone());
-                for t in &s.tags {
-                    push_new(&mut k.tags, t.clone());
-                }
+                k.steps.push(s.name.clone());
+                k.tags.extend(s.tags.iter().cloned());
             }
         }
-        k
+        k.dedup()
     }
 }
 
-fn push_new(v: &mut Vec<String>, s: String) {
-    if !v.contains(&s) {
-        v.push(s);
+impl Known {
+    /// Each name once, in the order first written (with a set: a file may have many steps).
+    fn dedup(mut self) -> Known {
+        for v in [&mut self.steps, &mut self.tags] {
+            let mut seen = std::collections::HashSet::new();
+            v.retain(|s| seen.insert(s.clone()));
+        }
+        self
     }
 }
 

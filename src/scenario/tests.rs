@@ -114,7 +114,8 @@ load: {users: 1, duration: 1s}
     let step = &p.scenarios[0].steps[0];
     assert_eq!(step.name, "GET /x/${a}/${token}");
     assert_eq!(step.extracts[0].var, 3);
-    assert_eq!(p.secrets, ["s3cr3t"]);
+    // The value, then its base64 forms (whole and at the two other alignments).
+    assert_eq!(p.secrets, ["czNjcjN0", "MzY3Izd", "zM2NyM3", "s3cr3t"]);
     let copy = p.scenario_copy.to_string();
     assert!(
         !copy.contains("s3cr3t") && copy.contains("${env.API_TOKEN}"),
@@ -849,5 +850,92 @@ fn issue12_hyphenated_json_path_suggests_brackets() {
         Some(
             "a name with `-` or other punctuation needs brackets and quotes: write $.headers['X-Api-Key']"
         )
+    );
+}
+
+/// Issue 13, D11: a 300-character `name:` validated, then `run` failed (exit 3) creating
+/// the results folder `<name>-<UTC time>`: "File name too long".
+#[test]
+fn issue13_a_name_too_long_for_a_folder_is_refused() {
+    let named =
+        |name: &str| format!("name: \"{name}\"\n{MINIMAL}load: {{users: 1, duration: 1s}}\n");
+    let d = problems(&named(&"x".repeat(300)));
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].key.as_str(), d[0].line, d[0].column), ("name", 1, 7));
+    assert!(
+        d[0].to_string()
+            .contains("found a name of 300 bytes, expected a name of at most 128 bytes"),
+        "{}",
+        d[0]
+    );
+    // Bytes, not characters: 70 `é` are 140 bytes.
+    assert_eq!(problems(&named(&"é".repeat(70)))[0].key, "name");
+    assert_eq!(plan(&named(&"é".repeat(64))).name.len(), 128);
+    assert_eq!(plan(&named(&"x".repeat(128))).name.len(), 128);
+    // A name taken from the file's own name is cut to fit instead (at a character's edge).
+    let text = format!("{MINIMAL}load: {{users: 1, duration: 1s}}\n");
+    let file = format!("{}.yaml", "ü".repeat(120));
+    let p = parse_with_env(&text, Path::new(&file), &env).unwrap();
+    assert_eq!(p.name, "ü".repeat(64));
+}
+
+/// Issue 13: `users: 10000000000` validated as ok. More than 1,000,000 users is refused
+/// where it is written, with a hint.
+#[test]
+fn issue13_users_have_a_sane_maximum() {
+    let load = |l: &str| format!("{MINIMAL}load: {l}\n");
+    assert_eq!(
+        plan(&load("{users: 1000000, duration: 1s}"))
+            .load
+            .max_users(),
+        1_000_000
+    );
+    for (l, key) in [
+        ("{users: 10000000000, duration: 1s}", "load.users"),
+        (
+            "{stages: [{users: 10, over: 1s}, {users: 1000001, over: 1s}]}",
+            "load.stages[1].users",
+        ),
+        (
+            "{arrival_rate: 10/s, duration: 1s, max_users: 2000000}",
+            "load.max_users",
+        ),
+        (
+            "{steps: {users: {from: 1, to: 4000000, factor: 2}, hold: 1s}}",
+            "load.steps.users.to",
+        ),
+    ] {
+        let d = problems(&load(l));
+        assert_eq!(d.len(), 1, "{l}: {d:?}");
+        assert_eq!(d[0].key, key, "{l}");
+        assert!(d[0].expected.contains("at most 1000000 users"), "{}", d[0]);
+        assert!(d[0].hint.as_deref().is_some_and(|h| h.contains("machines")));
+    }
+    let e = quick("http://127.0.0.1:9/", Some(1_000_001), secs(1), None, None).unwrap_err();
+    assert!(e.to_string().contains("at most 1000000 users"), "{e}");
+    let mut p = plan(&load("{users: 10, duration: 1s}"));
+    assert_eq!(p.load_limit_problem(), None);
+    p.load.scale_users(5_000_000);
+    assert!(
+        p.load_limit_problem()
+            .is_some_and(|s| s.contains("5000000 users"))
+    );
+}
+
+/// Issue 13, D2: `quick` refused a `user:password@` URL but printed it whole.
+#[test]
+fn issue13_quick_hides_the_password_it_refuses() {
+    let e = quick(
+        "http://ada:hunter2@127.0.0.1:9/x",
+        None,
+        secs(1),
+        None,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        !e.contains("hunter2") && e.contains("ada:[redacted]@127.0.0.1:9"),
+        "{e}"
     );
 }

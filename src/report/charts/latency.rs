@@ -65,10 +65,12 @@ impl Chart for LatencyChart<'_> {
             .result
             .timeseries
             .iter()
-            .filter(|p| p.requests > 0)
+            // A second with requests but no response time (all failed, or a run rebuilt
+            // without its interval log) has no latency to draw, not a latency of 0.
+            .filter(|p| p.requests > 0 && p.max_us > 0)
             .collect();
         if pts.is_empty() {
-            return no_data(root, &title, "no request completed during the run");
+            return no_data(root, &title, "no response time was recorded during the run");
         }
         let span = run_span_secs(self.result);
         let threshold_ms = self.target.map(|t| t.threshold / 1000.0);

@@ -27,7 +27,7 @@ use crate::capacity::{
     StepWindow,
 };
 use crate::engine::AbortCheck;
-use crate::metrics::{self, Hist, RunResult, TimePoint, store};
+use crate::metrics::{self, Hist, RunResult, StopReason, TimePoint, store};
 use crate::report;
 use crate::scenario::{self, CapacitySpec, Plan};
 
@@ -325,12 +325,7 @@ pub(super) fn analyze_step_test(
         (!h.is_empty()).then_some(h)
     };
     let mut r = capacity::analyze_run(&result.run.id, &run, hist, &options_of(spec));
-    if let Some(reason) = result
-        .run
-        .stop_reason
-        .as_deref()
-        .filter(|r| r.starts_with(EARLY_STOP))
-    {
+    if let Some(reason @ StopReason::EarlyStop { .. }) = &result.run.stop_reason {
         r.warnings.insert(0, reason.to_string());
     }
     report::capacity::write_all(dir, &r)
@@ -338,9 +333,6 @@ pub(super) fn analyze_step_test(
     print_report(&r);
     Ok(Some(r))
 }
-
-/// Stop reasons of a step test that stopped early on purpose start with this.
-pub(super) const EARLY_STOP: &str = "capacity: stopped early";
 
 /// The early-stop rule of a step test, checked each second: once the level under way has
 /// run 3 s of its hold, its p95 beyond `stop_at_slo_times` x the SLO or its error rate
@@ -406,14 +398,15 @@ pub(super) fn early_stop(plan: &Plan) -> Option<AbortCheck> {
         } else {
             0.0
         };
-        rule.check(slo, p95, error_rate, requests).map(|why| {
-            format!(
-                "{EARLY_STOP} at level {} of {} ({}{unit}): {why}",
-                k + 1,
-                windows.len(),
-                steps.levels[k]
-            )
-        })
+        rule.check(slo, p95, error_rate, requests)
+            .map(|why| StopReason::EarlyStop {
+                detail: format!(
+                    "at level {} of {} ({}{unit}): {why}",
+                    k + 1,
+                    windows.len(),
+                    steps.levels[k]
+                ),
+            })
     }))
 }
 

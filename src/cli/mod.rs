@@ -24,6 +24,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// Exit codes, as documented in the README.
 pub mod exit {
+    use crate::metrics::{StopReason, StopSignal};
+
     pub const OK: u8 = 0;
     /// A target failed or was not measured, a run without targets had no request succeed
     /// (`Verdict::run_failed`), a regression, or a saturated generator under
@@ -39,13 +41,12 @@ pub mod exit {
     pub const HUNG_UP: u8 = 129;
 
     /// The exit code of a run that was interrupted, from its stop reason: the signal that
-    /// stopped it, or [`RUNTIME`] when a `--workers` run lost a worker.
-    pub fn interrupted(stop_reason: Option<&str>) -> u8 {
-        use crate::engine::{SIGHUP_REASON, SIGTERM_REASON};
-        match stop_reason {
-            Some(r) if r.starts_with(SIGTERM_REASON) => TERMINATED,
-            Some(r) if r.starts_with(SIGHUP_REASON) => HUNG_UP,
-            Some(r) if r.starts_with(super::workers::WORKER_DIED) => RUNTIME,
+    /// stopped it (first), or [`RUNTIME`] when a `--workers` run lost a worker.
+    pub fn interrupted(stop_reason: Option<&StopReason>) -> u8 {
+        match stop_reason.map(|r| (r.signal(), r)) {
+            Some((Some(StopSignal::Terminate), _)) => TERMINATED,
+            Some((Some(StopSignal::HangUp), _)) => HUNG_UP,
+            Some((None, StopReason::WorkerDied { .. })) => RUNTIME,
             _ => INTERRUPTED,
         }
     }

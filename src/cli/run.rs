@@ -11,7 +11,7 @@ use super::{
 };
 use crate::demo;
 use crate::engine::{self, RunOptions, StopHandle};
-use crate::metrics::{self, RunStatus, store};
+use crate::metrics::{self, RunStatus, StopReason, StopSignal, store};
 use crate::report;
 use crate::scenario::{self, EmbeddedTarget, Plan, ScenarioError, Target};
 
@@ -190,7 +190,8 @@ pub async fn execute(
     }
     let result = outcome
         .with_context(|| format!("run failed; what was measured is in {}", dir.display()))?;
-    if (result.run.stop_reason.as_deref()).is_some_and(|r| r.starts_with(engine::SIGHUP_REASON)) {
+    let reason = result.run.stop_reason.as_ref();
+    if reason.and_then(StopReason::signal) == Some(StopSignal::HangUp) {
         detach_from_hung_up_terminal();
     }
     console::print_summary(&result, &dir);
@@ -208,25 +209,17 @@ pub async fn execute(
         }
         None => false,
     };
-    let aborted = result
-        .run
-        .stop_reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with(ABORTED));
+    let aborted = matches!(reason, Some(StopReason::TargetFailed { .. }));
     // --fail-on-saturation: a generator that was itself the bottleneck fails the run like a
     // missed target; without the flag it is a warning.
     let saturated = console::print_saturation(&result, common.fail_on_saturation);
     // A step test that stopped early past the limit did what it was for.
-    let early_stop = result
-        .run
-        .stop_reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with(super::capacity::EARLY_STOP));
+    let early_stop = matches!(reason, Some(StopReason::EarlyStop { .. }));
     // Stopped by a signal, or a worker that died: a worker's death is a runtime failure
     // whatever the verdict (the load was not the plan's); a signal's code yields to a
     // failed verdict.
     let interrupted = (result.run.status == RunStatus::Interrupted && !early_stop)
-        .then(|| exit::interrupted(result.run.stop_reason.as_deref()));
+        .then(|| exit::interrupted(reason));
     Ok(if interrupted == Some(exit::RUNTIME) {
         exit::RUNTIME
     } else if !verdict.passed || aborted || regressed || saturated {
@@ -235,8 +228,6 @@ pub async fn execute(
         interrupted.unwrap_or(exit::OK)
     })
 }
-
-const ABORTED: &str = "aborted";
 
 /// What stops a run early: targets with `abort_on_fail`, and a step test past its limit.
 fn aborts(plan: &Plan, targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
@@ -275,7 +266,7 @@ async fn worker(
     opts.threads = Some((cores / role.count).max(1));
     let result = engine::run(&plan, opts).await?;
     Ok(match result.run.status {
-        RunStatus::Interrupted => exit::interrupted(result.run.stop_reason.as_deref()),
+        RunStatus::Interrupted => exit::interrupted(result.run.stop_reason.as_ref()),
         _ => exit::OK,
     })
 }
@@ -344,10 +335,10 @@ fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortChec
             }
             let since = *lost.get_or_insert(now);
             if now - since >= t.grace_us.unwrap_or(0) {
-                return Some(format!(
-                    "{ABORTED}: target `{}` failed ({})",
-                    outcome.expression, outcome.detail
-                ));
+                return Some(StopReason::TargetFailed {
+                    target: outcome.expression.clone(),
+                    detail: outcome.detail.clone(),
+                });
             }
         }
         None

@@ -25,7 +25,7 @@ use super::exit;
 use crate::engine::Progress;
 use crate::metrics::merge::{MergeInfo, WORKERS_DIR, merge_runs};
 use crate::metrics::store::{HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, split_tag};
-use crate::metrics::{Hist, RunInfo, RunResult, RunStatus, TimePoint};
+use crate::metrics::{Hist, RunInfo, RunResult, RunStatus, StopReason, StopSignal, TimePoint};
 use crate::scenario::Plan;
 
 /// This process's part when it runs as a worker (`--as-worker I/N`).
@@ -134,7 +134,7 @@ pub async fn run(
     let mut signals = Signals::new().context("listening for signals")?;
     let mut interrupts = 0;
     // The first signal this process got, as a stop reason.
-    let mut stopped_by: Option<&'static str> = None;
+    let mut stopped_by: Option<StopSignal> = None;
     // Workers that died or failed, in words.
     let mut failed: Vec<String> = Vec::new();
     let mut remaining = n;
@@ -185,7 +185,7 @@ pub async fn run(
             }
         }
     }
-    if stopped_by == Some(crate::engine::SIGHUP_REASON) {
+    if stopped_by == Some(StopSignal::HangUp) {
         super::run::detach_from_hung_up_terminal();
     }
     let parts = crate::metrics::merge::worker_folders(dir);
@@ -216,26 +216,23 @@ pub async fn run(
         .with_context(|| format!("merging the workers' folders into {}", dir.display()))?;
     // Why the run stopped: the signal this process got first, then any worker that died
     // (the exit code follows the first: see `exit::interrupted`).
-    let mut why: Vec<String> = stopped_by.iter().map(|r| r.to_string()).collect();
-    if !failed.is_empty() {
-        why.push(format!(
-            "{WORKER_DIED}: {}; the others were stopped, and what each wrote merged",
-            failed.join("; ")
-        ));
-    }
-    if !why.is_empty() {
+    let why = match (stopped_by, failed.is_empty()) {
+        (signal, false) => Some(StopReason::WorkerDied {
+            signal,
+            detail: failed.join("; "),
+        }),
+        (Some(signal), true) => Some(StopReason::Signal(signal)),
+        (None, true) => None,
+    };
+    if let Some(why) = why {
         result.run.status = RunStatus::Interrupted;
-        result.run.stop_reason = Some(why.join("; "));
+        result.run.stop_reason = Some(why);
         let path = dir.join(crate::metrics::store::RESULT_FILE);
         crate::metrics::store::write_atomic(&path, &serde_json::to_vec_pretty(&result)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(result)
 }
-
-/// The start of the stop reason of a `--workers` run one of whose workers died or failed
-/// (exit 3).
-pub const WORKER_DIED: &str = "a worker died";
 
 /// Why a worker's exit is a failure, in words (`None` when it finished, or stopped on a
 /// signal the parent passed on): killed by a signal, or an exit code with its last words.
@@ -287,7 +284,7 @@ const SIGINT: i32 = 2;
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
 
-/// The signals that stop a run, as they reach this process: (number, stop reason).
+/// The signals that stop a run, as they reach this process: (number, which).
 struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
@@ -312,21 +309,20 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn recv(&mut self) -> (i32, &'static str) {
+    async fn recv(&mut self) -> (i32, StopSignal) {
         #[cfg(unix)]
         {
-            use crate::engine::{SIGHUP_REASON, SIGINT_REASON, SIGTERM_REASON};
             tokio::select! {
-                Some(()) = self.int.recv() => (SIGINT, SIGINT_REASON),
-                Some(()) = self.term.recv() => (SIGTERM, SIGTERM_REASON),
-                Some(()) = self.hup.recv() => (SIGHUP, SIGHUP_REASON),
+                Some(()) = self.int.recv() => (SIGINT, StopSignal::Interrupt),
+                Some(()) = self.term.recv() => (SIGTERM, StopSignal::Terminate),
+                Some(()) = self.hup.recv() => (SIGHUP, StopSignal::HangUp),
                 else => std::future::pending().await,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
-            (SIGINT, crate::engine::SIGINT_REASON)
+            (SIGINT, StopSignal::Interrupt)
         }
     }
 }

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot};
 
+use crate::metrics::OpenModelStats;
 use crate::scenario::OpenLoad;
 
 use super::slots::RoundRobin;
-use super::{RunCtx, StopLevel};
+use super::{EngineError, RunCtx, StopLevel};
 
 /// A start counts as late beyond this (timers have 1 ms resolution; 10 ms is a delay a
 /// user would not notice but a schedule should).
@@ -268,7 +269,7 @@ impl Open {
 ///
 /// Runs on its own OS thread: tokio's timers have a resolution of 1 ms, which would add
 /// about a millisecond to every response time; `thread::sleep` wakes within tens of µs.
-pub(super) fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
+fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     let Some(open) = ctx.open.as_ref() else {
         return 0;
     };
@@ -329,10 +330,100 @@ pub(super) fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) ->
     i
 }
 
-/// At the end of the run: tickets still queued were never started.
-pub(super) fn drop_pending(open: &Open) {
-    let n: u64 = open.dispatch.iter().map(Dispatch::drain).sum();
-    open.counters.dropped.fetch_add(n, Ordering::Relaxed);
+/// Open model: how long the pre-allocated users may take to set up before the schedule
+/// starts anyway.
+pub(super) const SETUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// The scheduler's thread (open model only).
+pub(super) struct Scheduler(Option<std::thread::JoinHandle<u64>>);
+
+impl Scheduler {
+    /// Start [`schedule`] on its own thread when the run is in the open model.
+    pub fn start(ctx: &Arc<RunCtx>) -> Result<Scheduler, EngineError> {
+        if ctx.open.is_none() {
+            return Ok(Scheduler(None));
+        }
+        let (ctx, users) = (ctx.clone(), ctx.plan.load.max_users());
+        std::thread::Builder::new()
+            // Not `skein-gen*`: its waiting is not the generator's load (see health.rs).
+            .name("skein-schedule".into())
+            .spawn(move || schedule(ctx, users, SETUP_LIMIT))
+            .map(|t| Scheduler(Some(t)))
+            .map_err(|e| EngineError::Config(format!("starting the scheduler: {e}")))
+    }
+
+    /// After a hard stop: wait for the scheduler (it ends within 10 ms), and count the
+    /// tickets still queued, which were never started, as dropped.
+    pub async fn finish(self, ctx: &RunCtx) {
+        if let Some(s) = self.0 {
+            let _ = tokio::task::spawn_blocking(move || s.join()).await;
+        }
+        if let Some(open) = &ctx.open {
+            let n: u64 = open.dispatch.iter().map(Dispatch::drain).sum();
+            open.counters.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The open model's counts over the whole run, added up second by second.
+#[derive(Debug, Default)]
+pub(super) struct OpenTotals {
+    sum: OpenInterval,
+    /// Seconds in which some ticket had to queue.
+    exhausted_seconds: u64,
+}
+
+impl OpenTotals {
+    pub fn add(&mut self, o: &OpenInterval) {
+        self.sum.scheduled += o.scheduled;
+        self.sum.started += o.started;
+        self.sum.late += o.late;
+        self.sum.dropped += o.dropped;
+        self.exhausted_seconds += u64::from(o.exhausted);
+    }
+
+    /// The run's open-model facts. `start`: the run's start; `end`: when it ended, from
+    /// `start`; `stopped_at`: when it was stopped early, if it was.
+    pub fn stats(
+        &self,
+        open: &Open,
+        start: Instant,
+        end: Duration,
+        stopped_at: Option<Instant>,
+    ) -> OpenModelStats {
+        let t0 = open.t0.get().copied().unwrap_or(start);
+        // The schedule's own clock: from its start to the end of the plan, or to when the
+        // scheduler stopped early (a stop). The scheduler ends at the plan's last arrival,
+        // which can come well before the plan's end (10 arrivals in 5 s: the last at 4.5 s).
+        let planned = open.load.duration();
+        let t_end = match stopped_at {
+            Some(t) => t.max(t0),
+            None => t0 + planned,
+        };
+        let ran = t_end
+            .min(start + end)
+            .saturating_duration_since(t0)
+            .min(planned)
+            .as_secs_f64()
+            .max(1e-3);
+        let c = &open.counters;
+        OpenModelStats {
+            peak_rate: open.load.peak_rate(),
+            intended_rate: open.load.arrivals_by(Duration::from_secs_f64(ran)) / ran,
+            achieved_rate: self.sum.started as f64 / ran,
+            scheduled: self.sum.scheduled,
+            started: self.sum.started,
+            late: self.sum.late,
+            dropped: self.sum.dropped,
+            late_after_us: LATE_AFTER.as_micros() as u64,
+            max_lateness_us: c.max_lateness_us.load(Ordering::Relaxed),
+            max_users: open.load.max_users as u64,
+            pre_allocated: open.load.pre_allocated as u64,
+            peak_busy: c.peak_busy.load(Ordering::Relaxed),
+            pool_exhausted_seconds: self.exhausted_seconds,
+            schedule_offset_us: t0.saturating_duration_since(start).as_micros() as u64,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,8 @@ use crate::metrics::{
 };
 use crate::scenario::{DEFAULT_MAX_REDIRECTS, OtherHosts, PageAssets, PagePlan, StepPlan};
 
-use super::goose::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
 use super::http::{Req, Via, send, status_detail, status_error};
+use super::user::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
 use super::{RunCtx, StopLevel};
 
 /// Requests a user has in flight to one host while loading a page, as browsers allow.

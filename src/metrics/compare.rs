@@ -813,7 +813,10 @@ fn verdict(
             v.notes.push(format!(
                 "the {which} run {} did not complete ({})",
                 r.run.id,
-                r.run.stop_reason.as_deref().unwrap_or("stopped early")
+                r.run
+                    .stop_reason
+                    .as_ref()
+                    .map_or_else(|| "stopped early".into(), ToString::to_string)
             ));
         }
     }

@@ -13,7 +13,7 @@ use super::accumulate::{Accumulator, Gauges};
 use super::recorder::IntervalData;
 use super::result::{
     BlockedSecond, CoCorrection, ErrorExample, GeneratorHealth, OpenModelStats, RunInfo, RunResult,
-    RunStatus,
+    RunStatus, StopReason,
 };
 use super::server_timing::ServerTimingNames;
 use super::store::{self, RunWriter, StoredInterval};
@@ -58,9 +58,7 @@ pub fn recover_workers(dir: &Path, initial: RunResult) -> Result<RunResult, Metr
     };
     let mut r = merge_runs(&parts, dir, info)?;
     r.run.status = RunStatus::Interrupted;
-    r.run.stop_reason = Some(
-        "the parent of the workers ended before merging them; merged from their folders".into(),
-    );
+    r.run.stop_reason = Some(StopReason::ParentEnded);
     store::write_atomic(
         &dir.join(store::RESULT_FILE),
         &serde_json::to_vec_pretty(&r).map_err(|e| MetricsError::Json {

@@ -13,6 +13,9 @@ use super::histogram::Hist;
 use super::recorder::CellData;
 use super::server_timing::ServerTimingNames;
 
+mod stop;
+pub use stop::{NO_LATENCIES, StopReason, StopSignal};
+
 /// Version of the `result.json` layout. Bump on any incompatible change and keep a loader
 /// for the old one.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -87,7 +90,8 @@ pub struct RunInfo {
     pub name: String,
     pub status: RunStatus,
     /// Why it stopped early, when it did.
-    pub stop_reason: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub stop_reason: Option<StopReason>,
     pub scenario_file: Option<String>,
     /// Base URL the load went to.
     pub target: String,

@@ -21,7 +21,7 @@ use super::MetricsError;
 use super::accumulate::{Accumulator, Gauges};
 use super::histogram::Hist;
 use super::recorder::{CellData, ErrorKind, IntervalData, Protocol};
-use super::result::{RunResult, RunStatus, SCHEMA_VERSION};
+use super::result::{NO_LATENCIES, RunResult, RunStatus, SCHEMA_VERSION, StopReason};
 use super::server_timing::ServerTimingNames;
 
 pub const RESULT_FILE: &str = "result.json";
@@ -598,11 +598,10 @@ fn check_histograms(path: &Path, r: &RunResult) -> Result<(), MetricsError> {
 /// but no latencies; a folder that has one of the interval log and the journal lost the
 /// other. (A folder with `result.json` alone, copied or hand-made, is complete as it is.)
 pub fn folder_notes(dir: &Path, result: &RunResult) -> Vec<String> {
-    let rebuilt_without = result
-        .run
-        .stop_reason
-        .as_deref()
-        .is_some_and(|r| r.contains(NO_LATENCIES));
+    let rebuilt_without = matches!(
+        result.run.stop_reason,
+        Some(StopReason::Rebuilt { latencies: false })
+    );
     if rebuilt_without {
         return vec![format!(
             "{}: missing; the run was rebuilt from its journal with counts only, {NO_LATENCIES}: \
@@ -625,9 +624,6 @@ pub fn folder_notes(dir: &Path, result: &RunResult) -> Vec<String> {
         _ => Vec::new(),
     }
 }
-
-/// Said of a run rebuilt without its interval log.
-const NO_LATENCIES: &str = "no latencies (the interval log latency.hlog is missing)";
 
 /// Read a run's `result.json`. A result still marked `running` (its process died) is rebuilt
 /// from the interval journal and log and marked interrupted. Anything that makes the folder
@@ -817,12 +813,8 @@ fn recover(dir: &Path, initial: RunResult) -> Result<RunResult, MetricsError> {
     }
     let mut run = initial.run.clone();
     run.status = RunStatus::Interrupted;
-    let mut reason =
-        "the run's process ended before writing its totals; rebuilt from the interval journal"
-            .to_string();
-    if !dir.join(HLOG_FILE).is_file() {
-        reason.push_str(&format!(", with counts but {NO_LATENCIES}"));
-    }
-    run.stop_reason = Some(reason);
+    run.stop_reason = Some(StopReason::Rebuilt {
+        latencies: dir.join(HLOG_FILE).is_file(),
+    });
     Ok(acc.finish(run, initial.scenario, initial.error_examples))
 }

@@ -285,7 +285,10 @@ pub(crate) fn status_text(r: &RunResult) -> String {
         RunStatus::Running => "running (or its process died)".into(),
         RunStatus::Interrupted => format!(
             "interrupted: {}",
-            r.run.stop_reason.as_deref().unwrap_or("stopped early")
+            r.run
+                .stop_reason
+                .as_ref()
+                .map_or_else(|| "stopped early".into(), ToString::to_string)
         ),
     }
 }

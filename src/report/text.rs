@@ -155,7 +155,10 @@ pub fn run_facts(r: &RunResult) -> String {
         RunStatus::Running => "running (or its process died)".to_string(),
         RunStatus::Interrupted => format!(
             "interrupted: {}",
-            r.run.stop_reason.as_deref().unwrap_or("stopped early")
+            r.run
+                .stop_reason
+                .as_ref()
+                .map_or_else(|| "stopped early".into(), ToString::to_string)
         ),
     };
     let mut s = format!(

@@ -50,6 +50,32 @@ pub mod exit {
             _ => INTERRUPTED,
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_first_signal_picks_the_exit_code_and_a_lost_worker_fails() {
+            let died = |signal| StopReason::WorkerDied {
+                signal,
+                detail: "worker 0 of 2 was killed by signal 9 (SIGKILL)".into(),
+            };
+            let cases = [
+                (StopReason::Signal(StopSignal::Interrupt), INTERRUPTED),
+                (StopReason::Signal(StopSignal::Terminate), TERMINATED),
+                (StopReason::Signal(StopSignal::HangUp), HUNG_UP),
+                (died(None), RUNTIME),
+                (died(Some(StopSignal::Terminate)), TERMINATED),
+                (died(Some(StopSignal::Interrupt)), INTERRUPTED),
+                (StopReason::Other("a test".into()), INTERRUPTED),
+            ];
+            for (reason, code) in cases {
+                assert_eq!(interrupted(Some(&reason)), code, "{reason}");
+            }
+            assert_eq!(interrupted(None), INTERRUPTED);
+        }
+    }
 }
 
 #[derive(Parser, Debug)]

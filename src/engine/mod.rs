@@ -82,7 +82,7 @@ pub struct RunOptions {
     /// More receivers of each second, after the results folder, the progress and the
     /// abort check.
     pub subscribers: Vec<Box<dyn Subscriber>>,
-    /// How often the harvest runs: once a second (shorter only in tests).
+    /// How often the harvest runs: once a second (shorter only in tests; at least 1 ms).
     pub tick: Duration,
 }
 
@@ -145,8 +145,8 @@ pub async fn run_with(
     let timer = stop::timer(ctx.clone(), driver.clone());
     let mut attack = generator.spawn(driver.attack(ctx.clone()));
     let scheduler = open::Scheduler::start(&ctx)?;
-    let first = tokio::time::Instant::from_std(ctx.start) + opts.tick;
-    let mut tick = tokio::time::interval_at(first, opts.tick);
+    let every = opts.tick.max(Duration::from_millis(1));
+    let mut tick = tokio::time::interval_at((ctx.start + every).into(), every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let attacked = loop {
         tokio::select! {

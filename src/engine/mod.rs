@@ -4,7 +4,6 @@
 //! goose and reqwest are used only inside this module.
 
 mod blocked;
-mod decode;
 mod feed;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -60,6 +60,26 @@ pub fn build_request(
     }
     let url = Url::parse(buf).map_err(|e| format!("bad URL {buf:?}: {e}"))?;
     let method = Method::from_bytes(step.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let mut headers = request_headers(defaults, step, vars, rng)?;
+    let body = request_body(defaults, step, vars, rng, &mut headers)?;
+    Ok(Req {
+        method,
+        url,
+        headers,
+        body,
+        timeout: step.timeout,
+    })
+}
+
+/// A step's headers: the scenario's default headers that the client does not send itself
+/// (templated ones, credentials) unless the step sets the same name, the step's own, and
+/// its `auth`.
+fn request_headers(
+    defaults: &HttpDefaults,
+    step: &StepPlan,
+    vars: &Vars,
+    rng: &mut dyn RngCore,
+) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     let mut add = |name: &str, value: String| -> Result<(), String> {
         let n = HeaderName::from_bytes(name.as_bytes())
@@ -69,11 +89,6 @@ pub fn build_request(
         headers.append(n, v);
         Ok(())
     };
-    let step_sets = |name: &str| {
-        step.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
     // A step's own header (or credentials) replaces a default one of the same name; literal
     // defaults are the client's, which only fills in what a request leaves out.
     for (name, value) in defaults
@@ -81,7 +96,7 @@ pub fn build_request(
         .iter()
         .filter(|(n, v)| {
             (v.as_literal().is_none() || is_credential(n))
-                && !step_sets(n)
+                && !step_sets(step, n)
                 && !(step.auth.is_some() && n.eq_ignore_ascii_case("authorization"))
         })
         .chain(step.headers.iter())
@@ -91,8 +106,27 @@ pub fn build_request(
     if let Some(auth) = &step.auth {
         headers.append(AUTHORIZATION, authorization(auth, vars, rng)?);
     }
+    Ok(headers)
+}
+
+/// Whether the step sets header `name` itself.
+fn step_sets(step: &StepPlan, name: &str) -> bool {
+    step.headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+}
+
+/// A step's body, rendered, with its content type added to `headers` unless a header
+/// written in the scenario gives one.
+fn request_body(
+    defaults: &HttpDefaults,
+    step: &StepPlan,
+    vars: &Vars,
+    rng: &mut dyn RngCore,
+    headers: &mut HeaderMap,
+) -> Result<Option<Bytes>, String> {
     // The body's content type, unless a header written in the scenario says otherwise.
-    let typed = step_sets("content-type")
+    let typed = step_sets(step, "content-type")
         || defaults
             .headers
             .iter()
@@ -102,7 +136,7 @@ pub fn build_request(
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
         }
     };
-    let body = match &step.body {
+    Ok(match &step.body {
         Body::None => None,
         Body::Raw(t) => Some(Bytes::from(t.render(vars, rng).map_err(|e| e.to_string())?)),
         Body::Json(j) => {
@@ -124,13 +158,6 @@ pub fn build_request(
             }
             Some(f.bytes.clone())
         }
-    };
-    Ok(Req {
-        method,
-        url,
-        headers,
-        body,
-        timeout: step.timeout,
     })
 }
 

@@ -81,52 +81,10 @@ pub(super) fn find_assets(html: &[u8], doc: &Url, other: &OtherHosts) -> Vec<Url
                 .get(k.as_bytes())
                 .map(|v| String::from_utf8_lossy(&v.value).into_owned())
         };
-        match name {
-            b"base" if base.is_none() => base = attr("href"),
-            b"link" => {
-                let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
-                let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
-                let wanted = (rels.contains(&"stylesheet") && !rels.contains(&"alternate"))
-                    || rels.iter().any(|r| {
-                        matches!(
-                            *r,
-                            "icon"
-                                | "apple-touch-icon"
-                                | "apple-touch-icon-precomposed"
-                                | "preload"
-                                | "modulepreload"
-                        )
-                    });
-                if wanted && let Some(h) = attr("href") {
-                    raw.push(h);
-                }
-            }
-            b"script" => {
-                let ty = attr("type").unwrap_or_default().trim().to_ascii_lowercase();
-                let js = ty.is_empty()
-                    || ty == "module"
-                    || ty.contains("javascript")
-                    || ty.contains("ecmascript");
-                if js
-                    && attr("nomodule").is_none()
-                    && let Some(src) = attr("src")
-                {
-                    raw.push(src);
-                }
-            }
-            b"img" => {
-                let src = attr("src").filter(|s| !s.trim().is_empty()).or_else(|| {
-                    attr("srcset").and_then(|s| {
-                        s.split_ascii_whitespace()
-                            .next()
-                            .map(|c| c.trim_end_matches(',').to_string())
-                    })
-                });
-                if let Some(src) = src {
-                    raw.push(src);
-                }
-            }
-            _ => {}
+        if name == b"base" {
+            base = base.or_else(|| attr("href"));
+        } else if let Some(url) = asset_of(name, attr) {
+            raw.push(url);
         }
     }
     let base = base
@@ -150,6 +108,46 @@ pub(super) fn find_assets(html: &[u8], doc: &Url, other: &OtherHosts) -> Vec<Url
         }
     }
     out
+}
+
+/// The asset URL (as written) a start tag named `name` links, given its attributes:
+/// a stylesheet, icon or preload `<link>`, a JavaScript `<script src>` (not `nomodule`),
+/// an `<img>` (its `src`, else its first `srcset` candidate).
+fn asset_of(name: &[u8], attr: impl Fn(&str) -> Option<String>) -> Option<String> {
+    match name {
+        b"link" => {
+            let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
+            let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
+            let wanted = (rels.contains(&"stylesheet") && !rels.contains(&"alternate"))
+                || rels.iter().any(|r| {
+                    matches!(
+                        *r,
+                        "icon"
+                            | "apple-touch-icon"
+                            | "apple-touch-icon-precomposed"
+                            | "preload"
+                            | "modulepreload"
+                    )
+                });
+            attr("href").filter(|_| wanted)
+        }
+        b"script" => {
+            let ty = attr("type").unwrap_or_default().trim().to_ascii_lowercase();
+            let js = ty.is_empty()
+                || ty == "module"
+                || ty.contains("javascript")
+                || ty.contains("ecmascript");
+            attr("src").filter(|_| js && attr("nomodule").is_none())
+        }
+        b"img" => attr("src").filter(|s| !s.trim().is_empty()).or_else(|| {
+            attr("srcset").and_then(|s| {
+                s.split_ascii_whitespace()
+                    .next()
+                    .map(|c| c.trim_end_matches(',').to_string())
+            })
+        }),
+        _ => None,
+    }
 }
 
 /// An asset to request: its URL and conditional headers from the cache.

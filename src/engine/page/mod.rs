@@ -32,7 +32,7 @@ use crate::scenario::{PageAssets, PagePlan, StepPlan};
 use super::RunCtx;
 use super::goose::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
 use super::http::Document;
-use assets::{AssetReq, fetch_all, find_assets, is_html};
+use assets::{AssetDone, AssetReq, fetch_all, find_assets, is_html};
 use cache::Lookup;
 
 pub(super) use cache::AssetCache;
@@ -99,21 +99,11 @@ pub(super) async fn run(
             return StepEnd::Gone;
         };
         for (r, a) in reqs.iter().zip(&done) {
-            view.end = view.end.max(a.end);
-            view.bytes += a.bytes;
+            view.add_asset(ctx, cells.assets, a);
             if page.cache
                 && let Some(status) = a.status
             {
                 st.cache.store(r.url.as_str(), status, &a.headers, a.end);
-            }
-            if ctx.record {
-                let us = micros(a.end.saturating_duration_since(a.sent));
-                let took = a.status.map(|_| us);
-                record_asset(ctx, cells.assets, took, a.error, a.bytes, Some(&a.meta));
-            }
-            if let (Some(kind), Some(detail)) = (a.error, a.detail.as_deref()) {
-                ctx.note_error(cells.assets, kind, detail);
-                view.error.get_or_insert(kind);
             }
         }
     }
@@ -137,6 +127,23 @@ struct View {
     end: Instant,
     bytes: u64,
     error: Option<ErrorKind>,
+}
+
+impl View {
+    /// Count an asset's answer in the view, and record it in the assets cell.
+    fn add_asset(&mut self, ctx: &RunCtx, assets_cell: usize, a: &AssetDone) {
+        self.end = self.end.max(a.end);
+        self.bytes += a.bytes;
+        if ctx.record {
+            let us = micros(a.end.saturating_duration_since(a.sent));
+            let took = a.status.map(|_| us);
+            record_asset(ctx, assets_cell, took, a.error, a.bytes, Some(&a.meta));
+        }
+        if let (Some(kind), Some(detail)) = (a.error, a.detail.as_deref()) {
+            ctx.note_error(assets_cell, kind, detail);
+            self.error.get_or_insert(kind);
+        }
+    }
 }
 
 /// The asset URLs of document `d`: the step's list (rendered with the user's variables)

@@ -4,11 +4,10 @@
 //! live console, abort checks, exporters); at the end of the plan or on a stop (Ctrl-C, a
 //! signal, a lost target) the users wind down and the run's [`RunResult`] is written.
 //!
-//! goose is used only in `goose.rs`, reqwest and httparse only in the HTTP modules.
+//! goose is used only in `goose.rs`, reqwest only under `http/`, httparse only in `h1/`.
 
 mod blocked;
 mod context;
-mod decode;
 pub mod driver;
 mod examples;
 mod feed;

@@ -3,10 +3,10 @@
 //! A body is decoded piece by piece, never whole: each piece is at most [`PIECE`] bytes
 //! however much the compressed bytes expand (a gzip or brotli bomb expands a thousand to a
 //! million times), so a body that nobody reads is discarded as it arrives and one that a
-//! check reads is held to the cap in `http.rs`, not to whatever the server packed. These are
-//! the codings reqwest decodes (its `gzip`, `deflate` and `brotli` features): gzip with
-//! several members and a checked CRC, zlib-wrapped deflate, brotli. A stream cut short is an
-//! error, as it is on reqwest's path.
+//! check reads is held to the cap in `response.rs`, not to whatever the server packed.
+//! These are the codings reqwest decodes (its `gzip`, `deflate` and `brotli` features):
+//! gzip with several members and a checked CRC, zlib-wrapped deflate, brotli. A stream cut
+//! short is an error, as it is on reqwest's path.
 
 use std::io;
 

@@ -1,0 +1,139 @@
+//! What every user's HTTP shares, and how a user's HTTP is made: the TLS configuration,
+//! the scenario's default headers (as reqwest sends them, and as the fast path adds them),
+//! which path a URL takes, and each user's reqwest client, built when first needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::{ACCEPT, ACCEPT_ENCODING, CONNECTION, HeaderName, HeaderValue, USER_AGENT};
+use url::Url;
+
+use crate::engine::EngineError;
+use crate::engine::h1;
+use crate::scenario::{HttpDefaults, HttpVersion};
+
+use super::request::is_credential;
+use super::tls::tls_config;
+use super::user::UserHttp;
+
+/// What every user's HTTP shares.
+pub struct ClientFactory {
+    tls: Arc<rustls::ClientConfig>,
+    pub(super) defaults: HttpDefaults,
+    /// The scenario's literal default headers (credentials aside): the client's defaults.
+    default_headers: HeaderMap,
+    /// What the fast path adds to a request that lacks it: the default headers and what
+    /// reqwest adds (user agent, `accept`, `accept-encoding`).
+    pub(super) fast_headers: HeaderMap,
+    /// The default headers say `Connection: close`.
+    pub(super) defaults_close: bool,
+    /// Plain-http requests go over the user's own HTTP/1.1 connection (unless the scenario
+    /// asks for HTTP/2).
+    fast: bool,
+}
+
+impl ClientFactory {
+    pub fn new(defaults: &HttpDefaults, base_url: &str) -> Result<ClientFactory, EngineError> {
+        let tls = Arc::new(tls_config(defaults, base_url.starts_with("https:"))?);
+        let mut default_headers = HeaderMap::new();
+        for (name, value) in &defaults.headers {
+            // Static default headers are set once on the client; templated ones and
+            // credentials per request (so a redirect to another origin can drop them).
+            if let Some(v) = value.as_literal().filter(|_| !is_credential(name)) {
+                let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) else {
+                    return Err(EngineError::Config(format!(
+                        "default header `{name}` is not a valid HTTP header"
+                    )));
+                };
+                default_headers.insert(n, v);
+            }
+        }
+        let mut fast_headers = default_headers.clone();
+        let ua = HeaderValue::from_str(&defaults.user_agent).map_err(|_| {
+            EngineError::Config(format!(
+                "the user agent {:?} is not a valid HTTP header value",
+                defaults.user_agent
+            ))
+        })?;
+        fast_headers.entry(USER_AGENT).or_insert(ua);
+        fast_headers
+            .entry(ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        // What reqwest's gzip, deflate and brotli features send, and what the fast path
+        // decodes.
+        fast_headers
+            .entry(ACCEPT_ENCODING)
+            .or_insert(HeaderValue::from_static("gzip,deflate,br"));
+        let defaults_close = h1::has_token(&fast_headers, CONNECTION, "close");
+        Ok(ClientFactory {
+            tls,
+            defaults: defaults.clone(),
+            default_headers,
+            fast_headers,
+            defaults_close,
+            fast: defaults.http_version != HttpVersion::Http2,
+        })
+    }
+
+    /// A new user's HTTP: its own cookie jar, no connection yet. Its client is built now
+    /// when `eager` (a target that needs it from the first request: HTTPS, HTTP/2; see
+    /// [`ClientFactory::needs_client`]), else the first time a request needs it.
+    pub fn user(self: &Arc<Self>, eager: bool) -> Result<UserHttp, EngineError> {
+        let mut user = UserHttp::new(self.clone());
+        if eager {
+            user.client()?;
+        }
+        Ok(user)
+    }
+
+    /// Whether requests to `url` take the fast path.
+    pub(super) fn fast_path(&self, url: &Url) -> bool {
+        self.fast && url.scheme() == "http"
+    }
+
+    /// The same, with every request going through the users' reqwest clients, plain
+    /// `http://` included: the other path, for tests that hold the two side by side.
+    pub fn without_fast_path(mut self) -> ClientFactory {
+        self.fast = false;
+        self
+    }
+
+    /// Whether the users' first requests (to the base URL) need their reqwest client.
+    pub fn needs_client(&self, base_url: &str) -> bool {
+        !self.fast || !base_url.starts_with("http:")
+    }
+
+    /// A new client with its own connection pool, and `jar` as its cookie jar.
+    pub(super) fn client(
+        &self,
+        jar: Option<Arc<reqwest::cookie::Jar>>,
+    ) -> Result<reqwest::Client, EngineError> {
+        let d = &self.defaults;
+        let mut b = reqwest::Client::builder()
+            .tls_backend_preconfigured((*self.tls).clone())
+            .user_agent(d.user_agent.clone())
+            .default_headers(self.default_headers.clone())
+            .timeout(d.timeout)
+            .connect_timeout(d.timeout.min(Duration::from_secs(10)))
+            .tcp_nodelay(true)
+            .no_proxy()
+            // Redirects are followed by `send`, which counts them and honours each step's
+            // limit.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(jar) = jar {
+            b = b.cookie_provider(jar);
+        }
+        b = match d.http_version {
+            HttpVersion::Http1 => b.http1_only(),
+            HttpVersion::Http2 => b.http2_prior_knowledge(),
+            HttpVersion::Auto => b,
+        };
+        b.build()
+            .map_err(|e| EngineError::Config(format!("building the HTTP client: {e}")))
+    }
+}

@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod merge;
 pub mod recorder;
 pub mod result;
+pub mod saturation;
 pub mod server_timing;
 pub mod store;
 pub mod verdict;
@@ -23,7 +24,7 @@ pub use result::*;
 pub use server_timing::{ServerTimingNames, ServerTimings};
 pub use store::{RunWriter, load_result, new_run_dir, read_hlog, read_journal};
 pub use verdict::{
-    RunFailure, RunFailureKind, TargetOutcome, TargetStatus, Unit, Verdict, evaluate,
+    RunFailure, RunFailureKind, TargetOutcome, TargetStatus, Unit, Verdict, evaluate, evaluate_dir,
 };
 pub use window::WindowData;
 

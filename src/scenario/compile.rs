@@ -12,8 +12,7 @@ use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
     EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, OpenLoad, Plan, RateStage, RouteTiming,
-    ScenarioPlan, Slice, Stage, Target, TargetMetric, TargetPlan, TargetSource, TargetUnit,
-    ThinkTime, VarDef,
+    ScenarioPlan, Slice, Stage, Target, TargetPlan, TargetSource, ThinkTime, VarDef,
 };
 use super::raw::{
     Dur, OrderedMap, Rate, RawAuthOrNone, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario,
@@ -23,6 +22,7 @@ use super::suggest;
 use super::targets::Known;
 use super::template::Template;
 use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED, RATE_EXPECTED};
+use crate::metrics::verdict::{Metric, Unit};
 
 /// Mean of a think time, seconds.
 fn think_mean(t: ThinkTime) -> f64 {
@@ -1157,7 +1157,8 @@ impl Compiler<'_> {
             // else 100 ms.
             let latency = targets
                 .iter()
-                .filter(|t| t.metric == TargetMetric::ResponseTime && t.unit == TargetUnit::Micros)
+                .map(|t| &t.target)
+                .filter(|t| t.metric == Metric::ResponseTime && t.unit == Unit::Us)
                 .map(|t| t.threshold / 1e6)
                 .filter(|v| *v > 0.0)
                 .fold(f64::INFINITY, f64::min);

@@ -12,6 +12,7 @@ pub mod recorder;
 pub mod result;
 pub mod saturation;
 pub mod server_timing;
+pub mod stats;
 pub mod store;
 pub mod verdict;
 pub mod window;

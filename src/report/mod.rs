@@ -28,6 +28,7 @@ pub mod facts;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod page;
 pub mod text;
 pub mod timing;
 

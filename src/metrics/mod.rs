@@ -1,6 +1,9 @@
 //! Measurements: HDR histograms in microseconds, per-thread recording, one-second
 //! intervals, run totals and the results folder.
 //!
+//! [`saturation`] is the one rule for a generator that limited the load itself; [`stats`]
+//! holds the statistics a comparison rests on.
+//!
 //! Uses nothing else in the crate. Everything a report or comparison shows is a serde type
 //! here ([`RunResult`]), so a saved `result.json` alone is enough to work from.
 

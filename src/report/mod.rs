@@ -1,13 +1,17 @@
 //! Human and CI output rendered from a [`crate::metrics::RunResult`] and its
-//! [`crate::metrics::Verdict`]: pure functions, data in and bytes out; the caller picks the
-//! destination. [`write_all`] is the one place that writes them into a run folder.
+//! [`crate::metrics::Verdict`] (and a step test's [`crate::capacity::CapacityReport`], passed
+//! in: nothing here reads a results folder): pure functions, data in and bytes out; the
+//! caller picks the destination. [`write_all`] is the one place that writes them into a run
+//! folder.
 //!
 //! - [`text`]: terminal tables.
 //! - [`markdown`]: `report.md`, the GitHub step summary and `::error` annotations.
 //! - [`junit`]: `junit.xml`, one testcase per target.
 //! - [`html`]: `report.html`, one self-contained file with inline SVG charts.
 //! - [`charts`]: the charts (plotters), each as SVG and PNG.
-//! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared.
+//! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared,
+//!   one file per format.
+//! - `page`: the one page shell (head, stylesheet, header, footer) of every HTML page.
 //! - [`capacity`]: `capacity.md`, `capacity.html` and the terminal tables of a capacity
 //!   analysis, and the section a run report can include.
 //! - [`facts`]: which latency a run shows, the warnings about its numbers, the load-model

@@ -279,15 +279,14 @@ impl ScenarioPlan {
         step.think_time.unwrap_or(self.think_time)
     }
 
-    /// Mean pause per request of one iteration (its steps' mean think times averaged).
+    /// Mean pause over one iteration: its steps' mean think times added up.
+    pub fn think_per_iteration(&self) -> Duration {
+        self.steps.iter().map(|st| self.think_of(st).mean()).sum()
+    }
+
+    /// Mean pause per request of one iteration.
     fn mean_think_per_request(&self) -> Duration {
-        let n = self.steps.len().max(1) as f64;
-        let total: f64 = self
-            .steps
-            .iter()
-            .map(|st| self.think_of(st).mean().as_secs_f64())
-            .sum();
-        Duration::from_secs_f64(total / n)
+        self.think_per_iteration() / self.steps.len().max(1) as u32
     }
 }
 

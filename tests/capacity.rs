@@ -481,3 +481,43 @@ fn a_step_plan_that_cannot_run_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("below"), "{}", text(&o));
 }
+
+/// Issue 14: `report` takes a step test's analysis from the folder's `capacity.json` (read
+/// by the command, passed to the renderers), and a `capacity.json` that cannot be read is
+/// an error naming the file (exit 2), not a capacity section that silently vanishes.
+#[test]
+fn issue14_report_refuses_a_corrupt_capacity_json_naming_it() {
+    let _one = ONE_LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("s.yaml");
+    fs::write(
+        &scenario,
+        "target: embedded:phase9\nscenarios:\n  - name: s\n    think_time: 10ms\n    steps:\n      - get: /api/products/1\nload: { users: 2, duration: 1s }\n",
+    )
+    .unwrap();
+    let runs = tmp.path().join("runs");
+    let o = skein()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--quiet", "-o"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(&runs);
+    let csv = repo("tests/fixtures/capacity/cisco.csv");
+    let o = fit(&[csv.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("id=\"capacity\""), "no capacity section");
+
+    let file = dir.join("capacity.json");
+    fs::write(&file, "{\"schema_version\": 1, \"steps\": [").unwrap();
+    let o = skein().arg("report").arg(&dir).output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains(&file.display().to_string()), "{t}");
+}

@@ -65,9 +65,9 @@ async fn try_run_in(
 
 /// Judge the run and write every report into its folder, as `skein run` does.
 fn judge_and_report(plan: &Plan, dir: &Path, r: &RunResult) -> metrics::Verdict {
-    let verdict = skein::cli::targets::evaluate_dir(dir, &plan.targets).unwrap();
-    metrics::store::write_targets(dir, &skein::cli::targets::all(&plan.targets)).unwrap();
-    skein::report::write_all(dir, r, &verdict).unwrap();
+    let verdict = skein::metrics::evaluate_dir(dir, &plan.verdict_targets()).unwrap();
+    metrics::store::write_targets(dir, &plan.verdict_targets()).unwrap();
+    skein::report::write_all(dir, r, &verdict, None).unwrap();
     verdict
 }
 

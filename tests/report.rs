@@ -87,7 +87,7 @@ fn fixture_renders_every_report_file() {
     let (result, verdict) = fixture();
     let out = tempfile::tempdir().unwrap();
     let written =
-        report::write_all(out.path(), &result, &verdict).unwrap_or_else(|e| panic!("{e}"));
+        report::write_all(out.path(), &result, &verdict, None).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<String> = written
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -159,9 +159,9 @@ fn fixture_renders_every_report_file() {
 
     // To look at the files: SKEIN_REPORT_OUT=/some/dir cargo test --test report
     if let Some(dir) = std::env::var_os("SKEIN_REPORT_OUT") {
-        report::write_all(Path::new(&dir), &result, &verdict).unwrap();
+        report::write_all(Path::new(&dir), &result, &verdict, None).unwrap();
         let (empty, none) = empty_run();
-        report::write_all(&Path::new(&dir).join("empty"), &empty, &none).unwrap();
+        report::write_all(&Path::new(&dir).join("empty"), &empty, &none, None).unwrap();
     }
 }
 
@@ -243,7 +243,7 @@ fn empty_run_draws_no_data_charts() {
     let page = html::render_with_charts(&result, &verdict, &rendered);
     assert!(page.contains("NO TARGETS"));
     let out = tempfile::tempdir().unwrap();
-    report::write_all(out.path(), &result, &verdict).unwrap_or_else(|e| panic!("{e}"));
+    report::write_all(out.path(), &result, &verdict, None).unwrap_or_else(|e| panic!("{e}"));
     let xml = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
     assert!(xml.contains("run completed"));
 }
@@ -278,7 +278,7 @@ fn one_second_run_with_distant_targets_draws() {
         "a single interval is drawn as points"
     );
     if let Some(dir) = std::env::var_os("SKEIN_REPORT_OUT") {
-        report::write_all(&Path::new(&dir).join("short"), &result, &verdict).unwrap();
+        report::write_all(&Path::new(&dir).join("short"), &result, &verdict, None).unwrap();
     }
 }
 
@@ -288,7 +288,7 @@ fn write_errors_name_the_path() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("not-a-folder");
     std::fs::write(&file, "x").unwrap();
-    let err = report::write_all(&file, &result, &verdict).unwrap_err();
+    let err = report::write_all(&file, &result, &verdict, None).unwrap_err();
     assert!(
         matches!(err, report::ReportError::CreateDir { .. }),
         "{err:?}"
@@ -406,7 +406,7 @@ fn html_renders_in_headless_chromium() {
     };
     let (result, verdict) = fixture();
     let out = tempfile::tempdir().unwrap();
-    report::write_all(out.path(), &result, &verdict).unwrap_or_else(|e| panic!("{e}"));
+    report::write_all(out.path(), &result, &verdict, None).unwrap_or_else(|e| panic!("{e}"));
     let page_path = out.path().join("report.html");
     let page = std::fs::read_to_string(&page_path).unwrap();
     let url = format!("file://{}", page_path.display());

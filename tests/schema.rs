@@ -110,7 +110,7 @@ fn a_rendered_summary_json_matches_the_summary_schema() {
         serde_json::from_value(read_json(&fixture.join("summary.json")))
             .unwrap_or_else(|e| panic!("the fixture's summary.json: {e}"));
     let out = tempfile::tempdir().unwrap();
-    skein::report::write_all(out.path(), &result, &verdict).unwrap_or_else(|e| panic!("{e}"));
+    skein::report::write_all(out.path(), &result, &verdict, None).unwrap_or_else(|e| panic!("{e}"));
     let written = read_json(&out.path().join("summary.json"));
     assert_valid_summary(
         "the summary.json rendered from the report fixture",

@@ -141,7 +141,7 @@ targets:
     );
     // The "page load" targets read the page metric.
     let run_dir = dir.path().join("reports").join(&r.run.id);
-    let v = skein::cli::targets::evaluate_dir(&run_dir, &plan.targets).unwrap();
+    let v = skein::metrics::evaluate_dir(&run_dir, &plan.verdict_targets()).unwrap();
     assert!(v.passed, "{v:?}");
     let mean = v.targets[0].measured.unwrap();
     assert!(

@@ -7,13 +7,15 @@
 //! steps (or rows of a table, [`table`]) and finds the maximum sustainable load, the knee
 //! of latency against load ([`knee`]), the Universal Scalability Law fit ([`usl`]) and the
 //! plan ([`plan`]), all in one serde type, [`CapacityReport`], written as `capacity.json`.
-//! The formulas are in `notes/measurement.md` section 3.
+//! The formulas are in `notes/measurement.md` section 3. [`step_test`] places a step test's
+//! levels in the time of the run that carried them out, and stops a test early.
 //!
 //! Uses [`crate::metrics`] types read-only and nothing else in the crate.
 
 pub mod knee;
 pub mod mser;
 pub mod plan;
+pub mod step_test;
 pub mod steps;
 pub mod table;
 pub mod usl;
@@ -22,6 +24,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use plan::{CapacityPlan, Planning};
+pub use step_test::{StepTest, analyze_step_test, early_stop};
 pub use steps::{
     EarlyStop, LatencySource, LoadModel, StabilityRules, StepAnalysis, StepRun, StepWindow,
     analyze_steps,
@@ -51,6 +54,16 @@ impl Default for CapacityOptions {
             planning: None,
         }
     }
+}
+
+/// A step test's `capacity:` block: what a sustainable step keeps, the plan's inputs, and
+/// when to stop the test early.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CapacitySpec {
+    pub options: CapacityOptions,
+    /// Stop once the level under way is this far past the SLO or the error bound (a bound
+    /// of infinity is never passed); `None`: never stop early.
+    pub early_stop: Option<EarlyStop>,
 }
 
 /// Everything the capacity analysis found: `capacity.json`.

@@ -22,14 +22,11 @@ use clap::{Args, Subcommand};
 use std::time::Duration;
 
 use super::{Invalid, exit, parse_duration};
-use crate::capacity::{
-    self, CapacityOptions, CapacityReport, EarlyStop, LoadModel, Planning, StabilityRules, StepRun,
-    StepWindow,
-};
+use crate::capacity::{self, CapacityOptions, CapacityReport, Planning};
 use crate::engine::AbortCheck;
-use crate::metrics::{self, Hist, RunResult, StopReason, TimePoint, store};
+use crate::metrics::{self, RunResult, store};
 use crate::report;
-use crate::scenario::{self, CapacitySpec, Plan};
+use crate::scenario::{self, Plan};
 
 /// `skein capacity SCENARIO` runs a step test; `skein capacity fit FILE.csv` fits figures
 /// measured elsewhere.
@@ -173,7 +170,7 @@ async fn step_test(a: StepArgs) -> anyhow::Result<u8> {
     if let Some(s) = &a.slo_p95 {
         let d = parse_duration(s).map_err(|e| Invalid(format!("--slo-p95 {e}")))?;
         if let Some(c) = plan.capacity.as_mut() {
-            c.slo_p95 = Some(d);
+            c.options.slo_p95_us = Some(d.as_micros() as u64);
         }
     }
     if let Some(t) = &a.target {
@@ -186,228 +183,32 @@ async fn step_test(a: StepArgs) -> anyhow::Result<u8> {
     super::run::execute(plan, &a.common, None).await
 }
 
-/// The step windows of a step test as it ran: each level's hold, in the run's time (the
-/// open model's schedule starts once its users are set up), without the levels the run
-/// never reached.
-fn windows(plan: &Plan, result: &RunResult) -> Vec<StepWindow> {
-    let Some(steps) = &plan.load.steps else {
-        return Vec::new();
-    };
-    let open = plan.load.open.is_some();
-    let offset = result
-        .run
-        .open_model
-        .as_ref()
-        .map_or(0, |o| o.schedule_offset_us);
-    let measured = result.run.duration_us;
-    steps
-        .windows()
-        .iter()
-        .zip(&steps.levels)
-        .map(|((a, b), &level)| {
-            let start_us = offset + a.as_micros() as u64;
-            let end_us = (offset + b.as_micros() as u64).min(measured);
-            StepWindow {
-                load: level,
-                start_us,
-                end_us,
-                offered_rate: open.then_some(level),
-                generator_saturated: saturated_between(&result.timeseries, start_us, end_us),
-            }
-        })
-        .filter(|w| w.end_us > w.start_us + 1_000_000)
-        .collect()
-}
-
-/// More than a fifth of the seconds of a window had the generator at 90 % CPU or its
-/// timers 50 ms late.
-fn saturated_between(points: &[TimePoint], start_us: u64, end_us: u64) -> bool {
-    let inside: Vec<&TimePoint> = points
-        .iter()
-        .filter(|p| p.t_us >= start_us && p.t_us + p.duration_us <= end_us)
-        .collect();
-    let busy = inside
-        .iter()
-        .filter(|p| p.cpu_pct >= 90.0 || p.sched_lag_us >= 50_000)
-        .count();
-    !inside.is_empty() && busy * 5 > inside.len()
-}
-
-/// Mean think time per request over the scenarios' mix, µs.
-fn think_per_request_us(plan: &Plan) -> f64 {
-    let total: f64 = plan.scenarios.iter().map(|s| s.weight.max(1) as f64).sum();
-    plan.scenarios
-        .iter()
-        .map(|s| {
-            let n = s.steps.len().max(1) as f64;
-            let think: f64 = s
-                .steps
-                .iter()
-                .map(|st| st.think_time.unwrap_or(s.think_time).mean().as_secs_f64())
-                .sum();
-            s.weight.max(1) as f64 / total.max(1.0) * think / n * 1e6
-        })
-        .sum()
-}
-
-fn options_of(spec: &CapacitySpec) -> CapacityOptions {
-    CapacityOptions {
-        slo_p95_us: spec.slo_p95.map(|d| d.as_micros() as u64),
-        max_error_rate: spec.max_error_rate,
-        planning: spec.planning.as_ref().map(|p| Planning {
-            peak_users: p.peak_users,
-            peak_rps: p.peak_rps,
-            growth_per_month: p.growth_per_month,
-            headroom: p.headroom,
-            redundancy: p.redundancy,
-            cost_per_instance_hour: p.cost_per_instance_hour,
-            instances_tested: p.instances_tested,
-            months: p.months,
-        }),
-    }
-}
-
-/// After a step test: analyse each level's steady part (histograms merged from the
-/// interval log), fit the model, plan, and write `capacity.json`, `capacity.md`,
-/// `capacity.html` and the charts into the run's folder. `None` for a run that is not a
-/// step test.
+/// After a step test: analyse it ([`capacity::analyze_step_test`] over the run's interval
+/// log), write `capacity.json`, `capacity.md`, `capacity.html` and the charts into the
+/// run's folder, and print the report. `None` for a run that is not a step test.
 pub(super) fn analyze_step_test(
     plan: &Plan,
     result: &RunResult,
     dir: &Path,
 ) -> anyhow::Result<Option<CapacityReport>> {
-    let (Some(_), Some(spec)) = (&plan.load.steps, &plan.capacity) else {
+    let Some(test) = plan.step_test() else {
         return Ok(None);
     };
-    let windows = windows(plan, result);
-    let model = if plan.load.open.is_some() {
-        LoadModel::Open
-    } else {
-        LoadModel::Closed
-    };
-    // Each level's latency from the request cells (page views are counted apart). In the
-    // open model the response time (from the intended start); in the closed model the
-    // service time, one sample per response: the USL's N = X x R and the Little's-law
-    // check need the responses' own times (a timed-out wait is not a response).
-    let suffix = match model {
-        LoadModel::Open => "",
-        LoadModel::Closed => store::SERVICE_SUFFIX,
-    };
-    let tags: std::collections::HashSet<String> = result
-        .cells
-        .iter()
-        .filter(|c| !c.is_page())
-        .map(|c| format!("{}{suffix}", c.tag))
-        .collect();
     let hlog = metrics::read_hlog(&dir.join(store::HLOG_FILE))
         .with_context(|| format!("reading the interval log of {}", dir.display()))?;
-    let entries: Vec<&metrics::store::HlogEntry> = hlog
-        .iter()
-        .filter(|e| e.tag.as_deref().is_some_and(|t| tags.contains(t)))
-        .collect();
-    let run = StepRun {
-        model,
-        points: &result.timeseries,
-        steps: &windows,
-        think_us: (model == LoadModel::Closed).then(|| think_per_request_us(plan)),
-        rules: StabilityRules::default(),
-    };
-    let hist = |_: usize, from_us: u64, to_us: u64| {
-        let mut h = Hist::new();
-        for e in &entries {
-            let start = e.start.as_micros() as u64;
-            let end = start + e.duration.as_micros() as u64;
-            // Interval-log times have millisecond resolution.
-            if start + 1_000 >= from_us && end <= to_us + 1_000 {
-                h.add(&e.hist);
-            }
-        }
-        (!h.is_empty()).then_some(h)
-    };
-    let mut r = capacity::analyze_run(&result.run.id, &run, hist, &options_of(spec));
-    if let Some(reason @ StopReason::EarlyStop { .. }) = &result.run.stop_reason {
-        r.warnings.insert(0, reason.to_string());
-    }
+    let r = capacity::analyze_step_test(&test, result, &hlog);
     report::capacity::write_all(dir, &r)
         .with_context(|| format!("writing the capacity report into {}", dir.display()))?;
     print_report(&r);
     Ok(Some(r))
 }
 
-/// The early-stop rule of a step test, checked each second: once the level under way has
-/// run 3 s of its hold, its p95 beyond `stop_at_slo_times` x the SLO or its error rate
-/// beyond `stop_at_error_rate` stops the run (the later levels would only be further past
-/// the limit).
+/// The early-stop rule of the plan's step test ([`capacity::early_stop`]), for the engine
+/// to check each second.
 pub(super) fn early_stop(plan: &Plan) -> Option<AbortCheck> {
-    let steps = plan.load.steps.clone()?;
-    let spec = plan.capacity.clone()?;
-    let rule = EarlyStop {
-        p95_factor: spec.stop_at_slo_times.unwrap_or(f64::INFINITY),
-        max_error_rate: spec.stop_at_error_rate.unwrap_or(f64::INFINITY),
-        ..EarlyStop::default()
-    };
-    if spec.stop_at_slo_times.is_none() && spec.stop_at_error_rate.is_none() {
-        return None;
-    }
-    let slo = spec.slo_p95.map(|d| d.as_micros() as u64);
-    let windows = steps.windows();
-    let unit = if plan.load.open.is_some() {
-        "/s"
-    } else {
-        " users"
-    };
-    Some(Box::new(move |so_far: &RunResult| {
-        // The open model's schedule starts with its first due iteration.
-        let offset = so_far
-            .timeseries
-            .iter()
-            .find(|p| p.scheduled > 0)
-            .map_or(0, |p| p.t_us);
-        let offset = if so_far.run.model == "open" {
-            offset
-        } else {
-            0
-        };
-        let now = so_far.run.duration_us.saturating_sub(offset);
-        let k = windows
-            .iter()
-            .position(|(a, b)| now >= a.as_micros() as u64 && now < b.as_micros() as u64)?;
-        let (a, _) = windows[k];
-        let start = offset + a.as_micros() as u64;
-        let inside: Vec<&TimePoint> = so_far
-            .timeseries
-            .iter()
-            .filter(|p| p.t_us >= start)
-            .collect();
-        if inside.len() < 3 {
-            return None;
-        }
-        let requests: u64 = inside.iter().map(|p| p.requests).sum();
-        let failed: u64 = inside.iter().map(|p| p.errors + p.check_failed).sum();
-        let weighted: f64 = inside
-            .iter()
-            .map(|p| p.p95_us as f64 * p.requests as f64)
-            .sum();
-        let p95 = if requests > 0 {
-            (weighted / requests as f64) as u64
-        } else {
-            0
-        };
-        let error_rate = if requests > 0 {
-            failed as f64 / requests as f64
-        } else {
-            0.0
-        };
-        rule.check(slo, p95, error_rate, requests)
-            .map(|why| StopReason::EarlyStop {
-                detail: format!(
-                    "at level {} of {} ({}{unit}): {why}",
-                    k + 1,
-                    windows.len(),
-                    steps.levels[k]
-                ),
-            })
-    }))
+    let test = plan.step_test()?;
+    let check = capacity::early_stop(&test)?;
+    Some(Box::new(check))
 }
 
 fn fit(a: &FitArgs) -> anyhow::Result<u8> {

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::watch;
 
 use crate::engine::Progress;
+use crate::metrics::saturation::Busy;
 use crate::metrics::{RunResult, TimePoint};
 use crate::report::SATURATION_HEADLINE;
 use crate::report::text::{
@@ -93,11 +94,6 @@ impl Live {
     }
 }
 
-/// A generator this busy in a second is flagged on the live line ...
-const LIVE_CPU_BUSY_PCT: f64 = 90.0;
-/// ... as is one whose timers fired this late.
-const LIVE_LAG_BUSY_US: u64 = 50_000;
-
 /// The last second's open-model counts (when any) and a busy generator, for the live line:
 /// ` late 12 dropped 3 GENERATOR BUSY (cpu 97%)`.
 fn live_extras(p: &TimePoint) -> String {
@@ -105,7 +101,7 @@ fn live_extras(p: &TimePoint) -> String {
     if p.late > 0 || p.dropped > 0 {
         s.push_str(&format!(" late {} dropped {}", p.late, p.dropped));
     }
-    if p.cpu_pct >= LIVE_CPU_BUSY_PCT || p.sched_lag_us >= LIVE_LAG_BUSY_US {
+    if Busy::from(p).any() {
         s.push_str(&format!(
             " GENERATOR BUSY (cpu {:.0}%, timer lag {})",
             p.cpu_pct,

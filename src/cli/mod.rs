@@ -13,7 +13,6 @@ mod console;
 mod report;
 mod run;
 mod serve;
-pub mod targets;
 mod validate;
 mod workers;
 

@@ -1,6 +1,7 @@
 //! `skein report RUN_DIR`: every report of a saved run regenerated from its folder alone
 //! (no re-run), and its targets judged again. A run whose process died is rebuilt from its
-//! interval journal and its `result.json` rewritten.
+//! interval journal and its `result.json` rewritten. A step test's `capacity.json` joins the
+//! reports; one that cannot be read stops the command (exit 2) rather than vanish.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,9 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Invalid, exit};
+use crate::capacity::{self, CapacityReport};
 use crate::metrics::{self, MetricsError, RunResult, store};
+use crate::report;
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -38,8 +41,36 @@ fn not_a_run(dir: &Path, e: MetricsError) -> Invalid {
     ))
 }
 
+/// The folder's `capacity.json`, when a step test wrote one. A file that is there but
+/// cannot be read as one is the folder's fault (exit 2, naming the file): its capacity
+/// section would otherwise vanish from the reports without a word.
+fn read_capacity(dir: &Path) -> Result<Option<CapacityReport>, Invalid> {
+    let path = dir.join(report::capacity::JSON_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Invalid(format!("cannot read {}: {e}", path.display()))),
+    };
+    let c: CapacityReport = serde_json::from_slice(&bytes).map_err(|e| {
+        Invalid(format!(
+            "cannot read {} as a capacity analysis: {e}",
+            path.display()
+        ))
+    })?;
+    if c.schema_version != capacity::SCHEMA_VERSION {
+        return Err(Invalid(format!(
+            "cannot read {}: layout version {} (this skein reads version {})",
+            path.display(),
+            c.schema_version,
+            capacity::SCHEMA_VERSION
+        )));
+    }
+    Ok(Some(c))
+}
+
 pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
     let result = read_run(&a.dir)?;
+    let capacity = read_capacity(&a.dir)?;
     // A recovered run gets its totals written back, so every later reader sees them.
     let raw = std::fs::read_to_string(a.dir.join(store::RESULT_FILE)).unwrap_or_default();
     if raw.contains("\"status\": \"running\"") {
@@ -52,23 +83,24 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
         store::read_targets(&a.dir).map_err(|e| Invalid(format!("{:#}", anyhow::Error::new(e))))?;
     // A damaged journal or interval log read for targets over a window: the folder's
     // fault (exit 2), as when it is loaded.
-    let verdict = super::run::judge_and_report(&a.dir, &result, &targets).map_err(|e| {
-        let damaged = matches!(
-            e.downcast_ref::<MetricsError>(),
-            Some(
-                MetricsError::Schema { .. }
-                    | MetricsError::Json { .. }
-                    | MetricsError::Histogram(_)
-            )
-        );
-        if !damaged {
-            return e;
-        }
-        match e.downcast::<MetricsError>() {
-            Ok(m) => not_a_run(&a.dir, m).into(),
-            Err(e) => e,
-        }
-    })?;
+    let verdict = super::run::judge_and_report(&a.dir, &result, &targets, capacity.as_ref())
+        .map_err(|e| {
+            let damaged = matches!(
+                e.downcast_ref::<MetricsError>(),
+                Some(
+                    MetricsError::Schema { .. }
+                        | MetricsError::Json { .. }
+                        | MetricsError::Histogram(_)
+                )
+            );
+            if !damaged {
+                return e;
+            }
+            match e.downcast::<MetricsError>() {
+                Ok(m) => not_a_run(&a.dir, m).into(),
+                Err(e) => e,
+            }
+        })?;
     Ok(if verdict.passed {
         exit::OK
     } else {

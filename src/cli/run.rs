@@ -162,7 +162,7 @@ pub async fn execute(
         }
     };
     let dir = engine::results_dir(&common.output, &plan)?;
-    let targets = super::targets::all(&plan.targets);
+    let targets = plan.verdict_targets();
     store::write_targets(&dir, &targets)?;
     let stop = StopHandle::new();
     let (tx, rx) = tokio::sync::watch::channel(engine::Progress::default());
@@ -196,8 +196,8 @@ pub async fn execute(
     }
     console::print_summary(&result, &dir);
     // A step test: the capacity analysis goes first, so the reports include it.
-    super::capacity::analyze_step_test(&plan, &result, &dir)?;
-    let verdict = judge_and_report(&dir, &result, &targets)?;
+    let capacity = super::capacity::analyze_step_test(&plan, &result, &dir)?;
+    let verdict = judge_and_report(&dir, &result, &targets, capacity.as_ref())?;
     // --baseline (cli/compare.rs): a regression fails the run like a failed target.
     let regressed = match baseline {
         Some(b) => {
@@ -257,7 +257,7 @@ async fn worker(
     };
     let out = common.worker_output.as_ref().unwrap_or(&common.output);
     let dir = engine::results_dir(out, &plan)?;
-    let targets = super::targets::all(&plan.targets);
+    let targets = plan.verdict_targets();
     let mut opts = RunOptions::new(dir, &base_url);
     opts.seed = common.worker_seed.unwrap_or(1);
     opts.abort = aborts(&plan, &targets);
@@ -345,12 +345,14 @@ fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortChec
     }))
 }
 
-/// Judge `result` against `targets`, write `summary.json` and every report into `dir`, print
-/// the verdict, and feed GitHub Actions when running there.
+/// Judge `result` against `targets`, write `summary.json` and every report (with a step
+/// test's `capacity` analysis) into `dir`, print the verdict, and feed GitHub Actions when
+/// running there.
 pub fn judge_and_report(
     dir: &Path,
     result: &metrics::RunResult,
     targets: &[metrics::verdict::Target],
+    capacity: Option<&crate::capacity::CapacityReport>,
 ) -> anyhow::Result<metrics::Verdict> {
     // The intervals are read only when a target needs them: a window (`after:`), or a tag
     // whose steps may be tagged in some scenarios only. They are merged into one per span
@@ -366,7 +368,7 @@ pub fn judge_and_report(
         metrics::WindowData::default()
     };
     let verdict = metrics::evaluate(result, &windows, targets);
-    report::write_all(dir, result, &verdict)
+    report::write_all(dir, result, &verdict, capacity)
         .with_context(|| format!("writing the reports into {}", dir.display()))?;
     eprint!("{}", report::text::verdict_lines(&verdict));
     if std::env::var_os("GITHUB_ACTIONS").is_some()

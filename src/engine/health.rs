@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::metrics::saturation::{Busy, CPU_BUSY_PCT, LAG_BUSY_US, Saturation};
 use crate::metrics::{GeneratorHealth, Hist};
 
 /// Name of the generator runtime's threads.
@@ -15,14 +16,6 @@ pub(super) const THREAD_NAME: &str = "skein-gen";
 
 /// The probe's sleep: its overshoot is the scheduler's lag.
 const PROBE: Duration = Duration::from_millis(5);
-
-/// A second counts as saturated at this CPU share of the generator's cores ...
-const CPU_SATURATED_PCT: f64 = 90.0;
-/// ... or when a timer fired this late ...
-const LAG_SATURATED: Duration = Duration::from_millis(50);
-/// ... or when more than this share of the second's iterations were dispatched late while
-/// a user was free (open model).
-const LATE_SHARE_SATURATED: f64 = 0.01;
 
 /// Timer lag, shared with the probe task.
 #[derive(Default)]
@@ -159,29 +152,27 @@ impl Monitor {
         self.last_at = now;
         let lag_max_us = self.probe.take_max();
         self.late_by_generator += late_by_generator;
-        let busy = cpu_pct >= CPU_SATURATED_PCT;
-        let lagging = lag_max_us >= LAG_SATURATED.as_micros() as u64;
-        let late = scheduled > 0
-            && late_by_generator as f64 > LATE_SHARE_SATURATED * scheduled as f64
-            && late_by_generator > 1;
-        self.cpu_seconds += u64::from(busy);
-        self.lag_seconds += u64::from(lagging);
-        self.late_seconds += u64::from(late);
+        let busy = Busy::of(cpu_pct, lag_max_us).with_late(scheduled, late_by_generator);
+        self.cpu_seconds += u64::from(busy.cpu);
+        self.lag_seconds += u64::from(busy.lag);
+        self.late_seconds += u64::from(busy.late);
         let p = HealthPoint {
             cpu_pct,
             lag_max_us,
-            saturated: busy || lagging || late,
+            saturated: busy.any(),
         };
         self.points.push(p);
         p
     }
 
-    /// The verdict on the whole run: saturated when at least 2 seconds, and at least 10 %
-    /// of them, were.
+    /// The verdict on the whole run ([`Saturation`]: saturated when at least 2 seconds,
+    /// and at least 10 % of them, were).
     pub fn finish(&self) -> GeneratorHealth {
-        let n = self.points.len() as u64;
-        let saturated_seconds = self.points.iter().filter(|p| p.saturated).count() as u64;
-        let saturated = saturated_seconds >= 2 && saturated_seconds * 10 >= n;
+        let Saturation {
+            seconds: n,
+            busy_seconds: saturated_seconds,
+            saturated,
+        } = Saturation::of_seconds(self.points.iter().map(|p| p.saturated));
         let (lag_p99, lag_max) = self.probe.whole_run();
         let cpu_max = self.points.iter().map(|p| p.cpu_pct).fold(0.0, f64::max);
         let cpu_mean = if n == 0 {
@@ -193,7 +184,7 @@ impl Monitor {
         if saturated {
             if self.cpu_seconds > 0 {
                 reasons.push(format!(
-                    "the generator's CPU was at {CPU_SATURATED_PCT:.0}% or more of its {} core{} for {} s",
+                    "the generator's CPU was at {CPU_BUSY_PCT:.0}% or more of its {} core{} for {} s",
                     self.cores,
                     if self.cores == 1 { "" } else { "s" },
                     self.cpu_seconds
@@ -204,7 +195,7 @@ impl Monitor {
                     "its timers fired up to {:.0} ms late ({} s with {} ms or more)",
                     lag_max as f64 / 1000.0,
                     self.lag_seconds,
-                    LAG_SATURATED.as_millis()
+                    LAG_BUSY_US / 1000
                 ));
             }
             if self.late_seconds > 0 {

@@ -278,7 +278,7 @@ async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) 
             (None, _) => Timing::Closed,
         };
         let cell = ctx.cell(scenario, Steps::Main as usize, k);
-        let think = step.think_time.unwrap_or(sc.think_time);
+        let think = sc.think_of(step);
         match run_step(ctx, cell, step, st, timing).await {
             StepEnd::Done => pause(ctx, think_duration(think, &mut st.rng)).await,
             StepEnd::NotBuilt => {
@@ -502,7 +502,7 @@ pub(super) fn co_interval_us(ctx: &RunCtx, st: &UserState, timing: Timing) -> Op
         if usual == 0 {
             return None;
         }
-        cycle += usual + micros(step.think_time.unwrap_or(sc.think_time).mean());
+        cycle += usual + micros(sc.think_of(step).mean());
     }
     Some(cycle).filter(|c| *c > 0)
 }
@@ -520,7 +520,8 @@ pub(super) fn note_wait(ctx: &RunCtx, cell: usize, timing: Timing, sent: Instant
     }
 }
 
-fn micros(d: Duration) -> u64 {
+/// A duration in whole µs, saturating.
+pub(super) fn micros(d: Duration) -> u64 {
     d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 

@@ -31,14 +31,16 @@
 //! never as a regression; when the two runs' endpoints differ, the all-requests row is shown
 //! but not gated either, since its mix of requests changed.
 //!
-//! Pure: two [`RunResult`]s in, a [`Comparison`] out. Uses nothing outside `metrics`.
+//! Pure: two [`RunResult`]s in, a [`Comparison`] out. Uses nothing outside `metrics`; the
+//! statistics (intervals, tests, the normal distribution) are in [`super::stats`].
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Hist;
 use super::result::{Latency, RunResult, RunStatus, Summary};
-use super::verdict::Target;
+pub use super::stats::{IntervalRate, IntervalUs};
+use super::stats::{effective_n, normal_cdf, quantile_ci, two_proportion_z, wilson};
 
 /// Name of the all-requests row.
 pub const OVERALL: &str = "all requests";
@@ -186,22 +188,6 @@ impl RowComparison {
     pub fn metric(&self, name: &str) -> Option<&MetricComparison> {
         self.latency.iter().find(|m| m.metric == name)
     }
-}
-
-/// A confidence interval in µs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntervalUs {
-    pub lo: u64,
-    pub hi: u64,
-}
-
-/// A confidence interval of a rate (fractions).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntervalRate {
-    pub lo: f64,
-    pub hi: f64,
 }
 
 /// One latency metric of a row.
@@ -372,11 +358,6 @@ impl<'a> SideInput<'a> {
     }
 }
 
-/// `intervals × factor`, capped at the number of samples (a factor of 0 means 1).
-pub fn effective_n(intervals: u64, samples: u64, factor: u64) -> u64 {
-    intervals.saturating_mul(factor.max(1)).min(samples)
-}
-
 fn row(
     name: &str,
     base: Option<SideInput>,
@@ -434,23 +415,6 @@ fn same_quantile(a: f64, b: f64) -> bool {
 pub fn quantile_name(q: f64) -> String {
     let pct = format!("{:.4}", q * 100.0);
     format!("p{}", pct.trim_end_matches('0').trim_end_matches('.'))
-}
-
-/// The order-statistic confidence interval of quantile `q` of `h`, for `n` independent
-/// samples: the values at ranks `floor(n·q - z·sqrt(n·q·(1-q)))` and
-/// `ceil(n·q + z·sqrt(n·q·(1-q)))`, clamped to 1..n, read as quantiles `rank / n`.
-pub fn quantile_ci(h: &Hist, q: f64, n: u64, z: f64) -> Option<IntervalUs> {
-    if h.is_empty() || n == 0 {
-        return None;
-    }
-    let nf = n as f64;
-    let half = z * (nf * q * (1.0 - q)).sqrt();
-    let r_lo = (nf * q - half).floor().clamp(1.0, nf);
-    let r_hi = (nf * q + half).ceil().clamp(1.0, nf);
-    Some(IntervalUs {
-        lo: h.quantile(r_lo / nf),
-        hi: h.quantile(r_hi / nf),
-    })
 }
 
 /// The value of quantile `q`: from the histogram, or the stored percentile when the
@@ -702,64 +666,6 @@ fn error_comparison(
     out
 }
 
-/// Pooled two-proportion z statistic of `x2 / n2` against `x1 / n1` (0 when undefined).
-pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> f64 {
-    if n1 == 0 || n2 == 0 {
-        return 0.0;
-    }
-    let (n1f, n2f) = (n1 as f64, n2 as f64);
-    let (p1, p2) = (x1 as f64 / n1f, x2 as f64 / n2f);
-    let pool = (x1 + x2) as f64 / (n1f + n2f);
-    let se = (pool * (1.0 - pool) * (1.0 / n1f + 1.0 / n2f)).sqrt();
-    if se > 0.0 { (p2 - p1) / se } else { 0.0 }
-}
-
-/// Wilson score interval of `x` successes in `n` trials.
-pub fn wilson(x: u64, n: u64, z: f64) -> Option<IntervalRate> {
-    if n == 0 {
-        return None;
-    }
-    let nf = n as f64;
-    let p = x as f64 / nf;
-    let z2 = z * z;
-    let denom = 1.0 + z2 / nf;
-    let center = (p + z2 / (2.0 * nf)) / denom;
-    let half = z * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
-    Some(IntervalRate {
-        lo: if x == 0 {
-            0.0
-        } else {
-            (center - half).max(0.0)
-        },
-        hi: if x >= n {
-            1.0
-        } else {
-            (center + half).min(1.0)
-        },
-    })
-}
-
-/// Standard normal CDF, from `erfc` (Numerical Recipes' Chebyshev fit, relative error
-/// under 1.2e-7 everywhere, so small tail probabilities stay accurate).
-pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
-
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
-
 fn verdict(
     base: &RunResult,
     cand: &RunResult,
@@ -823,119 +729,6 @@ fn verdict(
     v
 }
 
-/// How two runs were set up differently, one sentence each, for a warning before their
-/// numbers are compared: the load model, the users (closed model), the arrival rate (open
-/// model) and the planned duration. Empty when they were set up alike. (What the runs
-/// measure, and whether a generator was saturated, are said by the report.)
-pub fn setup_differences(base: &RunResult, cand: &RunResult) -> Vec<String> {
-    let mut out = Vec::new();
-    let open = |r: &RunResult| r.run.open_model.is_some() || r.run.model == "open";
-    let rate = |r: &RunResult| r.run.open_model.as_ref().map(|o| o.peak_rate);
-    let load = |r: &RunResult| match rate(r) {
-        Some(x) if open(r) => format!("open, {}", per_second(x)),
-        _ if open(r) => "open".to_string(),
-        _ => format!("closed, {} users", r.run.max_users),
-    };
-    const NOT_ALIKE: &str = "latency and throughput depend on the load, so the deltas do not \
-                             compare like for like";
-    if open(base) != open(cand) {
-        out.push(format!(
-            "the runs used different load models: the baseline {}, the candidate {}; what \
-             response time measures and the load the target saw differ, so the deltas mix the \
-             two",
-            load(base),
-            load(cand)
-        ));
-    } else if !open(base) && base.run.max_users != cand.run.max_users {
-        out.push(format!(
-            "the runs had different numbers of users: {} in the baseline, {} in the candidate; \
-             {NOT_ALIKE}",
-            base.run.max_users, cand.run.max_users
-        ));
-    } else if let (Some(b), Some(c)) = (rate(base), rate(cand))
-        && open(base)
-        && per_second(b) != per_second(c)
-    {
-        out.push(format!(
-            "the runs had different arrival rates: {} in the baseline, {} in the candidate; \
-             {NOT_ALIKE}",
-            per_second(b),
-            per_second(c)
-        ));
-    }
-    let (b, c) = (base.run.planned_duration_us, cand.run.planned_duration_us);
-    if b > 0 && c > 0 && b != c {
-        out.push(format!(
-            "the runs were planned for different durations: {} in the baseline, {} in the \
-             candidate; a longer run reaches further into the tail, so high percentiles do not \
-             compare like for like",
-            duration(b),
-            duration(c)
-        ));
-    }
-    out
-}
-
-/// When the two runs were judged by different targets (`targets.json` of each folder): the
-/// expressions only one of them had, in a sentence. `None` when they had the same ones.
-pub fn target_differences(base: &[Target], cand: &[Target]) -> Option<String> {
-    let only = |a: &[Target], b: &[Target]| -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
-        for t in a {
-            if !b.iter().any(|x| x.expression == t.expression) && !v.contains(&t.expression) {
-                v.push(t.expression.clone());
-            }
-        }
-        v
-    };
-    let list = |v: &[String]| -> String {
-        const SHOWN: usize = 3;
-        let mut s: Vec<String> = v.iter().take(SHOWN).map(|e| format!("`{e}`")).collect();
-        if v.len() > SHOWN {
-            s.push(format!("{} more", v.len() - SHOWN));
-        }
-        s.join(", ")
-    };
-    let (b, c) = (only(base, cand), only(cand, base));
-    let mut parts = Vec::new();
-    if base.is_empty() {
-        parts.push("the baseline had none".to_string());
-    } else if !b.is_empty() {
-        parts.push(format!("only the baseline had {}", list(&b)));
-    }
-    if cand.is_empty() {
-        parts.push("the candidate had none".to_string());
-    } else if !c.is_empty() {
-        parts.push(format!("only the candidate had {}", list(&c)));
-    }
-    if b.is_empty() && c.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "the runs were judged by different targets: {}; their verdicts do not compare",
-        parts.join("; ")
-    ))
-}
-
-/// `100/s`, `12.5/s`.
-fn per_second(r: f64) -> String {
-    let s = format!("{r:.1}");
-    format!("{}/s", s.strip_suffix(".0").unwrap_or(&s))
-}
-
-/// `45s`, `2m`, `1m30s`, `2.5s`.
-fn duration(us: u64) -> String {
-    if !us.is_multiple_of(1_000_000) {
-        return format!("{:.1}s", us as f64 / 1e6);
-    }
-    let s = us / 1_000_000;
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
-    }
-}
-
 /// `ms` with a precision that suits the value: `0.85 ms`, `12.3 ms`, `1520 ms`.
 fn ms(us: u64) -> String {
     let v = us as f64 / 1000.0;
@@ -991,6 +784,9 @@ fn error_line(row: &str, e: &ErrorComparison) -> String {
         e.z.unwrap_or(0.0),
     )
 }
+
+mod setup;
+pub use setup::{setup_differences, target_differences};
 
 #[cfg(test)]
 mod tests;

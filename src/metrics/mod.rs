@@ -1,6 +1,9 @@
 //! Measurements: HDR histograms in microseconds, per-thread recording, one-second
 //! intervals, run totals and the results folder.
 //!
+//! [`saturation`] is the one rule for a generator that limited the load itself; [`stats`]
+//! holds the statistics a comparison rests on.
+//!
 //! Uses nothing else in the crate. Everything a report or comparison shows is a serde type
 //! here ([`RunResult`]), so a saved `result.json` alone is enough to work from.
 
@@ -10,7 +13,9 @@ pub mod histogram;
 pub mod merge;
 pub mod recorder;
 pub mod result;
+pub mod saturation;
 pub mod server_timing;
+pub mod stats;
 pub mod store;
 pub mod verdict;
 pub mod window;
@@ -23,7 +28,7 @@ pub use result::*;
 pub use server_timing::{ServerTimingNames, ServerTimings};
 pub use store::{RunWriter, load_result, new_run_dir, read_hlog, read_journal};
 pub use verdict::{
-    RunFailure, RunFailureKind, TargetOutcome, TargetStatus, Unit, Verdict, evaluate,
+    RunFailure, RunFailureKind, TargetOutcome, TargetStatus, Unit, Verdict, evaluate, evaluate_dir,
 };
 pub use window::WindowData;
 

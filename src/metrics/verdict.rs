@@ -118,7 +118,7 @@ impl Verdict {
 }
 
 /// A target to evaluate: what the scenario's `targets:` say, in the terms of the measurements
-/// (`scenario::TargetPlan` carries the same, and `cli` converts one into the other).
+/// (`scenario::TargetPlan` holds one, with where it was written).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
@@ -339,6 +339,17 @@ impl Tally {
             self.checks_total += c.passed + c.failed;
         }
     }
+}
+
+/// The verdict of the run in `dir` against `targets`: totals from its `result.json`,
+/// windows from its interval journal and log.
+pub fn evaluate_dir(
+    dir: &std::path::Path,
+    targets: &[Target],
+) -> Result<Verdict, super::MetricsError> {
+    let result = super::load_result(dir)?;
+    let windows = WindowData::from_dir(dir)?;
+    Ok(evaluate(&result, &windows, targets))
 }
 
 /// Evaluate `targets` on a run: whole-run targets on the totals of `result.json`, windowed

@@ -549,27 +549,17 @@ fn capitalise(s: &str) -> String {
 // ---- HTML ----------------------------------------------------------------------------
 
 /// `capacity.html` with the charts already drawn (their SVG inlined; the files beside it
-/// linked). Self-contained: the run report's CSS, no script.
+/// linked), in the shared page shell.
 pub fn html(r: &CapacityReport, charts: &[Rendered]) -> String {
     let mut s = String::with_capacity(128 * 1024);
-    let title = format!("Skein capacity: {}", r.source);
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{}</style>\n</head>\n<body>\n<main>\n",
-        esc(&title),
-        super::html::CSS
-    );
-    let _ = writeln!(s, "<h1>{}</h1>", esc(&title));
+    super::page::open(&mut s, &format!("Skein capacity: {}", r.source), "");
     html_section(&mut s, r, charts, "page");
-    let _ = writeln!(
-        s,
-        "<footer>Written by {} {}; the numbers are also in <code>{JSON_FILE}</code>.</footer>",
+    let footer = format!(
+        "Written by {} {}; the numbers are also in <code>{JSON_FILE}</code>.",
         esc(&r.tool.name),
         esc(&r.tool.version)
     );
-    s.push_str("</main>\n</body>\n</html>\n");
+    super::page::close(&mut s, &footer);
     s
 }
 

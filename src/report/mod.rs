@@ -1,13 +1,17 @@
 //! Human and CI output rendered from a [`crate::metrics::RunResult`] and its
-//! [`crate::metrics::Verdict`]: pure functions, data in and bytes out; the caller picks the
-//! destination. [`write_all`] is the one place that writes them into a run folder.
+//! [`crate::metrics::Verdict`] (and a step test's [`crate::capacity::CapacityReport`], passed
+//! in: nothing here reads a results folder): pure functions, data in and bytes out; the
+//! caller picks the destination. [`write_all`] is the one place that writes them into a run
+//! folder.
 //!
 //! - [`text`]: terminal tables.
 //! - [`markdown`]: `report.md`, the GitHub step summary and `::error` annotations.
 //! - [`junit`]: `junit.xml`, one testcase per target.
 //! - [`html`]: `report.html`, one self-contained file with inline SVG charts.
 //! - [`charts`]: the charts (plotters), each as SVG and PNG.
-//! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared.
+//! - [`compare`]: `compare.md`, `compare.html` and the terminal table of two runs compared,
+//!   one file per format.
+//! - `page`: the one page shell (head, stylesheet, header, footer) of every HTML page.
 //! - [`capacity`]: `capacity.md`, `capacity.html` and the terminal tables of a capacity
 //!   analysis, and the section a run report can include.
 //! - [`facts`]: which latency a run shows, the warnings about its numbers, the load-model
@@ -28,12 +32,14 @@ pub mod facts;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+mod page;
 pub mod text;
 pub mod timing;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::capacity::CapacityReport;
 use crate::metrics::{RunResult, TargetOutcome, TargetStatus, Unit, Verdict};
 
 pub use crate::metrics::plural;
@@ -80,47 +86,41 @@ pub enum ReportError {
 
 /// Render every report of `result` and `verdict` into `dir` (created if missing):
 /// `summary.json`, `junit.xml`, `report.md`, one SVG and one PNG per chart, and
-/// `report.html`. Returns the paths written, in that order.
+/// `report.html`; a step test's capacity analysis (`capacity`) joins the Markdown and the
+/// HTML page. Returns the paths written, in that order.
 ///
 /// The CI files come first, so a chart that cannot be drawn never costs the verdict files.
 pub fn write_all(
     dir: &Path,
     result: &RunResult,
     verdict: &Verdict,
+    capacity: Option<&CapacityReport>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Folder::create(dir)?;
     let mut summary = serde_json::to_vec_pretty(verdict).map_err(ReportError::Json)?;
     summary.push(b'\n');
     out.write(SUMMARY_FILE, &summary)?;
     out.write(JUNIT_FILE, junit::render(result, verdict).as_bytes())?;
-    // A step test's capacity analysis (written before the reports) joins them.
-    let cap = read_capacity(dir);
     let mut md = markdown::render(result, verdict);
-    if let Some(c) = &cap {
+    if let Some(c) = capacity {
         md.push('\n');
-        md.push_str(&capacity::markdown_section(c, 2));
+        md.push_str(&self::capacity::markdown_section(c, 2));
     }
     out.write(MARKDOWN_FILE, md.as_bytes())?;
     let charts = charts::render_all(result, verdict)?;
     out.write_charts(&charts)?;
-    let cap_charts = match &cap {
-        Some(c) => capacity::render_charts(c)?,
+    let cap_charts = match capacity {
+        Some(c) => self::capacity::render_charts(c)?,
         None => Vec::new(),
     };
     let html = html::render_full(
         result,
         verdict,
         &charts,
-        cap.as_ref().map(|c| (c, cap_charts.as_slice())),
+        capacity.map(|c| (c, cap_charts.as_slice())),
     );
     out.write(HTML_FILE, html.as_bytes())?;
     Ok(out.written)
-}
-
-/// The folder's `capacity.json`, when a step test wrote one (and it can be read).
-pub fn read_capacity(dir: &Path) -> Option<crate::capacity::CapacityReport> {
-    let bytes = fs::read(dir.join(capacity::JSON_FILE)).ok()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 /// A report folder being written: created if missing, each path written remembered in order.

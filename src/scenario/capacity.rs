@@ -1,16 +1,15 @@
 //! The step test (`load.steps`) and the `capacity:` block: levels in stairs become the
-//! plan's stages, and the capacity block becomes a [`CapacitySpec`].
+//! plan's stages, and the capacity block becomes the capacity analysis' [`CapacitySpec`].
 
 use std::time::Duration;
 
 use super::compile::{Compiler, MAX_RUN};
 use super::node::KeyPath;
-use super::plan::{
-    CapacitySpec, LoadPlan, OpenLoad, PlanningSpec, RateStage, Slice, Stage, StepLoad,
-    TargetMetric, TargetPlan, TargetScope, TargetUnit,
-};
+use super::plan::{LoadPlan, OpenLoad, RateStage, Slice, Stage, StepLoad, TargetPlan};
 use super::raw::{RawFile, RawLoad, RawSteps, Text};
-use super::units;
+use super::units::{self, micros};
+use crate::capacity::{CapacityOptions, CapacitySpec, EarlyStop, LoadModel, Planning, StepTest};
+use crate::metrics::verdict::{Aggregate, Metric, Op, Scope, Unit};
 
 /// More levels than this is surely a typo (and a report nobody can read).
 const MAX_LEVELS: usize = 100;
@@ -72,6 +71,25 @@ pub fn parse_stairs(spec: &str, users: bool) -> Result<Vec<f64>, String> {
 }
 
 impl super::Plan {
+    /// The plan's step test as the capacity analysis takes it; `None` for a plan that is
+    /// not one.
+    pub fn step_test(&self) -> Option<StepTest> {
+        let (Some(steps), Some(spec)) = (&self.load.steps, &self.capacity) else {
+            return None;
+        };
+        Some(StepTest {
+            model: if self.load.open.is_some() {
+                LoadModel::Open
+            } else {
+                LoadModel::Closed
+            },
+            levels: steps.levels.clone(),
+            holds: steps.windows(),
+            think_per_request: self.mean_think_per_request(),
+            spec: spec.clone(),
+        })
+    }
+
     /// Make the plan a step test (`skein capacity --users/--rate`): `levels` of users
     /// (closed) or arrival rates (open), each reached over `ramp` and held for `hold`. The
     /// capacity block stays if the file has one; otherwise the defaults apply.
@@ -109,13 +127,7 @@ impl super::Plan {
             closed_steps(steps, self.load.graceful_stop)
         };
         if self.capacity.is_none() {
-            self.capacity = Some(CapacitySpec {
-                slo_p95: slo_from_targets(&self.targets),
-                max_error_rate: DEFAULT_MAX_ERROR_RATE,
-                stop_at_slo_times: Some(DEFAULT_STOP_AT_SLO_TIMES),
-                stop_at_error_rate: Some(DEFAULT_STOP_AT_ERROR_RATE),
-                planning: None,
-            });
+            self.capacity = Some(default_spec(&self.targets));
         }
     }
 }
@@ -408,13 +420,7 @@ impl Compiler<'_> {
     ) -> Option<CapacitySpec> {
         let step_test = load.is_some_and(|l| l.steps.is_some());
         let Some(c) = &raw.capacity else {
-            return step_test.then(|| CapacitySpec {
-                slo_p95: slo_from_targets(targets),
-                max_error_rate: DEFAULT_MAX_ERROR_RATE,
-                stop_at_slo_times: Some(DEFAULT_STOP_AT_SLO_TIMES),
-                stop_at_error_rate: Some(DEFAULT_STOP_AT_ERROR_RATE),
-                planning: None,
-            });
+            return step_test.then(|| default_spec(targets));
         };
         if load.is_some() && !step_test {
             self.err(
@@ -425,7 +431,7 @@ impl Compiler<'_> {
             );
         }
         let slo_p95 = match &c.slo_p95 {
-            Some(d) => self.duration(d, &path.key("slo_p95")),
+            Some(d) => self.duration(d, &path.key("slo_p95")).map(micros),
             None => slo_from_targets(targets),
         };
         let max_error_rate = match &c.max_error_rate {
@@ -458,7 +464,7 @@ impl Compiler<'_> {
             if headroom.is_some_and(|h| h >= 1.0) {
                 self.bad(&pp.key("headroom"), "a headroom below 100%", None);
             }
-            PlanningSpec {
+            Planning {
                 peak_users: p.peak_users,
                 peak_rps: p.peak_rps,
                 growth_per_month: growth.unwrap_or(0.0),
@@ -470,30 +476,62 @@ impl Compiler<'_> {
             }
         });
         Some(CapacitySpec {
-            slo_p95,
-            max_error_rate: max_error_rate?,
-            stop_at_slo_times: (stop_at_slo_times > 0.0).then_some(stop_at_slo_times),
-            stop_at_error_rate: stop_at_error_rate.filter(|v| *v > 0.0),
-            planning,
+            options: CapacityOptions {
+                slo_p95_us: slo_p95,
+                max_error_rate: max_error_rate?,
+                planning,
+            },
+            early_stop: early_stop(
+                (stop_at_slo_times > 0.0).then_some(stop_at_slo_times),
+                stop_at_error_rate.filter(|v| *v > 0.0),
+            ),
         })
     }
 }
 
-/// The bound of the tightest whole-run p95 response-time target.
-fn slo_from_targets(targets: &[TargetPlan]) -> Option<Duration> {
-    use super::plan::{Aggregate, TargetOp};
+/// The capacity block of a step test whose file has none.
+fn default_spec(targets: &[TargetPlan]) -> CapacitySpec {
+    CapacitySpec {
+        options: CapacityOptions {
+            slo_p95_us: slo_from_targets(targets),
+            max_error_rate: DEFAULT_MAX_ERROR_RATE,
+            planning: None,
+        },
+        early_stop: early_stop(
+            Some(DEFAULT_STOP_AT_SLO_TIMES),
+            Some(DEFAULT_STOP_AT_ERROR_RATE),
+        ),
+    }
+}
+
+/// The early-stop rule of `stop_at_slo_times` and `stop_at_error_rate` (a bound not given
+/// is never passed); `None` when neither is given.
+fn early_stop(slo_times: Option<f64>, error_rate: Option<f64>) -> Option<EarlyStop> {
+    if slo_times.is_none() && error_rate.is_none() {
+        return None;
+    }
+    Some(EarlyStop {
+        p95_factor: slo_times.unwrap_or(f64::INFINITY),
+        max_error_rate: error_rate.unwrap_or(f64::INFINITY),
+        ..EarlyStop::default()
+    })
+}
+
+/// The bound of the tightest whole-run p95 response-time target, µs.
+fn slo_from_targets(targets: &[TargetPlan]) -> Option<u64> {
     targets
         .iter()
+        .map(|t| &t.target)
         .filter(|t| {
-            t.metric == TargetMetric::ResponseTime
-                && t.scope == TargetScope::Overall
-                && t.unit == TargetUnit::Micros
-                && matches!(t.op, TargetOp::Lt | TargetOp::Le)
+            t.metric == Metric::ResponseTime
+                && t.scope == Scope::Overall
+                && t.unit == Unit::Us
+                && matches!(t.op, Op::Lt | Op::Le)
                 && matches!(t.aggregate, Some(Aggregate::Percentile(p)) if (p - 95.0).abs() < 1e-9)
         })
         .map(|t| t.threshold)
         .fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.min(v))))
-        .map(|us| Duration::from_micros(us.max(0.0) as u64))
+        .map(|us| us.max(0.0) as u64)
 }
 
 fn num(v: f64) -> String {

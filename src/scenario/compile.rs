@@ -12,8 +12,7 @@ use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
     EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, OpenLoad, Plan, RateStage, RouteTiming,
-    ScenarioPlan, Slice, Stage, Target, TargetMetric, TargetPlan, TargetSource, TargetUnit,
-    ThinkTime, VarDef,
+    ScenarioPlan, Slice, Stage, Target, TargetPlan, TargetSource, ThinkTime, VarDef,
 };
 use super::raw::{
     Dur, OrderedMap, Rate, RawAuthOrNone, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario,
@@ -23,12 +22,9 @@ use super::suggest;
 use super::targets::Known;
 use super::template::Template;
 use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED, RATE_EXPECTED};
+use crate::metrics::verdict::{Metric, Unit};
 
 /// Mean of a think time, seconds.
-fn think_mean(t: ThinkTime) -> f64 {
-    t.mean().as_secs_f64()
-}
-
 /// Users an arrival rate of `peak` keeps busy when every step takes `latency` seconds
 /// (Little's law over the scenarios' mix), with the arithmetic in words.
 pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> (f64, String) {
@@ -38,11 +34,7 @@ pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> 
     for s in scenarios {
         let share = s.weight.max(1) as f64 / total_weight.max(1.0);
         let steps = s.steps.len() as f64;
-        let think: f64 = s
-            .steps
-            .iter()
-            .map(|st| think_mean(st.think_time.unwrap_or(s.think_time)))
-            .sum();
+        let think = s.think_per_iteration().as_secs_f64();
         users += peak * share * (steps * latency + think);
         parts.push(format!(
             "{}{} x ({} step{} x {} + {} think time)",
@@ -1157,7 +1149,8 @@ impl Compiler<'_> {
             // else 100 ms.
             let latency = targets
                 .iter()
-                .filter(|t| t.metric == TargetMetric::ResponseTime && t.unit == TargetUnit::Micros)
+                .map(|t| &t.target)
+                .filter(|t| t.metric == Metric::ResponseTime && t.unit == Unit::Us)
                 .map(|t| t.threshold / 1e6)
                 .filter(|v| *v > 0.0)
                 .fold(f64::INFINITY, f64::min);

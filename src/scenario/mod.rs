@@ -1,8 +1,10 @@
 //! Scenario files: parse YAML or JSON with line and column for every node, validate against
 //! the published schema and the semantic rules, and compile into a typed [`Plan`].
 //!
-//! This module uses nothing else in the crate. Every problem in a file is collected and
-//! reported at once as [`Diagnostic`]s naming file, line, column, key path, what was found
+//! It uses the types of [`crate::metrics`] (a target is the verdict's
+//! [`Target`](crate::metrics::verdict::Target)) and of [`crate::capacity`] (the `capacity:`
+//! block is a [`CapacitySpec`](crate::capacity::CapacitySpec)), never their logic. Every
+//! problem in a file is collected and reported at once as [`Diagnostic`]s naming file, line, column, key path, what was found
 //! and what was expected.
 //!
 //! The stages, each in its own file:
@@ -12,9 +14,13 @@
 //!    suggestions, missing keys, wrong types), all problems at once;
 //! 3. `raw`: the sound tree deserialized into serde types that mirror the file;
 //! 4. `compile` and `step`: every semantic rule, all problems at once, then the [`Plan`].
+//!
+//! The load maths on a plan's numbers (users at an instant, arrivals due, shares of
+//! workers) is in [`load`].
 
 pub mod check;
 pub mod error;
+pub mod load;
 pub mod plan;
 pub mod template;
 

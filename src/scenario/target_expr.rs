@@ -17,9 +17,9 @@
 //! selector, the operator, the value), which the caller turns into a column. Names of steps,
 //! scenarios and tags are not checked here; that needs the plan.
 
-use super::plan::{Aggregate, TargetMetric, TargetOp, TargetScope, TargetUnit};
 use super::suggest;
 use super::units;
+use crate::metrics::verdict::{Aggregate, Metric, Op, Scope, Unit};
 
 /// The metrics an expression can name, for messages and suggestions. Any percentile `pN`
 /// with 0 < N < 100 is accepted too.
@@ -54,15 +54,15 @@ const OP_EXPECTED: &str = "one of <, <=, >, >=";
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
-    pub metric: TargetMetric,
+    pub metric: Metric,
     pub aggregate: Option<Aggregate>,
-    pub scope: TargetScope,
+    pub scope: Scope,
     /// Byte offset of the scope's name in the text, when a scope was written.
     pub scope_offset: Option<usize>,
-    pub op: TargetOp,
+    pub op: Op,
     /// In `unit`: µs, a share in [0, 1], per second, or a count.
     pub threshold: f64,
-    pub unit: TargetUnit,
+    pub unit: Unit,
 }
 
 /// What is wrong with an expression, and where (a byte offset into it).
@@ -134,7 +134,7 @@ impl<'a> Cursor<'a> {
 /// What the parentheses after the metric said.
 #[derive(Default)]
 struct Selectors {
-    scope: Option<(TargetScope, usize, usize)>,
+    scope: Option<(Scope, usize, usize)>,
     server_timing: Option<(String, usize)>,
 }
 
@@ -173,7 +173,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
     }
     let metric = match (&sel.server_timing, base) {
         (None, m) => m,
-        (Some((name, _)), TargetMetric::ResponseTime) => TargetMetric::ServerTiming(name.clone()),
+        (Some((name, _)), Metric::ResponseTime) => Metric::ServerTiming(name.clone()),
         (Some((_, at)), _) => {
             return fail(
                 *at,
@@ -183,7 +183,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
             );
         }
     };
-    if let (TargetMetric::Users, Some((_, key_at, _))) = (&metric, &sel.scope) {
+    if let (Metric::Users, Some((_, key_at, _))) = (&metric, &sel.scope) {
         return fail(
             *key_at,
             "a scope on users",
@@ -220,7 +220,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
     }
     let (scope, scope_offset) = match sel.scope {
         Some((s, _, at)) => (s, Some(at)),
-        None => (TargetScope::Overall, None),
+        None => (Scope::Overall, None),
     };
     Ok(Expr {
         metric,
@@ -234,7 +234,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
 }
 
 /// A metric word: what it measures, which aggregate, in which unit. The error is a hint.
-fn metric_of(word: &str) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit), Option<String>> {
+fn metric_of(word: &str) -> Result<(Metric, Option<Aggregate>, Unit), Option<String>> {
     if matches!(
         word.to_ascii_lowercase().as_str(),
         "service" | "service_time" | "servicetime"
@@ -246,14 +246,14 @@ fn metric_of(word: &str) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit)
     if let Some(rest) = word.strip_prefix(SERVICE_PREFIX) {
         return service_metric_of(word, rest);
     }
-    let time = |a| Ok((TargetMetric::ResponseTime, Some(a), TargetUnit::Micros));
+    let time = |a| Ok((Metric::ResponseTime, Some(a), Unit::Us));
     match word {
         "mean" => return time(Aggregate::Mean),
         "max" => return time(Aggregate::Max),
-        "error_rate" => return Ok((TargetMetric::ErrorRate, None, TargetUnit::Ratio)),
-        "checks" => return Ok((TargetMetric::Checks, None, TargetUnit::Ratio)),
-        "rps" => return Ok((TargetMetric::Rps, None, TargetUnit::PerSecond)),
-        "users" => return Ok((TargetMetric::Users, None, TargetUnit::Count)),
+        "error_rate" => return Ok((Metric::ErrorRate, None, Unit::Ratio)),
+        "checks" => return Ok((Metric::Checks, None, Unit::Ratio)),
+        "rps" => return Ok((Metric::Rps, None, Unit::PerSecond)),
+        "users" => return Ok((Metric::Users, None, Unit::Count)),
         _ => {}
     }
     if let Some(n) = word.strip_prefix('p').and_then(number) {
@@ -289,17 +289,17 @@ fn metric_of(word: &str) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit)
 fn service_metric_of(
     word: &str,
     rest: &str,
-) -> Result<(TargetMetric, Option<Aggregate>, TargetUnit), Option<String>> {
+) -> Result<(Metric, Option<Aggregate>, Unit), Option<String>> {
     let only_times = || {
         Some(format!(
             "after `{SERVICE_PREFIX}` comes mean, max or a percentile such as p95"
         ))
     };
     match metric_of(rest) {
-        Ok((TargetMetric::ResponseTime, a, unit)) => Ok((TargetMetric::ServiceTime, a, unit)),
+        Ok((Metric::ResponseTime, a, unit)) => Ok((Metric::ServiceTime, a, unit)),
         Ok(_) => Err(only_times()),
         Err(Some(hint)) => match hint.strip_prefix("write ") {
-            Some(w) if matches!(metric_of(w), Ok((TargetMetric::ResponseTime, ..))) => {
+            Some(w) if matches!(metric_of(w), Ok((Metric::ResponseTime, ..))) => {
                 Err(Some(format!("write {SERVICE_PREFIX}{w}")))
             }
             Some(_) => Err(only_times()),
@@ -352,9 +352,9 @@ fn selectors(c: &mut Cursor<'_>, sel: &mut Selectors) -> Result<(), ExprError> {
             );
         }
         let scope = match key {
-            "step" => Some(TargetScope::Step(value)),
-            "scenario" => Some(TargetScope::Scenario(value)),
-            "tag" => Some(TargetScope::Tag(value)),
+            "step" => Some(Scope::Step(value)),
+            "scenario" => Some(Scope::Scenario(value)),
+            "tag" => Some(Scope::Tag(value)),
             _ => {
                 if sel.server_timing.is_some() {
                     return fail(k_at, "a second server_timing", "one server_timing", None);
@@ -417,16 +417,16 @@ fn name(c: &mut Cursor<'_>) -> Result<(usize, String), ExprError> {
     )
 }
 
-fn operator(c: &mut Cursor<'_>) -> Result<TargetOp, ExprError> {
+fn operator(c: &mut Cursor<'_>) -> Result<Op, ExprError> {
     let r = c.rest();
     let (op, len) = if r.starts_with("<=") {
-        (TargetOp::Le, 2)
+        (Op::Le, 2)
     } else if r.starts_with(">=") {
-        (TargetOp::Ge, 2)
+        (Op::Ge, 2)
     } else if r.starts_with('<') {
-        (TargetOp::Lt, 1)
+        (Op::Lt, 1)
     } else if r.starts_with('>') {
-        (TargetOp::Gt, 1)
+        (Op::Gt, 1)
     } else {
         let hint = if r.starts_with("=<") {
             Some("write <=".to_string())
@@ -457,22 +457,22 @@ fn number(s: &str) -> Option<f64> {
         .flatten()
 }
 
-fn example(unit: TargetUnit) -> &'static str {
+fn example(unit: Unit) -> &'static str {
     match unit {
-        TargetUnit::Micros => "100ms",
-        TargetUnit::Ratio => "1%",
-        TargetUnit::PerSecond => "500/s",
-        TargetUnit::Count => "1000",
+        Unit::Us => "100ms",
+        Unit::Ratio => "1%",
+        Unit::PerSecond => "500/s",
+        Unit::Count => "1000",
     }
 }
 
 /// What a value of `unit` looks like, naming the metric.
-fn unit_expected(unit: TargetUnit, word: &str) -> String {
+fn unit_expected(unit: Unit, word: &str) -> String {
     match unit {
-        TargetUnit::Micros => format!("a time such as 100ms or 1s for {word}"),
-        TargetUnit::Ratio => format!("a percentage such as 0.1% for {word}"),
-        TargetUnit::PerSecond => format!("a rate such as 500/s for {word}"),
-        TargetUnit::Count => format!("a number of users such as 1000 for {word}"),
+        Unit::Us => format!("a time such as 100ms or 1s for {word}"),
+        Unit::Ratio => format!("a percentage such as 0.1% for {word}"),
+        Unit::PerSecond => format!("a rate such as 500/s for {word}"),
+        Unit::Count => format!("a number of users such as 1000 for {word}"),
     }
 }
 
@@ -492,7 +492,7 @@ fn written_unit(value: &str) -> Option<&'static str> {
 type BoundError = (String, String, Option<String>);
 
 /// The threshold `value` in `unit`: µs, a share, per second, or a count.
-fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
+fn bound(unit: Unit, word: &str, value: &str) -> Result<f64, BoundError> {
     let found = format!("{value:?}");
     let expected = unit_expected(unit, word);
     if value.starts_with('-') {
@@ -500,18 +500,18 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
     }
     let wrong = |what: &str| {
         let hint = match unit {
-            TargetUnit::Micros if word.starts_with(SERVICE_PREFIX) => {
+            Unit::Us if word.starts_with(SERVICE_PREFIX) => {
                 format!("{word} is a service time, not {what}")
             }
-            TargetUnit::Micros => format!("{word} is a response time, not {what}"),
-            TargetUnit::Ratio => format!("{word} is a share of requests, not {what}"),
-            TargetUnit::PerSecond => format!("{word} counts requests per second, not {what}"),
-            TargetUnit::Count => format!("{word} counts users, not {what}"),
+            Unit::Us => format!("{word} is a response time, not {what}"),
+            Unit::Ratio => format!("{word} is a share of requests, not {what}"),
+            Unit::PerSecond => format!("{word} counts requests per second, not {what}"),
+            Unit::Count => format!("{word} counts users, not {what}"),
         };
         (found.clone(), expected.clone(), Some(hint))
     };
     match unit {
-        TargetUnit::Micros => match units::parse_duration(value) {
+        Unit::Us => match units::parse_duration(value) {
             Ok(d) => Ok(d.as_nanos() as f64 / 1000.0),
             // k6's `p(95)<200` is in milliseconds, as nearly every latency limit is.
             Err(_) if units::is_bare_number(value) => {
@@ -522,7 +522,7 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
                 None => Err((found, expected, Some(hint))),
             },
         },
-        TargetUnit::Ratio => {
+        Unit::Ratio => {
             if let Some(n) = value.strip_suffix('%') {
                 return match number(n.trim_end()) {
                     Some(n) => Ok(n / 100.0),
@@ -538,7 +538,7 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
                 None => Err((found, expected, None)),
             }
         }
-        TargetUnit::PerSecond => {
+        Unit::PerSecond => {
             if let Some((n, per)) = value.split_once('/') {
                 let scale = match per.trim() {
                     "s" | "sec" => 1.0,
@@ -561,7 +561,7 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
                 None => Err((found, expected, None)),
             }
         }
-        TargetUnit::Count => match number(value) {
+        Unit::Count => match number(value) {
             Some(n) if n.fract() == 0.0 => Ok(n),
             Some(_) => Err((found, "a whole number of users".into(), None)),
             None => match written_unit(value) {
@@ -573,27 +573,15 @@ fn bound(unit: TargetUnit, word: &str, value: &str) -> Result<f64, BoundError> {
 }
 
 /// Why no run could meet `op threshold`, if none could.
-fn impossible(
-    unit: TargetUnit,
-    op: TargetOp,
-    threshold: f64,
-    word: &str,
-    value: &str,
-) -> Option<String> {
+fn impossible(unit: Unit, op: Op, threshold: f64, word: &str, value: &str) -> Option<String> {
     if !threshold.is_finite() {
         return Some(format!("{value} is not a finite number"));
     }
     match (unit, op) {
-        (TargetUnit::Ratio, _) if threshold > 1.0 => {
-            Some(format!("{word} is a share from 0% to 100%"))
-        }
-        (_, TargetOp::Lt) if threshold == 0.0 => Some(format!("{word} is never below {value}")),
-        (TargetUnit::Micros, TargetOp::Le) if threshold == 0.0 => {
-            Some(format!("{word} is a time, always above 0"))
-        }
-        (TargetUnit::Ratio, TargetOp::Gt) if threshold == 1.0 => {
-            Some(format!("{word} is never above 100%"))
-        }
+        (Unit::Ratio, _) if threshold > 1.0 => Some(format!("{word} is a share from 0% to 100%")),
+        (_, Op::Lt) if threshold == 0.0 => Some(format!("{word} is never below {value}")),
+        (Unit::Us, Op::Le) if threshold == 0.0 => Some(format!("{word} is a time, always above 0")),
+        (Unit::Ratio, Op::Gt) if threshold == 1.0 => Some(format!("{word} is never above 100%")),
         _ => None,
     }
 }
@@ -620,12 +608,9 @@ mod tests {
             (x.metric, x.aggregate, x.unit, x.threshold)
         };
         use Aggregate::*;
-        use TargetMetric::*;
-        use TargetUnit::*;
-        assert_eq!(
-            t("mean < 80ms"),
-            (ResponseTime, Some(Mean), Micros, 80_000.0)
-        );
+        use Metric::*;
+        use Unit::*;
+        assert_eq!(t("mean < 80ms"), (ResponseTime, Some(Mean), Us, 80_000.0));
         for (w, p) in [
             ("p50", 50.0),
             ("p75", 75.0),
@@ -637,10 +622,10 @@ mod tests {
         ] {
             assert_eq!(
                 t(&format!("{w} < 1s")),
-                (ResponseTime, Some(Percentile(p)), Micros, 1e6)
+                (ResponseTime, Some(Percentile(p)), Us, 1e6)
             );
         }
-        assert_eq!(t("max <= 2s"), (ResponseTime, Some(Max), Micros, 2e6));
+        assert_eq!(t("max <= 2s"), (ResponseTime, Some(Max), Us, 2e6));
         assert_eq!(t("error_rate < 0.1%"), (ErrorRate, None, Ratio, 0.001));
         assert_eq!(t("checks >= 99.5%"), (Checks, None, Ratio, 0.995));
         assert_eq!(t("rps > 500/s"), (Rps, None, PerSecond, 500.0));
@@ -655,26 +640,21 @@ mod tests {
             (x.metric, x.aggregate, x.unit, x.threshold)
         };
         use Aggregate::*;
-        use TargetMetric::*;
+        use Metric::*;
         assert_eq!(
             t("service_p95 < 50ms"),
-            (
-                ServiceTime,
-                Some(Percentile(95.0)),
-                TargetUnit::Micros,
-                50_000.0
-            )
+            (ServiceTime, Some(Percentile(95.0)), Unit::Us, 50_000.0)
         );
         assert_eq!(
             t("service_p99.9 <= 1s"),
-            (ServiceTime, Some(Percentile(99.9)), TargetUnit::Micros, 1e6)
+            (ServiceTime, Some(Percentile(99.9)), Unit::Us, 1e6)
         );
         assert_eq!(t("service_mean < 1ms").1, Some(Mean));
         assert_eq!(t("service_max < 2s").1, Some(Max));
         let x = ok(r#"service_p95(step="GET /") < 20ms"#);
         assert_eq!(
             (x.metric, x.scope),
-            (ServiceTime, TargetScope::Step("GET /".into()))
+            (ServiceTime, Scope::Step("GET /".into()))
         );
         // The plain words stay the response time.
         assert_eq!(ok("p95 < 1s").metric, ResponseTime);
@@ -735,10 +715,10 @@ mod tests {
 
     #[test]
     fn every_operator_with_or_without_spaces() {
-        assert_eq!(ok("p95 < 1s").op, TargetOp::Lt);
-        assert_eq!(ok("p95<=1s").op, TargetOp::Le);
-        assert_eq!(ok("  rps >  1/s ").op, TargetOp::Gt);
-        assert_eq!(ok("users>=5").op, TargetOp::Ge);
+        assert_eq!(ok("p95 < 1s").op, Op::Lt);
+        assert_eq!(ok("p95<=1s").op, Op::Le);
+        assert_eq!(ok("  rps >  1/s ").op, Op::Gt);
+        assert_eq!(ok("users>=5").op, Op::Ge);
         let e = err("p95 == 1s");
         assert_eq!((e.offset, e.expected.as_str()), (4, OP_EXPECTED));
         assert!(e.hint.unwrap().contains("bound"));
@@ -750,32 +730,26 @@ mod tests {
     #[test]
     fn scopes_name_a_step_a_scenario_or_a_tag() {
         let x = ok(r#"p99(step="GET /api/products/ID") < 250ms"#);
-        assert_eq!(x.scope, TargetScope::Step("GET /api/products/ID".into()));
+        assert_eq!(x.scope, Scope::Step("GET /api/products/ID".into()));
         assert_eq!(x.scope_offset, Some(10));
         assert_eq!(
             ok(r#"mean(scenario="browse") < 80ms"#).scope,
-            TargetScope::Scenario("browse".into())
+            Scope::Scenario("browse".into())
         );
         assert_eq!(
             ok("p95( tag = 'api' ) < 100ms").scope,
-            TargetScope::Tag("api".into())
+            Scope::Tag("api".into())
         );
-        assert_eq!(
-            ok("p95(tag=api) < 100ms").scope,
-            TargetScope::Tag("api".into())
-        );
+        assert_eq!(ok("p95(tag=api) < 100ms").scope, Scope::Tag("api".into()));
         assert_eq!(
             ok(r#"error_rate(step="say \"hi\"") < 1%"#).scope,
-            TargetScope::Step("say \"hi\"".into())
+            Scope::Step("say \"hi\"".into())
         );
-        assert_eq!(ok("p95 < 1s").scope, TargetScope::Overall);
+        assert_eq!(ok("p95 < 1s").scope, Scope::Overall);
         let x = ok(r#"mean(tag="api", server_timing="db") < 50ms"#);
         assert_eq!(
             (x.metric, x.scope),
-            (
-                TargetMetric::ServerTiming("db".into()),
-                TargetScope::Tag("api".into())
-            )
+            (Metric::ServerTiming("db".into()), Scope::Tag("api".into()))
         );
     }
 

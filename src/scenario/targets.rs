@@ -11,13 +11,15 @@ use std::path::Path;
 use super::compile::{Compiler, step_lists};
 use super::error::{Diagnostic, ScenarioError};
 use super::node::{self, KeyPath};
-use super::plan::{Plan, SourcePos, TargetPlan, TargetScope, TargetSource};
+use super::plan::{Plan, SourcePos, TargetPlan, TargetSource};
 use super::raw::{
     self, RawFile, RawKpiSelector, RawPreset, RawStep, RawTargetsFile, RawThreshold,
     RawThresholdOptions,
 };
 use super::target_expr::{self, Expr};
+use super::units::micros;
 use super::{invalid, shape, suggest};
+use crate::metrics::verdict::{Scope, Target};
 
 /// Names accepted by `preset:`.
 pub const PRESETS: &[&str] = &["phase9"];
@@ -246,17 +248,17 @@ pub(super) fn raw_step_name(s: &RawStep) -> Option<String> {
 /// lacks.
 fn scope_problem(t: &TargetPlan, known: &Known) -> Option<Diagnostic> {
     let at = t.scope_at.as_ref()?;
-    let (what, name, list, expected) = match &t.scope {
-        TargetScope::Overall => return None,
-        TargetScope::Step(n) if known.complete => (
+    let (what, name, list, expected) = match &t.target.scope {
+        Scope::Overall => return None,
+        Scope::Step(n) if known.complete => (
             "step",
             n,
             &known.steps,
             "the name of a step of the scenario (`name:`, or `METHOD path`)",
         ),
-        TargetScope::Step(_) => return None,
-        TargetScope::Scenario(n) => ("scenario", n, &known.scenarios, "the name of a scenario"),
-        TargetScope::Tag(n) => (
+        Scope::Step(_) => return None,
+        Scope::Scenario(n) => ("scenario", n, &known.scenarios, "the name of a scenario"),
+        Scope::Tag(n) => (
             "tag",
             n,
             &known.tags,
@@ -374,9 +376,9 @@ impl Compiler<'_> {
             );
         }
         let mut t = t?;
-        t.after = after;
-        t.abort_on_fail = abort_on_fail;
-        t.grace = grace;
+        t.target.after_us = after.map(micros);
+        t.target.abort_on_fail = abort_on_fail;
+        t.target.grace_us = grace.map(micros);
         Some(t)
     }
 
@@ -426,9 +428,9 @@ impl Compiler<'_> {
                 continue;
             };
             let mut t = plan_of(&text, x, source, scope_at);
-            t.after = after;
-            t.baseline = Some(kpi.baseline);
-            t.improvement_goal_pct = kpi.improvement_goal_pct;
+            t.target.after_us = after.map(micros);
+            t.target.baseline = Some(kpi.baseline);
+            t.target.improvement_goal_pct = kpi.improvement_goal_pct;
             out.push(t);
         }
         out
@@ -512,19 +514,22 @@ impl Compiler<'_> {
 /// A parsed expression as a plan entry with no options.
 fn plan_of(text: &str, x: Expr, source: TargetSource, scope_at: Option<SourcePos>) -> TargetPlan {
     TargetPlan {
-        expression: text.to_string(),
-        metric: x.metric,
-        aggregate: x.aggregate,
-        scope: x.scope,
-        after: None,
-        op: x.op,
-        threshold: x.threshold,
-        unit: x.unit,
-        abort_on_fail: false,
-        grace: None,
+        target: Target {
+            expression: text.to_string(),
+            source: source.label(),
+            metric: x.metric,
+            aggregate: x.aggregate,
+            scope: x.scope,
+            after_us: None,
+            op: x.op,
+            threshold: x.threshold,
+            unit: x.unit,
+            abort_on_fail: false,
+            grace_us: None,
+            baseline: None,
+            improvement_goal_pct: None,
+        },
         source,
-        baseline: None,
-        improvement_goal_pct: None,
         scope_at,
     }
 }

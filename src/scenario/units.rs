@@ -8,6 +8,11 @@ use std::time::Duration;
 /// What a duration looks like, for messages.
 pub const DURATION_EXPECTED: &str = "a duration such as 250ms, 30s or 1m30s";
 
+/// A duration in whole µs, saturating (what targets and capacity inputs store).
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Parse `500us`, `250ms`, `1s`, `1.5s`, `1m30s`, `2h`: numbers each followed by a unit
 /// (`us`/`µs`, `ms`, `s`, `m`, `h`), no spaces. The error is a hint.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -31,7 +31,9 @@ use crate::scenario::{PageAssets, PagePlan, StepPlan};
 
 use super::RunCtx;
 use super::http::Document;
-use super::user::{NotSent, StepEnd, Timing, UserState, co_interval_us, note_wait, send_step};
+use super::user::{
+    NotSent, StepEnd, Timing, UserState, co_interval_us, micros, note_wait, send_step,
+};
 use assets::{AssetDone, AssetReq, fetch_all, find_assets, is_html};
 use cache::Lookup;
 
@@ -222,10 +224,6 @@ fn ask_cache(page: &PagePlan, st: &UserState, urls: Vec<Url>) -> Vec<AssetReq> {
         reqs.push(AssetReq { url, conditional });
     }
     reqs
-}
-
-fn micros(d: Duration) -> u64 {
-    d.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 /// One asset request's sample: response time = service time (the page carries the wait).

@@ -369,14 +369,7 @@ fn added_and_removed_endpoints_are_never_regressions() {
 
 #[test]
 fn error_rate_uses_a_two_proportion_z_test() {
-    // Hand computed: pooled p = 0.01, se = sqrt(0.01 * 0.99 * 2 / 10000) = 0.0014071.
-    let z = two_proportion_z(50, 10_000, 150, 10_000);
-    assert!((z - 7.1067).abs() < 1e-3, "{z}");
-    assert_eq!(two_proportion_z(0, 100, 0, 100), 0.0);
-    assert!((normal_cdf(1.96) - 0.975).abs() < 1e-4);
-    assert!((normal_cdf(-2.326) - 0.01).abs() < 1e-4);
-    assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
-
+    // The statistic itself is checked by hand in `stats`.
     let lat = lognormal(9_950, 20.0, 0.5);
     let with = |failed: u64, n: usize| {
         let samples = lat[..n].to_vec();
@@ -428,31 +421,10 @@ fn error_rate_uses_a_two_proportion_z_test() {
     let (e, v) = errors(&with(150, 9_850), &with(50, 9_950));
     assert_eq!(e.call, Call::Improvement);
     assert!(!v.regressed);
-    // Wilson intervals contain the rate.
-    let w = wilson(50, 10_000, 1.96).unwrap();
-    assert!(
-        w.lo < 0.005 && 0.005 < w.hi && w.lo > 0.003 && w.hi < 0.007,
-        "{w:?}"
-    );
 }
 
 #[test]
-fn order_statistic_interval_follows_the_notes() {
-    let mut h = Hist::new();
-    for v in 1..=1000u64 {
-        h.record(v * 1000);
-    }
-    // n = 100, p = 0.95: ranks floor(95 - 4.27) = 90 and ceil(95 + 4.27) = 100.
-    let ci = quantile_ci(&h, 0.95, 100, 1.96).unwrap();
-    let near = |a: u64, b: u64| (a as f64 - b as f64).abs() / b as f64 <= 0.001;
-    assert!(near(ci.lo, 900_000), "{ci:?}");
-    assert!(near(ci.hi, 1_000_000), "{ci:?}");
-    // More samples, narrower interval around the p95.
-    let wide = quantile_ci(&h, 0.95, 1000, 1.96).unwrap();
-    assert!(wide.lo > ci.lo && wide.hi < ci.hi && wide.lo < 950_000 && wide.hi > 950_000);
-    assert!(quantile_ci(&Hist::new(), 0.95, 100, 1.96).is_none());
-    assert_eq!(effective_n(60, 10_000, 10), 600);
-    assert_eq!(effective_n(60, 20, 10), 20);
+fn quantiles_are_named_as_written() {
     assert_eq!(quantile_name(0.95), "p95");
     assert_eq!(quantile_name(0.999), "p99.9");
     assert_eq!(quantile_name(0.5), "p50");

@@ -1,11 +1,10 @@
 //! `targets:` and `tags:` through the whole pipeline: text in, plan or diagnostics out.
 
 use std::path::Path;
-use std::time::Duration;
 
 use super::super::{Diagnostic, ScenarioError, parse_with_env};
 use super::*;
-use crate::scenario::{Aggregate, TargetMetric, TargetOp, TargetUnit};
+use crate::metrics::verdict::{Aggregate, Metric, Op, Unit};
 
 const HEAD: &str = "\
 target: http://localhost:8080
@@ -98,37 +97,50 @@ fn the_issue_example_compiles() {
     );
     assert_eq!(p.targets.len(), 8 + 5);
     let t = &p.targets[1];
-    assert_eq!(t.expression, r#"p99(step="GET /api/products/ID") < 250ms"#);
     assert_eq!(
-        (&t.metric, t.aggregate, &t.scope, t.op, t.threshold, t.unit),
+        t.target.expression,
+        r#"p99(step="GET /api/products/ID") < 250ms"#
+    );
+    assert_eq!(
         (
-            &TargetMetric::ResponseTime,
+            &t.target.metric,
+            t.target.aggregate,
+            &t.target.scope,
+            t.target.op,
+            t.target.threshold,
+            t.target.unit
+        ),
+        (
+            &Metric::ResponseTime,
             Some(Aggregate::Percentile(99.0)),
-            &TargetScope::Step("GET /api/products/ID".into()),
-            TargetOp::Lt,
+            &Scope::Step("GET /api/products/ID".into()),
+            Op::Lt,
             250_000.0,
-            TargetUnit::Micros
+            Unit::Us
         )
     );
     assert_eq!(t.source, TargetSource::Scenario);
     let at = t.scope_at.as_ref().unwrap();
     assert_eq!((at.line, at.column), (FIRST + 1, 15));
-    assert_eq!(p.targets[2].scope, TargetScope::Scenario("browse".into()));
-    assert_eq!(p.targets[3].scope, TargetScope::Tag("api".into()));
-    assert_eq!(p.targets[4].threshold, 0.001);
+    assert_eq!(p.targets[2].target.scope, Scope::Scenario("browse".into()));
+    assert_eq!(p.targets[3].target.scope, Scope::Tag("api".into()));
+    assert_eq!(p.targets[4].target.threshold, 0.001);
     assert_eq!(
-        (p.targets[5].metric.clone(), p.targets[5].threshold),
-        (TargetMetric::Users, 1000.0)
+        (
+            p.targets[5].target.metric.clone(),
+            p.targets[5].target.threshold
+        ),
+        (Metric::Users, 1000.0)
     );
     let w = &p.targets[6];
     assert_eq!(
-        (w.after, w.abort_on_fail, w.grace),
-        (Some(Duration::from_secs(30)), false, None)
+        (w.target.after_us, w.target.abort_on_fail, w.target.grace_us),
+        (Some(30_000_000), false, None)
     );
     let a = &p.targets[7];
     assert_eq!(
-        (a.after, a.abort_on_fail, a.grace),
-        (None, true, Some(Duration::from_secs(10)))
+        (a.target.after_us, a.target.abort_on_fail, a.target.grace_us),
+        (None, true, Some(10_000_000))
     );
     assert!(matches!(p.targets[8].source, TargetSource::Preset { .. }));
 }
@@ -147,9 +159,9 @@ fn the_phase9_preset_spells_out_its_kpis() {
             assert_eq!(t.scope_at, None);
             (
                 kpi.as_str(),
-                t.expression.as_str(),
-                t.baseline,
-                t.improvement_goal_pct,
+                t.target.expression.as_str(),
+                t.target.baseline,
+                t.target.improvement_goal_pct,
             )
         })
         .collect();
@@ -178,8 +190,11 @@ fn the_phase9_preset_spells_out_its_kpis() {
             ("availability", "error_rate <= 0.1%", Some(0.05), None),
         ]
     );
-    assert_eq!(p.targets[2].metric, TargetMetric::ServerTiming("db".into()));
-    assert_eq!(p.targets[4].threshold, 0.001);
+    assert_eq!(
+        p.targets[2].target.metric,
+        Metric::ServerTiming("db".into())
+    );
+    assert_eq!(p.targets[4].target.threshold, 0.001);
 }
 
 #[test]
@@ -198,7 +213,11 @@ fn the_preset_mapping_is_overridable_and_checked() {
         "  - preset: {name: phase9, api: {step: GET /api/products/ID}, page: {scenario: browse}, \
          database: {tag: api, server_timing: sql}, after: 30s}\n",
     );
-    let exprs: Vec<&str> = p.targets.iter().map(|t| t.expression.as_str()).collect();
+    let exprs: Vec<&str> = p
+        .targets
+        .iter()
+        .map(|t| t.target.expression.as_str())
+        .collect();
     assert_eq!(
         exprs[..3],
         [
@@ -211,7 +230,7 @@ fn the_preset_mapping_is_overridable_and_checked() {
     assert!(
         p.targets
             .iter()
-            .all(|t| t.after == Some(Duration::from_secs(30)))
+            .all(|t| t.target.after_us == Some(30_000_000))
     );
     let d = one("  - preset: {name: phase9, api: {tag: apii}}\n");
     assert_eq!((d.line, d.column), (FIRST, 39));
@@ -258,21 +277,26 @@ fn service_time_targets_compile_with_their_scopes_checked() {
         plan("  - service_p95 < 50ms\n  - {expr: 'service_mean(tag=api) < 20ms', after: 10s}\n");
     let t = &p.targets[0];
     assert_eq!(
-        (&t.metric, t.aggregate, t.threshold, t.unit),
         (
-            &TargetMetric::ServiceTime,
+            &t.target.metric,
+            t.target.aggregate,
+            t.target.threshold,
+            t.target.unit
+        ),
+        (
+            &Metric::ServiceTime,
             Some(Aggregate::Percentile(95.0)),
             50_000.0,
-            TargetUnit::Micros
+            Unit::Us
         )
     );
     let t = &p.targets[1];
     assert_eq!(
-        (&t.metric, &t.scope, t.after),
+        (&t.target.metric, &t.target.scope, t.target.after_us),
         (
-            &TargetMetric::ServiceTime,
-            &TargetScope::Tag("api".into()),
-            Some(Duration::from_secs(10))
+            &Metric::ServiceTime,
+            &Scope::Tag("api".into()),
+            Some(10_000_000)
         )
     );
     let d = one("  - service_p95(step=\"GET /nope\") < 1s\n");
@@ -338,7 +362,7 @@ fn a_targets_file_loads_alone_and_is_checked_against_a_plan() {
     assert_eq!(p.targets.len(), 1);
     p.add_targets(
         ts.into_iter()
-            .filter(|t| t.expression != "p95(step=\"nope\") < 1s")
+            .filter(|t| t.target.expression != "p95(step=\"nope\") < 1s")
             .collect(),
     )
     .unwrap();
@@ -360,5 +384,66 @@ fn a_bad_targets_file_gets_the_same_diagnostics() {
         d[0].to_string().contains("did you mean \"targets\"?"),
         "{}",
         d[0]
+    );
+}
+
+#[test]
+fn verdict_targets_carry_every_field() {
+    use crate::metrics::verdict::{Scope, Target};
+    let text = "\
+target: http://localhost:1
+scenarios: [{name: a, steps: [{get: /, tags: [api]}]}]
+load: {users: 1, duration: 1m}
+targets:
+  - {expr: 'p99.9(tag=\"api\") <= 250ms', after: 30s, abort_on_fail: true, grace: 10s}
+  - preset: phase9
+  - 'service_p95(step=\"GET /\") < 40ms'
+";
+    let plan = crate::scenario::parse_str(text, Path::new("t.yaml")).unwrap();
+    let ts = plan.verdict_targets();
+    assert_eq!(
+        ts[0],
+        Target {
+            expression: "p99.9(tag=\"api\") <= 250ms".into(),
+            source: "scenario".into(),
+            metric: Metric::ResponseTime,
+            aggregate: Some(Aggregate::Percentile(99.9)),
+            scope: Scope::Tag("api".into()),
+            after_us: Some(30_000_000),
+            op: Op::Le,
+            threshold: 250_000.0,
+            unit: Unit::Us,
+            abort_on_fail: true,
+            grace_us: Some(10_000_000),
+            baseline: None,
+            improvement_goal_pct: None,
+        }
+    );
+    assert_eq!(ts[1].source, "preset phase9: API response time");
+    assert_eq!(ts[1].baseline, Some(250_000.0));
+    assert_eq!(ts[3].metric, Metric::ServerTiming("db".into()));
+    assert_eq!(
+        (ts[4].metric.clone(), ts[4].unit),
+        (Metric::Users, Unit::Count)
+    );
+    assert_eq!(ts[5].unit, Unit::Ratio);
+    assert_eq!(
+        (
+            ts[6].metric.clone(),
+            ts[6].aggregate,
+            ts[6].scope.clone(),
+            ts[6].threshold
+        ),
+        (
+            Metric::ServiceTime,
+            Some(Aggregate::Percentile(95.0)),
+            Scope::Step("GET /".into()),
+            40_000.0
+        )
+    );
+    assert_eq!(ts[6].metric_name(), "service_time.p95");
+    assert_eq!(
+        TargetSource::File("shared.yaml".into()).label(),
+        "targets file shared.yaml"
     );
 }

@@ -1,0 +1,195 @@
+//! A step test from what its run recorded: each level's hold placed in the run's time, the
+//! run's seconds and interval histograms cut to those windows and analysed
+//! ([`analyze_step_test`]), and the rule that stops a test early once a level is far past
+//! its limits ([`early_stop`]).
+//!
+//! The test as planned is a [`StepTest`], in this module's own terms (levels, hold
+//! windows, think time, the `capacity:` block): the scenario's plan describes itself as one,
+//! so this module reads the plan's numbers without knowing the scenario.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::{
+    CapacityReport, CapacitySpec, LoadModel, StabilityRules, StepRun, StepWindow, analyze_run,
+};
+use crate::metrics::store::{HlogEntry, SERVICE_SUFFIX};
+use crate::metrics::{Hist, RunResult, StopReason, TimePoint, saturation};
+
+/// A step test as planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTest {
+    pub model: LoadModel,
+    /// Users (closed model) or arrival rates per second (open model), in the order run.
+    pub levels: Vec<f64>,
+    /// Start and end of each level's hold, from the start of the load (the ramps excluded).
+    pub holds: Vec<(Duration, Duration)>,
+    /// Mean think time per request over the scenarios' mix (Little's law, closed model).
+    pub think_per_request: Duration,
+    pub spec: CapacitySpec,
+}
+
+/// The step windows of a step test as it ran: each level's hold, in the run's time (the
+/// open model's schedule starts once its users are set up), without the levels the run
+/// never reached; a window whose seconds had the generator saturated
+/// ([`saturation::saturated`]) says so.
+pub fn windows(test: &StepTest, result: &RunResult) -> Vec<StepWindow> {
+    let offset = result
+        .run
+        .open_model
+        .as_ref()
+        .map_or(0, |o| o.schedule_offset_us);
+    let measured = result.run.duration_us;
+    test.holds
+        .iter()
+        .zip(&test.levels)
+        .map(|((a, b), &level)| {
+            let start_us = offset + a.as_micros() as u64;
+            let end_us = (offset + b.as_micros() as u64).min(measured);
+            let inside: Vec<TimePoint> = result
+                .timeseries
+                .iter()
+                .filter(|p| p.t_us >= start_us && p.t_us + p.duration_us <= end_us)
+                .cloned()
+                .collect();
+            StepWindow {
+                load: level,
+                start_us,
+                end_us,
+                offered_rate: (test.model == LoadModel::Open).then_some(level),
+                generator_saturated: saturation::saturated(&inside).saturated,
+            }
+        })
+        .filter(|w| w.end_us > w.start_us + 1_000_000)
+        .collect()
+}
+
+/// Analyse each level's steady part (histograms merged from the run's interval log
+/// `hlog`), fit the model and plan. A test that stopped early says why first.
+pub fn analyze_step_test(
+    test: &StepTest,
+    result: &RunResult,
+    hlog: &[HlogEntry],
+) -> CapacityReport {
+    let windows = windows(test, result);
+    // Each level's latency from the request cells (page views are counted apart). In the
+    // open model the response time (from the intended start); in the closed model the
+    // service time, one sample per response: the USL's N = X x R and the Little's-law
+    // check need the responses' own times (a timed-out wait is not a response).
+    let suffix = match test.model {
+        LoadModel::Open => "",
+        LoadModel::Closed => SERVICE_SUFFIX,
+    };
+    let tags: HashSet<String> = result
+        .cells
+        .iter()
+        .filter(|c| !c.is_page())
+        .map(|c| format!("{}{suffix}", c.tag))
+        .collect();
+    let entries: Vec<&HlogEntry> = hlog
+        .iter()
+        .filter(|e| e.tag.as_deref().is_some_and(|t| tags.contains(t)))
+        .collect();
+    let run = StepRun {
+        model: test.model,
+        points: &result.timeseries,
+        steps: &windows,
+        think_us: (test.model == LoadModel::Closed)
+            .then_some(test.think_per_request.as_secs_f64() * 1e6),
+        rules: StabilityRules::default(),
+    };
+    let hist = |_: usize, from_us: u64, to_us: u64| {
+        let mut h = Hist::new();
+        for e in &entries {
+            let start = e.start.as_micros() as u64;
+            let end = start + e.duration.as_micros() as u64;
+            // Interval-log times have millisecond resolution.
+            if start + 1_000 >= from_us && end <= to_us + 1_000 {
+                h.add(&e.hist);
+            }
+        }
+        (!h.is_empty()).then_some(h)
+    };
+    let mut r = analyze_run(&result.run.id, &run, hist, &test.spec.options);
+    if let Some(reason @ StopReason::EarlyStop { .. }) = &result.run.stop_reason {
+        r.warnings.insert(0, reason.to_string());
+    }
+    r
+}
+
+/// The early-stop rule of a step test, checked each second on the run so far: once the
+/// level under way has run 3 s of its hold, its p95 beyond the spec's factor x the SLO or
+/// its error rate beyond the spec's bound stops the run (the later levels would only be
+/// further past the limit), with [`StopReason::EarlyStop`]. `None` when the spec
+/// never stops early.
+pub fn early_stop(
+    test: &StepTest,
+) -> Option<impl FnMut(&RunResult) -> Option<StopReason> + Send + use<>> {
+    let rule = test.spec.early_stop?;
+    let slo = test.spec.options.slo_p95_us;
+    let holds = test.holds.clone();
+    let levels = test.levels.clone();
+    let unit = match test.model {
+        LoadModel::Open => "/s",
+        LoadModel::Closed => " users",
+    };
+    Some(move |so_far: &RunResult| {
+        let (k, inside) = level_under_way(so_far, &holds)?;
+        if inside.len() < 3 {
+            return None;
+        }
+        let requests: u64 = inside.iter().map(|p| p.requests).sum();
+        let failed: u64 = inside.iter().map(|p| p.errors + p.check_failed).sum();
+        let weighted: f64 = inside
+            .iter()
+            .map(|p| p.p95_us as f64 * p.requests as f64)
+            .sum();
+        let p95 = if requests > 0 {
+            (weighted / requests as f64) as u64
+        } else {
+            0
+        };
+        let error_rate = if requests > 0 {
+            failed as f64 / requests as f64
+        } else {
+            0.0
+        };
+        rule.check(slo, p95, error_rate, requests)
+            .map(|why| StopReason::EarlyStop {
+                detail: format!(
+                    "at level {} of {} ({}{unit}): {why}",
+                    k + 1,
+                    holds.len(),
+                    levels[k]
+                ),
+            })
+    })
+}
+
+/// The level whose hold is under way in the run so far, and its seconds.
+fn level_under_way<'a>(
+    so_far: &'a RunResult,
+    holds: &[(Duration, Duration)],
+) -> Option<(usize, Vec<&'a TimePoint>)> {
+    // The open model's schedule starts with its first due iteration.
+    let offset = if so_far.run.model == "open" {
+        so_far
+            .timeseries
+            .iter()
+            .find(|p| p.scheduled > 0)
+            .map_or(0, |p| p.t_us)
+    } else {
+        0
+    };
+    let now = so_far.run.duration_us.saturating_sub(offset);
+    let k = holds
+        .iter()
+        .position(|(a, b)| now >= a.as_micros() as u64 && now < b.as_micros() as u64)?;
+    let start = offset + holds[k].0.as_micros() as u64;
+    let inside = so_far
+        .timeseries
+        .iter()
+        .filter(|p| p.t_us >= start)
+        .collect();
+    Some((k, inside))
+}

@@ -11,7 +11,9 @@
 //! - a bare goose 0.19 attack built here, the floor Skein builds on: one closure transaction
 //!   that GETs the URL and reads the body, one client per user (goose's default), goose's own
 //!   metrics off, users = connections (`goose_floor.rs`, in a child process);
-//! - `skein quick URL -u CONNS -d SECONDS -q` (the release binary cargo builds for benches).
+//! - `skein quick URL -u CONNS -d SECONDS -q` (the release binary cargo builds for benches);
+//! - `base`: the same with the binary `SKEIN_BASE_BIN` names, when set (an earlier build, so a
+//!   change is measured before and after in the same rounds: ratio `skein/base`).
 //!
 //! For each it prints requests/s, peak RSS (of the largest single process), CPU time and CPU
 //! per request (from `wait4`'s rusage of the child, `procs.rs`), then the ratios
@@ -25,7 +27,7 @@
 //! nginx is stopped at the end, on error and on SIGINT/SIGTERM/SIGHUP. Only 127.0.0.1 is used.
 //!
 //! Run: `cargo bench --bench side_by_side -- [--conns 64] [--seconds 5] [--rounds 1]
-//! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein]`.
+//! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein,base]`.
 //! Needs `[[bench]] name = "side_by_side" harness = false` in Cargo.toml, and Debian's
 //! `nginx-light` (or `nginx`); `wrk` and `oha` are optional.
 
@@ -43,7 +45,13 @@ use procs::{Exited, Nginx, pinned};
 fn skein_bin() -> std::ffi::OsString {
     std::env::var_os("SKEIN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_skein").into())
 }
-const TOOLS: [&str; 4] = ["wrk", "oha", "goose", "skein"];
+
+/// A second skein binary to measure beside the first in every round (`base` in the tables,
+/// ratio `skein/base`): an earlier build, to tell a change's effect from the machine's noise.
+fn base_bin() -> Option<std::ffi::OsString> {
+    std::env::var_os("SKEIN_BASE_BIN")
+}
+const TOOLS: [&str; 5] = ["wrk", "oha", "goose", "skein", "base"];
 
 fn main() {
     if let Ok(spec) = std::env::var(goose_floor::ENV) {
@@ -74,7 +82,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: cargo bench --bench side_by_side -- [--conns N] [--seconds S] \
-[--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein] \
+[--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein,base] \
 [--latency] [--latency-only] [--rate N] [--latency-users N]";
 
 // ---------------------------------------------------------------------------------------
@@ -288,7 +296,10 @@ fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round,
             "wrk" => ctx.wrk.as_ref().map(|w| wrk_throughput(ctx, w)),
             "oha" => ctx.oha.as_ref().map(|o| oha_run(ctx, o, c, None)),
             "goose" => ctx.opts.wants("goose").then(|| goose_run(ctx)),
-            _ => ctx.opts.wants("skein").then(|| skein_run(ctx, round, &[])),
+            "base" => base_bin()
+                .filter(|_| ctx.opts.wants("base"))
+                .map(|bin| skein_run(ctx, &bin, 200 + round, &[])),
+            _ => ctx.opts.wants("skein").then(|| skein_run(ctx, &skein_bin(), round, &[])),
         };
         match got {
             Some(Ok(f)) => {
@@ -356,7 +367,7 @@ fn print_ratios(figures: &Round) {
         println!("  ratios: no skein figure");
         return;
     };
-    let parts: Vec<String> = ["goose", "oha", "wrk"]
+    let parts: Vec<String> = ["goose", "oha", "wrk", "base"]
         .iter()
         .map(|t| match figures.get(t) {
             Some(f) if f.rps > 0.0 => format!("skein/{t} {:.3}", skein.rps / f.rps),
@@ -382,7 +393,7 @@ fn print_medians(rounds: &[Round]) {
             );
         }
     }
-    for other in ["goose", "oha", "wrk"] {
+    for other in ["goose", "oha", "wrk", "base"] {
         let mut v: Vec<f64> = rounds
             .iter()
             .filter_map(|r| Some(r.get("skein")?.rps / r.get(other).filter(|f| f.rps > 0.0)?.rps))
@@ -423,10 +434,10 @@ fn latency_round(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
     if ctx.opts.wants("skein") {
         nginx.check_alive()?;
         let rate_arg = format!("{rate}/s");
-        add("skein open", skein_run(ctx, 100, &["--rate", &rate_arg]));
+        add("skein open", skein_run(ctx, &skein_bin(), 100, &["--rate", &rate_arg]));
         nginx.check_alive()?;
         let think = format!("{gap_ms}ms");
-        add("skein closed", skein_run(ctx, 101, &["--think", &think]));
+        add("skein closed", skein_run(ctx, &skein_bin(), 101, &["--think", &think]));
     }
     print_table(&figures, true);
     if let Some(w) = figures.get("wrk").and_then(|f| f.p50_us) {
@@ -608,7 +619,12 @@ fn goose_run(ctx: &Ctx) -> Result<Figures, String> {
 
 /// `skein quick URL` at the bench's connections and duration, plus `extra` arguments
 /// (`--rate` / `--think` switch to the low-load form with the latency users).
-fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
+fn skein_run(
+    ctx: &Ctx,
+    bin: &std::ffi::OsStr,
+    n: usize,
+    extra: &[&str],
+) -> Result<Figures, String> {
     let s = ctx.opts.seconds;
     let dir = ctx.tmp.join(format!("skein-{n}"));
     let users = if extra.is_empty() {
@@ -628,7 +644,7 @@ fn skein_run(ctx: &Ctx, n: usize, extra: &[&str]) -> Result<Figures, String> {
         dir.display().to_string(),
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
-    let out = pinned(&ctx.opts.cores_gen, &skein_bin(), &args, &[], s + 60)?;
+    let out = pinned(&ctx.opts.cores_gen, bin, &args, &[], s + 60)?;
     let result = std::fs::read_dir(&dir)
         .map_err(|e| format!("{}: {e}\n{}", dir.display(), tail(&out.stderr)))?
         .filter_map(Result::ok)

@@ -101,7 +101,7 @@ pub fn pinned(
     } else {
         -libc::WTERMSIG(status)
     };
-    if code != 0 && !(name == "skein" && code == 1) {
+    if code != 0 && !(name.starts_with("skein") && code == 1) {
         return Err(format!(
             "{name} exited with {code}\n{}{}",
             tail(&stdout),

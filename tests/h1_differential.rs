@@ -276,3 +276,125 @@ async fn the_fast_path_and_reqwest_see_the_same_responses_and_keep_the_same_cook
     assert!(jar.contains("theme=dark") && jar.contains("hop=1"), "{jar}");
     assert!(!jar.contains("sid="), "{jar}");
 }
+
+/// How a hand-written server fails the one request it is sent on each connection.
+#[derive(Debug, Clone, Copy)]
+enum Misbehaves {
+    /// Closes the connection (a FIN) before any byte of a response.
+    ClosesBeforeTheHead,
+    /// Sends half a head, then resets the connection (`SO_LINGER` 0).
+    ResetsInTheHead,
+    /// Never answers (the connection stays open).
+    NeverAnswers,
+    /// Promises 100 bytes, sends 5, closes (a FIN).
+    ShortContentLength,
+}
+
+/// Read one request head (or until the client closes): the server closing or resetting
+/// with a request unread would send a reset of its own.
+async fn read_request(s: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut piece = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 64 * 1024 {
+        match s.read(&mut piece).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&piece[..n]),
+        }
+    }
+}
+
+/// A server on a port of its own that misbehaves as `how` on every connection.
+async fn misbehaving(how: Misbehaves) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_request(&mut s).await;
+                match how {
+                    Misbehaves::ClosesBeforeTheHead => {}
+                    Misbehaves::ResetsInTheHead => {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let _ = s.set_zero_linger();
+                    }
+                    Misbehaves::NeverAnswers => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    Misbehaves::ShortContentLength => {
+                        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort";
+                        let _ = s.write_all(head).await;
+                        let _ = s.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The kind of error a step (`GET /x`, a 300 ms timeout) against `url` ends with, on the
+/// fast path and through reqwest.
+async fn kinds_of_failure(url: &str) -> (String, String) {
+    let yaml = format!(
+        "target: {url}\ndefaults: {{timeout: 300ms}}\nscenarios:\n  - name: s\n    steps:\n\
+         \x20     - get: /x\nload: {{users: 1, duration: 1s}}\n"
+    );
+    let plan = skein::scenario::parse_str(&yaml, Path::new("differential.yaml")).unwrap();
+    let mut kinds = Vec::new();
+    for mut user in [
+        User::new(&plan, url).unwrap(),
+        User::over_reqwest(&plan, url).unwrap(),
+    ] {
+        kinds.push(match seen(bounded(user.fetch(0)).await) {
+            Seen::Failed { kind } => kind,
+            reply => panic!("{url}: a response, not an error: {reply:?}"),
+        });
+    }
+    let reqwest = kinds.pop().unwrap();
+    (kinds.pop().unwrap(), reqwest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fast_path_and_reqwest_count_the_same_failure_the_same_way() {
+    // A port nothing listens on: bound, then let go.
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let cases = [
+        ("a refused connection", refused, "connection_refused"),
+        (
+            "closed before the head",
+            misbehaving(Misbehaves::ClosesBeforeTheHead).await,
+            "connection_reset",
+        ),
+        (
+            "reset in the head",
+            misbehaving(Misbehaves::ResetsInTheHead).await,
+            "connection_reset",
+        ),
+        (
+            "no answer within the timeout",
+            misbehaving(Misbehaves::NeverAnswers).await,
+            "timeout",
+        ),
+        // reqwest: hyper's body error around an `UnexpectedEof` socket error ("end of file
+        // before message length reached"), a closed connection as on the fast path.
+        (
+            "closed before the Content-Length's end",
+            misbehaving(Misbehaves::ShortContentLength).await,
+            "connection_reset",
+        ),
+    ];
+    for (case, url, want) in cases {
+        let (fast, reqwest) = kinds_of_failure(&url).await;
+        assert_eq!(
+            (fast.as_str(), reqwest.as_str()),
+            (want, want),
+            "{case}: (fast path, reqwest)"
+        );
+    }
+}

@@ -182,3 +182,52 @@ async fn an_abort_check_stops_the_run_early() {
         r.run.stop_reason
     );
 }
+
+/// Fails on its second second.
+struct FailsSecond(u32);
+
+impl Subscriber for FailsSecond {
+    fn second(&mut self, _: &Second<'_>) -> Result<(), EngineError> {
+        self.0 += 1;
+        match self.0 {
+            2 => Err(EngineError::Config("the exporter went away".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_subscriber_stops_the_run_and_its_error_is_returned() {
+    let out = tempfile::tempdir().unwrap();
+    let p = plan(30_000);
+    let dir = engine::results_dir(out.path(), &p).unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let mut opts = options(&dir, &seen);
+    opts.subscribers.push(Box::new(FailsSecond(0)));
+    let stop = opts.stop.clone();
+    let driver = Arc::new(Synthetic::new(10_000.0, vec![Duration::from_millis(1)]));
+    let t = Instant::now();
+    let run = engine::run_with(&p, opts, driver.clone());
+    let r = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the run ends");
+    // Within a few ticks, not after the plan's 30 s.
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let Err(e) = r else {
+        panic!("a result, not the subscriber's error")
+    };
+    assert!(e.to_string().contains("the exporter went away"), "{e}");
+    // The users were stopped, and have ended.
+    assert_eq!(stop.level(), engine::StopLevel::Hard);
+    let recorded = driver.recorded();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(driver.recorded(), recorded);
+    // What was measured is written, the run marked interrupted (not left `running`), and
+    // every subscriber got the result.
+    let stored = metrics::load_result(&dir).unwrap();
+    assert_eq!(stored.run.status, RunStatus::Interrupted);
+    assert_eq!(stored.overall.requests, recorded);
+    let reason = format!("{:?}", stored.run.stop_reason);
+    assert!(reason.contains("the exporter went away"), "{reason}");
+    assert_eq!(seen.lock().unwrap().finished, Some(recorded));
+}

@@ -299,7 +299,10 @@ fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round,
             "base" => base_bin()
                 .filter(|_| ctx.opts.wants("base"))
                 .map(|bin| skein_run(ctx, &bin, 200 + round, &[])),
-            _ => ctx.opts.wants("skein").then(|| skein_run(ctx, &skein_bin(), round, &[])),
+            _ => ctx
+                .opts
+                .wants("skein")
+                .then(|| skein_run(ctx, &skein_bin(), round, &[])),
         };
         match got {
             Some(Ok(f)) => {
@@ -434,10 +437,16 @@ fn latency_round(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
     if ctx.opts.wants("skein") {
         nginx.check_alive()?;
         let rate_arg = format!("{rate}/s");
-        add("skein open", skein_run(ctx, &skein_bin(), 100, &["--rate", &rate_arg]));
+        add(
+            "skein open",
+            skein_run(ctx, &skein_bin(), 100, &["--rate", &rate_arg]),
+        );
         nginx.check_alive()?;
         let think = format!("{gap_ms}ms");
-        add("skein closed", skein_run(ctx, &skein_bin(), 101, &["--think", &think]));
+        add(
+            "skein closed",
+            skein_run(ctx, &skein_bin(), 101, &["--think", &think]),
+        );
     }
     print_table(&figures, true);
     if let Some(w) = figures.get("wrk").and_then(|f| f.p50_us) {

@@ -193,3 +193,148 @@ fn level_under_way<'a>(
         .collect();
     Some((k, inside))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Accumulator, OpenModelStats, RunInfo, RunStatus};
+
+    const S: u64 = 1_000_000;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn test_of(model: LoadModel, holds: &[(u64, u64)]) -> StepTest {
+        StepTest {
+            model,
+            levels: (1..=holds.len()).map(|k| 10.0 * k as f64).collect(),
+            holds: holds.iter().map(|&(a, b)| (secs(a), secs(b))).collect(),
+            think_per_request: Duration::ZERO,
+            spec: CapacitySpec::default(),
+        }
+    }
+
+    /// A run of `seconds` whole seconds (measured that long), the generator busy (CPU at
+    /// 95 %) in the seconds starting at `busy` s and idle (CPU at 20 %) in the others.
+    fn run(model: LoadModel, seconds: u64, busy: &[u64]) -> RunResult {
+        let info = RunInfo {
+            status: RunStatus::Complete,
+            model: match model {
+                LoadModel::Open => "open",
+                LoadModel::Closed => "closed",
+            }
+            .into(),
+            planned_duration_us: seconds * S,
+            max_users: 10,
+            ..RunInfo::blank()
+        };
+        let mut r = Accumulator::new(Vec::new()).finish(info, serde_json::Value::Null, Vec::new());
+        r.timeseries = (0..seconds)
+            .map(|t| TimePoint {
+                t_us: t * S,
+                duration_us: S,
+                cpu_pct: if busy.contains(&t) { 95.0 } else { 20.0 },
+                ..TimePoint::default()
+            })
+            .collect();
+        r.run.duration_us = seconds * S;
+        r
+    }
+
+    /// Whether each window's generator was saturated.
+    fn saturated(test: &StepTest, result: &RunResult) -> Vec<bool> {
+        windows(test, result)
+            .iter()
+            .map(|w| w.generator_saturated)
+            .collect()
+    }
+
+    /// The run-level rule (2 busy seconds, and a tenth of them), not the rule before it
+    /// (more than a fifth of the hold's seconds busy).
+    #[test]
+    fn a_hold_is_saturated_by_the_run_level_rule() {
+        let t = test_of(LoadModel::Closed, &[(0, 30)]);
+        // 3 busy seconds of 30: a tenth (the rule before wanted more than 6).
+        assert_eq!(
+            saturated(&t, &run(LoadModel::Closed, 30, &[4, 17, 29])),
+            [true]
+        );
+        // 1 busy second of 30.
+        assert_eq!(saturated(&t, &run(LoadModel::Closed, 30, &[17])), [false]);
+        // 2 busy seconds of 30: not a tenth.
+        assert_eq!(
+            saturated(&t, &run(LoadModel::Closed, 30, &[4, 17])),
+            [false]
+        );
+        // 1 busy second of a 3 s hold: a third of it, but a single second (the rule before
+        // said saturated).
+        let short = test_of(LoadModel::Closed, &[(0, 3)]);
+        assert_eq!(saturated(&short, &run(LoadModel::Closed, 3, &[1])), [false]);
+        assert_eq!(
+            saturated(&short, &run(LoadModel::Closed, 3, &[0, 2])),
+            [true]
+        );
+    }
+
+    /// A hold from 10 s to 20 s is the seconds starting at 10 to 19: the one before and the
+    /// one after do not count.
+    #[test]
+    fn a_hold_is_the_seconds_between_its_start_and_end() {
+        let t = test_of(LoadModel::Closed, &[(10, 20), (30, 40)]);
+        let at = |busy: &[u64]| saturated(&t, &run(LoadModel::Closed, 45, busy));
+        assert_eq!(at(&[10, 19]), [true, false]);
+        assert_eq!(at(&[9, 20]), [false, false]);
+        assert_eq!(at(&[9, 19]), [false, false]);
+        assert_eq!(at(&[10, 20]), [false, false]);
+        assert_eq!(at(&[29, 30, 39, 40]), [false, true]);
+        let w = windows(&t, &run(LoadModel::Closed, 45, &[]));
+        assert_eq!(
+            w.iter()
+                .map(|w| (w.load, w.start_us, w.end_us, w.offered_rate))
+                .collect::<Vec<_>>(),
+            [(10.0, 10 * S, 20 * S, None), (20.0, 30 * S, 40 * S, None)]
+        );
+    }
+
+    /// The open model's holds count from the start of its schedule.
+    #[test]
+    fn an_open_models_holds_start_with_its_schedule() {
+        let t = test_of(LoadModel::Open, &[(10, 20)]);
+        let at = |busy: &[u64]| {
+            let mut r = run(LoadModel::Open, 30, busy);
+            r.run.open_model = Some(OpenModelStats {
+                schedule_offset_us: 2 * S,
+                ..OpenModelStats::default()
+            });
+            r
+        };
+        let w = windows(&t, &at(&[]));
+        assert_eq!(
+            w.iter()
+                .map(|w| (w.start_us, w.end_us, w.offered_rate))
+                .collect::<Vec<_>>(),
+            [(12 * S, 22 * S, Some(10.0))]
+        );
+        assert_eq!(saturated(&t, &at(&[10, 11])), [false]);
+        assert_eq!(saturated(&t, &at(&[12, 21])), [true]);
+        assert_eq!(saturated(&t, &at(&[11, 22])), [false]);
+    }
+
+    /// A run stopped early: the hold under way ends with the run, and is left out when less
+    /// than a second of it ran (as is every hold not reached).
+    #[test]
+    fn holds_the_run_did_not_finish_are_cut_or_left_out() {
+        let t = test_of(LoadModel::Closed, &[(10, 20), (30, 40), (50, 60)]);
+        let w = windows(&t, &run(LoadModel::Closed, 35, &[33, 34]));
+        assert_eq!(
+            w.iter()
+                .map(|w| (w.start_us, w.end_us, w.generator_saturated))
+                .collect::<Vec<_>>(),
+            [(10 * S, 20 * S, false), (30 * S, 35 * S, true)]
+        );
+        let w = windows(&t, &run(LoadModel::Closed, 31, &[]));
+        assert_eq!(w.len(), 1);
+        assert!(windows(&t, &run(LoadModel::Closed, 0, &[])).is_empty());
+    }
+}

@@ -231,7 +231,9 @@ pub async fn execute(
 
 /// What stops a run early: targets with `abort_on_fail`, and a step test past its limit.
 fn aborts(plan: &Plan, targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
-    match (abort_check(targets), super::capacity::early_stop(plan)) {
+    let abort_check = metrics::verdict::abort::AbortOnFail::new(targets)
+        .map(|mut a| Box::new(move |r: &metrics::RunResult| a.check(r)) as engine::AbortCheck);
+    match (abort_check, super::capacity::early_stop(plan)) {
         (Some(mut a), Some(mut b)) => Some(Box::new(move |r: &metrics::RunResult| {
             a(r).or_else(|| b(r))
         })),
@@ -300,49 +302,6 @@ pub(super) fn detach_from_hung_up_terminal() {
         }
         libc::close(null);
     }
-}
-
-/// The check the engine runs each second for targets with `abort_on_fail`: once a target
-/// has been lost on the totals so far for its whole `grace` (0 by default), the run stops.
-/// A window (`after:`) delays the check until the window has begun.
-fn abort_check(targets: &[metrics::verdict::Target]) -> Option<engine::AbortCheck> {
-    let watched: Vec<_> = targets
-        .iter()
-        .filter(|t| t.abort_on_fail)
-        .cloned()
-        .collect();
-    if watched.is_empty() {
-        return None;
-    }
-    let mut lost_since: Vec<Option<u64>> = vec![None; watched.len()];
-    Some(Box::new(move |so_far: &metrics::RunResult| {
-        let now = so_far.run.duration_us;
-        for (t, lost) in watched.iter().zip(lost_since.iter_mut()) {
-            if now < t.after_us.unwrap_or(0) {
-                continue;
-            }
-            let whole_run = metrics::verdict::Target {
-                after_us: None,
-                ..t.clone()
-            };
-            let v = metrics::evaluate(so_far, &metrics::WindowData::default(), &[whole_run]);
-            let Some(outcome) = v.targets.first() else {
-                continue;
-            };
-            if outcome.status != metrics::TargetStatus::Fail {
-                *lost = None;
-                continue;
-            }
-            let since = *lost.get_or_insert(now);
-            if now - since >= t.grace_us.unwrap_or(0) {
-                return Some(StopReason::TargetFailed {
-                    target: outcome.expression.clone(),
-                    detail: outcome.detail.clone(),
-                });
-            }
-        }
-        None
-    }))
 }
 
 /// Judge `result` against `targets`, write `summary.json` and every report (with a step

@@ -4,6 +4,8 @@
 //! ([`GooseDriver`](super::GooseDriver)); [`testing::Synthetic`] records made-up samples
 //! without a network, so the whole pipeline runs in milliseconds.
 
+// For tests and benches (the synthetic driver), not part of Skein's API.
+#[doc(hidden)]
 pub mod testing;
 
 use std::future::Future;

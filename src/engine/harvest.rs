@@ -22,7 +22,7 @@ use super::{AbortCheck, EngineError};
 use crate::metrics::accumulate::Gauges;
 use crate::metrics::{
     Accumulator, CellInfo, CoCorrection, IntervalData, RunInfo, RunResult, RunStatus, RunWriter,
-    TimePoint, find_stalls, significant_blocked,
+    TimePoint, find_stalls, saturation, significant_blocked,
 };
 
 /// One harvested second (the last one may be shorter), as every subscriber sees it.
@@ -198,7 +198,7 @@ impl Harvester {
             started: o.started,
             late: o.late,
             dropped: o.dropped,
-            cpu_pct: (h.cpu_pct * 10.0).round() / 10.0,
+            cpu_pct: saturation::round_cpu_pct(h.cpu_pct),
             sched_lag_us: h.lag_max_us,
         };
         let (t_us, duration_us) = (self.last_us, now_us - self.last_us);

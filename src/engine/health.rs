@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::metrics::saturation::{Busy, CPU_BUSY_PCT, LAG_BUSY_US, Saturation};
+use crate::metrics::saturation::{self, Busy, CPU_BUSY_PCT, LAG_BUSY_US, Saturation};
 use crate::metrics::{GeneratorHealth, Hist};
 
 /// Name of the generator runtime's threads.
@@ -207,8 +207,8 @@ impl Monitor {
         }
         GeneratorHealth {
             cores: self.cores as u64,
-            cpu_pct_mean: round1(cpu_mean),
-            cpu_pct_max: round1(cpu_max),
+            cpu_pct_mean: saturation::round_cpu_pct(cpu_mean),
+            cpu_pct_max: saturation::round_cpu_pct(cpu_max),
             sched_lag_p99_us: lag_p99,
             sched_lag_max_us: lag_max,
             late_starts: self.late_by_generator,
@@ -217,10 +217,6 @@ impl Monitor {
             reasons,
         }
     }
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

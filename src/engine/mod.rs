@@ -112,8 +112,14 @@ pub async fn run(plan: &Plan, opts: RunOptions) -> Result<RunResult, EngineError
     run_with(plan, opts, Arc::new(GooseDriver)).await
 }
 
+/// How long the users may take to end after a hard stop when the run fails (their attack
+/// is abandoned after it).
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
 /// Run `plan` with `driver`: set up, start the users, harvest each second until they have
-/// ended, then write the result.
+/// ended, then write the result. A subscriber's error stops the run hard and is returned
+/// once the users have ended (or been abandoned after 5 s), with what was measured written
+/// if the folder still can, the run marked interrupted.
 pub async fn run_with(
     plan: &Plan,
     mut opts: RunOptions,
@@ -150,7 +156,23 @@ pub async fn run_with(
     let attacked = loop {
         tokio::select! {
             r = &mut attack => break r,
-            _ = tick.tick() => harvester.tick()?,
+            _ = tick.tick() => {
+                if let Err(e) = harvester.tick() {
+                    // A subscriber failed: stop the users now (the timer keeps asking the
+                    // driver) and let the attack and the scheduler end, write what was
+                    // measured if the folder still can, then say why.
+                    ctx.stop.stop(harvest_failed(&e));
+                    ctx.stop.raise_to(StopLevel::Hard);
+                    let _ = tokio::time::timeout(WIND_DOWN, &mut attack).await;
+                    drop(timer);
+                    scheduler.finish(&ctx).await;
+                    generator.stop_probe();
+                    let _ = harvester.tick();
+                    drop(generator);
+                    let _ = harvester.finish();
+                    return Err(e);
+                }
+            }
         }
     };
     drop(timer);
@@ -159,8 +181,13 @@ pub async fn run_with(
     scheduler.finish(&ctx).await;
     generator.stop_probe();
     // The last, partial second, before the generator's threads (and their CPU) are gone.
-    harvester.tick()?;
+    let last = harvester.tick();
     drop(generator);
+    if let Err(e) = last {
+        ctx.stop.stop(harvest_failed(&e));
+        let _ = harvester.finish();
+        return Err(e);
+    }
     let result = harvester.finish()?;
     match attacked {
         Ok(Ok(())) => Ok(result),
@@ -170,6 +197,11 @@ pub async fn run_with(
             "the attack task failed: {join}"
         ))),
     }
+}
+
+/// Why a run whose harvest failed (a subscriber's error) ended: `result.json` says so.
+fn harvest_failed(e: &EngineError) -> StopReason {
+    StopReason::Other(format!("the run's harvest failed: {e}"))
 }
 
 /// Start the results folder: `result.json` (status `running`, with the facts of the run

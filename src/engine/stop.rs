@@ -86,6 +86,11 @@ impl StopHandle {
         self.at.get().copied()
     }
 
+    /// Both handles stop the same run (one is a clone of the other).
+    fn same_run(&self, other: &StopHandle) -> bool {
+        Arc::ptr_eq(&self.tx, &other.tx)
+    }
+
     pub(super) fn reason(&self) -> Option<StopReason> {
         self.reason
             .lock()
@@ -113,18 +118,33 @@ pub(super) fn listen(stop: &StopHandle) -> Listening {
         });
     });
     Listening {
+        stop: stop.clone(),
         _signals: watch_termination(stop),
     }
 }
 
 /// Stops listening for signals when dropped.
 pub(super) struct Listening {
+    /// The run Ctrl-C stops while this is held.
+    stop: StopHandle,
     _signals: TaskGuard,
 }
 
 impl Drop for Listening {
+    /// Ctrl-C stops no run once this one ends, unless another run (in the same process,
+    /// as tests run) has taken it over since: that one keeps it.
     fn drop(&mut self) {
-        *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        release(
+            &mut CURRENT.lock().unwrap_or_else(|p| p.into_inner()),
+            &self.stop,
+        );
+    }
+}
+
+/// Clear `current` if it still holds `mine`'s run.
+fn release(current: &mut Option<StopHandle>, mine: &StopHandle) {
+    if current.as_ref().is_some_and(|c| c.same_run(mine)) {
+        *current = None;
     }
 }
 
@@ -194,4 +214,22 @@ pub(super) fn timer(ctx: Arc<RunCtx>, driver: Arc<dyn Driver>) -> TaskGuard {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_ending_leaves_ctrl_c_to_the_run_that_took_it_over() {
+        let (first, second) = (StopHandle::new(), StopHandle::new());
+        // The second run took Ctrl-C over while the first still ran: the first ending
+        // leaves it alone.
+        let mut current = Some(second.clone());
+        release(&mut current, &first);
+        assert!(current.as_ref().is_some_and(|c| c.same_run(&second)));
+        // A clone is the same run.
+        release(&mut current, &second.clone());
+        assert!(current.is_none());
+    }
 }

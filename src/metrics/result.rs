@@ -723,6 +723,37 @@ impl RunResult {
     }
 }
 
+/// A closed-model run's facts with nothing measured yet (id `r`, target
+/// `http://127.0.0.1:1`), for unit tests to adjust with struct update syntax.
+#[cfg(test)]
+impl RunInfo {
+    pub(crate) fn blank() -> RunInfo {
+        RunInfo {
+            id: "r".into(),
+            name: "r".into(),
+            status: RunStatus::Running,
+            stop_reason: None,
+            scenario_file: None,
+            target: "http://127.0.0.1:1".into(),
+            model: "closed".into(),
+            response_time_basis: "measured".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            ended_at: None,
+            duration_us: 0,
+            planned_duration_us: 0,
+            max_users: 1,
+            peak_users: 0,
+            cut_off: 0,
+            tls_verify: true,
+            generator: Generator::this_machine(),
+            open_model: None,
+            co_correction: None,
+            generator_health: None,
+            workers: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod stall_tests {
     use super::*;

@@ -1,13 +1,20 @@
-//! When the generator, not the target, limited the load: the one rule that the end of a run
-//! (`generator_health.saturated`), the live console line and a capacity step's stability are
-//! all judged by, so that they never disagree.
+//! When the generator, not the target, limited the load: the one rule by which the end of a
+//! run (`generator_health.saturated`), the live console line and a capacity step's stability
+//! are all judged.
 //!
 //! A second is **busy** when the generator's CPU was at 90 % of its cores or more, or its
 //! timers fired 50 ms late or more, or (open model) more than 1 % of the iterations due were
-//! dispatched late while a user was free. The last count is the engine's own: a
-//! [`TimePoint`] does not keep it, so a second read back from a results folder is judged on
-//! CPU and timer lag. A span of seconds (a whole run, a step's hold) is **saturated** when at
-//! least 2 of its seconds, and at least a tenth of them, were busy.
+//! dispatched late while a user was free. A span of seconds (a whole run, a step's hold) is
+//! **saturated** when at least 2 of its seconds, and at least a tenth of them, were busy.
+//!
+//! What the three uses see differs, and only in this: the end of a run is judged by the
+//! engine's monitor, second by second as it samples ([`Busy::of`], then
+//! [`Busy::with_late`]); the console line and a step's hold are judged on the recorded
+//! [`TimePoint`]s (`From<&TimePoint>`), which keep the CPU share (to 0.1 %) and the timer
+//! lag but not the late-dispatch count. [`Busy::of`] judges the CPU share rounded as a
+//! [`TimePoint`] keeps it, so a second is busy on CPU or lag for all three alike; a second
+//! busy by late dispatch alone is busy for the end of the run only. (A step's hold is a span
+//! of its own: a saturated run may have every hold below the threshold, and the reverse.)
 
 use super::TimePoint;
 
@@ -19,6 +26,11 @@ pub const LAG_BUSY_US: u64 = 50_000;
 /// a user was free (open model).
 pub const LATE_SHARE_BUSY: f64 = 0.01;
 
+/// A CPU share to 0.1 %, as a [`TimePoint`]'s `cpu_pct` holds it.
+pub fn round_cpu_pct(cpu_pct: f64) -> f64 {
+    (cpu_pct * 10.0).round() / 10.0
+}
+
 /// Why one second counts as busy (any of them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Busy {
@@ -29,9 +41,11 @@ pub struct Busy {
 
 impl Busy {
     /// A second with this CPU share (percent of the generator's cores) and largest timer lag.
+    /// The share is judged to 0.1 %, as a [`TimePoint`] keeps it ([`round_cpu_pct`]), so a
+    /// second judged live and read back agree.
     pub fn of(cpu_pct: f64, lag_us: u64) -> Busy {
         Busy {
-            cpu: cpu_pct >= CPU_BUSY_PCT,
+            cpu: round_cpu_pct(cpu_pct) >= CPU_BUSY_PCT,
             lag: lag_us >= LAG_BUSY_US,
             late: false,
         }
@@ -106,6 +120,13 @@ mod tests {
         assert!(Busy::from(&second(90.0, 0)).cpu);
         assert!(Busy::from(&second(0.0, 50_000)).lag);
         assert!(!Busy::from(&second(89.9, 49_999)).any());
+        // The CPU share is judged to 0.1 %, as a second read back holds it.
+        assert!(Busy::of(89.95, 0).cpu);
+        assert!(!Busy::of(89.94, 0).cpu);
+        for cpu in [89.94, 89.95, 89.96, 90.04] {
+            let kept = second(round_cpu_pct(cpu), 0);
+            assert_eq!(Busy::of(cpu, 0), Busy::from(&kept), "{cpu}");
+        }
         // More than 1 % of the due iterations, and more than one.
         assert!(Busy::of(0.0, 0).with_late(1000, 11).late);
         assert!(!Busy::of(0.0, 0).with_late(1000, 10).any());

@@ -11,6 +11,8 @@ use super::histogram::Hist;
 use super::result::{CellInfo, CheckResult, RunResult, Summary};
 use super::window::WindowData;
 
+pub mod abort;
+
 /// Version of the `summary.json` layout.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 

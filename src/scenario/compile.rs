@@ -24,7 +24,6 @@ use super::template::Template;
 use super::units::{self, DURATION_EXPECTED, RAMP_EXPECTED, RATE_EXPECTED};
 use crate::metrics::verdict::{Metric, Unit};
 
-/// Mean of a think time, seconds.
 /// Users an arrival rate of `peak` keeps busy when every step takes `latency` seconds
 /// (Little's law over the scenarios' mix), with the arithmetic in words.
 pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> (f64, String) {

@@ -501,13 +501,36 @@ pub enum JsonTemplate {
 pub struct TargetPlan {
     /// The target as the verdict evaluates it; its `expression` is as written, e.g.
     /// `p99(step="GET /api/products/ID") < 250ms` (a preset's KPIs are spelt out in the
-    /// same syntax), and its `source` is [`TargetSource::label`].
+    /// same syntax), and its `source` is [`TargetSource::label`] of [`TargetPlan::source`],
+    /// set by [`TargetPlan::new`] alone.
     pub target: VerdictTarget,
-    pub source: TargetSource,
+    source: TargetSource,
     /// Where the scope's name was written, so that a shared targets file can be checked
     /// against a plan ([`Plan::add_targets`]); `None` when nobody wrote it (a preset's
     /// default mapping, which may select nothing: the KPI is then not measured).
     pub scope_at: Option<SourcePos>,
+}
+
+impl TargetPlan {
+    /// The target `target` written at `source`: `target.source` is set here, from
+    /// [`TargetSource::label`], and nowhere else, so the text follows the enum.
+    pub fn new(
+        mut target: VerdictTarget,
+        source: TargetSource,
+        scope_at: Option<SourcePos>,
+    ) -> TargetPlan {
+        target.source = source.label();
+        TargetPlan {
+            target,
+            source,
+            scope_at,
+        }
+    }
+
+    /// Where the target came from (`target.source` says it in words).
+    pub fn source(&self) -> &TargetSource {
+        &self.source
+    }
 }
 
 impl Plan {

@@ -513,25 +513,22 @@ impl Compiler<'_> {
 
 /// A parsed expression as a plan entry with no options.
 fn plan_of(text: &str, x: Expr, source: TargetSource, scope_at: Option<SourcePos>) -> TargetPlan {
-    TargetPlan {
-        target: Target {
-            expression: text.to_string(),
-            source: source.label(),
-            metric: x.metric,
-            aggregate: x.aggregate,
-            scope: x.scope,
-            after_us: None,
-            op: x.op,
-            threshold: x.threshold,
-            unit: x.unit,
-            abort_on_fail: false,
-            grace_us: None,
-            baseline: None,
-            improvement_goal_pct: None,
-        },
-        source,
-        scope_at,
-    }
+    let target = Target {
+        expression: text.to_string(),
+        source: String::new(),
+        metric: x.metric,
+        aggregate: x.aggregate,
+        scope: x.scope,
+        after_us: None,
+        op: x.op,
+        threshold: x.threshold,
+        unit: x.unit,
+        abort_on_fail: false,
+        grace_us: None,
+        baseline: None,
+        improvement_goal_pct: None,
+    };
+    TargetPlan::new(target, source, scope_at)
 }
 
 #[cfg(test)]

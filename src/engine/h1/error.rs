@@ -3,7 +3,11 @@
 //! The connection code says what happened (a timeout while sending, a head that does not
 //! parse, a chunk line that is not one) and nothing more; which of the run's error kinds
 //! that is gets decided in one place, next to the sorting of reqwest's errors
-//! (`http/error.rs`), so both paths count the same failure the same way.
+//! (`http/error.rs`), so that both paths count the same failure the same way. That they
+//! do is tested side by side (`tests/h1_differential.rs`) for a refused connection, a
+//! close before the response head, a reset inside it, no response within the timeout and
+//! a body cut short of its `Content-Length`; other failures are sorted by the same rules
+//! but not compared.
 
 use std::fmt;
 use std::io;

@@ -9,7 +9,7 @@ use std::io;
 use crate::engine::h1::{self, H1Error, Stage};
 use crate::metrics::ErrorKind;
 
-/// Why [`super::send`] got no final response.
+/// Why [`super::redirect::send`] got no final response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendError {
     pub kind: ErrorKind,

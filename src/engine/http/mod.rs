@@ -4,8 +4,8 @@
 //! over the user's own HTTP/1.1 connection (`h1`: Skein's own framing over `httparse`, the
 //! fast path); HTTPS, HTTP/2 and a page's concurrent assets go through the user's
 //! `reqwest::Client`, built the first time the user needs it and sharing the same jar.
-//! Skein follows redirects itself ([`send`]), on either path, so both count them and
-//! honour each step's limit the same way. reqwest is used here and nowhere else.
+//! Skein follows redirects itself ([`send`](redirect::send)), on either path, so both count
+//! them and honour each step's limit the same way. reqwest is used here and nowhere else.
 //!
 //! One job per file:
 //!
@@ -15,10 +15,10 @@
 //! | `client.rs` | [`ClientFactory`]: what every user shares; which path a URL takes |
 //! | `user.rs` | [`UserHttp`]: one user's jar, connections and client; one hop on a path |
 //! | `request.rs` | [`build_request`]: a step's request for one user ([`Req`]) |
-//! | `redirect.rs` | [`send`]: redirects, followed and counted the same on both paths |
-//! | `response.rs` | [`Resp`]: a response's body in pieces, decoded, kept up to a cap |
+//! | `redirect.rs` | [`send`](redirect::send): redirects, followed and counted the same on both paths |
+//! | `response.rs` | [`Resp`](response::Resp): a response's body in pieces, decoded, kept up to a cap |
 //! | `decode.rs` | gzip, deflate and brotli decoded as they arrive, in bounded pieces |
-//! | `error.rs` | [`SendError`]: both paths' failures sorted into the run's error kinds |
+//! | `error.rs` | [`SendError`](error::SendError): both paths' failures sorted into the run's error kinds |
 //! | `step.rs` | [`execute`]: one step's exchange, checks and extracts: an [`Outcome`] |
 
 mod client;

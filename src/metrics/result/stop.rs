@@ -224,31 +224,177 @@ mod tests {
         }
     }
 
+    /// The variant's name, one arm each and no wildcard: a new variant does not compile
+    /// until it is named here, and then fails the test below until its text is pinned.
+    fn variant(r: &StopReason) -> &'static str {
+        match r {
+            StopReason::Signal(StopSignal::Interrupt) => "Signal(Interrupt)",
+            StopReason::Signal(StopSignal::Terminate) => "Signal(Terminate)",
+            StopReason::Signal(StopSignal::HangUp) => "Signal(HangUp)",
+            StopReason::TargetFailed { .. } => "TargetFailed",
+            StopReason::EarlyStop { .. } => "EarlyStop",
+            StopReason::WorkerDied { signal: None, .. } => "WorkerDied",
+            StopReason::WorkerDied {
+                signal: Some(_), ..
+            } => "WorkerDied(signal)",
+            StopReason::ParentEnded => "ParentEnded",
+            StopReason::Rebuilt { latencies: true } => "Rebuilt",
+            StopReason::Rebuilt { latencies: false } => "Rebuilt(no latencies)",
+            StopReason::Other(_) => "Other",
+        }
+    }
+
+    /// Every kind of reason as `result.json` holds it, written out as the code before the
+    /// typed reason built it (the signal constants of `engine`, `format!("{ABORTED}: target
+    /// `{}` failed ({})")` of `cli/run.rs` with `ABORTED = "aborted"`, `"{EARLY_STOP} at
+    /// level {} of {} ({}{unit}): {why}"` of `cli/capacity.rs`, the worker failures of
+    /// `cli/workers.rs` after the signal, joined by `"; "`, the merge's and the rebuild's
+    /// sentences of `metrics`): each text reads back as its variant and that variant
+    /// writes the text again, byte for byte.
     #[test]
     fn the_texts_are_those_result_files_hold() {
-        let cases = [
+        let worker_died = |signal, detail: &str| StopReason::WorkerDied {
+            signal,
+            detail: detail.into(),
+        };
+        let cases: Vec<(&str, StopReason)> = vec![
             (
-                StopReason::Signal(StopSignal::Terminate),
-                "terminated (SIGTERM)",
+                "interrupted (SIGINT)",
+                StopReason::Signal(StopSignal::Interrupt),
             ),
             (
-                StopReason::Rebuilt { latencies: false },
+                "terminated (SIGTERM)",
+                StopReason::Signal(StopSignal::Terminate),
+            ),
+            ("hung up (SIGHUP)", StopReason::Signal(StopSignal::HangUp)),
+            (
+                "aborted: target `error_rate < 1%` failed (error rate of all requests is \
+                 100 % (limit < 1 %))",
+                StopReason::TargetFailed {
+                    target: "error_rate < 1%".into(),
+                    detail: "error rate of all requests is 100 % (limit < 1 %)".into(),
+                },
+            ),
+            (
+                "aborted: target `p99(step=\"GET /api/products/ID\") < 250ms` failed (p99 \
+                 response time of step \"GET /api/products/ID\" after 30s is 412.3 ms \
+                 (limit < 250 ms))",
+                StopReason::TargetFailed {
+                    target: "p99(step=\"GET /api/products/ID\") < 250ms".into(),
+                    detail: "p99 response time of step \"GET /api/products/ID\" after 30s \
+                             is 412.3 ms (limit < 250 ms)"
+                        .into(),
+                },
+            ),
+            (
+                "capacity: stopped early at level 3 of 5 (30 users): p95 1.50s is beyond 3 x \
+                 the SLO of 400.0ms",
+                StopReason::EarlyStop {
+                    detail: "at level 3 of 5 (30 users): p95 1.50s is beyond 3 x the SLO of \
+                             400.0ms"
+                        .into(),
+                },
+            ),
+            (
+                "capacity: stopped early at level 4 of 6 (80/s): error rate 23.4% is beyond \
+                 the early-stop bound of 10.0%",
+                StopReason::EarlyStop {
+                    detail: "at level 4 of 6 (80/s): error rate 23.4% is beyond the \
+                             early-stop bound of 10.0%"
+                        .into(),
+                },
+            ),
+            (
+                "capacity: stopped early",
+                StopReason::EarlyStop {
+                    detail: String::new(),
+                },
+            ),
+            (
+                "a worker died: worker 0 of 2 was killed by signal 9 (SIGKILL); the others \
+                 were stopped, and what each wrote merged",
+                worker_died(None, "worker 0 of 2 was killed by signal 9 (SIGKILL)"),
+            ),
+            (
+                "a worker died: worker 0 of 3 was killed by signal 9 (SIGKILL); worker 2 of 3 \
+                 failed (exit 2): error: boom; 1 of 3 workers left no results folder: merged \
+                 from the other 2; the others were stopped, and what each wrote merged",
+                worker_died(
+                    None,
+                    "worker 0 of 3 was killed by signal 9 (SIGKILL); worker 2 of 3 failed \
+                     (exit 2): error: boom; 1 of 3 workers left no results folder: merged \
+                     from the other 2",
+                ),
+            ),
+            (
+                "interrupted (SIGINT); a worker died: worker 1 of 2 failed (exit 3); the \
+                 others were stopped, and what each wrote merged",
+                worker_died(Some(StopSignal::Interrupt), "worker 1 of 2 failed (exit 3)"),
+            ),
+            (
+                "terminated (SIGTERM); a worker died: worker 1 of 2 ended (signal: 6 \
+                 (SIGABRT)): panicked; the others were stopped, and what each wrote merged",
+                worker_died(
+                    Some(StopSignal::Terminate),
+                    "worker 1 of 2 ended (signal: 6 (SIGABRT)): panicked",
+                ),
+            ),
+            (
+                "hung up (SIGHUP); a worker died: worker 0 of 4 could not be waited for \
+                 (No child processes (os error 10)); the others were stopped, and what each \
+                 wrote merged",
+                worker_died(
+                    Some(StopSignal::HangUp),
+                    "worker 0 of 4 could not be waited for (No child processes (os error 10))",
+                ),
+            ),
+            (
+                "the parent of the workers ended before merging them; merged from their \
+                 folders",
+                StopReason::ParentEnded,
+            ),
+            (
+                "the run's process ended before writing its totals; rebuilt from the \
+                 interval journal",
+                StopReason::Rebuilt { latencies: true },
+            ),
+            (
                 "the run's process ended before writing its totals; rebuilt from the \
                  interval journal, with counts but no latencies (the interval log \
                  latency.hlog is missing)",
+                StopReason::Rebuilt { latencies: false },
             ),
             (
-                StopReason::WorkerDied {
-                    signal: Some(StopSignal::Interrupt),
-                    detail: "worker 1 of 2 failed (exit 3)".into(),
-                },
-                "interrupted (SIGINT); a worker died: worker 1 of 2 failed (exit 3); the \
-                 others were stopped, and what each wrote merged",
+                "stopped by the test harness",
+                StopReason::Other("stopped by the test harness".into()),
             ),
         ];
-        for (r, text) in cases {
-            assert_eq!(r.to_string(), text);
+        for (text, r) in &cases {
+            assert_eq!(StopReason::parse(text), *r, "{text}");
+            assert_eq!(r.to_string(), *text);
+            let json = serde_json::to_string(text).unwrap();
+            assert_eq!(serde_json::from_str::<StopReason>(&json).unwrap(), *r);
+            assert_eq!(serde_json::to_string(r).unwrap(), json);
         }
+        // Every variant (and each signal, each with and without one) is pinned above.
+        let mut pinned: Vec<&str> = cases.iter().map(|(_, r)| variant(r)).collect();
+        pinned.sort_unstable();
+        pinned.dedup();
+        let mut all = vec![
+            "Signal(Interrupt)",
+            "Signal(Terminate)",
+            "Signal(HangUp)",
+            "TargetFailed",
+            "EarlyStop",
+            "WorkerDied",
+            "WorkerDied(signal)",
+            "ParentEnded",
+            "Rebuilt",
+            "Rebuilt(no latencies)",
+            "Other",
+        ];
+        all.sort_unstable();
+        assert_eq!(pinned, all);
     }
 
     /// Text that only looks like a known reason stays as it was written.

@@ -123,12 +123,7 @@ fn delta_class(d: Option<i64>) -> &'static str {
 }
 
 fn html_overview(s: &mut String, c: &Comparison) {
-    let q = c
-        .options
-        .gated
-        .first()
-        .map(|q| quantile_name(*q))
-        .unwrap_or_else(|| "p95".into());
+    let q = headline_quantile(c);
     let _ = writeln!(
         s,
         "<h2 id=\"overview\">Overview</h2>\n<table>\n<thead><tr><th>endpoint</th>\

@@ -51,12 +51,7 @@ pub fn markdown_with(c: &Comparison, caveats: &[String]) -> String {
         }
         s.push('\n');
     }
-    let q = c
-        .options
-        .gated
-        .first()
-        .map(|q| quantile_name(*q))
-        .unwrap_or_else(|| "p95".into());
+    let q = headline_quantile(c);
     s.push_str("### Overview\n\n");
     let _ = writeln!(
         s,

@@ -117,6 +117,13 @@ pub fn render_charts(
 // ---- words and numbers shared by every format ----------------------------------------
 
 /// The gated quantiles: `p95`, `p95 and p99`.
+/// The quantile the overview tables show: the first gated one (p95 unless told).
+fn headline_quantile(c: &Comparison) -> String {
+    (c.options.gated.first())
+        .map(|q| quantile_name(*q))
+        .unwrap_or_else(|| "p95".into())
+}
+
 fn gated_names(c: &Comparison) -> String {
     let names: Vec<String> = c.options.gated.iter().map(|q| quantile_name(*q)).collect();
     match names.len() {

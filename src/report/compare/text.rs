@@ -7,12 +7,7 @@ use super::*;
 /// The table printed by `skein compare`: endpoint, gated quantile base -> candidate, delta,
 /// error rate base -> candidate, verdict.
 pub fn text(c: &Comparison) -> String {
-    let q = c
-        .options
-        .gated
-        .first()
-        .map(|q| quantile_name(*q))
-        .unwrap_or_else(|| "p95".into());
+    let q = headline_quantile(c);
     let header = [
         "endpoint".to_string(),
         format!("{q} base → cand"),

@@ -119,7 +119,7 @@ fn the_issue_example_compiles() {
             Unit::Us
         )
     );
-    assert_eq!(t.source, TargetSource::Scenario);
+    assert_eq!(t.source(), &TargetSource::Scenario);
     let at = t.scope_at.as_ref().unwrap();
     assert_eq!((at.line, at.column), (FIRST + 1, 15));
     assert_eq!(p.targets[2].target.scope, Scope::Scenario("browse".into()));
@@ -142,7 +142,12 @@ fn the_issue_example_compiles() {
         (a.target.after_us, a.target.abort_on_fail, a.target.grace_us),
         (None, true, Some(10_000_000))
     );
-    assert!(matches!(p.targets[8].source, TargetSource::Preset { .. }));
+    assert!(matches!(p.targets[8].source(), TargetSource::Preset { .. }));
+    // The text the verdict shows is the enum's label, whatever the entry.
+    for t in &p.targets {
+        assert_eq!(t.target.source, t.source().label(), "{t:?}");
+    }
+    assert_eq!(p.targets[0].target.source, "scenario");
 }
 
 #[test]
@@ -152,7 +157,7 @@ fn the_phase9_preset_spells_out_its_kpis() {
         .targets
         .iter()
         .map(|t| {
-            let TargetSource::Preset { name, kpi } = &t.source else {
+            let TargetSource::Preset { name, kpi } = t.source() else {
                 panic!("{t:?}")
             };
             assert_eq!(name, "phase9");
@@ -351,7 +356,8 @@ fn a_targets_file_loads_alone_and_is_checked_against_a_plan() {
         "targets:\n  - p95(tag=\"api\") < 100ms\n  - p95(step=\"nope\") < 1s\n  - preset: phase9\n";
     let ts = parse_targets_str(text, file).unwrap();
     assert_eq!(ts.len(), 7);
-    assert_eq!(ts[0].source, TargetSource::File(file.to_path_buf()));
+    assert_eq!(ts[0].source(), &TargetSource::File(file.to_path_buf()));
+    assert_eq!(ts[0].target.source, "targets file shared.yaml");
     let mut p = plan("  - p95 < 1s\n");
     let Err(ScenarioError::Invalid { diagnostics }) = p.add_targets(ts.clone()) else {
         panic!("names were not checked");

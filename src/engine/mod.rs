@@ -155,22 +155,15 @@ pub async fn run_with(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let attacked = loop {
         tokio::select! {
-            r = &mut attack => break r,
+            r = &mut attack => break Ok(r),
             _ = tick.tick() => {
                 if let Err(e) = harvester.tick() {
                     // A subscriber failed: stop the users now (the timer keeps asking the
-                    // driver) and let the attack and the scheduler end, write what was
-                    // measured if the folder still can, then say why.
+                    // driver), let the attack end, then wind down as at any end.
                     ctx.stop.stop(harvest_failed(&e));
                     ctx.stop.raise_to(StopLevel::Hard);
                     let _ = tokio::time::timeout(WIND_DOWN, &mut attack).await;
-                    drop(timer);
-                    scheduler.finish(&ctx).await;
-                    generator.stop_probe();
-                    let _ = harvester.tick();
-                    drop(generator);
-                    let _ = harvester.finish();
-                    return Err(e);
+                    break Err(e);
                 }
             }
         }
@@ -183,11 +176,15 @@ pub async fn run_with(
     // The last, partial second, before the generator's threads (and their CPU) are gone.
     let last = harvester.tick();
     drop(generator);
-    if let Err(e) = last {
-        ctx.stop.stop(harvest_failed(&e));
-        let _ = harvester.finish();
-        return Err(e);
-    }
+    let attacked = match attacked.and_then(|a| last.map(|()| a)) {
+        Ok(a) => a,
+        Err(e) => {
+            // Write what was measured if the folder still can; say the first failure.
+            ctx.stop.stop(harvest_failed(&e));
+            let _ = harvester.finish();
+            return Err(e);
+        }
+    };
     let result = harvester.finish()?;
     match attacked {
         Ok(Ok(())) => Ok(result),

@@ -7,10 +7,11 @@
 //! (`skein::engine::fuzzing::User`) sending a scenario's steps one at a time. Every test is
 //! bounded by [`LIMIT`].
 
-use std::io::Write as _;
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skein::engine::fuzzing::{Failed, Reply, User};
@@ -386,22 +387,12 @@ async fn transfer_encoding_and_content_length_together_are_an_error_and_the_conn
     assert_eq!(server.connections_of_requests(), [1, 2]);
 }
 
-/// 1 MiB of zeros, gzipped (about 1 KB).
-fn gzip_member() -> &'static [u8] {
-    static MEMBER: OnceLock<Vec<u8>> = OnceLock::new();
-    MEMBER.get_or_init(|| {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&vec![0u8; 1 << 20]).unwrap();
-        gz.finish().unwrap()
-    })
-}
-
 #[tokio::test]
 async fn a_gzip_bomb_is_cut_at_the_body_cap_as_it_decodes_not_after() {
     // 512 MiB decoded from about half a megabyte on the wire; a step that reads the body
     // keeps at most 256 MiB of it.
     const CAP: u64 = 256 << 20;
-    let member = gzip_member();
+    let member = common::gzip_member();
     let bomb: Vec<u8> = member.repeat(512);
     let wire = bomb.len();
     assert!(wire < 1 << 20, "{wire}");

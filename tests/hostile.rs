@@ -87,23 +87,7 @@ impl Hostile {
     /// HTTPS (HTTP/1.1 only, so Skein's reqwest client speaks HTTP/1.1 over it) with the
     /// test certificate for 127.0.0.1 in `tests/fixtures/tls`.
     async fn start_tls() -> Hostile {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(fixtures.join("server.pem"))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-        let key = PrivateKeyDer::from_pem_file(fixtures.join("server.key")).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let cfg = common::tls_server_config(&[b"http/1.1"]);
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
         let tcp = TcpListener::bind(loopback()).await.unwrap();
         let url = format!("https://{}", tcp.local_addr().unwrap());
@@ -207,7 +191,7 @@ async fn route<S: Sock>(s: &mut S, path: &str) -> std::io::Result<bool> {
                 b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n",
             )
             .await?;
-            let member = gzip_member();
+            let member = common::gzip_member();
             let mut chunk = format!("{:x}\r\n", member.len() * 64).into_bytes();
             for _ in 0..64 {
                 chunk.extend_from_slice(member);
@@ -323,17 +307,6 @@ fn ok(body: &[u8]) -> Vec<u8> {
     let mut r = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()).into_bytes();
     r.extend_from_slice(body);
     r
-}
-
-/// One gzip member of 1 MiB of zeros.
-fn gzip_member() -> &'static [u8] {
-    static MEMBER: OnceLock<Vec<u8>> = OnceLock::new();
-    MEMBER.get_or_init(|| {
-        use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&vec![0u8; 1 << 20]).unwrap();
-        gz.finish().unwrap()
-    })
 }
 
 // ---------------------------------------------------------------------------------------

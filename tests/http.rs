@@ -8,6 +8,8 @@
 //! TLS). goose keeps process-global state, so attacks here run one at a time under
 //! `ONE_ATTACK`.
 
+mod common;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -561,23 +563,7 @@ impl axum::serve::Listener for TlsListener {
 /// The test app over TLS with a certificate for 127.0.0.1 signed by the test CA in
 /// `tests/fixtures/tls`; its base URL.
 async fn tls_server() -> String {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(fixtures.join("server.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(fixtures.join("server.key")).unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let cfg = common::tls_server_config(&[b"h2", b"http/1.1"]);
     let tcp = tokio::net::TcpListener::bind(loopback()).await.unwrap();
     let url = format!("https://{}", tcp.local_addr().unwrap());
     let listener = TlsListener {

@@ -359,7 +359,7 @@ mod segmented_tests {
     use super::*;
     use crate::metrics::accumulate::Accumulator;
     use crate::metrics::recorder::{CellData, ErrorKind};
-    use crate::metrics::result::{Generator, RunInfo, RunStatus};
+    use crate::metrics::result::{RunInfo, RunStatus};
     use crate::metrics::store::RunWriter;
     use crate::metrics::verdict::{Aggregate, Metric, Op, Scope, Target};
     use crate::metrics::{Unit, evaluate};
@@ -380,27 +380,11 @@ mod segmented_tests {
     fn segments_give_windowed_targets_the_same_values_as_seconds() {
         let cells = vec![cell(0, "a", &["api"]), cell(1, "a", &[]), cell(2, "b", &[])];
         let run = RunInfo {
-            id: "r".into(),
-            name: "r".into(),
             status: RunStatus::Complete,
-            stop_reason: None,
-            scenario_file: None,
             target: "http://x".into(),
-            model: "closed".into(),
             response_time_basis: "corrected".into(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            ended_at: None,
-            duration_us: 0,
-            planned_duration_us: 0,
             max_users: 5,
-            peak_users: 0,
-            cut_off: 0,
-            tls_verify: true,
-            generator: Generator::this_machine(),
-            open_model: None,
-            co_correction: None,
-            generator_health: None,
-            workers: None,
+            ..RunInfo::blank()
         };
         let dir = tempfile::tempdir().unwrap();
         let mut acc = Accumulator::new(cells.clone());

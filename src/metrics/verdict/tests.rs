@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::*;
 use crate::metrics::accumulate::Accumulator;
 use crate::metrics::recorder::{CellData, ErrorKind, IntervalData};
-use crate::metrics::result::{Generator, Latency, RunInfo, RunStatus};
+use crate::metrics::result::{Latency, RunInfo, RunStatus};
 use crate::metrics::store::RunWriter;
 use crate::metrics::window::{Interval, IntervalCell};
 
@@ -79,24 +79,11 @@ fn run_info() -> RunInfo {
         id: "t-20250101T000000Z".into(),
         name: "t".into(),
         status: RunStatus::Complete,
-        stop_reason: None,
-        scenario_file: None,
-        target: "http://127.0.0.1:1".into(),
-        model: "closed".into(),
         response_time_basis: "corrected".into(),
         started_at: "2025-01-01T00:00:00Z".into(),
-        ended_at: None,
-        duration_us: 0,
         planned_duration_us: 5_000_000,
         max_users: 50,
-        peak_users: 0,
-        cut_off: 0,
-        tls_verify: true,
-        generator: Generator::this_machine(),
-        open_model: None,
-        co_correction: None,
-        generator_health: None,
-        workers: None,
+        ..RunInfo::blank()
     }
 }
 

@@ -197,6 +197,9 @@ fn build_run(dir: &Path) {
         co_correction: None,
         generator_health: None,
         workers: None,
+        shard: None,
+        shards: None,
+        start: None,
     };
     let scenario = serde_json::json!({"name": "long-run", "synthetic": true});
     let mut acc = Accumulator::new(cells.clone());

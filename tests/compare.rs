@@ -100,6 +100,9 @@ fn run(id: &str, endpoints: &[(&str, Vec<u64>, u64)]) -> RunResult {
         co_correction: None,
         generator_health: None,
         workers: None,
+        shard: None,
+        shards: None,
+        start: None,
     };
     acc.finish(info, serde_json::json!({"name": "shop"}), Vec::new())
 }

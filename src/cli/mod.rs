@@ -10,9 +10,11 @@
 mod capacity;
 mod compare;
 mod console;
+mod merge;
 mod report;
 mod run;
 mod serve;
+mod shard;
 mod validate;
 mod workers;
 
@@ -40,12 +42,13 @@ pub mod exit {
     pub const HUNG_UP: u8 = 129;
 
     /// The exit code of a run that was interrupted, from its stop reason: the signal that
-    /// stopped it (first), or [`RUNTIME`] when a `--workers` run lost a worker.
+    /// stopped it (first), or [`RUNTIME`] when a `--workers` run lost a worker or a shard
+    /// started later than `--strict-start` allows.
     pub fn interrupted(stop_reason: Option<&StopReason>) -> u8 {
         match stop_reason.map(|r| (r.signal(), r)) {
             Some((Some(StopSignal::Terminate), _)) => TERMINATED,
             Some((Some(StopSignal::HangUp), _)) => HUNG_UP,
-            Some((None, StopReason::WorkerDied { .. })) => RUNTIME,
+            Some((None, StopReason::WorkerDied { .. } | StopReason::LateStart { .. })) => RUNTIME,
             _ => INTERRUPTED,
         }
     }
@@ -68,6 +71,12 @@ pub mod exit {
                 (died(Some(StopSignal::Terminate)), TERMINATED),
                 (died(Some(StopSignal::Interrupt)), INTERRUPTED),
                 (StopReason::Other("a test".into()), INTERRUPTED),
+                (
+                    StopReason::LateStart {
+                        detail: "2 s after --start-at".into(),
+                    },
+                    RUNTIME,
+                ),
             ];
             for (reason, code) in cases {
                 assert_eq!(interrupted(Some(&reason)), code, "{reason}");
@@ -106,6 +115,9 @@ pub enum Command {
     Capacity(capacity::CapacityArgs),
     /// Serve the embedded Phase 9 demo target until Ctrl-C.
     ServeDemo(serve::ServeArgs),
+    /// Merge the shard folders of a run (`run --shard`) into one results folder, judge its
+    /// targets once and write every report; the exit code is the merged verdict's.
+    Merge(merge::MergeArgs),
 }
 
 /// Options shared by `run` and `quick`.
@@ -128,16 +140,44 @@ pub struct CommonRunArgs {
     /// core, at most the users].
     #[arg(long, short = 'w', value_name = "N")]
     pub workers: Option<usize>,
+    /// Run shard I of N of a run split across processes or machines, and write a shard
+    /// folder (`<output>/<run-id>/shard-<I>/`) for `skein merge`; `auto/N` reads I from
+    /// SKEIN_SHARD_INDEX, JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or SLURM_PROCID.
+    #[arg(long, value_name = "I/N|auto/N", value_parser = shard::parse_shard_arg)]
+    pub shard: Option<shard::ShardArg>,
+    /// The id shared by every shard of the run [default: SKEIN_RUN_ID, `slurm-$SLURM_JOB_ID`
+    /// under Slurm, or the run's name and an absolute --start-at].
+    #[arg(long, value_name = "ID", requires = "shard")]
+    pub run_id: Option<String>,
+    /// Start the load at this time, so that shards on several machines ramp together: an
+    /// RFC 3339 time (2026-12-07T17:00:00Z) or +DURATION from now (+90s). A process that
+    /// gets there late starts at once on the common clock and records how late.
+    #[arg(long, value_name = "TIME", value_parser = shard::parse_start_at)]
+    pub start_at: Option<shard::StartAt>,
+    /// With --start-at: a process later than this (default 1s) starts no user and exits 3.
+    #[arg(
+        long,
+        value_name = "TOLERANCE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1s",
+        requires = "start_at",
+        value_parser = pause_arg
+    )]
+    pub strict_start: Option<String>,
     /// Run as worker I of N of a `--workers` run (set by the parent).
-    #[arg(long, hide = true, value_name = "I/N", value_parser = workers::parse_role)]
-    pub as_worker: Option<workers::Role>,
+    #[arg(long, hide = true, value_name = "I/N")]
+    pub as_worker: Option<crate::scenario::Shard>,
+    /// A worker's start: the parent's --start-at, as a time.
+    #[arg(long, hide = true, requires = "as_worker", value_parser = shard::parse_start_at)]
+    pub worker_start_at: Option<shard::StartAt>,
     /// A worker's target (the parent's, demo included).
     #[arg(long, hide = true, requires = "as_worker")]
     pub worker_target: Option<String>,
     /// A worker's results folder.
     #[arg(long, hide = true, requires = "as_worker")]
     pub worker_output: Option<PathBuf>,
-    /// A worker's seed.
+    /// The run's seed, which each worker derives its own from.
     #[arg(long, hide = true, requires = "as_worker")]
     pub worker_seed: Option<u64>,
     /// Exit 1, like a failed target, when the load generator itself was saturated (its
@@ -214,6 +254,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Validate(a) => return validate::validate(&a),
         Command::Report(a) => report::report(&a),
         Command::Compare(a) => compare::compare(&a),
+        Command::Merge(a) => merge::merge(&a),
         Command::Capacity(a) => capacity::capacity(a),
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),

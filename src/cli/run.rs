@@ -132,18 +132,77 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
     c
 }
 
+/// This process's part of a run split across processes or machines (`--shard`).
+struct Sharding {
+    shard: crate::scenario::Shard,
+    marker: metrics::ShardInfo,
+}
+
+impl Sharding {
+    /// From `--shard` (and `--run-id`), for `plan` as the whole run runs it.
+    fn new(
+        plan: &Plan,
+        common: &CommonRunArgs,
+        arg: super::shard::ShardArg,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Sharding> {
+        if matches!(plan.target, Target::Embedded(_)) {
+            return Err(Invalid(
+                "--shard: the target is the embedded demo, which each shard would start on \
+                 its own machine\n  hint: start it once (`skein serve-demo`) and give its URL \
+                 with --target"
+                    .into(),
+            )
+            .into());
+        }
+        let shard = super::shard::resolve(arg, env)?;
+        let run_id = super::shard::run_id(
+            common.run_id.as_deref(),
+            env,
+            &plan.name,
+            common.start_at.as_ref(),
+        )?;
+        let marker = metrics::ShardInfo {
+            index: shard.index as u64,
+            count: shard.count as u64,
+            run_id,
+            scenario_hash: plan.fingerprint(),
+            histogram: metrics::HistogramSettings::CURRENT,
+            seed: 0,
+            interval_us: 1_000_000,
+        };
+        Ok(Sharding { shard, marker })
+    }
+}
+
 /// Run a plan: start the demo target if asked, run, judge the targets, write every report,
 /// print the summary, compare with the baseline if given. Exit 1 when the verdict failed (a
 /// target failed, or a run without targets had no request succeed), the run regressed
 /// against the baseline, or the generator was saturated under `--fail-on-saturation`; 130
-/// when Ctrl-C stopped the run, 143 SIGTERM, 129 SIGHUP; 3 when a worker died.
+/// when Ctrl-C stopped the run, 143 SIGTERM, 129 SIGHUP; 3 when a worker died or a shard
+/// started later than `--strict-start` allows. A shard (`--shard`) judges its targets on its
+/// part only and exits 0 once it has run its course: the run's verdict is `skein merge`'s.
 pub async fn execute(
-    plan: Plan,
+    mut plan: Plan,
     common: &CommonRunArgs,
     baseline: Option<&super::compare::Loaded>,
 ) -> anyhow::Result<u8> {
-    if let Some(role) = common.as_worker {
-        return worker(plan, common, role).await;
+    if let Some(worker) = common.as_worker {
+        return worker_run(plan, common, worker).await;
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let sharding = common
+        .shard
+        .map(|arg| Sharding::new(&plan, common, arg, &env))
+        .transpose()?;
+    let start_at = common.start_at.map(|s| s.at(std::time::SystemTime::now()));
+    let strict_start = common
+        .strict_start
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?;
+    if let Some(s) = &sharding {
+        plan.shard(s.shard);
     }
     let (base_url, demo_server) = match &plan.target {
         Target::Url(u) => (u.clone(), None),
@@ -161,27 +220,62 @@ pub async fn execute(
             (server.url(), Some(server))
         }
     };
-    let dir = engine::results_dir(&common.output, &plan)?;
+    let dir = match &sharding {
+        Some(s) => super::shard::shard_dir(&common.output, &s.marker.run_id, s.shard.index)?,
+        None => engine::results_dir(&common.output, &plan)?,
+    };
     let targets = plan.verdict_targets();
     store::write_targets(&dir, &targets)?;
     let stop = StopHandle::new();
     let (tx, rx) = tokio::sync::watch::channel(engine::Progress::default());
-    let live = console::Live::start(rx, common.quiet, &plan, &base_url);
-    let seed = common.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
+    let seed = common.seed.unwrap_or_else(|| match &sharding {
+        // Every shard alike, so the closed model's users draw what they would in one process.
+        Some(s) => super::shard::seed_of(&s.marker.run_id),
+        None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
+            .unwrap_or(0),
     });
-    let n = super::workers::count(&plan, common.workers);
+    let marker = sharding.as_ref().map(|s| metrics::ShardInfo {
+        seed,
+        ..s.marker.clone()
+    });
+    if let Some(at) = start_at {
+        announce_start(at, marker.as_ref(), common.quiet);
+    }
+    let live = console::Live::start(rx, common.quiet, &plan, &base_url);
+    // Too late for --strict-start already: one process records that and starts nobody,
+    // rather than workers that would each fail alike.
+    let too_late = match (start_at, strict_start) {
+        (Some(at), Some(tolerance)) => std::time::SystemTime::now()
+            .duration_since(at)
+            .is_ok_and(|late| late > tolerance),
+        _ => false,
+    };
+    let n = if too_late {
+        1
+    } else {
+        super::workers::count(&plan, common.workers)
+    };
     let outcome = if n > 1 {
-        super::workers::run(&plan, n, &base_url, &dir, seed, tx).await
+        let start = super::workers::Start {
+            at: start_at,
+            strict: strict_start,
+            shard: marker.clone(),
+        };
+        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start).await
     } else {
         let mut opts = RunOptions::new(dir.clone(), &base_url);
         opts.stop = stop;
         opts.progress = Some(tx);
-        opts.seed = seed;
+        opts.seed = match &sharding {
+            Some(s) => s.shard.seed(seed, plan.load.open.is_some()),
+            None => seed,
+        };
         opts.abort = aborts(&plan, &targets);
+        opts.start_at = start_at;
+        opts.strict_start = strict_start;
+        opts.shard = marker.clone();
         engine::run(&plan, opts).await.map_err(anyhow::Error::from)
     };
     live.finish().await;
@@ -198,6 +292,16 @@ pub async fn execute(
     // A step test: the capacity analysis goes first, so the reports include it.
     let capacity = super::capacity::analyze_step_test(&plan, &result, &dir)?;
     let verdict = judge_and_report(&dir, &result, &targets, capacity.as_ref())?;
+    if let Some(m) = &marker {
+        eprintln!(
+            "note: shard {} of {} of run `{}`: its targets were judged on its part of the load \
+             only; the run's verdict is `skein merge {}`'s",
+            m.index,
+            m.count,
+            m.run_id,
+            dir.parent().unwrap_or(&dir).display()
+        );
+    }
     // --baseline (cli/compare.rs): a regression fails the run like a failed target.
     let regressed = match baseline {
         Some(b) => {
@@ -209,24 +313,62 @@ pub async fn execute(
         }
         None => false,
     };
-    let aborted = matches!(reason, Some(StopReason::TargetFailed { .. }));
     // --fail-on-saturation: a generator that was itself the bottleneck fails the run like a
     // missed target; without the flag it is a warning.
     let saturated = console::print_saturation(&result, common.fail_on_saturation);
-    // A step test that stopped early past the limit did what it was for.
+    if marker.is_some() {
+        // A shard's figures are a part of the run's: it fails only when it could not run
+        // its part.
+        return Ok(match result.run.status {
+            RunStatus::Interrupted => exit::interrupted(reason),
+            RunStatus::Complete | RunStatus::Running => exit::OK,
+        });
+    }
+    Ok(exit_code(&result, &verdict, regressed, saturated))
+}
+
+/// The exit code of a finished run (or a merged one) from its verdict: one policy for `run`,
+/// `quick` and `merge`. Stopped by a signal, or a worker that died: a worker's death (or a
+/// shard too late for `--strict-start`) is a runtime failure whatever the verdict (the load
+/// was not the plan's); a signal's code yields to a failed verdict. A step test that
+/// stopped early past its limit did what it was for.
+pub fn exit_code(
+    result: &metrics::RunResult,
+    verdict: &metrics::Verdict,
+    regressed: bool,
+    saturated: bool,
+) -> u8 {
+    let reason = result.run.stop_reason.as_ref();
+    let aborted = matches!(reason, Some(StopReason::TargetFailed { .. }));
     let early_stop = matches!(reason, Some(StopReason::EarlyStop { .. }));
-    // Stopped by a signal, or a worker that died: a worker's death is a runtime failure
-    // whatever the verdict (the load was not the plan's); a signal's code yields to a
-    // failed verdict.
     let interrupted = (result.run.status == RunStatus::Interrupted && !early_stop)
         .then(|| exit::interrupted(reason));
-    Ok(if interrupted == Some(exit::RUNTIME) {
+    if interrupted == Some(exit::RUNTIME) {
         exit::RUNTIME
     } else if !verdict.passed || aborted || regressed || saturated {
         exit::TARGETS_FAILED
     } else {
         interrupted.unwrap_or(exit::OK)
-    })
+    }
+}
+
+/// Say when the load starts (a common `--start-at`), and how far off that is.
+fn announce_start(at: std::time::SystemTime, shard: Option<&metrics::ShardInfo>, quiet: bool) {
+    let when = chrono::DateTime::<chrono::Utc>::from(at)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let who = shard.map_or(String::new(), |m| {
+        format!("shard {} of {} of run `{}`: ", m.index, m.count, m.run_id)
+    });
+    let msg = match at.duration_since(std::time::SystemTime::now()) {
+        Ok(ahead) => format!("{who}starting at {when} (in {:.1} s)", ahead.as_secs_f64()),
+        Err(late) => format!(
+            "{who}starting at once: --start-at {when} was {:.3} s ago",
+            late.duration().as_secs_f64()
+        ),
+    };
+    if !quiet || shard.is_some() {
+        eprintln!("{msg}");
+    }
 }
 
 /// What stops a run early: targets with `abort_on_fail`, and a step test past its limit.
@@ -241,16 +383,20 @@ fn aborts(plan: &Plan, targets: &[metrics::verdict::Target]) -> Option<engine::A
     }
 }
 
-/// One worker of a `--workers` run (cli/workers.rs): its share of the load against the
-/// parent's target, into its own folder, nothing printed. Targets with `abort_on_fail`
-/// and a step test's early stop are judged on the share.
-async fn worker(
+/// One worker of a `--workers` run (cli/workers.rs): its part of the load (of this shard's,
+/// under `--shard`) against the parent's target, into its own folder, nothing printed.
+/// Targets with `abort_on_fail` and a step test's early stop are judged on the part.
+async fn worker_run(
     mut plan: Plan,
     common: &CommonRunArgs,
-    role: super::workers::Role,
+    worker: crate::scenario::Shard,
 ) -> anyhow::Result<u8> {
     super::workers::die_with_parent();
-    plan.share(role.index, role.count);
+    // The user's own --shard (the child has the parent's command line), then the worker's.
+    if let Some(arg) = common.shard {
+        plan.shard(super::shard::resolve(arg, |k| std::env::var(k).ok())?);
+    }
+    plan.shard(worker);
     if let Some(t) = &common.worker_target {
         plan.target = Target::Url(t.clone());
     }
@@ -261,11 +407,20 @@ async fn worker(
     let dir = engine::results_dir(out, &plan)?;
     let targets = plan.verdict_targets();
     let mut opts = RunOptions::new(dir, &base_url);
-    opts.seed = common.worker_seed.unwrap_or(1);
+    let base_seed = common.worker_seed.unwrap_or(1);
+    opts.seed = plan.load.shard.seed(base_seed, plan.load.open.is_some());
     opts.abort = aborts(&plan, &targets);
+    opts.start_at = common
+        .worker_start_at
+        .map(|s| s.at(std::time::SystemTime::now()));
+    opts.strict_start = common
+        .strict_start
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?;
     // The machine's cores shared out, as wrk gives each thread its core.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    opts.threads = Some((cores / role.count).max(1));
+    opts.threads = Some((cores / worker.count).max(1));
     let result = engine::run(&plan, opts).await?;
     Ok(match result.run.status {
         RunStatus::Interrupted => exit::interrupted(result.run.stop_reason.as_ref()),
@@ -329,7 +484,22 @@ pub fn judge_and_report(
     let verdict = metrics::evaluate(result, &windows, targets);
     report::write_all(dir, result, &verdict, capacity)
         .with_context(|| format!("writing the reports into {}", dir.display()))?;
-    eprint!("{}", report::text::verdict_lines(&verdict));
+    let lines = report::text::verdict_lines(&verdict);
+    match &result.run.shard {
+        // A shard's figures are a part of the run's: its verdict is not the run's.
+        Some(s) => eprint!(
+            "{}",
+            lines.replace(
+                "verdict: ",
+                &format!(
+                    "verdict of shard {}/{} alone (partial; the run's verdict is skein \
+                     merge's): ",
+                    s.index, s.count
+                )
+            )
+        ),
+        None => eprint!("{lines}"),
+    }
     if std::env::var_os("GITHUB_ACTIONS").is_some()
         || std::env::var_os("GITHUB_STEP_SUMMARY").is_some()
     {

@@ -28,24 +28,19 @@ use crate::metrics::store::{HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, spli
 use crate::metrics::{Hist, RunInfo, RunResult, RunStatus, StopReason, StopSignal, TimePoint};
 use crate::scenario::Plan;
 
-/// This process's part when it runs as a worker (`--as-worker I/N`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Role {
-    pub index: usize,
-    pub count: usize,
+/// A common start for the workers (`--start-at`), and the shard the run is (`--shard`).
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// When every worker starts its load; `None`: each when it is ready.
+    pub at: Option<std::time::SystemTime>,
+    /// `--strict-start`'s tolerance.
+    pub strict: Option<Duration>,
+    /// The marker of the shard this run is, written into the merged folder.
+    pub shard: Option<crate::metrics::ShardInfo>,
 }
 
-/// Parse `I/N` (0 <= I < N).
-pub fn parse_role(s: &str) -> Result<Role, String> {
-    let (i, n) = s
-        .split_once('/')
-        .ok_or_else(|| format!("`{s}`: expected INDEX/COUNT, e.g. 0/4"))?;
-    let index: usize = i.trim().parse().map_err(|_| format!("`{s}`: bad index"))?;
-    let count: usize = n.trim().parse().map_err(|_| format!("`{s}`: bad count"))?;
-    if count == 0 || index >= count {
-        return Err(format!("`{s}`: the index must be below the count"));
-    }
-    Ok(Role { index, count })
+fn rfc3339(t: std::time::SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// How many workers to use: `--workers`, or one per available core, never more than the
@@ -70,18 +65,11 @@ pub async fn run(
     dir: &Path,
     seed: u64,
     progress: tokio::sync::watch::Sender<Progress>,
+    start: &Start,
 ) -> anyhow::Result<RunResult> {
     let exe = std::env::current_exe().context("finding the skein executable")?;
-    write_initial(plan, n, base_url, dir)?;
+    write_initial(plan, n, base_url, dir, start)?;
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    // Closed model: a user's random numbers come from the seed and its number in the whole
-    // plan, so every worker takes the run's seed and each user draws what it would in one
-    // process. Open model: pool users are numbered per worker, so each worker gets a seed
-    // of its own.
-    let seed_of = |i: usize| match plan.load.open {
-        None => seed,
-        Some(_) => seed.wrapping_add(i as u64),
-    };
     let mut children = Vec::with_capacity(n);
     let mut outs = Vec::with_capacity(n);
     for i in 0..n {
@@ -95,9 +83,13 @@ pub async fn run(
             .arg(base_url)
             .arg("--worker-output")
             .arg(&out)
+            // The run's seed: each worker derives its own ([`crate::scenario::Shard::seed`]).
             .arg("--worker-seed")
-            .arg(seed_of(i).to_string())
-            .stdin(Stdio::null())
+            .arg(seed.to_string());
+        if let Some(at) = start.at {
+            cmd.arg("--worker-start-at").arg(rfc3339(at));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -211,6 +203,8 @@ pub async fn run(
         max_users: plan.load.max_users() as u64,
         planned_duration_us: plan.load.duration().as_micros() as u64,
         scenario: plan.scenario_copy.clone(),
+        shard: start.shard.clone(),
+        shards: None,
     };
     let mut result = merge_runs(&parts, dir, info)
         .with_context(|| format!("merging the workers' folders into {}", dir.display()))?;
@@ -355,14 +349,28 @@ fn send(pid: u32, sig: i32) {
 
 /// The run's `result.json` before the workers start (`running`, with the run's facts and
 /// `workers`), so `skein report DIR` can merge the workers' folders if this process dies.
-fn write_initial(plan: &Plan, n: usize, base_url: &str, dir: &Path) -> anyhow::Result<()> {
+fn write_initial(
+    plan: &Plan,
+    n: usize,
+    base_url: &str,
+    dir: &Path,
+    start: &Start,
+) -> anyhow::Result<()> {
     let id = dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let started_at = start.at.unwrap_or_else(std::time::SystemTime::now);
     let run = RunInfo {
         workers: Some(n as u64),
-        ..crate::engine::run_info(plan, &id, base_url, std::time::SystemTime::now())
+        shard: start.shard.clone(),
+        start: start.at.map(|at| crate::metrics::PlannedStart {
+            at: rfc3339(at),
+            lateness_us: 0,
+            tolerance_us: start.strict.map(|d| d.as_micros() as u64),
+            shards_lateness_us: Vec::new(),
+        }),
+        ..crate::engine::run_info(plan, &id, base_url, started_at)
     };
     let initial = crate::metrics::Accumulator::new(Vec::new()).finish(
         run,
@@ -581,13 +589,5 @@ mod tests {
         assert!((99_000..=100_100).contains(&p.p99_us), "{p:?}");
         assert!((990..=1_001).contains(&p.p50_us), "{p:?}");
         assert!((50_000..=51_000).contains(&p.mean_us), "{p:?}");
-    }
-
-    #[test]
-    fn roles_parse() {
-        assert_eq!(parse_role("1/4"), Ok(Role { index: 1, count: 4 }));
-        assert!(parse_role("4/4").is_err());
-        assert!(parse_role("x").is_err());
-        assert!(parse_role("0/0").is_err());
     }
 }

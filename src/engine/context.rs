@@ -23,7 +23,10 @@ pub struct RunCtx {
     pub(super) recorder: Recorder,
     /// cell id by [scenario][phase][step].
     pub(super) cells: Vec<[Vec<usize>; 3]>,
+    /// When the run starts: when it was set up, or the common `--start-at`, which may be
+    /// ahead (users wait for it) or behind (a late shard: users already due start at once).
     pub(super) start: Instant,
+    pub(super) fixed_start: bool,
     pub(super) stop: StopHandle,
     stop_rx: watch::Receiver<StopLevel>,
     pub(super) active: AtomicU64,
@@ -55,10 +58,16 @@ pub(super) struct Setup<'a> {
     pub stop: &'a StopHandle,
     pub seed: u64,
     pub record: bool,
+    /// The run's start: now, or the common `--start-at` (which may be ahead or behind).
+    pub start: Instant,
+    /// The start is a common one (`--start-at`): the open model's schedule starts at it
+    /// rather than when its pool is ready.
+    pub fixed_start: bool,
 }
 
 impl RunCtx {
-    /// The context of a run of `plan` laid out as `cells` (by [`layout`]) that starts now.
+    /// The context of a run of `plan` laid out as `cells` (by [`layout`]) that starts at
+    /// `s.start`.
     pub(super) fn new(
         plan: &Plan,
         cells: &[CellInfo],
@@ -73,7 +82,8 @@ impl RunCtx {
             factory: s.factory,
             recorder,
             cells: index,
-            start: Instant::now(),
+            start: s.start,
+            fixed_start: s.fixed_start,
             stop_rx: s.stop.subscribe(),
             stop: s.stop.clone(),
             active: AtomicU64::new(0),
@@ -249,6 +259,9 @@ pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> 
         co_correction: None,
         generator_health: None,
         workers: None,
+        shard: None,
+        shards: None,
+        start: None,
     }
 }
 

@@ -44,7 +44,7 @@ struct Feed {
 
 impl Feeds {
     pub fn new(plan: &Plan, slots: &Slots) -> Feeds {
-        let (index, count) = plan.worker;
+        let crate::scenario::Shard { index, count } = plan.load.shard;
         Feeds {
             feeders: plan
                 .feeders
@@ -242,7 +242,7 @@ mod tests {
             let mut all = Vec::new();
             for index in 0..n {
                 let mut p = whole.clone();
-                p.share(index, n);
+                p.shard(crate::scenario::Shard { index, count: n });
                 all.extend(set_up_readers(&p));
             }
             let mut ok: Vec<String> = all.into_iter().map(Result::unwrap).collect();

@@ -63,6 +63,9 @@ async fn attack(ctx: Arc<RunCtx>) -> Result<(), EngineError> {
     cfg.increase_rate = Some(format!("{}", users.max(1) * 1000));
     // A backstop only: Skein stops the attack itself at the end of the plan.
     let backstop = ctx.plan.load.duration()
+        + ctx
+            .start
+            .saturating_duration_since(std::time::Instant::now())
         + ctx.plan.load.graceful_stop
         + SETUP_LIMIT
         + Duration::from_secs(5);

@@ -166,6 +166,14 @@ impl Harvester {
         }
     }
 
+    /// A run on a common clock that this process joined `lateness` after its start: its
+    /// first interval starts at the last multiple of `every` before then.
+    pub fn skip_to(&mut self, lateness: Duration, every: Duration) {
+        let every_us = (every.as_micros() as u64).max(1);
+        let late_us = lateness.as_micros() as u64;
+        self.last_us = late_us / every_us * every_us;
+    }
+
     /// Harvest what was recorded since the last tick (nothing when no millisecond passed)
     /// and publish it.
     pub fn tick(&mut self) -> Result<(), EngineError> {
@@ -235,9 +243,13 @@ impl Harvester {
         run.generator_health = Some(self.monitor.finish());
         match &ctx.open {
             Some(open) => {
-                let stats = self
-                    .open
-                    .stats(open, ctx.start, self.now, ctx.stop.stopped_at());
+                let stats = self.open.stats(
+                    open,
+                    ctx.plan.load.shard,
+                    ctx.start,
+                    self.now,
+                    ctx.stop.stopped_at(),
+                );
                 run.open_model = Some(stats);
             }
             None => {

@@ -27,7 +27,7 @@ mod user;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use context::{RunCtx, cells, run_info};
 pub use driver::Driver;
@@ -83,6 +83,16 @@ pub struct RunOptions {
     pub subscribers: Vec<Box<dyn Subscriber>>,
     /// How often the harvest runs: once a second (shorter only in tests; at least 1 ms).
     pub tick: Duration,
+    /// A common start (`--start-at`): the users wait for it, and a process that gets there
+    /// late starts its users at once on the common clock (those already due), recording how
+    /// late it was ([`crate::metrics::PlannedStart`]). `None`: now.
+    pub start_at: Option<SystemTime>,
+    /// `--strict-start`: a process later than this after `start_at` starts no user and the
+    /// run ends interrupted ([`StopReason::LateStart`]).
+    pub strict_start: Option<Duration>,
+    /// This run is one shard of a run split across processes or machines: the marker
+    /// written into its `result.json` from the start.
+    pub shard: Option<crate::metrics::ShardInfo>,
 }
 
 /// Judges a run while it goes: `Some(reason)` stops it.
@@ -102,6 +112,9 @@ impl RunOptions {
             threads: None,
             subscribers: Vec::new(),
             tick: Duration::from_secs(1),
+            start_at: None,
+            strict_start: None,
+            shard: None,
         }
     }
 }
@@ -130,15 +143,36 @@ pub async fn run_with(
     let (cells, index) = context::layout(&plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
     let factory = Arc::new(http::ClientFactory::new(&plan.defaults, &opts.base_url)?);
-    let (folder, info) = results_folder(&opts, &plan, &cells, &recorder)?;
+    let (started_at, start) = start_of(opts.start_at);
+    let (folder, mut info) = results_folder(&opts, &plan, &cells, &recorder, started_at)?;
     let setup = Setup {
         base_url: &opts.base_url,
         factory,
         stop: &opts.stop,
         seed: opts.seed,
         record: opts.record,
+        start,
+        fixed_start: opts.start_at.is_some(),
     };
     let ctx = Arc::new(RunCtx::new(&plan, &cells, index, recorder, setup));
+    // How late this process is for a common start; too late under --strict-start, no user
+    // starts.
+    let lateness = Instant::now().saturating_duration_since(start);
+    if let Some(planned) = info.start.as_mut() {
+        planned.lateness_us = lateness.as_micros() as u64;
+        if let Some(tolerance) = opts.strict_start
+            && lateness > tolerance
+        {
+            ctx.stop.stop(StopReason::LateStart {
+                detail: format!(
+                    "{} after --start-at {} (--strict-start allows {}); no user was started",
+                    secs(lateness),
+                    planned.at,
+                    secs(tolerance)
+                ),
+            });
+        }
+    }
     let _signals = stop::listen(&opts.stop);
     let (generator, monitor) = GenRuntime::start(opts.threads)?;
     let mut acc = Accumulator::new(cells);
@@ -146,13 +180,23 @@ pub async fn run_with(
     acc.set_server_timing_names(ctx.recorder.server_timing_names().clone());
     let subscribers = subscribers(folder, &mut opts, &plan);
     let mut harvester = Harvester::new(ctx.clone(), acc, monitor, info, subscribers);
+    let every = opts.tick.max(Duration::from_millis(1));
+    if opts.start_at.is_some() {
+        // A late process's first interval starts on the common grid, where its first
+        // sample falls, so its seconds line up with the other shards'.
+        harvester.skip_to(lateness, every);
+    }
 
     let timer = stop::timer(ctx.clone(), driver.clone());
     let mut attack = generator.spawn(driver.attack(ctx.clone()));
     let scheduler = open::Scheduler::start(&ctx)?;
-    let every = opts.tick.max(Duration::from_millis(1));
     let mut tick = tokio::time::interval_at((ctx.start + every).into(), every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.set_missed_tick_behavior(if opts.start_at.is_some() {
+        // On the common clock: a late process's ticks stay on the shared grid.
+        tokio::time::MissedTickBehavior::Skip
+    } else {
+        tokio::time::MissedTickBehavior::Delay
+    });
     let attacked = loop {
         tokio::select! {
             r = &mut attack => break Ok(r),
@@ -201,6 +245,25 @@ fn harvest_failed(e: &EngineError) -> StopReason {
     StopReason::Other(format!("the run's harvest failed: {e}"))
 }
 
+/// The run's start as a wall-clock time (for `result.json` and the interval log's
+/// `BaseTime`) and as an `Instant` (for every timer), read together: now, or the common
+/// `start_at`, ahead or behind.
+fn start_of(start_at: Option<SystemTime>) -> (SystemTime, Instant) {
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    match start_at {
+        None => (wall, now),
+        Some(at) => match at.duration_since(wall) {
+            Ok(ahead) => (at, now + ahead),
+            Err(behind) => (at, now.checked_sub(behind.duration()).unwrap_or(now)),
+        },
+    }
+}
+
+/// A duration in seconds with milliseconds, for messages: `2.345 s`.
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
 /// Start the results folder: `result.json` (status `running`, with the facts of the run
 /// about to start, which are returned), the interval log and the journal.
 fn results_folder(
@@ -208,12 +271,19 @@ fn results_folder(
     plan: &Plan,
     cells: &[CellInfo],
     recorder: &Recorder,
+    started_at: SystemTime,
 ) -> Result<(RunWriter, RunInfo), EngineError> {
-    let started_at = SystemTime::now();
     let id = (opts.dir.file_name())
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let info = run_info(plan, &id, &opts.base_url, started_at);
+    let mut info = run_info(plan, &id, &opts.base_url, started_at);
+    info.shard = opts.shard.clone();
+    info.start = opts.start_at.map(|at| crate::metrics::PlannedStart {
+        at: context::rfc3339(at),
+        lateness_us: 0,
+        tolerance_us: opts.strict_start.map(|d| d.as_micros() as u64),
+        shards_lateness_us: Vec::new(),
+    });
     let initial = RunResult {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),

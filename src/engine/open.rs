@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 use crate::metrics::OpenModelStats;
-use crate::scenario::OpenLoad;
+use crate::scenario::{OpenLoad, Shard};
 
 use super::slots::RoundRobin;
 use super::{EngineError, RunCtx, StopLevel};
@@ -274,14 +274,28 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
         return 0;
     };
     let running = || ctx.stop_level() == StopLevel::Running;
-    let deadline = Instant::now() + limit;
+    // A common start (`--start-at`) does not wait for the pool beyond it: the schedule is
+    // the whole run's, and a late pool starts late (counted so) rather than shifting it.
+    let deadline = if ctx.fixed_start {
+        ctx.start
+    } else {
+        Instant::now() + limit
+    };
     while open.settled.load(Ordering::Relaxed) < total_users
         && Instant::now() < deadline
         && running()
     {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let t0 = Instant::now();
+    while ctx.fixed_start && Instant::now() < ctx.start && running() {
+        let left = ctx.start.saturating_duration_since(Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+    }
+    let t0 = if ctx.fixed_start {
+        ctx.start
+    } else {
+        Instant::now()
+    };
     let _ = open.t0.set(t0);
     open.t0_set.notify_waiters();
     let weights: Vec<u64> = ctx
@@ -290,10 +304,10 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
         .iter()
         .map(|s| u64::from(s.weight.max(1)))
         .collect();
-    let mut rr = RoundRobin::new(&weights);
+    let mut tickets = Tickets::new(&open.load, ctx.plan.load.shard, &weights);
     let c = &open.counters;
     let mut i = 0u64;
-    while let Some(t) = open.load.time_of(i) {
+    while let Some(t) = tickets.peek() {
         if !running() {
             break;
         }
@@ -312,12 +326,12 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
             continue;
         }
         // Everything due by now, in order.
-        while let Some(t) = open.load.time_of(i) {
+        while let Some(t) = tickets.peek() {
             let at = t0 + t;
             if at > now {
                 break;
             }
-            let s = rr.next();
+            let s = tickets.pop();
             c.scheduled.fetch_add(1, Ordering::Relaxed);
             if !open.dispatch[s].offer(at) {
                 c.exhausted.store(true, Ordering::Relaxed);
@@ -328,6 +342,64 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     }
     let _ = open.t_end.set(Instant::now());
     i
+}
+
+/// A shard's tickets, in the order they are due: the whole schedule's iterations
+/// `index`, `index + count`, ... ([`OpenLoad::shard_time_of`]), each with the scenario it
+/// has in a run of one process (the whole plan's round robin advances for every iteration,
+/// this shard's or not). So the union of every shard's tickets is the whole schedule: the
+/// same instants and scenarios, none twice, none missing.
+pub(super) struct Tickets<'a> {
+    load: &'a OpenLoad,
+    shard: Shard,
+    rr: RoundRobin,
+    /// This shard's next ticket (from 0), and when it is due.
+    k: u64,
+    due: Option<Duration>,
+}
+
+impl<'a> Tickets<'a> {
+    pub fn new(load: &'a OpenLoad, shard: Shard, weights: &[u64]) -> Tickets<'a> {
+        let mut rr = RoundRobin::new(weights);
+        // The whole plan's iterations before this shard's first are other shards'.
+        for _ in 0..shard.index {
+            rr.next();
+        }
+        Tickets {
+            load,
+            shard,
+            rr,
+            k: 0,
+            due: load.shard_time_of(shard, 0),
+        }
+    }
+
+    /// When the next ticket is due, from the schedule's start; `None` after the last.
+    pub fn peek(&self) -> Option<Duration> {
+        self.due
+    }
+
+    /// Take the next ticket: its scenario.
+    pub fn pop(&mut self) -> usize {
+        let s = self.rr.next();
+        // Skip the other shards' iterations up to this shard's next one.
+        for _ in 1..self.shard.count.max(1) {
+            self.rr.next();
+        }
+        self.k += 1;
+        self.due = self.load.shard_time_of(self.shard, self.k);
+        s
+    }
+}
+
+impl Iterator for Tickets<'_> {
+    /// When the ticket is due and its scenario.
+    type Item = (Duration, usize);
+
+    fn next(&mut self) -> Option<(Duration, usize)> {
+        let due = self.peek()?;
+        Some((due, self.pop()))
+    }
 }
 
 /// Open model: how long the pre-allocated users may take to set up before the schedule
@@ -387,6 +459,7 @@ impl OpenTotals {
     pub fn stats(
         &self,
         open: &Open,
+        shard: Shard,
         start: Instant,
         end: Duration,
         stopped_at: Option<Instant>,
@@ -407,9 +480,14 @@ impl OpenTotals {
             .as_secs_f64()
             .max(1e-3);
         let c = &open.counters;
+        // This shard's part of the rates, so that the shards' figures add up to the plan's.
+        let part = 1.0 / shard.count.max(1) as f64;
         OpenModelStats {
-            peak_rate: open.load.peak_rate(),
-            intended_rate: open.load.arrivals_by(Duration::from_secs_f64(ran)) / ran,
+            peak_rate: open.load.peak_rate() * part,
+            intended_rate: open
+                .load
+                .shard_arrivals_by(shard, Duration::from_secs_f64(ran))
+                / ran,
             achieved_rate: self.sum.started as f64 / ran,
             scheduled: self.sum.scheduled,
             started: self.sum.started,
@@ -449,5 +527,56 @@ mod tests {
         // The only idle user left has gone: the ticket queues.
         assert!(!d.offer(t));
         assert_eq!(d.drain(), 2);
+    }
+
+    /// Every shard's tickets together are the whole schedule's: the same instants with the
+    /// same scenarios, none twice and none missing, for constant, ramping and spiking rates.
+    #[test]
+    fn issue15_open_tickets_of_all_shards_are_the_whole_schedule() {
+        use crate::scenario::RateStage;
+        let stage = |rate: f64, ms: u64| RateStage {
+            rate,
+            over: Duration::from_millis(ms),
+        };
+        let shapes = [
+            (50.0, vec![stage(50.0, 2_000)]),
+            (
+                0.0,
+                vec![stage(200.0, 1_000), stage(200.0, 500), stage(0.0, 700)],
+            ),
+            (
+                10.0,
+                vec![
+                    stage(10.0, 800),
+                    stage(400.0, 1),
+                    stage(400.0, 300),
+                    stage(10.0, 1),
+                ],
+            ),
+        ];
+        let weights = [3u64, 1, 2];
+        for (start_rate, stages) in shapes {
+            let load = OpenLoad {
+                start_rate,
+                stages,
+                max_users: 10,
+                pre_allocated: 1,
+            };
+            let mut whole: Vec<(Duration, usize)> =
+                Tickets::new(&load, Shard::WHOLE, &weights).collect();
+            assert_eq!(whole.len() as u64, load.total_iterations());
+            // The scenarios are in proportion over the whole schedule.
+            let of = |s: usize| whole.iter().filter(|t| t.1 == s).count() as f64;
+            let n = whole.len() as f64;
+            assert!((of(0) / n - 0.5).abs() < 0.02, "{}", of(0) / n);
+            for count in 1..=12 {
+                let mut union: Vec<(Duration, usize)> = (0..count)
+                    .flat_map(|index| Tickets::new(&load, Shard { index, count }, &weights))
+                    .collect();
+                union.sort();
+                whole.sort();
+                assert_eq!(union, whole, "{count} shards");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! - **Closed model.** The whole plan's users get scenarios by smooth weighted round robin
 //!   (nginx's: weights 3:1 give A A B A A A B A ...), so any number of users, and every
 //!   moment of a ramp, has the scenarios in proportion. A worker of a `--workers` run runs
-//!   every `count`-th of those users ([`Slice`]), each with the scenario it has in a run of
+//!   every `count`-th of those users ([`Shard`]), each with the scenario it has in a run of
 //!   one process, and takes the feeder rows it would take there: the k-th user (in start
 //!   order) of the scenarios that read a feeder starts with its row k. So per-scenario
 //!   user counts and `unique` rows are exactly those of one process for any worker count.
@@ -15,7 +15,7 @@
 //!   pool holds every scenario in proportion to the weights (at least one user each):
 //!   its own users are dealt out by the same round robin over the pool's sizes.
 
-use crate::scenario::{Plan, Slice};
+use crate::scenario::{Plan, Shard};
 
 /// The scenario of every user of this process, and the feeder rows they start with.
 pub(super) struct Slots {
@@ -25,7 +25,7 @@ pub(super) struct Slots {
     /// Closed model, per feeder: each whole-plan user's rank among the users that read the
     /// feeder (`u32::MAX`: does not read it), and how many read it in all.
     ranks: Vec<(Vec<u32>, usize)>,
-    slice: Slice,
+    shard: Shard,
     /// Open model: the pool's users of each scenario, and how many of them are set up
     /// before the schedule starts.
     pool: Vec<usize>,
@@ -73,7 +73,7 @@ impl Slots {
                 Slots {
                     scenario,
                     ranks,
-                    slice: plan.load.slice,
+                    shard: plan.load.shard,
                     pool: Vec::new(),
                     pre_allocated: Vec::new(),
                 }
@@ -89,7 +89,7 @@ impl Slots {
                 Slots {
                     scenario: dealt(&as_weights, open.max_users),
                     ranks: Vec::new(),
-                    slice: Slice::WHOLE,
+                    shard: Shard::WHOLE,
                     pool,
                     pre_allocated,
                 }
@@ -99,7 +99,7 @@ impl Slots {
 
     /// This process's user `local` (in the order goose starts them, from 0).
     pub fn user(&self, local: usize) -> Slot {
-        let global = self.slice.global(local);
+        let global = self.shard.global(local);
         let scenario = self
             .scenario
             .get(global)
@@ -265,7 +265,7 @@ mod tests {
             let mut got = vec![None; 10];
             for i in 0..n {
                 let mut p = whole.clone();
-                p.share(i, n);
+                p.shard(crate::scenario::Shard { index: i, count: n });
                 let s = Slots::new(&p);
                 for local in 0..p.load.max_users() {
                     let u = s.user(local);

@@ -356,6 +356,13 @@ pub(super) async fn idle() {
 
 /// Wait until the plan wants this user active. `false` when the run stops first.
 async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
+    // A common start ahead (`--start-at`): nobody starts before it.
+    if Instant::now() < ctx.start {
+        tokio::select! {
+            _ = tokio::time::sleep_until(ctx.start.into()) => {}
+            _ = ctx.wait_for(StopLevel::Graceful) => return false,
+        }
+    }
     loop {
         let now = ctx.start.elapsed();
         if ctx.plan.load.users_at(now) > st.local {

@@ -2,8 +2,10 @@
 //! merged into one: the same cells, each interval's counts added and its histograms merged
 //! exactly, so the merged folder holds every request of every part.
 //!
-//! Intervals are matched by their position (the n-th second of each run): the runs start
-//! within milliseconds of each other, and each one's intervals are one second long.
+//! Intervals are matched by their start when every part ran on a common clock (`--start-at`:
+//! the same start, so the same grid of seconds, whatever machine and however late), and
+//! otherwise by their position (the n-th second of each run): local workers start within
+//! milliseconds of each other, and each one's intervals are one second long.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,8 @@ pub fn recover_workers(dir: &Path, initial: RunResult) -> Result<RunResult, Metr
         max_users: initial.run.max_users,
         planned_duration_us: initial.run.planned_duration_us,
         scenario: initial.scenario.clone(),
+        shard: initial.run.shard.clone(),
+        shards: None,
     };
     let mut r = merge_runs(&parts, dir, info)?;
     r.run.status = RunStatus::Interrupted;
@@ -76,6 +80,10 @@ pub struct MergeInfo {
     pub max_users: u64,
     pub planned_duration_us: u64,
     pub scenario: serde_json::Value,
+    /// The merged run is itself one shard (`--shard` with `--workers`): its marker.
+    pub shard: Option<super::ShardInfo>,
+    /// The merged run is a whole run merged from its shards (`skein merge`).
+    pub shards: Option<super::MergedShards>,
 }
 
 /// Merge the run folders `parts` (each as its process left it; a part that died is rebuilt
@@ -130,12 +138,7 @@ pub fn merge_runs(
     writer.set_server_timing_names(names.clone());
     let mut acc = Accumulator::new(cells.clone());
     acc.set_server_timing_names(names.clone());
-    let n = series.iter().map(Vec::len).max().unwrap_or(0);
-    for k in 0..n {
-        let here: Vec<&StoredInterval> = series.iter().filter_map(|s| s.get(k)).collect();
-        let Some(head) = here.first() else {
-            continue;
-        };
+    for (t_us, here) in aligned(&results, &series) {
         let mut data: IntervalData = cells
             .iter()
             .map(|c| super::CellData::new(c.checks.len()))
@@ -154,8 +157,8 @@ pub fn merge_runs(
             g.sched_lag_us = g.sched_lag_us.max(iv.gauges.sched_lag_us);
         }
         let duration_us = here.iter().map(|i| i.duration_us).max().unwrap_or(0);
-        writer.write_interval_with(head.t_us, duration_us, &g, &data)?;
-        acc.add_interval_with(head.t_us, duration_us, &g, &data);
+        writer.write_interval_with(t_us, duration_us, &g, &data)?;
+        acc.add_interval_with(t_us, duration_us, &g, &data);
     }
     let examples = merged_examples(&results);
     let mut result = acc.finish(run, info.scenario, examples);
@@ -181,6 +184,40 @@ pub fn merge_runs(
     Ok(result)
 }
 
+/// The parts' intervals, second by second, each group with its start: on the common clock
+/// (every part has `run.start`, the same one) keyed by the interval of the shared grid they
+/// fall in (a harvest runs a few ms after its tick: 1.004 s is second 1), else matched by
+/// position.
+fn aligned<'a>(
+    results: &[RunResult],
+    series: &'a [Vec<StoredInterval>],
+) -> Vec<(u64, Vec<&'a StoredInterval>)> {
+    let common_clock = results.iter().all(|r| r.run.start.is_some())
+        && results
+            .windows(2)
+            .all(|w| w[0].run.started_at == w[1].run.started_at);
+    if common_clock {
+        let grid = results
+            .iter()
+            .find_map(|r| r.run.shard.as_ref().map(|s| s.interval_us))
+            .unwrap_or(1_000_000)
+            .max(1);
+        let mut by_start: BTreeMap<u64, Vec<&StoredInterval>> = BTreeMap::new();
+        for iv in series.iter().flatten() {
+            let k = (iv.t_us + grid / 2) / grid;
+            by_start.entry(k * grid).or_default().push(iv);
+        }
+        return by_start.into_iter().collect();
+    }
+    let n = series.iter().map(Vec::len).max().unwrap_or(0);
+    (0..n)
+        .filter_map(|k| {
+            let here: Vec<&StoredInterval> = series.iter().filter_map(|s| s.get(k)).collect();
+            Some((here.first()?.t_us, here))
+        })
+        .collect()
+}
+
 /// The merged run's facts: counts added, the worst of each health figure, the first stop
 /// reason.
 fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo {
@@ -203,9 +240,30 @@ fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo
         open_model: merged_open(results),
         co_correction: merged_co(results),
         generator_health: merged_health(results),
-        workers: Some(parts as u64),
+        workers: match &info.shards {
+            Some(_) => None,
+            None => Some(parts as u64),
+        },
+        shard: info.shard.clone(),
+        shards: info.shards.clone(),
+        start: merged_start(results),
         ..first.clone()
     }
+}
+
+/// The common start of parts that waited for one: the latest lateness, and each shard's.
+fn merged_start(results: &[RunResult]) -> Option<super::PlannedStart> {
+    let first = results.first()?.run.start.clone()?;
+    let lateness: Vec<u64> = results
+        .iter()
+        .map(|r| r.run.start.as_ref().map_or(0, |s| s.lateness_us))
+        .collect();
+    let sharded = results.iter().all(|r| r.run.shard.is_some());
+    Some(super::PlannedStart {
+        lateness_us: lateness.iter().copied().max().unwrap_or(0),
+        shards_lateness_us: if sharded { lateness } else { Vec::new() },
+        ..first
+    })
 }
 
 fn merged_open(results: &[RunResult]) -> Option<OpenModelStats> {
@@ -273,10 +331,17 @@ fn merged_co(results: &[RunResult]) -> Option<CoCorrection> {
 }
 
 fn merged_health(results: &[RunResult]) -> Option<GeneratorHealth> {
-    let parts: Vec<(usize, &GeneratorHealth)> = results
+    let parts: Vec<(String, &GeneratorHealth)> = results
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| r.run.generator_health.as_ref().map(|h| (i, h)))
+        .filter_map(|(i, r)| {
+            // A shard is named by its index and machine, a local worker by its position.
+            let who = match &r.run.shard {
+                Some(s) => format!("shard {} ({})", s.index, r.run.generator.hostname),
+                None => format!("worker {i}"),
+            };
+            r.run.generator_health.as_ref().map(|h| (who, h))
+        })
         .collect();
     if parts.is_empty() {
         return None;
@@ -284,7 +349,7 @@ fn merged_health(results: &[RunResult]) -> Option<GeneratorHealth> {
     let n = parts.len() as f64;
     let mut reasons = Vec::new();
     for (i, h) in &parts {
-        reasons.extend(h.reasons.iter().map(|r| format!("worker {i}: {r}")));
+        reasons.extend(h.reasons.iter().map(|r| format!("{i}: {r}")));
     }
     Some(GeneratorHealth {
         cores: parts.iter().map(|(_, h)| h.cores).sum(),
@@ -321,4 +386,143 @@ fn merged_examples(results: &[RunResult]) -> Vec<ErrorExample> {
         }
     }
     seen.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{CellData, Hist, HistogramSettings, PlannedStart, ShardInfo};
+
+    /// Issue 15: shards' folders merged are one histogram fed every sample, per cell and per
+    /// second, for 1 to 5 shards, with seconds keyed on the common clock (a shard's harvest
+    /// runs a few ms after the grid's tick, and a late shard has no second 0).
+    #[test]
+    fn issue15_merged_shards_equal_one_histogram_fed_every_sample() {
+        let plan = crate::scenario::quick(
+            "http://127.0.0.1:9/x",
+            Some(5),
+            std::time::Duration::from_secs(3),
+            None,
+            None,
+        )
+        .unwrap();
+        let cells = crate::engine::cells(&plan);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in 1..=5u64 {
+            let root = tempfile::tempdir().unwrap();
+            // The whole run's histograms, per second, fed every sample.
+            let mut whole: Vec<Hist> = (0..3).map(|_| Hist::new()).collect();
+            let mut whole_requests = [0u64; 3];
+            let mut parts = Vec::new();
+            for i in 0..n {
+                let dir = root.path().join(format!("shard-{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let mut info = crate::engine::run_info(
+                    &plan,
+                    "r",
+                    "http://127.0.0.1:9",
+                    std::time::UNIX_EPOCH,
+                );
+                info.shard = Some(ShardInfo {
+                    index: i,
+                    count: n,
+                    run_id: "t".into(),
+                    scenario_hash: "h".into(),
+                    histogram: HistogramSettings::CURRENT,
+                    seed: 1,
+                    interval_us: 1_000_000,
+                });
+                info.start = Some(PlannedStart {
+                    at: "1970-01-01T00:00:00.000Z".into(),
+                    lateness_us: 0,
+                    tolerance_us: None,
+                    shards_lateness_us: Vec::new(),
+                });
+                let initial = Accumulator::new(cells.clone()).finish(
+                    info,
+                    serde_json::Value::Null,
+                    Vec::new(),
+                );
+                let mut w = RunWriter::create(&dir, &initial, std::time::UNIX_EPOCH).unwrap();
+                let mut acc = Accumulator::new(cells.clone());
+                // The last shard is late: it has no second 0.
+                let first = if i == n - 1 && n > 1 { 1 } else { 0 };
+                for s in first..3u64 {
+                    let mut data: Vec<CellData> = cells
+                        .iter()
+                        .map(|c| CellData::new(c.checks.len()))
+                        .collect();
+                    for _ in 0..(next() % 200) {
+                        // Latencies from 50 µs to about 2 s, spread over the magnitudes.
+                        let us = 50 + next() % (1 << (6 + next() % 15));
+                        data[0].hist.record(us);
+                        data[0].service.record(us);
+                        data[0].requests += 1;
+                        data[0].ok += 1;
+                        whole[s as usize].record(us);
+                        whole_requests[s as usize] += 1;
+                    }
+                    // Harvests run a few ms after the tick, each shard its own.
+                    let t_us = if s == 0 {
+                        0
+                    } else {
+                        s * 1_000_000 + 1_000 * (i % 7)
+                    };
+                    let g = Gauges::users(1);
+                    w.write_interval_with(t_us, 1_000_000, &g, &data).unwrap();
+                    acc.add_interval_with(t_us, 1_000_000, &g, &data);
+                }
+                let done = acc.finish(
+                    RunInfo {
+                        status: RunStatus::Complete,
+                        ..initial.run.clone()
+                    },
+                    serde_json::Value::Null,
+                    Vec::new(),
+                );
+                w.write_result(&done).unwrap();
+                parts.push(dir);
+            }
+            let into = root.path().join("merged");
+            std::fs::create_dir_all(&into).unwrap();
+            let info = MergeInfo {
+                id: "t".into(),
+                target: "http://127.0.0.1:9".into(),
+                max_users: 5,
+                planned_duration_us: 3_000_000,
+                scenario: serde_json::Value::Null,
+                shard: None,
+                shards: None,
+            };
+            let merged = merge_runs(&parts, &into, info).unwrap();
+            let total: u64 = whole_requests.iter().sum();
+            assert_eq!(merged.overall.requests, total, "{n} shards");
+            let read = load_result(&into).unwrap();
+            let names = ServerTimingNames::new();
+            let seconds = store::read_intervals(&into, &read, &names).unwrap();
+            assert_eq!(
+                seconds.len(),
+                3,
+                "{n} shards: one merged interval per second"
+            );
+            for (s, iv) in seconds.iter().enumerate() {
+                assert_eq!(iv.t_us, s as u64 * 1_000_000, "{n} shards");
+                assert_eq!(
+                    iv.data[0].requests, whole_requests[s],
+                    "{n} shards, second {s}"
+                );
+                assert!(iv.data[0].hist == whole[s], "{n} shards, second {s}");
+            }
+            assert_eq!(
+                read.run.start.as_ref().map(|s| s.shards_lateness_us.len()),
+                Some(n as usize)
+            );
+        }
+    }
 }

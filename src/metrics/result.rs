@@ -13,7 +13,9 @@ use super::histogram::Hist;
 use super::recorder::CellData;
 use super::server_timing::ServerTimingNames;
 
+mod shard;
 mod stop;
+pub use shard::{HistogramSettings, MergedShards, PlannedStart, ShardInfo};
 pub use stop::{NO_LATENCIES, StopReason, StopSignal};
 
 /// Version of the `result.json` layout. Bump on any incompatible change and keep a loader
@@ -138,6 +140,16 @@ pub struct RunInfo {
     /// absent for a run from one process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<u64>,
+    /// One shard of a run split across processes or machines (`--shard`): a partial result,
+    /// merged by `skein merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// A run merged from its shards' folders (`skein merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<MergedShards>,
+    /// The common start the run waited for (`--start-at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<PlannedStart>,
 }
 
 /// The open model's schedule against what happened.
@@ -750,6 +762,9 @@ impl RunInfo {
             co_correction: None,
             generator_health: None,
             workers: None,
+            shard: None,
+            shards: None,
+            start: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::compile::{Compiler, MAX_RUN};
 use super::node::KeyPath;
-use super::plan::{LoadPlan, OpenLoad, RateStage, Slice, Stage, StepLoad, TargetPlan};
+use super::plan::{LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad, TargetPlan};
 use super::raw::{RawFile, RawLoad, RawSteps, Text};
 use super::units::{self, micros};
 use crate::capacity::{CapacityOptions, CapacitySpec, EarlyStop, LoadModel, Planning, StepTest};
@@ -121,7 +121,7 @@ impl super::Plan {
                     ),
                 }),
                 steps: Some(steps),
-                slice: Slice::WHOLE,
+                shard: Shard::WHOLE,
             }
         } else {
             closed_steps(steps, self.load.graceful_stop)
@@ -151,7 +151,7 @@ fn closed_steps(steps: StepLoad, graceful_stop: Duration) -> LoadPlan {
         graceful_stop,
         open: None,
         steps: Some(steps),
-        slice: Slice::WHOLE,
+        shard: Shard::WHOLE,
     }
 }
 
@@ -308,7 +308,7 @@ impl Compiler<'_> {
                         .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                 }),
                 steps: Some(steps),
-                slice: Slice::WHOLE,
+                shard: Shard::WHOLE,
             }
         } else {
             if l.max_users.is_some() || l.pre_allocated.is_some() {

@@ -12,7 +12,7 @@ use super::error::Diagnostic;
 use super::node::{KeyPath, Node};
 use super::plan::{
     EmbeddedTarget, HttpDefaults, HttpVersion, LoadPlan, OpenLoad, Plan, RateStage, RouteTiming,
-    ScenarioPlan, Slice, Stage, Target, TargetPlan, TargetSource, ThinkTime, VarDef,
+    ScenarioPlan, Shard, Stage, Target, TargetPlan, TargetSource, ThinkTime, VarDef,
 };
 use super::raw::{
     Dur, OrderedMap, Rate, RawAuthOrNone, RawEmbedded, RawFile, RawLoad, RawRoute, RawScenario,
@@ -222,7 +222,6 @@ pub(super) fn compile(
             targets,
             warnings: c.warns,
             capacity,
-            worker: (0, 1),
         }),
         _ => Err(c.diags),
     }
@@ -808,7 +807,7 @@ impl Compiler<'_> {
                 graceful_stop: graceful?,
                 open: Some(open?),
                 steps: None,
-                slice: Slice::WHOLE,
+                shard: Shard::WHOLE,
             });
         }
         for (key, given) in [
@@ -861,7 +860,7 @@ impl Compiler<'_> {
             graceful_stop: graceful?,
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         })
     }
 

@@ -23,42 +23,111 @@ pub struct LoadPlan {
     pub open: Option<OpenLoad>,
     /// A step test: the levels and their timing (the stages above already hold them).
     pub steps: Option<StepLoad>,
-    /// Closed model: which of the plan's users this process runs ([`LoadPlan::share`]).
-    /// The stages stay those of the whole plan; this share runs every `count`-th user from
-    /// `index` on, so the shares add up to the whole plan at every instant.
-    pub slice: Slice,
+    /// Which part of the plan this process runs ([`LoadPlan::shard`]): shard `index` of
+    /// `count` (of a `--shard` run, a `--workers` run, or both). Closed model: the stages
+    /// stay those of the whole plan and this shard runs every `count`-th user from `index`
+    /// on. Open model: the schedule stays the whole plan's and this shard starts every
+    /// `count`-th iteration from `index` on. Either way the shards add up to the whole plan
+    /// exactly, at every instant.
+    pub shard: Shard,
 }
 
-/// Worker `index` of `count`'s users of a closed-model plan: the plan's user `g` (in the
-/// order the whole plan starts them, from 0) belongs to worker `g % count`, as its local
-/// user `g / count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slice {
+/// Shard `index` of `count`: the plan's user `g` (closed model, in the order the whole plan
+/// starts them, from 0) or iteration `g` (open model, in the order they are due) belongs to
+/// shard `g % count`, as its local user or iteration `g / count`.
+///
+/// It is written `I/N` (`1/3`), from 0, on the command line (`--shard`) and in results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shard {
     pub index: usize,
     pub count: usize,
 }
 
-impl Slice {
+impl Shard {
     /// The whole plan in one process.
-    pub const WHOLE: Slice = Slice { index: 0, count: 1 };
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    /// How many of the whole plan's first `n` users are this share's.
+    /// How many of the whole plan's first `n` users are this shard's.
     pub fn part(self, n: usize) -> usize {
         let count = self.count.max(1);
         n / count + usize::from(self.index < n % count)
     }
 
-    /// The whole plan's number for this share's user `local` (both from 0).
+    /// The whole plan's number for this shard's user `local` (both from 0).
     pub fn global(self, local: usize) -> usize {
         local
             .saturating_mul(self.count.max(1))
             .saturating_add(self.index)
     }
+
+    /// Shard `inner` of this shard: `--shard 1/3 --workers 4` makes worker `j` of shard 1
+    /// the shard `1 + 3j` of 12, which deals `g % 3` and then `local % 4`, exactly as
+    /// dealing `g % 12` does.
+    pub fn compose(self, inner: Shard) -> Shard {
+        let outer_count = self.count.max(1);
+        Shard {
+            index: self.index + outer_count * inner.index,
+            count: outer_count * inner.count.max(1),
+        }
+    }
+
+    /// Is this the whole plan?
+    pub fn is_whole(self) -> bool {
+        self.count <= 1
+    }
+
+    /// The seed this shard's users draw from, given the run's. Closed model: every shard
+    /// takes the run's seed, since a user's numbers come from the seed and its number in
+    /// the whole plan, so each user draws what it would in one process. Open model: pool
+    /// users are numbered per shard, so each shard gets a seed of its own.
+    pub fn seed(self, base: u64, open: bool) -> u64 {
+        if open {
+            base.wrapping_add(self.index as u64)
+        } else {
+            base
+        }
+    }
 }
 
-impl Default for Slice {
+impl Default for Shard {
     fn default() -> Self {
-        Slice::WHOLE
+        Shard::WHOLE
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N`, with `0 <= I < N`.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}`: expected INDEX/COUNT, e.g. 0/4"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: the index `{i}` is not a whole number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: the count `{n}` is not a whole number"))?;
+        if count == 0 {
+            return Err(format!("`{s}`: the count must be at least 1"));
+        }
+        if index >= count {
+            return Err(format!(
+                "`{s}`: the index must be below the count (shards are numbered from 0: \
+                 0/{count} to {}/{count})",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
     }
 }
 
@@ -197,6 +266,23 @@ impl OpenLoad {
     pub fn total_iterations(&self) -> u64 {
         self.arrivals_by(self.duration()).ceil() as u64
     }
+
+    /// When shard `shard`'s iteration `k` (from 0) is due: the whole schedule's iteration
+    /// `k * count + index`. `None` when the schedule ends first.
+    pub fn shard_time_of(&self, shard: Shard, k: u64) -> Option<Duration> {
+        let count = shard.count.max(1) as u64;
+        self.time_of(k.checked_mul(count)?.checked_add(shard.index as u64)?)
+    }
+
+    /// Iterations of shard `shard` due by `t` after the start: how many of the whole
+    /// schedule's first `ceil(arrivals_by(t))` iterations are its.
+    pub fn shard_arrivals_by(&self, shard: Shard, t: Duration) -> f64 {
+        if shard.is_whole() {
+            return self.arrivals_by(t);
+        }
+        let whole = self.arrivals_by(t).ceil().max(0.0) as usize;
+        shard.part(whole) as f64
+    }
 }
 
 /// One ramp or hold of the closed model.
@@ -207,9 +293,18 @@ pub struct Stage {
 }
 
 impl LoadPlan {
-    /// Largest number of users at any time (of this share, see [`LoadPlan::slice`]).
+    /// Largest number of users at any time (of this shard, see [`LoadPlan::shard`]).
     pub fn max_users(&self) -> usize {
-        self.slice.part(self.whole_max_users())
+        self.user_shard().part(self.whole_max_users())
+    }
+
+    /// The shard of the users the stages count: this shard in the closed model; the whole
+    /// in the open model, whose stages hold this shard's own pool already.
+    fn user_shard(&self) -> Shard {
+        match self.open {
+            None => self.shard,
+            Some(_) => Shard::WHOLE,
+        }
     }
 
     /// Largest number of users at any time, in the whole plan.
@@ -225,7 +320,7 @@ impl LoadPlan {
     /// Users of this share that should be active `t` after the start: its part of the
     /// whole plan's [`LoadPlan::whole_users_at`].
     pub fn users_at(&self, t: Duration) -> usize {
-        self.slice.part(self.whole_users_at(t))
+        self.user_shard().part(self.whole_users_at(t))
     }
 
     /// Users of the whole plan that should be active `t` after the start (linear ramps,
@@ -258,7 +353,7 @@ impl LoadPlan {
             return Some(t);
         }
         // This share's n-th user is the whole plan's user `global(n - 1)`.
-        self.whole_time_when_users_reach(self.slice.global(n - 1) + 1, t)
+        self.whole_time_when_users_reach(self.user_shard().global(n - 1) + 1, t)
     }
 
     /// The earliest time at or after `t` when at least `n` users of the whole plan should
@@ -380,28 +475,25 @@ impl LoadPlan {
 }
 
 impl LoadPlan {
-    /// Worker `index` of `count`'s share of the load (`--workers`), so that the shares add
-    /// up to the whole. Closed model: the whole plan's users are dealt out one by one in
-    /// the order the plan starts them (worker `i` runs users `i`, `i + count`, ...), so at
-    /// every instant the shares' users add up to the plan's exactly (10 users over 4
-    /// workers: 3, 3, 2, 2), and each user keeps the scenario it has in a run of one
-    /// process. Open model: every rate and the pool divided. The timing is the same in
-    /// every share.
-    pub fn share(&self, index: usize, count: usize) -> LoadPlan {
-        let count = count.max(1);
-        let part = |n: usize| n / count + usize::from(index < n % count);
+    /// Shard `shard`'s part of the load (`--shard`, `--workers`), so that the shards add
+    /// up to the whole plan exactly. Closed model: the whole plan's users are dealt out one
+    /// by one in the order the plan starts them (shard `i` runs users `i`, `i + count`,
+    /// ...), so at every instant the shards' users add up to the plan's (10 users over 4
+    /// shards: 3, 3, 2, 2), and each user keeps the scenario it has in a run of one
+    /// process. Open model: the schedule stays the whole plan's and its iterations are
+    /// dealt out the same way ([`OpenLoad::shard_time_of`]), so the shards start the
+    /// plan's iterations at the plan's instants, none twice; the pool is divided. The
+    /// timing is the same in every shard. A shard of a shard composes ([`Shard::compose`]).
+    pub fn shard(&self, inner: Shard) -> LoadPlan {
+        let count = inner.count.max(1);
+        // Pools and levels are this plan's (already an outer shard's part, if it is one):
+        // dividing them by `inner` gives the composed shard's part.
+        let part = |n: usize| inner.part(n);
         let mut out = self.clone();
-        if out.open.is_none() {
-            out.slice = Slice { index, count };
-        }
+        out.shard = self.shard.compose(inner);
         if let Some(open) = &mut out.open {
-            let k = 1.0 / count as f64;
-            open.start_rate *= k;
-            for s in &mut open.stages {
-                s.rate *= k;
-            }
-            open.max_users = part(open.max_users).max(1);
-            open.pre_allocated = part(open.pre_allocated).clamp(1, open.max_users);
+            open.max_users = inner.part(open.max_users).max(1);
+            open.pre_allocated = inner.part(open.pre_allocated).clamp(1, open.max_users);
             for s in &mut out.stages {
                 s.users = open.max_users;
             }
@@ -448,7 +540,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
         assert_eq!(l.users_at(ms(0)), 0);
         assert_eq!(l.users_at(ms(1)), 1);
@@ -476,7 +568,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
@@ -501,7 +593,7 @@ mod tests {
             graceful_stop: ms(0),
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
         assert_eq!(
@@ -588,7 +680,7 @@ mod tests {
             graceful_stop: Duration::ZERO,
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
         l.set_duration(Duration::from_secs(5));
         assert_eq!(l.duration(), Duration::from_secs(15));
@@ -612,10 +704,12 @@ mod tests {
             graceful_stop: Duration::ZERO,
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
         for n in [1, 2, 3, 4, 7] {
-            let shares: Vec<LoadPlan> = (0..n).map(|i| l.share(i, n)).collect();
+            let shares: Vec<LoadPlan> = (0..n)
+                .map(|i| l.shard(Shard { index: i, count: n }))
+                .collect();
             // At every instant, ramp and ramp-down included, the shares add up exactly.
             for ms in (0..3100).step_by(7) {
                 let t = Duration::from_millis(ms);
@@ -632,7 +726,9 @@ mod tests {
                 }
             }
         }
-        let shares: Vec<LoadPlan> = (0..4).map(|i| l.share(i, 4)).collect();
+        let shares: Vec<LoadPlan> = (0..4)
+            .map(|i| l.shard(Shard { index: i, count: 4 }))
+            .collect();
         assert_eq!(shares[0].max_users(), 3);
         assert_eq!(shares[3].max_users(), 2);
         assert_eq!(shares[3].duration(), l.duration());
@@ -652,14 +748,157 @@ mod tests {
                 pre_allocated: 10,
             }),
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
-        let s = open.share(1, 2);
+        let s = open.shard(Shard { index: 1, count: 2 });
         let o = s.open.as_ref().unwrap();
+        // The schedule stays the whole plan's (its iterations are dealt out); the pool is
+        // divided.
         assert_eq!(
             (o.peak_rate(), o.max_users, o.pre_allocated),
-            (500.0, 50, 5)
+            (1000.0, 50, 5)
         );
+        assert_eq!(s.shard, Shard { index: 1, count: 2 });
         assert_eq!(s.max_users(), 50);
+    }
+
+    /// A small deterministic generator for the shapes below (no dependency needed).
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *state >> 33
+    }
+
+    fn random_closed(seed: u64) -> LoadPlan {
+        let mut st = seed;
+        let stages = (0..1 + lcg(&mut st) % 4)
+            .map(|_| Stage {
+                users: (lcg(&mut st) % 40) as usize,
+                over: ms(lcg(&mut st) % 1500),
+            })
+            .collect();
+        LoadPlan {
+            stages,
+            graceful_stop: Duration::ZERO,
+            open: None,
+            steps: None,
+            shard: Shard::WHOLE,
+        }
+    }
+
+    #[test]
+    fn issue15_shards_add_up_to_the_whole_for_any_count_and_shape() {
+        for seed in 0..40 {
+            let l = random_closed(seed);
+            let end = l.duration().as_millis() as u64 + 20;
+            for n in 1..=12 {
+                let shards: Vec<LoadPlan> = (0..n)
+                    .map(|i| l.shard(Shard { index: i, count: n }))
+                    .collect();
+                for t in (0..end).step_by(7).map(ms) {
+                    let sum: usize = shards.iter().map(|s| s.users_at(t)).sum();
+                    assert_eq!(sum, l.users_at(t), "shape {seed}, {n} shards at {t:?}");
+                }
+                let peak: usize = shards.iter().map(LoadPlan::max_users).sum();
+                assert_eq!(peak, l.max_users(), "shape {seed}, {n} shards");
+            }
+        }
+    }
+
+    #[test]
+    fn issue15_a_shard_of_a_shard_is_the_composed_shard() {
+        // `--shard 1/3 --workers 4`: worker j of shard 1 runs what flat shard 1 + 3j of 12
+        // runs, at every instant; and the twelve add up to the whole.
+        for seed in 0..10 {
+            let l = random_closed(seed);
+            let end = l.duration().as_millis() as u64 + 20;
+            for (outer_n, inner_n) in [(3, 4), (2, 5), (1, 3), (4, 1)] {
+                for o in 0..outer_n {
+                    let outer = l.shard(Shard {
+                        index: o,
+                        count: outer_n,
+                    });
+                    for j in 0..inner_n {
+                        let nested = outer.shard(Shard {
+                            index: j,
+                            count: inner_n,
+                        });
+                        let flat = l.shard(Shard {
+                            index: o + outer_n * j,
+                            count: outer_n * inner_n,
+                        });
+                        assert_eq!(nested.shard, flat.shard);
+                        for t in (0..end).step_by(11).map(ms) {
+                            assert_eq!(
+                                nested.users_at(t),
+                                flat.users_at(t),
+                                "{seed} {o} {j} {t:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The open model's pool is divided level by level, never to nothing.
+        let open = LoadPlan {
+            stages: vec![Stage {
+                users: 10,
+                over: Duration::from_secs(1),
+            }],
+            graceful_stop: Duration::ZERO,
+            open: Some(OpenLoad {
+                start_rate: 100.0,
+                stages: vec![RateStage {
+                    rate: 100.0,
+                    over: Duration::from_secs(1),
+                }],
+                max_users: 10,
+                pre_allocated: 4,
+            }),
+            steps: None,
+            shard: Shard::WHOLE,
+        };
+        let pools: usize = (0..2)
+            .flat_map(|o| {
+                let outer = open.shard(Shard { index: o, count: 2 });
+                (0..3).map(move |j| outer.shard(Shard { index: j, count: 3 }).max_users())
+            })
+            .sum();
+        assert_eq!(pools, 10);
+    }
+
+    #[test]
+    fn issue15_open_shards_split_the_schedule_not_the_rate() {
+        let o = OpenLoad {
+            start_rate: 0.0,
+            stages: vec![
+                RateStage {
+                    rate: 90.0,
+                    over: Duration::from_millis(1500),
+                },
+                RateStage {
+                    rate: 90.0,
+                    over: Duration::from_millis(700),
+                },
+            ],
+            max_users: 10,
+            pre_allocated: 1,
+        };
+        let whole: Vec<Duration> = (0..).map_while(|i| o.time_of(i)).collect();
+        for n in 1..=12usize {
+            let mut union: Vec<Duration> = Vec::new();
+            for i in 0..n {
+                let shard = Shard { index: i, count: n };
+                let mine: Vec<Duration> = (0..).map_while(|k| o.shard_time_of(shard, k)).collect();
+                // Each shard's own count is its part of the whole's, exactly.
+                assert_eq!(mine.len(), shard.part(whole.len()), "{n} shards");
+                let end = o.duration();
+                assert_eq!(o.shard_arrivals_by(shard, end).ceil(), mine.len() as f64);
+                union.extend(mine);
+            }
+            union.sort();
+            assert_eq!(union, whole, "{n} shards");
+        }
     }
 }

@@ -28,6 +28,7 @@ mod capacity;
 mod compile;
 mod feeder;
 mod files;
+mod fingerprint;
 mod flow;
 mod http_opts;
 mod json_template;
@@ -233,7 +234,7 @@ pub fn quick(
             graceful_stop: Duration::from_secs(5),
             open: None,
             steps: None,
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -245,7 +246,6 @@ pub fn quick(
         targets: Vec::new(),
         warnings: Vec::new(),
         capacity: None,
-        worker: (0, 1),
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);
@@ -309,7 +309,7 @@ impl Plan {
                 max_users: pool,
                 pre_allocated: compile::default_pre_allocated(rate, &self.scenarios, pool),
             }),
-            slice: Slice::WHOLE,
+            shard: Shard::WHOLE,
         };
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::check::{Check, Extract};
-pub use super::load::{LoadPlan, OpenLoad, RateStage, Slice, Stage, StepLoad};
+pub use super::load::{LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad};
 use super::template::Template;
 use crate::capacity::CapacitySpec;
 use crate::metrics::verdict::Target as VerdictTarget;
@@ -45,17 +45,15 @@ pub struct Plan {
     /// Capacity planning of a step test (`load.steps` and the `capacity:` block), in the
     /// capacity analysis' own terms.
     pub capacity: Option<CapacitySpec>,
-    /// Worker `.0` of `.1` of a `--workers` run ((0, 1) for a whole run): its share of the
-    /// load ([`LoadPlan::share`]) and of the feeders' `sequential` and `unique` rows (rows
-    /// `.0`, `.0 + .1`, ... so no two workers hand out the same row).
-    pub worker: (usize, usize),
 }
 
 impl Plan {
-    /// This plan as worker `index` of `count` runs it.
-    pub fn share(&mut self, index: usize, count: usize) {
-        self.load = self.load.share(index, count);
-        self.worker = (index, count.max(1));
+    /// This plan as shard `shard` runs it (`--shard`, `--workers`): its part of the load
+    /// ([`LoadPlan::shard`]) and of the feeders' `sequential` and `unique` rows (rows
+    /// `index`, `index + count`, ... after the first ones, so no two shards hand out the
+    /// same row). A shard of a shard composes.
+    pub fn shard(&mut self, shard: super::load::Shard) {
+        self.load = self.load.shard(shard);
     }
 }
 

@@ -65,6 +65,9 @@ pub enum StopReason {
     /// The run's process ended before writing its totals, which were rebuilt from the
     /// journal; `latencies`: the interval log was there too.
     Rebuilt { latencies: bool },
+    /// A shard started later than `--strict-start` allows after the common `--start-at`,
+    /// so it started no user (`detail`: how late, and the tolerance).
+    LateStart { detail: String },
     /// Any other reason, in its own words.
     Other(String),
 }
@@ -77,6 +80,7 @@ const PARENT_ENDED: &str =
     "the parent of the workers ended before merging them; merged from their folders";
 const REBUILT: &str =
     "the run's process ended before writing its totals; rebuilt from the interval journal";
+const LATE_START: &str = "started late: ";
 /// How a run rebuilt without its interval log is described (also in the folder's notes).
 pub const NO_LATENCIES: &str = "no latencies (the interval log latency.hlog is missing)";
 
@@ -113,6 +117,11 @@ fn parse_variant(s: &str) -> Option<StopReason> {
     if let Some(rest) = s.strip_prefix(EARLY_STOP) {
         let detail = rest.strip_prefix(' ').unwrap_or(rest);
         return Some(StopReason::EarlyStop {
+            detail: detail.into(),
+        });
+    }
+    if let Some(detail) = s.strip_prefix(LATE_START) {
+        return Some(StopReason::LateStart {
             detail: detail.into(),
         });
     }
@@ -156,6 +165,7 @@ impl fmt::Display for StopReason {
                 write!(f, "{WORKER_DIED}{detail}{OTHERS_MERGED}")
             }
             StopReason::ParentEnded => f.write_str(PARENT_ENDED),
+            StopReason::LateStart { detail } => write!(f, "{LATE_START}{detail}"),
             StopReason::Rebuilt { latencies: true } => f.write_str(REBUILT),
             StopReason::Rebuilt { latencies: false } => {
                 write!(f, "{REBUILT}, with counts but {NO_LATENCIES}")
@@ -238,6 +248,7 @@ mod tests {
                 signal: Some(_), ..
             } => "WorkerDied(signal)",
             StopReason::ParentEnded => "ParentEnded",
+            StopReason::LateStart { .. } => "LateStart",
             StopReason::Rebuilt { latencies: true } => "Rebuilt",
             StopReason::Rebuilt { latencies: false } => "Rebuilt(no latencies)",
             StopReason::Other(_) => "Other",
@@ -365,6 +376,15 @@ mod tests {
                 StopReason::Rebuilt { latencies: false },
             ),
             (
+                "started late: 2.345 s after --start-at 2026-12-07T17:00:00Z (--strict-start \
+                 allows 1 s); no user was started",
+                StopReason::LateStart {
+                    detail: "2.345 s after --start-at 2026-12-07T17:00:00Z (--strict-start \
+                             allows 1 s); no user was started"
+                        .into(),
+                },
+            ),
+            (
                 "stopped by the test harness",
                 StopReason::Other("stopped by the test harness".into()),
             ),
@@ -389,6 +409,7 @@ mod tests {
             "WorkerDied",
             "WorkerDied(signal)",
             "ParentEnded",
+            "LateStart",
             "Rebuilt",
             "Rebuilt(no latencies)",
             "Other",

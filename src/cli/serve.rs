@@ -1,6 +1,6 @@
 //! `skein serve-demo`: the embedded Phase 9 demo target as a standalone server.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use clap::Args;
 
@@ -9,9 +9,13 @@ use crate::demo;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Port (0 picks a free one).
     #[arg(long, short = 'p', default_value_t = 8080)]
     pub port: u16,
+    /// Address to listen on: loopback by default; an interface's address (`10.0.0.5`,
+    /// `::1`) or `0.0.0.0` to be reached from elsewhere (another host, a network namespace).
+    #[arg(long, value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
     /// Requests served at once (the worker pool).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -22,7 +26,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     if let Some(w) = a.workers {
         cfg.workers = w;
     }
-    let addr = SocketAddr::from(([127, 0, 0, 1], a.port));
+    let addr = SocketAddr::new(a.bind, a.port);
     let server = demo::serve(addr, cfg)
         .await
         .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;

@@ -10,6 +10,7 @@
 mod capacity;
 mod compare;
 mod console;
+pub mod k8s;
 mod report;
 mod run;
 mod serve;
@@ -106,6 +107,8 @@ pub enum Command {
     Capacity(capacity::CapacityArgs),
     /// Serve the embedded Phase 9 demo target until Ctrl-C.
     ServeDemo(serve::ServeArgs),
+    /// Kubernetes: render the manifests of a run sharded across pods.
+    K8s(k8s::K8sArgs),
 }
 
 /// Options shared by `run` and `quick`.
@@ -218,6 +221,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),
+        Command::K8s(a) => k8s::k8s(&a),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 mod capacity;
 mod compare;
 mod console;
+pub mod k8s;
 mod merge;
 mod report;
 mod run;
@@ -118,6 +119,8 @@ pub enum Command {
     /// Merge the shard folders of a run (`run --shard`) into one results folder, judge its
     /// targets once and write every report; the exit code is the merged verdict's.
     Merge(merge::MergeArgs),
+    /// Kubernetes: render the manifests of a run sharded across pods.
+    K8s(k8s::K8sArgs),
 }
 
 /// Options shared by `run` and `quick`.
@@ -259,6 +262,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Run(a) => runtime().and_then(|rt| rt.block_on(run::run(a))),
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),
+        Command::K8s(a) => k8s::k8s(&a),
     };
     match result {
         Ok(code) => code,

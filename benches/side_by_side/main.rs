@@ -13,7 +13,11 @@
 //!   metrics off, users = connections (`goose_floor.rs`, in a child process);
 //! - `skein quick URL -u CONNS -d SECONDS -q` (the release binary cargo builds for benches);
 //! - `base`: the same with the binary `SKEIN_BASE_BIN` names, when set (an earlier build, so a
-//!   change is measured before and after in the same rounds: ratio `skein/base`).
+//!   change is measured before and after in the same rounds: ratio `skein/base`);
+//! - `shards`: the same load as `--shards N` processes (`skein quick URL --shard i/N
+//!   --workers 1` with one `--start-at`), as a run split across machines would be, then
+//!   `skein merge`: requests/s is the merged run's, CPU the shards' together, RSS the largest
+//!   shard's (ratio `skein/shards`: what splitting one machine's load into shards costs).
 //!
 //! For each it prints requests/s, peak RSS (of the largest single process), CPU time and CPU
 //! per request (from `wait4`'s rusage of the child, `procs.rs`), then the ratios
@@ -51,7 +55,7 @@ fn skein_bin() -> std::ffi::OsString {
 fn base_bin() -> Option<std::ffi::OsString> {
     std::env::var_os("SKEIN_BASE_BIN")
 }
-const TOOLS: [&str; 5] = ["wrk", "oha", "goose", "skein", "base"];
+const TOOLS: [&str; 6] = ["wrk", "oha", "goose", "skein", "base", "shards"];
 
 fn main() {
     if let Ok(spec) = std::env::var(goose_floor::ENV) {
@@ -82,8 +86,8 @@ fn main() {
 }
 
 const USAGE: &str = "usage: cargo bench --bench side_by_side -- [--conns N] [--seconds S] \
-[--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein,base] \
-[--latency] [--latency-only] [--rate N] [--latency-users N]";
+[--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein,base,shards] \
+[--shards N] [--latency] [--latency-only] [--rate N] [--latency-users N]";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -100,6 +104,8 @@ struct Opts {
     /// Low-load comparison: requests per second, and users (connections).
     rate: u64,
     latency_users: usize,
+    /// The `shards` tool's number of shard processes.
+    shards: usize,
     /// Names given without a dash, as `cargo bench NAME` passes them to every bench.
     filters: Vec<String>,
 }
@@ -118,6 +124,7 @@ impl Opts {
             latency: false,
             rate: 100,
             latency_users: 10,
+            shards: 2,
             filters: Vec::new(),
         };
         let mut args = args.peekable();
@@ -138,6 +145,7 @@ impl Opts {
                 "--rounds" => o.rounds = number(&a, value(&a)?)? as usize,
                 "--rate" => o.rate = number(&a, value(&a)?)?,
                 "--latency-users" => o.latency_users = number(&a, value(&a)?)? as usize,
+                "--shards" => o.shards = number(&a, value(&a)?)? as usize,
                 "--cores-server" => o.cores_server = cpu_list(&a, value(&a)?)?,
                 "--cores-gen" => o.cores_gen = cpu_list(&a, value(&a)?)?,
                 "--latency" => o.latency = true,
@@ -299,6 +307,7 @@ fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round,
             "base" => base_bin()
                 .filter(|_| ctx.opts.wants("base"))
                 .map(|bin| skein_run(ctx, &bin, 200 + round, &[])),
+            "shards" => ctx.opts.wants("shards").then(|| shards_run(ctx, round)),
             _ => ctx
                 .opts
                 .wants("skein")
@@ -370,7 +379,7 @@ fn print_ratios(figures: &Round) {
         println!("  ratios: no skein figure");
         return;
     };
-    let parts: Vec<String> = ["goose", "oha", "wrk", "base"]
+    let parts: Vec<String> = ["goose", "oha", "wrk", "base", "shards"]
         .iter()
         .map(|t| match figures.get(t) {
             Some(f) if f.rps > 0.0 => format!("skein/{t} {:.3}", skein.rps / f.rps),
@@ -396,7 +405,7 @@ fn print_medians(rounds: &[Round]) {
             );
         }
     }
-    for other in ["goose", "oha", "wrk", "base"] {
+    for other in ["goose", "oha", "wrk", "base", "shards"] {
         let mut v: Vec<f64> = rounds
             .iter()
             .filter_map(|r| Some(r.get("skein")?.rps / r.get(other).filter(|f| f.rps > 0.0)?.rps))
@@ -705,6 +714,96 @@ fn skein_run(
         ..Figures::default()
     };
     Ok(out.fill(f))
+}
+
+/// The `shards` tool: `--shards N` processes of `skein quick` on the generator cores, each
+/// shard `i/N` of the same load with one common start, then `skein merge` of their folders.
+fn shards_run(ctx: &Ctx, round: usize) -> Result<Figures, String> {
+    let (s, n) = (ctx.opts.seconds, ctx.opts.shards);
+    let out = ctx.tmp.join(format!("shards-{round}"));
+    let run_id = format!("bench-{round}");
+    let start = chrono::DateTime::<chrono::Utc>::from(
+        std::time::SystemTime::now() + Duration::from_millis(1_500),
+    )
+    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let bin = skein_bin();
+    let exits: Vec<Result<Exited, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let args = vec![
+                    "quick".to_string(),
+                    ctx.url.clone(),
+                    "-u".into(),
+                    ctx.opts.conns.to_string(),
+                    "-d".into(),
+                    format!("{s}s"),
+                    "-q".into(),
+                    "--workers".into(),
+                    "1".into(),
+                    "--shard".into(),
+                    format!("{i}/{n}"),
+                    "--run-id".into(),
+                    run_id.clone(),
+                    "--start-at".into(),
+                    start.clone(),
+                    "-o".into(),
+                    out.display().to_string(),
+                ];
+                let bin = bin.clone();
+                let cores = ctx.opts.cores_gen.clone();
+                scope.spawn(move || pinned(&cores, &bin, &args, &[], s + 60))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a shard's thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut cpu_s = 0.0;
+    let mut rss_kb = 0;
+    let mut wall_s: f64 = 0.0;
+    for (i, e) in exits.into_iter().enumerate() {
+        let e = e.map_err(|e| format!("shard {i}: {e}"))?;
+        if e.code != 0 {
+            return Err(format!("shard {i}: exit {}\n{}", e.code, tail(&e.stderr)));
+        }
+        cpu_s += e.cpu_s;
+        rss_kb = rss_kb.max(e.rss_kb);
+        wall_s = wall_s.max(e.wall_s);
+    }
+    let run_dir = out.join(&run_id);
+    let merged = std::process::Command::new(&bin)
+        .arg("merge")
+        .arg(&run_dir)
+        .output()
+        .map_err(|e| format!("skein merge: {e}"))?;
+    if !merged.status.success() {
+        return Err(format!(
+            "skein merge: {}\n{}",
+            merged.status,
+            tail(&String::from_utf8_lossy(&merged.stderr))
+        ));
+    }
+    let text = std::fs::read_to_string(run_dir.join("result.json"))
+        .map_err(|e| format!("reading the merged result.json: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("the merged result.json: {e}"))?;
+    let num = |p: &str| json.pointer(p).and_then(|v| v.as_f64());
+    Ok(Figures {
+        rps: num("/overall/rps").unwrap_or(0.0),
+        requests: num("/overall/requests").unwrap_or(0.0),
+        errors: num("/overall/errors").unwrap_or(0.0),
+        p50_us: num("/overall/response_time/p50_us"),
+        p99_us: num("/overall/response_time/p99_us"),
+        rss_kb,
+        cpu_s,
+        wall_s,
+        note: format!("{n} shard processes merged; CPU is theirs together, RSS the largest's"),
+        ..Figures::default()
+    })
 }
 
 // ---------------------------------------------------------------------------------------

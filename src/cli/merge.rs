@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::{Invalid, console};
 use crate::metrics::merge::{MergeInfo, merge_runs};
-use crate::metrics::{self, MergedShards, RunResult, ShardInfo, store};
+use crate::metrics::{self, MergedShards, RunResult, RunStatus, ShardInfo, StopReason, store};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -103,8 +103,9 @@ pub fn merge(a: &MergeArgs) -> anyhow::Result<u8> {
             // Beyond a tenth of a second a shard's first seconds ran short of users.
             if *late >= 100_000 {
                 eprintln!(
-                    "warning: shard {index} started {:.3} s after --start-at {}: its load \
-                     joined late (its first iterations were started late, and counted so)",
+                    "warning: shard {index} started {:.3} s after --start-at {}: it joined the \
+                     run late (closed model: its users already due started together; open \
+                     model: the iterations it missed count as dropped)",
                     *late as f64 / 1e6,
                     start.at
                 );
@@ -113,6 +114,35 @@ pub fn merge(a: &MergeArgs) -> anyhow::Result<u8> {
     }
     let verdict = super::run::judge_and_report(&out, &result, &targets, None)?;
     let saturated = console::print_saturation(&result, a.fail_on_saturation);
+    // A shard that did not run its part (stopped by a signal, late under --strict-start, or
+    // still `running`: dead, or not finished yet) leaves the run short of its load: a
+    // runtime failure whatever the verdict, as a `--workers` worker that died.
+    let short: Vec<String> = shards
+        .iter()
+        .filter_map(|(dir, r)| {
+            let why = r.run.stop_reason.as_ref()?;
+            let own_rule = matches!(
+                why,
+                StopReason::TargetFailed { .. } | StopReason::EarlyStop { .. }
+            );
+            (r.run.status == RunStatus::Interrupted && !own_rule).then(|| {
+                let index = r.run.shard.as_ref().map_or(0, |s| s.index);
+                format!("shard {index} ({}): {why}", dir.display())
+            })
+        })
+        .collect();
+    if !short.is_empty() {
+        for s in &short {
+            eprintln!("warning: {s}");
+        }
+        eprintln!(
+            "error: {} of {} shards did not run their part to the end: the merged figures \
+             lack part of the load",
+            short.len(),
+            shards.len()
+        );
+        return Ok(super::exit::RUNTIME);
+    }
     Ok(super::run::exit_code(&result, &verdict, false, saturated))
 }
 
@@ -241,6 +271,31 @@ pub fn check_shards(
         merged.push(m.index);
         folders.push(dir.display().to_string());
         hosts.push(r.run.generator.hostname.clone());
+    }
+    let seeds: std::collections::BTreeSet<u64> = shards
+        .iter()
+        .filter_map(|(_, r)| r.run.shard.as_ref().map(|m| m.seed))
+        .collect();
+    if seeds.len() > 1 {
+        eprintln!(
+            "warning: the shards ran with different seeds ({}): their users' random numbers \
+             are not those of one process (give every shard the same --seed, or none)",
+            seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let starts: std::collections::BTreeSet<Option<&str>> = shards
+        .iter()
+        .map(|(_, r)| r.run.start.as_ref().map(|s| s.at.as_str()))
+        .collect();
+    if starts.len() > 1 {
+        eprintln!(
+            "warning: the shards did not share one --start-at: their seconds are matched by \
+             position, and a second may mix moments apart"
+        );
     }
     let missing: Vec<u64> = (0..first.count)
         .filter(|i| seen[*i as usize].is_none())

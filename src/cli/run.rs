@@ -155,6 +155,16 @@ impl Sharding {
             )
             .into());
         }
+        if let Some(super::shard::StartAt::In(d)) = common.start_at {
+            return Err(Invalid(format!(
+                "--start-at +{}s: with --shard, every machine would count from its own start; \
+                 give every shard one absolute time\n  hint: START=$(date -u -d '+{} \
+                 seconds' +%FT%TZ), then --start-at \"$START\" on each",
+                d.as_secs_f64(),
+                d.as_secs().max(1)
+            ))
+            .into());
+        }
         let shard = super::shard::resolve(arg, env)?;
         let run_id = super::shard::run_id(
             common.run_id.as_deref(),
@@ -201,6 +211,20 @@ pub async fn execute(
         .as_deref()
         .map(parse_duration)
         .transpose()?;
+    if let Some(at) = start_at {
+        // A start so far back that the whole plan would be over: a mistake, not a late shard.
+        let span = plan.load.duration() + plan.load.graceful_stop;
+        if at + span < std::time::SystemTime::now() {
+            return Err(Invalid(format!(
+                "--start-at {}: the run (planned {:.1} s) would have ended before now\n  \
+                 hint: give a time ahead, e.g. +60s or $(date -u -d '+60 seconds' +%FT%TZ)",
+                chrono::DateTime::<chrono::Utc>::from(at)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                plan.load.duration().as_secs_f64()
+            ))
+            .into());
+        }
+    }
     if let Some(s) = &sharding {
         plan.shard(s.shard);
     }
@@ -318,10 +342,15 @@ pub async fn execute(
     let saturated = console::print_saturation(&result, common.fail_on_saturation);
     if marker.is_some() {
         // A shard's figures are a part of the run's: it fails only when it could not run
-        // its part.
+        // its part (a signal, a late start under --strict-start). Its own targets, an
+        // `abort_on_fail` target or a step test's early stop are the merge's to judge.
+        let own_rule = matches!(
+            reason,
+            Some(StopReason::TargetFailed { .. } | StopReason::EarlyStop { .. })
+        );
         return Ok(match result.run.status {
-            RunStatus::Interrupted => exit::interrupted(reason),
-            RunStatus::Complete | RunStatus::Running => exit::OK,
+            RunStatus::Interrupted if !own_rule => exit::interrupted(reason),
+            _ => exit::OK,
         });
     }
     Ok(exit_code(&result, &verdict, regressed, saturated))

@@ -190,7 +190,16 @@ pub async fn run_with(
     let timer = stop::timer(ctx.clone(), driver.clone());
     let mut attack = generator.spawn(driver.attack(ctx.clone()));
     let scheduler = open::Scheduler::start(&ctx)?;
-    let mut tick = tokio::time::interval_at((ctx.start + every).into(), every);
+    // The first tick: one interval after the start, or for a process that joined a common
+    // start late, the grid's next tick after now (its first interval then starts at the
+    // grid's last one, `skip_to`, and holds everything it recorded).
+    let first_tick = match opts.start_at {
+        Some(_) if lateness >= every => {
+            ctx.start + every * (lateness.as_micros() / every.as_micros().max(1) + 1) as u32
+        }
+        _ => ctx.start + every,
+    };
+    let mut tick = tokio::time::interval_at(first_tick.into(), every);
     tick.set_missed_tick_behavior(if opts.start_at.is_some() {
         // On the common clock: a late process's ticks stay on the shared grid.
         tokio::time::MissedTickBehavior::Skip

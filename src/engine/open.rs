@@ -296,6 +296,11 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     } else {
         Instant::now()
     };
+    // A process that joined a common start late does not fire the iterations it missed in a
+    // burst (their response times would be its lateness, not the server's): they count as
+    // scheduled and dropped, and the schedule goes on from now.
+    let missed_before = Instant::now();
+    let late = ctx.fixed_start && missed_before > t0 + LATE_AFTER;
     let _ = open.t0.set(t0);
     open.t0_set.notify_waiters();
     let weights: Vec<u64> = ctx
@@ -333,61 +338,81 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
             }
             let s = tickets.pop();
             c.scheduled.fetch_add(1, Ordering::Relaxed);
+            i += 1;
+            if late && at < missed_before {
+                c.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             if !open.dispatch[s].offer(at) {
                 c.exhausted.store(true, Ordering::Relaxed);
                 open.dispatch[s].reserve.notify_one();
             }
-            i += 1;
         }
     }
     let _ = open.t_end.set(Instant::now());
     i
 }
 
-/// A shard's tickets, in the order they are due: the whole schedule's iterations
-/// `index`, `index + count`, ... ([`OpenLoad::shard_time_of`]), each with the scenario it
-/// has in a run of one process (the whole plan's round robin advances for every iteration,
-/// this shard's or not). So the union of every shard's tickets is the whole schedule: the
-/// same instants and scenarios, none twice, none missing.
+/// A shard's tickets, in the order they are due. The whole schedule's iterations get their
+/// scenarios by the plan's round robin, as in one process; then each scenario's iterations
+/// are dealt out to the shards in turn (its m-th goes to shard `m % count`), so every shard
+/// serves every scenario in proportion to the weights (its pool holds them so) and the
+/// union of every shard's tickets is the whole schedule: the same instants and scenarios,
+/// none twice, none missing. (Dealing the whole schedule's iterations by `i % count` would
+/// give a shard one scenario only whenever the count and the weights share a factor.)
 pub(super) struct Tickets<'a> {
     load: &'a OpenLoad,
     shard: Shard,
     rr: RoundRobin,
-    /// This shard's next ticket (from 0), and when it is due.
-    k: u64,
-    due: Option<Duration>,
+    /// The whole schedule's next iteration, and how many there are.
+    i: u64,
+    total: u64,
+    /// The whole schedule's iterations of each scenario so far.
+    of_scenario: Vec<u64>,
+    /// This shard's next ticket: when it is due, and its scenario.
+    next: Option<(Duration, usize)>,
 }
 
 impl<'a> Tickets<'a> {
     pub fn new(load: &'a OpenLoad, shard: Shard, weights: &[u64]) -> Tickets<'a> {
-        let mut rr = RoundRobin::new(weights);
-        // The whole plan's iterations before this shard's first are other shards'.
-        for _ in 0..shard.index {
-            rr.next();
-        }
-        Tickets {
+        let mut t = Tickets {
             load,
             shard,
-            rr,
-            k: 0,
-            due: load.shard_time_of(shard, 0),
+            rr: RoundRobin::new(weights),
+            i: 0,
+            total: load.total_iterations(),
+            of_scenario: vec![0; weights.len().max(1)],
+            next: None,
+        };
+        t.next = t.find();
+        t
+    }
+
+    /// This shard's next iteration of the whole schedule from `self.i` on.
+    fn find(&mut self) -> Option<(Duration, usize)> {
+        let count = self.shard.count.max(1) as u64;
+        while self.i < self.total {
+            let i = self.i;
+            self.i += 1;
+            let s = self.rr.next();
+            let m = self.of_scenario[s];
+            self.of_scenario[s] += 1;
+            if m % count == self.shard.index as u64 {
+                return Some((self.load.time_of(i)?, s));
+            }
         }
+        None
     }
 
     /// When the next ticket is due, from the schedule's start; `None` after the last.
     pub fn peek(&self) -> Option<Duration> {
-        self.due
+        self.next.map(|(due, _)| due)
     }
 
     /// Take the next ticket: its scenario.
     pub fn pop(&mut self) -> usize {
-        let s = self.rr.next();
-        // Skip the other shards' iterations up to this shard's next one.
-        for _ in 1..self.shard.count.max(1) {
-            self.rr.next();
-        }
-        self.k += 1;
-        self.due = self.load.shard_time_of(self.shard, self.k);
+        let s = self.next.map_or(0, |(_, s)| s);
+        self.next = self.find();
         s
     }
 }
@@ -569,12 +594,22 @@ mod tests {
             let of = |s: usize| whole.iter().filter(|t| t.1 == s).count() as f64;
             let n = whole.len() as f64;
             assert!((of(0) / n - 0.5).abs() < 0.02, "{}", of(0) / n);
+            whole.sort();
             for count in 1..=12 {
-                let mut union: Vec<(Duration, usize)> = (0..count)
-                    .flat_map(|index| Tickets::new(&load, Shard { index, count }, &weights))
-                    .collect();
+                let mut union: Vec<(Duration, usize)> = Vec::new();
+                for index in 0..count {
+                    let shard = Shard { index, count };
+                    let mine: Vec<(Duration, usize)> =
+                        Tickets::new(&load, shard, &weights).collect();
+                    // Every shard serves every scenario, its part of that scenario's
+                    // iterations exactly (weights 3:1:2 over 2, 3 or 6 shards included).
+                    for s in 0..weights.len() {
+                        let of = |v: &[(Duration, usize)]| v.iter().filter(|t| t.1 == s).count();
+                        assert_eq!(of(&mine), shard.part(of(&whole)), "{count} shards, {s}");
+                    }
+                    union.extend(mine);
+                }
                 union.sort();
-                whole.sort();
                 assert_eq!(union, whole, "{count} shards");
             }
         }

@@ -144,19 +144,26 @@ pub fn merge_runs(
             .map(|c| super::CellData::new(c.checks.len()))
             .collect();
         let mut g = Gauges::default();
-        for iv in &here {
+        // The users gauge is a level, not a count: each part's latest in this second.
+        let mut users: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut cpu: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut span: BTreeMap<usize, u64> = BTreeMap::new();
+        for (part, iv) in &here {
             for (d, x) in data.iter_mut().zip(iv.data.iter()) {
                 d.add(x);
             }
-            g.users += iv.gauges.users;
+            users.insert(*part, iv.gauges.users);
+            cpu.insert(*part, iv.gauges.cpu_pct);
+            *span.entry(*part).or_default() += iv.duration_us;
             g.scheduled += iv.gauges.scheduled;
             g.started += iv.gauges.started;
             g.late += iv.gauges.late;
             g.dropped += iv.gauges.dropped;
-            g.cpu_pct += iv.gauges.cpu_pct / here.len() as f64;
             g.sched_lag_us = g.sched_lag_us.max(iv.gauges.sched_lag_us);
         }
-        let duration_us = here.iter().map(|i| i.duration_us).max().unwrap_or(0);
+        g.users = users.values().sum();
+        g.cpu_pct = cpu.values().sum::<f64>() / cpu.len().max(1) as f64;
+        let duration_us = span.values().copied().max().unwrap_or(0);
         writer.write_interval_with(t_us, duration_us, &g, &data)?;
         acc.add_interval_with(t_us, duration_us, &g, &data);
     }
@@ -175,6 +182,10 @@ pub fn merge_runs(
             parts
         };
         result.run.peak_users = result.run.peak_users.max(parts.min(cap));
+        // Never more users than the plan has.
+        if info.max_users > 0 {
+            result.run.peak_users = result.run.peak_users.min(info.max_users);
+        }
     }
     if let Some(co) = result.run.co_correction.as_mut() {
         // Judged on the merged seconds: the users of every part together.
@@ -184,36 +195,48 @@ pub fn merge_runs(
     Ok(result)
 }
 
-/// The parts' intervals, second by second, each group with its start: on the common clock
-/// (every part has `run.start`, the same one) keyed by the interval of the shared grid they
-/// fall in (a harvest runs a few ms after its tick: 1.004 s is second 1), else matched by
-/// position.
+/// Did every part run on one common clock (the same `--start-at`)?
+fn common_clock(results: &[RunResult]) -> bool {
+    results.iter().all(|r| r.run.start.is_some())
+        && results.windows(2).all(|w| {
+            w[0].run.start.as_ref().map(|s| &s.at) == w[1].run.start.as_ref().map(|s| &s.at)
+        })
+}
+
+/// The parts' intervals, second by second, each group with its start and, for each
+/// interval, its part. On the common clock ([`common_clock`]) an interval belongs to the
+/// second of the shared grid it starts in (a harvest runs a few ms after its tick, never
+/// before: 1.004 s is second 1); otherwise intervals are matched by position.
 fn aligned<'a>(
     results: &[RunResult],
     series: &'a [Vec<StoredInterval>],
-) -> Vec<(u64, Vec<&'a StoredInterval>)> {
-    let common_clock = results.iter().all(|r| r.run.start.is_some())
-        && results
-            .windows(2)
-            .all(|w| w[0].run.started_at == w[1].run.started_at);
-    if common_clock {
+) -> Vec<(u64, Vec<(usize, &'a StoredInterval)>)> {
+    if common_clock(results) {
         let grid = results
             .iter()
             .find_map(|r| r.run.shard.as_ref().map(|s| s.interval_us))
             .unwrap_or(1_000_000)
             .max(1);
-        let mut by_start: BTreeMap<u64, Vec<&StoredInterval>> = BTreeMap::new();
-        for iv in series.iter().flatten() {
-            let k = (iv.t_us + grid / 2) / grid;
-            by_start.entry(k * grid).or_default().push(iv);
+        let mut by_start: BTreeMap<u64, Vec<(usize, &StoredInterval)>> = BTreeMap::new();
+        for (part, s) in series.iter().enumerate() {
+            for iv in s {
+                by_start
+                    .entry(iv.t_us / grid * grid)
+                    .or_default()
+                    .push((part, iv));
+            }
         }
         return by_start.into_iter().collect();
     }
     let n = series.iter().map(Vec::len).max().unwrap_or(0);
     (0..n)
         .filter_map(|k| {
-            let here: Vec<&StoredInterval> = series.iter().filter_map(|s| s.get(k)).collect();
-            Some((here.first()?.t_us, here))
+            let here: Vec<(usize, &StoredInterval)> = series
+                .iter()
+                .enumerate()
+                .filter_map(|(part, s)| Some((part, s.get(k)?)))
+                .collect();
+            Some((here.first()?.1.t_us, here))
         })
         .collect()
 }
@@ -253,6 +276,9 @@ fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo
 
 /// The common start of parts that waited for one: the latest lateness, and each shard's.
 fn merged_start(results: &[RunResult]) -> Option<super::PlannedStart> {
+    if !common_clock(results) {
+        return None;
+    }
     let first = results.first()?.run.start.clone()?;
     let lateness: Vec<u64> = results
         .iter()

@@ -267,15 +267,9 @@ impl OpenLoad {
         self.arrivals_by(self.duration()).ceil() as u64
     }
 
-    /// When shard `shard`'s iteration `k` (from 0) is due: the whole schedule's iteration
-    /// `k * count + index`. `None` when the schedule ends first.
-    pub fn shard_time_of(&self, shard: Shard, k: u64) -> Option<Duration> {
-        let count = shard.count.max(1) as u64;
-        self.time_of(k.checked_mul(count)?.checked_add(shard.index as u64)?)
-    }
-
-    /// Iterations of shard `shard` due by `t` after the start: how many of the whole
-    /// schedule's first `ceil(arrivals_by(t))` iterations are its.
+    /// Iterations of shard `shard` due by `t` after the start: its part of the whole
+    /// schedule's first `ceil(arrivals_by(t))` (each scenario's iterations are dealt out in
+    /// turn, so a shard's count is this within the number of scenarios).
     pub fn shard_arrivals_by(&self, shard: Shard, t: Duration) -> f64 {
         if shard.is_whole() {
             return self.arrivals_by(t);
@@ -480,9 +474,9 @@ impl LoadPlan {
     /// by one in the order the plan starts them (shard `i` runs users `i`, `i + count`,
     /// ...), so at every instant the shards' users add up to the plan's (10 users over 4
     /// shards: 3, 3, 2, 2), and each user keeps the scenario it has in a run of one
-    /// process. Open model: the schedule stays the whole plan's and its iterations are
-    /// dealt out the same way ([`OpenLoad::shard_time_of`]), so the shards start the
-    /// plan's iterations at the plan's instants, none twice; the pool is divided. The
+    /// process. Open model: the schedule stays the whole plan's and each scenario's iterations
+    /// are dealt out in turn (`engine::open::Tickets`), so the shards start the plan's
+    /// iterations at the plan's instants, none twice; the pool is divided. The
     /// timing is the same in every shard. A shard of a shard composes ([`Shard::compose`]).
     pub fn shard(&self, inner: Shard) -> LoadPlan {
         let count = inner.count.max(1);
@@ -866,39 +860,5 @@ mod tests {
             })
             .sum();
         assert_eq!(pools, 10);
-    }
-
-    #[test]
-    fn issue15_open_shards_split_the_schedule_not_the_rate() {
-        let o = OpenLoad {
-            start_rate: 0.0,
-            stages: vec![
-                RateStage {
-                    rate: 90.0,
-                    over: Duration::from_millis(1500),
-                },
-                RateStage {
-                    rate: 90.0,
-                    over: Duration::from_millis(700),
-                },
-            ],
-            max_users: 10,
-            pre_allocated: 1,
-        };
-        let whole: Vec<Duration> = (0..).map_while(|i| o.time_of(i)).collect();
-        for n in 1..=12usize {
-            let mut union: Vec<Duration> = Vec::new();
-            for i in 0..n {
-                let shard = Shard { index: i, count: n };
-                let mine: Vec<Duration> = (0..).map_while(|k| o.shard_time_of(shard, k)).collect();
-                // Each shard's own count is its part of the whole's, exactly.
-                assert_eq!(mine.len(), shard.part(whole.len()), "{n} shards");
-                let end = o.duration();
-                assert_eq!(o.shard_arrivals_by(shard, end).ceil(), mine.len() as f64);
-                union.extend(mine);
-            }
-            union.sort();
-            assert_eq!(union, whole, "{n} shards");
-        }
     }
 }

@@ -36,6 +36,28 @@ fn twenty_ms() -> DemoConfig {
         .with_route("products", RouteConfig::fixed(Duration::from_millis(20)))
 }
 
+/// A scenario `name.yaml` in `dir`: one step, GET /api/products, 20 iterations a second
+/// for `seconds` against `url`, with `target` if given.
+fn products_at_20_per_s(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    seconds: u64,
+    target: Option<&str>,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    let targets = target.map_or(String::new(), |t| format!("targets: [\"{t}\"]\n"));
+    fs::write(
+        &path,
+        format!(
+            "name: {name}\ntarget: {url}\nscenarios:\n  - {{name: a, steps: [{{get: /api/products}}]}}\n\
+             load: {{arrival_rate: 20/s, duration: {seconds}s, max_users: 10}}\n{targets}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// An RFC 3339 time `ahead` from now.
 fn start_in(ahead: Duration) -> String {
     chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + ahead)
@@ -326,16 +348,7 @@ fn issue15_a_late_shard_is_reported_late_and_strict_start_fails_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = demo_server(&rt, twenty_ms());
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("late.yaml");
-    fs::write(
-        &scenario,
-        format!(
-            "name: late\ntarget: {}\nscenarios:\n  - {{name: a, steps: [{{get: /api/products}}]}}\n\
-             load: {{arrival_rate: 20/s, duration: 3s, max_users: 10}}\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let scenario = products_at_20_per_s(dir.path(), "late", &server.url(), 3, None);
     let out = tempfile::tempdir().unwrap();
     let lead = Duration::from_millis(1_500);
     let start = start_in(lead);
@@ -451,17 +464,7 @@ fn issue15_merge_judges_once_and_refuses_shards_that_do_not_belong_together() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = demo_server(&rt, twenty_ms());
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("strict.yaml");
-    fs::write(
-        &scenario,
-        format!(
-            "name: strict\ntarget: {}\nscenarios:\n  - {{name: a, steps: [{{get: /api/products}}]}}\n\
-             load: {{arrival_rate: 20/s, duration: 1s, max_users: 10}}\n\
-             targets: [\"p99 < 1ms\"]\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let scenario = products_at_20_per_s(dir.path(), "strict", &server.url(), 1, Some("p99 < 1ms"));
     let out = tempfile::tempdir().unwrap();
     let start = start_in(Duration::from_millis(2_000));
     // Shards 0 and 2 of 3 run; shard 1 never does.
@@ -611,16 +614,7 @@ fn issue15_a_shard_stopped_early_fails_the_merge() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = demo_server(&rt, twenty_ms());
     let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("term.yaml");
-    fs::write(
-        &scenario,
-        format!(
-            "name: term\ntarget: {}\nscenarios:\n  - {{name: a, steps: [{{get: /api/products}}]}}\n\
-             load: {{arrival_rate: 20/s, duration: 4s, max_users: 10}}\n",
-            server.url()
-        ),
-    )
-    .unwrap();
+    let scenario = products_at_20_per_s(dir.path(), "term", &server.url(), 4, None);
     let out = tempfile::tempdir().unwrap();
     let start = start_in(Duration::from_millis(1_500));
     let whole = shard(&scenario, "0/2", "t15-term", &start, out.path(), &[]);

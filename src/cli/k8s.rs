@@ -611,9 +611,11 @@ impl<'a> Run<'a> {
         })
     }
 
-    fn pvc(&self) -> String {
+    /// The metadata of the objects that hold the results (the claim, the pod that reads
+    /// it): `name`, the namespace if given, and the results component's labels.
+    fn results_metadata(&self, name: &str) -> Map<String, serde_json::Value> {
         let mut meta = Map::new();
-        meta.insert("name".into(), self.input.pvc.as_str().into());
+        meta.insert("name".into(), name.into());
         if let Some(ns) = &self.input.namespace {
             meta.insert("namespace".into(), ns.as_str().into());
         }
@@ -621,6 +623,11 @@ impl<'a> Run<'a> {
             "labels".into(),
             json!({"app.kubernetes.io/name": "skein", "app.kubernetes.io/component": "results"}),
         );
+        meta
+    }
+
+    fn pvc(&self) -> String {
+        let meta = self.results_metadata(&self.input.pvc);
         let doc = json!({
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
@@ -639,15 +646,7 @@ impl<'a> Run<'a> {
     }
 
     fn results_pod(&self) -> String {
-        let mut meta = Map::new();
-        meta.insert("name".into(), "skein-results".into());
-        if let Some(ns) = &self.input.namespace {
-            meta.insert("namespace".into(), ns.as_str().into());
-        }
-        meta.insert(
-            "labels".into(),
-            json!({"app.kubernetes.io/name": "skein", "app.kubernetes.io/component": "results"}),
-        );
+        let meta = self.results_metadata("skein-results");
         let doc = json!({
             "apiVersion": "v1",
             "kind": "Pod",

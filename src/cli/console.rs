@@ -1,7 +1,8 @@
 //! What the person at the terminal sees: a live line on stderr while the run goes (only
-//! when stderr is a terminal and not `--quiet`), the per-endpoint table on stdout at the end,
-//! and on stderr any warning about the numbers (a saturated generator, dropped or late
-//! iterations) before the table and, for saturation, again at the very end.
+//! when stderr is a terminal and not `--quiet`; `merge --watch`'s, which follows shards
+//! running elsewhere, is a plain line every few seconds in a log), the per-endpoint table on
+//! stdout at the end, and on stderr any warning about the numbers (a saturated generator,
+//! dropped or late iterations) before the table and, for saturation, again at the very end.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -25,57 +26,64 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn start(
-        mut rx: watch::Receiver<Progress>,
-        quiet: bool,
-        plan: &Plan,
-        target: &str,
-    ) -> Live {
-        let tty = std::io::stderr().is_terminal();
-        if quiet || !tty {
+    pub fn start(rx: watch::Receiver<Progress>, quiet: bool, plan: &Plan, target: &str) -> Live {
+        if quiet || !std::io::stderr().is_terminal() {
             return Live {
                 task: None,
                 bar: None,
             };
         }
         let planned = plan.load.duration();
-        let bar = ProgressBar::with_draw_target(
-            Some(planned.as_secs().max(1)),
-            ProgressDrawTarget::stderr_with_hz(4),
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:24.cyan/blue}] {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{} -> {target}", plan.name));
+        let bar = bar(planned, format!("{} -> {target}", plan.name));
         let b = bar.clone();
         let task = tokio::spawn(async move {
+            let mut rx = rx;
             while rx.changed().await.is_ok() {
                 let p = rx.borrow_and_update().clone();
                 b.set_position(p.elapsed.as_secs().min(planned.as_secs()));
-                let err = if p.requests > 0 {
-                    p.errors as f64 / p.requests as f64
-                } else {
-                    0.0
-                };
-                b.set_message(format!(
-                    "{}/{} users {} rps {:.0} p95 {} errors {} ({}){}{}",
-                    clock(p.elapsed),
-                    clock(p.planned),
-                    p.users,
-                    p.last.rps,
-                    // No response in the last second: no latency to show, not 0µs.
-                    if p.last.max_us > 0 {
-                        fmt_us(p.last.p95_us)
-                    } else {
-                        "-".to_string()
-                    },
-                    p.errors,
-                    fmt_pct(err),
-                    live_extras(&p.last),
-                    if p.stopping { " stopping..." } else { "" }
-                ));
+                b.set_message(status(&p));
+            }
+        });
+        Live {
+            task: Some(task),
+            bar: Some(bar),
+        }
+    }
+
+    /// The live line of progress that is not this process's run (`skein merge --watch`:
+    /// shards running elsewhere), headed `name -> target`, each update's note after the
+    /// figures ("2 of 3 shards running"). When stderr is not a terminal (a Kubernetes
+    /// pod's log, a Slurm job's output) it is a plain line instead, printed when the note
+    /// changes and every [`PLAIN_EVERY`]: following the shards is all this process does.
+    pub fn start_named(
+        rx: watch::Receiver<(Progress, String)>,
+        quiet: bool,
+        name: &str,
+        planned: Duration,
+        target: &str,
+    ) -> Live {
+        let head = format!("{name} -> {target}");
+        if quiet {
+            return Live {
+                task: None,
+                bar: None,
+            };
+        }
+        if !std::io::stderr().is_terminal() {
+            let task = tokio::spawn(plain_lines(rx, head));
+            return Live {
+                task: Some(task),
+                bar: None,
+            };
+        }
+        let bar = bar(planned, head);
+        let b = bar.clone();
+        let task = tokio::spawn(async move {
+            let mut rx = rx;
+            while rx.changed().await.is_ok() {
+                let (p, note) = rx.borrow_and_update().clone();
+                b.set_position(p.elapsed.as_secs().min(planned.as_secs()));
+                b.set_message(format!("{}; {note}", status(&p)));
             }
         });
         Live {
@@ -92,6 +100,68 @@ impl Live {
             b.finish_and_clear();
         }
     }
+}
+
+/// How often a live line is printed when stderr is not a terminal (besides each change of
+/// its note).
+pub const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// A progress bar on stderr for `planned`, headed `prefix`.
+fn bar(planned: Duration, prefix: String) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(planned.as_secs().max(1)),
+        ProgressDrawTarget::stderr_with_hz(4),
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:24.cyan/blue}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
+/// [`Live::start_named`] without a terminal: `head: status; note` on stderr when the note
+/// changes, and every [`PLAIN_EVERY`].
+async fn plain_lines(mut rx: watch::Receiver<(Progress, String)>, head: String) {
+    let mut last: Option<(std::time::Instant, String)> = None;
+    while rx.changed().await.is_ok() {
+        let (p, note) = rx.borrow_and_update().clone();
+        let due = last
+            .as_ref()
+            .is_none_or(|(at, n)| *n != note || at.elapsed() >= PLAIN_EVERY);
+        if due {
+            eprintln!("{head}: {}; {note}", status(&p));
+            last = Some((std::time::Instant::now(), note));
+        }
+    }
+}
+
+/// The live figures: `0:12/1:00 users 40 rps 812 p95 21.3ms errors 0 (0.00%)`, and what
+/// [`live_extras`] adds.
+fn status(p: &Progress) -> String {
+    let err = if p.requests > 0 {
+        p.errors as f64 / p.requests as f64
+    } else {
+        0.0
+    };
+    format!(
+        "{}/{} users {} rps {:.0} p95 {} errors {} ({}){}{}",
+        clock(p.elapsed),
+        clock(p.planned),
+        p.users,
+        p.last.rps,
+        // No response in the last second: no latency to show, not 0µs.
+        if p.last.max_us > 0 {
+            fmt_us(p.last.p95_us)
+        } else {
+            "-".to_string()
+        },
+        p.errors,
+        fmt_pct(err),
+        live_extras(&p.last),
+        if p.stopping { " stopping..." } else { "" }
+    )
 }
 
 /// The last second's open-model counts (when any) and a busy generator, for the live line:

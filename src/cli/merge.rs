@@ -2,6 +2,12 @@
 //! machines, merged into one results folder: histograms and counters added exactly, seconds
 //! aligned on the common clock, the targets judged once on the merged figures, every report
 //! written, and the exit code the merged verdict's.
+//!
+//! `--watch` follows the shards while they run, on the shared volume they write to: their
+//! combined live figures from their journals ([`crate::metrics::live`]), until every shard's
+//! `result.json` says it has ended; then it merges as without it.
+
+mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -32,10 +38,29 @@ pub struct MergeArgs {
     /// Exit 1 when a shard's load generator was saturated (as `run --fail-on-saturation`).
     #[arg(long)]
     pub fail_on_saturation: bool,
+    /// Follow the shards while they run (DIR is the run's folder, `<output>/<run-id>`, and
+    /// need not exist yet): their combined live figures, then, once every shard has ended,
+    /// the merge. Ctrl-C stops watching (not the shards) and merges nothing.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: give up after this long (exit 2 naming the shards still running, or
+    /// with --allow-missing merge those that ended) [default: 5 min past the planned end].
+    #[arg(long, value_name = "DURATION", requires = "watch", value_parser = super::duration_arg)]
+    pub timeout: Option<String>,
+    /// With --watch: no live progress.
+    #[arg(long, short = 'q', requires = "watch")]
+    pub quiet: bool,
 }
 
 pub fn merge(a: &MergeArgs) -> anyhow::Result<u8> {
-    let folders = shard_folders(&a.dirs)?;
+    if a.watch {
+        return watch::watch(a);
+    }
+    merge_folders(a, shard_folders(&a.dirs)?)
+}
+
+/// Merge the shard folders `folders` as `a` says.
+fn merge_folders(a: &MergeArgs, folders: Vec<PathBuf>) -> anyhow::Result<u8> {
     let mut shards = Vec::with_capacity(folders.len());
     for dir in folders {
         let r = super::report::read_run(&dir)?;

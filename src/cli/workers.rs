@@ -12,9 +12,7 @@
 //! send the load and write. The same share-and-merge carries a run across machines: run
 //! the shares anywhere, copy the folders back, merge.
 
-use std::collections::HashSet;
 use std::ffi::OsString;
-use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -23,9 +21,9 @@ use anyhow::Context as _;
 
 use super::exit;
 use crate::engine::Progress;
+use crate::metrics::live::{LiveParts, LiveTotals};
 use crate::metrics::merge::{MergeInfo, WORKERS_DIR, merge_runs};
-use crate::metrics::store::{HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, split_tag};
-use crate::metrics::{Hist, RunInfo, RunResult, RunStatus, StopReason, StopSignal, TimePoint};
+use crate::metrics::{RunInfo, RunResult, RunStatus, StopReason, StopSignal};
 use crate::scenario::Plan;
 
 /// A common start for the workers (`--start-at`), and the shard the run is (`--shard`).
@@ -119,7 +117,8 @@ pub async fn run(
         });
     }
     drop(done_tx);
-    let mut poll = Journals::new(&outs, plan);
+    // The workers' journals, summed each second (their folders appear as they start).
+    let mut poll = LiveParts::new(1_000_000);
     let started = Instant::now();
     let planned = plan.load.duration();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -164,7 +163,12 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
-                let (last, requests, errors) = poll.read();
+                for out in &outs {
+                    if let Some(d) = run_folder_any(out) {
+                        poll.add(&d);
+                    }
+                }
+                let LiveTotals { last, requests, errors } = poll.read();
                 let _ = progress.send(Progress {
                     elapsed: started.elapsed(),
                     planned,
@@ -384,210 +388,10 @@ fn write_initial(
     Ok(())
 }
 
-/// The workers' journals and interval logs, read as they grow, for the live line: the
-/// counts of each worker's latest second added, and its response-time histograms merged
-/// exactly (HDR histograms add without loss), so the live percentiles are those of all the
-/// workers' requests.
-struct Journals {
-    outs: Vec<PathBuf>,
-    offsets: Vec<u64>,
-    last: Vec<JournalLine>,
-    requests: u64,
-    errors: u64,
-    /// How far each worker's interval log has been read.
-    hlog_offsets: Vec<u64>,
-    /// Each worker's latest second in its interval log: its start (ms) and the response
-    /// times of its requests.
-    latest: Vec<Option<(u64, Hist)>>,
-    /// Interval-log tags of the cells whose samples are requests (page views are not).
-    request_tags: HashSet<String>,
-}
-
-impl Journals {
-    fn new(outs: &[PathBuf], plan: &Plan) -> Journals {
-        Journals {
-            outs: outs.to_vec(),
-            offsets: vec![0; outs.len()],
-            last: vec![JournalLine::default(); outs.len()],
-            requests: 0,
-            errors: 0,
-            hlog_offsets: vec![0; outs.len()],
-            latest: vec![None; outs.len()],
-            request_tags: crate::engine::cells(plan)
-                .into_iter()
-                .filter(|c| !c.is_page())
-                .map(|c| c.tag)
-                .collect(),
-        }
-    }
-
-    /// Read what worker `i` added to its interval log since the last call.
-    fn read_hlog(&mut self, i: usize, dir: &Path) {
-        let Some(text) = read_whole_lines(&dir.join(HLOG_FILE), &mut self.hlog_offsets[i]) else {
-            return;
-        };
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix("Tag=") else {
-                continue;
-            };
-            let mut fields = rest.splitn(5, ',');
-            let (Some(tag), Some(start), Some(_), Some(_), Some(b64)) = (
-                fields.next(),
-                fields.next(),
-                fields.next(),
-                fields.next(),
-                fields.next(),
-            ) else {
-                continue;
-            };
-            let Some((cell, HistKind::Response)) = split_tag(tag) else {
-                continue;
-            };
-            let (Ok(start), true) = (start.parse::<f64>(), self.request_tags.contains(cell)) else {
-                continue;
-            };
-            let Ok(h) = Hist::from_base64(b64) else {
-                continue;
-            };
-            let ms = (start * 1000.0).round() as u64;
-            match &mut self.latest[i] {
-                Some((at, sum)) if *at == ms => sum.add(&h),
-                Some((at, _)) if *at > ms => {}
-                slot => *slot = Some((ms, h)),
-            }
-        }
-    }
-
-    /// The latest second of all workers together, and the totals so far.
-    fn read(&mut self) -> (TimePoint, u64, u64) {
-        for i in 0..self.outs.len() {
-            let Some(dir) = run_folder_any(&self.outs[i]) else {
-                continue;
-            };
-            self.read_hlog(i, &dir);
-            let Some(text) = read_whole_lines(&dir.join(JOURNAL_FILE), &mut self.offsets[i]) else {
-                continue;
-            };
-            for line in text.lines() {
-                if let Ok(j) = serde_json::from_str::<JournalLine>(line) {
-                    for c in &j.cells {
-                        self.requests += c.requests;
-                        self.errors += c.errors.values().sum::<u64>() + c.check_failed;
-                    }
-                    self.last[i] = j;
-                }
-            }
-        }
-        let mut p = TimePoint::default();
-        for j in &self.last {
-            p.users += j.users;
-            for c in &j.cells {
-                p.requests += c.requests;
-                p.errors += c.errors.values().sum::<u64>();
-                p.check_failed += c.check_failed;
-            }
-            p.duration_us = p.duration_us.max(j.duration_us);
-        }
-        if p.duration_us > 0 {
-            p.rps = p.requests as f64 * 1e6 / p.duration_us as f64;
-        }
-        // The workers' latest second: the newest interval any worker wrote, and each other
-        // worker's at about the same time (they start within milliseconds of each other);
-        // a worker that has finished, or had no response lately, adds nothing old.
-        let newest = self.latest.iter().flatten().map(|(at, _)| *at).max();
-        let mut h = Hist::new();
-        for (at, latest) in self.latest.iter().flatten() {
-            if newest.is_some_and(|n| at + 500 >= n) {
-                h.add(latest);
-            }
-        }
-        p.mean_us = h.mean().round() as u64;
-        p.p50_us = h.quantile(0.5);
-        p.p90_us = h.quantile(0.9);
-        p.p95_us = h.quantile(0.95);
-        p.p99_us = h.quantile(0.99);
-        p.max_us = h.max();
-        (p, self.requests, self.errors)
-    }
-}
-
-/// The whole lines added to `path` since `offset` (which moves past them); a line being
-/// written is read next time.
-fn read_whole_lines(path: &Path, offset: &mut u64) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(*offset)).ok()?;
-    let mut text = String::new();
-    f.read_to_string(&mut text).ok()?;
-    let whole = text.rfind('\n').map_or(0, |p| p + 1);
-    *offset += whole as u64;
-    text.truncate(whole);
-    Some(text)
-}
-
 /// The run folder under `out`, even before its `result.json` is complete.
-fn run_folder_any(out: &Path) -> Option<PathBuf> {
+pub(super) fn run_folder_any(out: &Path) -> Option<PathBuf> {
     std::fs::read_dir(out)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.is_dir())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 12, defect 3: with several workers the live line showed p95 `0µs`. Two
-    /// workers' folders as they write them, one second each: the live percentiles are those
-    /// of both workers' requests merged.
-    #[test]
-    fn issue12_live_percentiles_merge_the_workers_histograms() {
-        use crate::metrics::accumulate::{Accumulator, Gauges};
-        use crate::metrics::{CellData, RunWriter};
-        let plan = crate::scenario::quick(
-            "http://127.0.0.1:9/x",
-            Some(2),
-            Duration::from_secs(1),
-            None,
-            None,
-        )
-        .unwrap();
-        let cells = crate::engine::cells(&plan);
-        let out = tempfile::tempdir().unwrap();
-        let mut outs = Vec::new();
-        for (i, us) in [(0, 1_000u64), (1, 100_000)] {
-            let o = out.path().join(i.to_string());
-            let dir = o.join("run");
-            std::fs::create_dir_all(&dir).unwrap();
-            let info = crate::engine::run_info(
-                &plan,
-                "run",
-                "http://127.0.0.1:9",
-                std::time::SystemTime::now(),
-            );
-            let initial =
-                Accumulator::new(cells.clone()).finish(info, serde_json::Value::Null, Vec::new());
-            let mut w = RunWriter::create(&dir, &initial, std::time::SystemTime::now()).unwrap();
-            let mut data: Vec<CellData> = cells
-                .iter()
-                .map(|c| CellData::new(c.checks.len()))
-                .collect();
-            for _ in 0..100 {
-                data[0].hist.record(us);
-                data[0].service.record(us);
-            }
-            data[0].requests = 100;
-            data[0].ok = 100;
-            w.write_interval_with(0, 1_000_000, &Gauges::users(1), &data)
-                .unwrap();
-            outs.push(o);
-        }
-        let mut j = Journals::new(&outs, &plan);
-        let (p, requests, errors) = j.read();
-        assert_eq!((requests, errors, p.requests, p.users), (200, 0, 200, 2));
-        // Half the samples at 1 ms, half at 100 ms: p95 and p99 are the slow worker's.
-        assert!((99_000..=100_100).contains(&p.p95_us), "{p:?}");
-        assert!((99_000..=100_100).contains(&p.p99_us), "{p:?}");
-        assert!((990..=1_001).contains(&p.p50_us), "{p:?}");
-        assert!((50_000..=51_000).contains(&p.mean_us), "{p:?}");
-    }
 }

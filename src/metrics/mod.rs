@@ -10,6 +10,7 @@
 pub mod accumulate;
 pub mod compare;
 pub mod histogram;
+pub mod live;
 pub mod merge;
 pub mod recorder;
 pub mod result;

@@ -187,6 +187,11 @@ pub struct CommonRunArgs {
     /// numbers are then a lower bound); without it, a saturated run only warns.
     #[arg(long)]
     pub fail_on_saturation: bool,
+    /// Push the live figures to a Prometheus remote-write receiver every 5 s (counters,
+    /// gauges, native histograms); credentials from SKEIN_REMOTE_WRITE_BEARER or
+    /// SKEIN_REMOTE_WRITE_USER and SKEIN_REMOTE_WRITE_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -281,7 +281,11 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
+    let (extra, remote_write) = remote_write(common, &plan, &dir, marker.as_ref())?;
     let outcome = if n > 1 {
+        if !extra.is_empty() {
+            eprintln!("warning: --remote-write needs --workers 1 for now; nothing is sent");
+        }
         let start = super::workers::Start {
             at: start_at,
             strict: strict_start,
@@ -300,9 +304,13 @@ pub async fn execute(
         opts.start_at = start_at;
         opts.strict_start = strict_start;
         opts.shard = marker.clone();
+        opts.subscribers.extend(extra);
         engine::run(&plan, opts).await.map_err(anyhow::Error::from)
     };
     live.finish().await;
+    if let Some(o) = remote_write.and_then(|slot| slot.take()) {
+        report_remote_write(&o);
+    }
     if let Some(s) = demo_server {
         s.shutdown().await;
     }
@@ -455,6 +463,63 @@ async fn worker_run(
         RunStatus::Interrupted => exit::interrupted(result.run.stop_reason.as_ref()),
         _ => exit::OK,
     })
+}
+
+/// `--remote-write`: its subscriber (none without the flag), and where its outcome appears.
+fn remote_write(
+    common: &CommonRunArgs,
+    plan: &Plan,
+    dir: &std::path::Path,
+    marker: Option<&metrics::ShardInfo>,
+) -> anyhow::Result<(
+    Vec<Box<dyn engine::Subscriber>>,
+    Option<crate::observe::remote_write::OutcomeSlot>,
+)> {
+    use crate::observe::remote_write::{Auth, Config, RemoteWrite};
+    let Some(url) = &common.remote_write else {
+        return Ok((Vec::new(), None));
+    };
+    let (run_id, shard) = match marker {
+        Some(m) => (m.run_id.clone(), format!("{}/{}", m.index, m.count)),
+        None => (
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            "0/1".to_string(),
+        ),
+    };
+    let cfg = Config {
+        url: url.clone(),
+        auth: Auth::from_env(|k| std::env::var(k).ok()),
+        run_id,
+        shard,
+        name: plan.name.clone(),
+        model: if plan.load.open.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_string(),
+    };
+    let (rw, slot) = RemoteWrite::start(cfg).map_err(Invalid)?;
+    Ok((vec![Box::new(rw)], Some(slot)))
+}
+
+/// What `--remote-write` could not send, on stderr.
+fn report_remote_write(o: &crate::observe::remote_write::Outcome) {
+    if o.unsent == 0 {
+        return;
+    }
+    eprintln!(
+        "warning: remote write to {}: {} samples not sent ({} sent){}",
+        o.url,
+        o.unsent,
+        o.sent,
+        o.last_error
+            .as_deref()
+            .map(|e| format!("; last error: {e}"))
+            .unwrap_or_default()
+    );
 }
 
 /// After SIGHUP: a terminal that hung up fails every write (EIO), and a failed print would

@@ -113,7 +113,10 @@ fn issue16_dashboard_uses_only_the_contracts_metrics_and_its_data_source() {
         let names = metrics_of(e);
         assert!(!names.is_empty(), "{e}: no skein metric");
         for n in names {
-            assert!(METRICS.contains(&n.as_str()), "{e}: {n} is not a skein metric");
+            assert!(
+                METRICS.contains(&n.as_str()),
+                "{e}: {n} is not a skein metric"
+            );
             used.insert(n);
         }
     }
@@ -155,9 +158,7 @@ fn issue16_dashboard_expressions_parse_as_promql() {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let e = e
-                .replace("$__rate_interval", "1m")
-                .replace("$run_id", ".+");
+            let e = e.replace("$__rate_interval", "1m").replace("$run_id", ".+");
             serde_json::json!({"record": format!("skein:dashboard:{i}"), "expr": e})
         })
         .collect();

@@ -281,7 +281,11 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
-    let (extra, remote_write) = remote_write(common, &plan, &dir, marker.as_ref())?;
+    let (extra, remote_write): (Vec<Box<dyn engine::Subscriber>>, _) =
+        match remote_write(common, &plan, &dir, marker.as_ref())? {
+            Some((rw, slot)) => (vec![Box::new(rw)], Some(slot)),
+            None => (Vec::new(), None),
+        };
     let outcome = if n > 1 {
         if !extra.is_empty() {
             eprintln!("warning: --remote-write needs --workers 1 for now; nothing is sent");
@@ -471,13 +475,15 @@ fn remote_write(
     plan: &Plan,
     dir: &std::path::Path,
     marker: Option<&metrics::ShardInfo>,
-) -> anyhow::Result<(
-    Vec<Box<dyn engine::Subscriber>>,
-    Option<crate::observe::remote_write::OutcomeSlot>,
-)> {
+) -> anyhow::Result<
+    Option<(
+        crate::observe::remote_write::RemoteWrite,
+        crate::observe::remote_write::OutcomeSlot,
+    )>,
+> {
     use crate::observe::remote_write::{Auth, Config, RemoteWrite};
     let Some(url) = &common.remote_write else {
-        return Ok((Vec::new(), None));
+        return Ok(None);
     };
     let (run_id, shard) = match marker {
         Some(m) => (m.run_id.clone(), format!("{}/{}", m.index, m.count)),
@@ -501,8 +507,7 @@ fn remote_write(
         }
         .to_string(),
     };
-    let (rw, slot) = RemoteWrite::start(cfg).map_err(Invalid)?;
-    Ok((vec![Box::new(rw)], Some(slot)))
+    Ok(Some(RemoteWrite::start(cfg).map_err(Invalid)?))
 }
 
 /// What `--remote-write` could not send, on stderr.

@@ -263,8 +263,8 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     assert!((0.018..0.03).contains(&value(&p50[0])), "{p50:?}");
 }
 
-/// A remote-write endpoint that answers every request 500; returns its port.
-fn failing_server() -> u16 {
+/// A remote-write endpoint that answers every request 500 after `delay`; returns its port.
+fn failing_server(delay: Duration) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -297,6 +297,7 @@ fn failing_server() -> u16 {
                     Ok(n) => left = left.saturating_sub(n),
                 }
             }
+            std::thread::sleep(delay);
             let _ = s.write_all(
                 b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\nconnection: close\r\n\r\nboom",
             );
@@ -322,9 +323,28 @@ fn issue16_a_remote_that_is_down_or_failing_costs_the_load_nothing() {
     let (plain, o) = requests(&[]);
     assert!(!text(&o).contains("remote write"), "{}", text(&o));
     let closed = format!("http://user:secret@127.0.0.1:{}/api/v1/write", free_port());
-    let failing = format!("http://127.0.0.1:{}/api/v1/write", failing_server());
-    for (url, why) in [(closed.as_str(), "error"), (failing.as_str(), "500")] {
+    let failing = format!(
+        "http://127.0.0.1:{}/api/v1/write",
+        failing_server(Duration::ZERO)
+    );
+    // Slower than the run: its one try is still waiting when the run ends.
+    let slow = format!(
+        "http://127.0.0.1:{}/api/v1/write",
+        failing_server(Duration::from_secs(8))
+    );
+    for (url, why) in [
+        (closed.as_str(), "error"),
+        (failing.as_str(), "500"),
+        (slow.as_str(), ""),
+    ] {
+        let started = Instant::now();
         let (n, o) = requests(&["--remote-write", url]);
+        // 3 s of load, and at most 5 s more waiting for the last batch.
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{url}: {:?}",
+            started.elapsed()
+        );
         let err = String::from_utf8_lossy(&o.stderr).to_string();
         // 20/s for 3 s: the open model starts the same iterations either way.
         assert!(
@@ -337,4 +357,21 @@ fn issue16_a_remote_that_is_down_or_failing_costs_the_load_nothing() {
         );
         assert!(!err.contains("secret"), "{err}");
     }
+}
+
+#[test]
+fn issue16_a_bad_remote_write_url_exits_2_before_the_run_and_hides_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenario(dir.path(), "http://127.0.0.1:9", 1);
+    let out = dir.path().join("out");
+    let o = run(
+        &scenario,
+        &out,
+        &["--remote-write", "ftp://user:secret@host/x"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("give an http:// or https:// URL"), "{err}");
+    assert!(!err.contains("secret") && !err.contains("user"), "{err}");
+    assert!(!out.exists(), "a results folder was made");
 }

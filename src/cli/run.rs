@@ -200,6 +200,11 @@ pub async fn execute(
     if let Some(worker) = common.as_worker {
         return worker_run(plan, common, worker).await;
     }
+    if let Some(u) = &common.remote_write {
+        use crate::observe::remote_write::{check_url, redact};
+        // Before any folder is made; the message names no credentials.
+        check_url(u).map_err(|e| Invalid(format!("--remote-write {}: {e}", redact(u))))?;
+    }
     let env = |k: &str| std::env::var(k).ok();
     let sharding = common
         .shard

@@ -110,6 +110,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `url` is an http(s) URL (the message names no credentials).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("give an http:// or https:// URL".into());
+    }
+    Ok(())
+}
+
 /// What was sent, at the end of the run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -178,13 +187,7 @@ impl RemoteWrite {
     /// Check the URL, build the HTTP client and start the sender.
     pub fn start(cfg: Config) -> Result<(RemoteWrite, OutcomeSlot), String> {
         let shown = redact(&cfg.url);
-        let parsed = url::Url::parse(&cfg.url)
-            .map_err(|e| format!("--remote-write {shown}: not a URL ({e})"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(format!(
-                "--remote-write {shown}: give an http:// or https:// URL"
-            ));
-        }
+        check_url(&cfg.url).map_err(|e| format!("--remote-write {shown}: {e}"))?;
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)

@@ -185,7 +185,8 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = demo_server(&rt);
     let dir = tempfile::tempdir().unwrap();
-    let scenario = scenario(dir.path(), &server.url(), 4);
+    // Long enough for a batch during the run (at 5 s) and one at the end.
+    let scenario = scenario(dir.path(), &server.url(), 7);
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
     let o = run(&scenario, out.path(), &["--remote-write", &url]);
@@ -197,7 +198,7 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     let step = &r["steps"][0];
     let name = step["name"].as_str().unwrap();
     let requests = step["requests"].as_u64().unwrap();
-    assert!(requests >= 60, "{requests} requests in 4 s at 20/s");
+    assert!(requests >= 130, "{requests} requests in 7 s at 20/s");
 
     // The counter's last value is the run's count, with the contract's labels.
     let sel = format!("{{run_id=\"{run_id}\"}}");
@@ -209,6 +210,15 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     assert_eq!(m["shard"], "0/1");
     assert_eq!(m["job"], "skein");
     assert_eq!(value(&got[0]), requests as f64);
+    // One sample at the end of each second, from both batches.
+    let seconds = prom.query(&format!(
+        "count_over_time(skein_http_requests_total{sel}[5m])"
+    ));
+    assert!((7.0..=9.0).contains(&value(&seconds[0])), "{seconds:?}");
+    let hists = prom.query(&format!(
+        "count_over_time(skein_http_request_duration_seconds{sel}[5m])"
+    ));
+    assert_eq!(value(&hists[0]), value(&seconds[0]), "{hists:?}");
     // No errors, and the gauges and the schedule are there.
     assert!(
         prom.query(&format!("skein_http_request_errors_total{sel}"))
@@ -217,7 +227,7 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     let scheduled = prom.query(&format!("skein_iterations_scheduled_total{sel}"));
     assert_eq!(scheduled.len(), 1);
     assert!(
-        (75.0..=85.0).contains(&value(&scheduled[0])),
+        (135.0..=145.0).contains(&value(&scheduled[0])),
         "{scheduled:?}"
     );
     for g in [

@@ -287,7 +287,7 @@ pub async fn execute(
             strict: strict_start,
             shard: marker.clone(),
         };
-        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start).await
+        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, Vec::new()).await
     } else {
         let mut opts = RunOptions::new(dir.clone(), &base_url);
         opts.stop = stop;

@@ -204,7 +204,7 @@ pub async fn run(
                 let all_followed = outs.iter().zip(&alive).all(|(out, pid)| {
                     pid.is_none() || run_folder_any(out).is_some_and(|d| poll.follows(&d))
                 });
-                if all_followed && seconds.publish(&mut poll, stopping).is_err() {
+                if all_followed && seconds.publish(&mut poll, stopping, false).is_err() {
                     // As when a worker fails: stop the others gracefully, merge what
                     // each wrote, then say why.
                     if remaining > 0 && stopped_by.is_none() && failed.is_empty() {
@@ -222,7 +222,8 @@ pub async fn run(
     // The seconds not published yet: every worker has ended.
     if !seconds.is_empty() {
         poll.read();
-        let _ = seconds.publish(&mut poll, true);
+        let stopping = interrupts > 0 || !failed.is_empty();
+        let _ = seconds.publish(&mut poll, stopping, true);
     }
     let parts = crate::metrics::merge::worker_folders(dir);
     if parts.is_empty() {
@@ -314,9 +315,10 @@ impl Seconds {
         self.publisher.as_mut()
     }
 
-    /// Publish the seconds the workers have completed since the last call; `Err` once a
+    /// Publish the seconds the workers have completed since the last call (`end`: the
+    /// workers have ended, and the last of them is the run's last, stopping); `Err` once a
     /// subscriber failed (the failure is kept for the end).
-    fn publish(&mut self, poll: &mut LiveParts, stopping: bool) -> Result<(), ()> {
+    fn publish(&mut self, poll: &mut LiveParts, stopping: bool, end: bool) -> Result<(), ()> {
         if self.failed.is_some() {
             return Err(());
         }
@@ -330,7 +332,9 @@ impl Seconds {
         let Some(p) = self.publisher(poll) else {
             return Ok(());
         };
-        for s in done {
+        let last = done.len() - 1;
+        for (i, s) in done.into_iter().enumerate() {
+            let stopping = stopping || (end && i == last);
             let elapsed = Duration::from_micros(s.t_us + s.duration_us);
             let saturated = Busy::of(s.gauges.cpu_pct, s.gauges.sched_lag_us).any();
             let r = p.publish(
@@ -610,6 +614,7 @@ mod tests {
         point_requests: u64,
         total_requests: u64,
         layout: usize,
+        stopping: bool,
     }
 
     #[derive(Default)]
@@ -644,6 +649,7 @@ mod tests {
                 point_requests: s.point.requests,
                 total_requests: s.totals.overall().requests,
                 layout: s.layout.len(),
+                stopping: s.stopping,
             });
             Ok(())
         }
@@ -679,37 +685,37 @@ mod tests {
         second(&mut a, 0, 0, 3);
         second(&mut a, 0, 1, 3);
         poll.read();
-        assert!(seconds.publish(&mut poll, false).is_ok());
+        assert!(seconds.publish(&mut poll, false, false).is_ok());
         assert_eq!(published(&log), 0);
         second(&mut b, 1, 0, 4);
         poll.read();
-        seconds.publish(&mut poll, false).unwrap();
+        seconds.publish(&mut poll, false, false).unwrap();
         assert_eq!(published(&log), 0, "worker 1 may still write second 0");
         second(&mut b, 1, 1, 4);
         poll.read();
-        seconds.publish(&mut poll, false).unwrap();
+        seconds.publish(&mut poll, false, false).unwrap();
         assert_eq!(published(&log), 1);
         // Read twice with nothing new: nothing published twice.
         poll.read();
-        seconds.publish(&mut poll, false).unwrap();
+        seconds.publish(&mut poll, false, false).unwrap();
         assert_eq!(published(&log), 1);
         for k in 2..4 {
             second(&mut a, 0, k, 3);
             second(&mut b, 1, k, 4);
         }
         poll.read();
-        seconds.publish(&mut poll, false).unwrap();
+        seconds.publish(&mut poll, false, false).unwrap();
         assert_eq!(published(&log), 3);
         // Worker 1 ends after second 3; worker 0 goes on to second 5.
         poll.end(&b_dir);
         second(&mut a, 0, 4, 3);
         second(&mut a, 0, 5, 3);
         poll.read();
-        seconds.publish(&mut poll, false).unwrap();
+        seconds.publish(&mut poll, false, false).unwrap();
         assert_eq!(published(&log), 5);
         poll.end(&a_dir);
         poll.read();
-        seconds.publish(&mut poll, true).unwrap();
+        seconds.publish(&mut poll, false, true).unwrap();
         let result =
             Accumulator::new(cells()).finish(RunInfo::blank(), serde_json::Value::Null, Vec::new());
         seconds.finish(&result).unwrap();
@@ -723,6 +729,11 @@ mod tests {
             let k = k as u64;
             let workers: &[u64] = if k < 4 { &[0, 1] } else { &[0] };
             assert_eq!(seen.layout, 2);
+            assert_eq!(
+                seen.stopping,
+                k == 5,
+                "only the run's last second is stopping"
+            );
             assert_eq!(seen.users, if k < 4 { 7 } else { 3 }, "second {k}");
             for cell in 0..2u64 {
                 let mut one = Hist::new();
@@ -766,8 +777,8 @@ mod tests {
         }
         poll.end(&dir);
         poll.read();
-        assert!(seconds.publish(&mut poll, false).is_err());
-        assert!(seconds.publish(&mut poll, false).is_err());
+        assert!(seconds.publish(&mut poll, false, false).is_err());
+        assert!(seconds.publish(&mut poll, false, false).is_err());
         assert_eq!(log.lock().unwrap().seconds.len(), 1);
         let result =
             Accumulator::new(cells()).finish(RunInfo::blank(), serde_json::Value::Null, Vec::new());

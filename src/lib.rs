@@ -14,5 +14,6 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod metrics;
+pub mod observe;
 pub mod report;
 pub mod scenario;

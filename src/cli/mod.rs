@@ -187,6 +187,10 @@ pub struct CommonRunArgs {
     /// numbers are then a lower bound); without it, a saturated run only warns.
     #[arg(long)]
     pub fail_on_saturation: bool,
+    /// Serve the run's live figures for Prometheus at http://ADDR/metrics (OpenMetrics text)
+    /// while it runs: HOST:PORT, or only a port (`9464`, `:9464`) for 127.0.0.1.
+    #[arg(long, value_name = "ADDR", value_parser = crate::observe::prometheus::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args, Debug)]

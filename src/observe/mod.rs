@@ -1,0 +1,5 @@
+//! Live figures for other tools while a run goes: each exporter is a
+//! [`Subscriber`](crate::engine::Subscriber) of the run's seconds, added only when its flag
+//! is given.
+
+pub mod prometheus;

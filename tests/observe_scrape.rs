@@ -128,6 +128,17 @@ fn promtool_check(promtool: &Path, text: &str) {
 /// grow while it runs, and the last scrape, at its end, has result.json's figures.
 #[test]
 fn scrape_endpoint_follows_the_run_and_ends_with_its_totals() {
+    follows_the_run_and_ends_with_its_totals("1");
+}
+
+/// The same through a `--workers 2` run: its parent publishes the workers' seconds merged
+/// (their counts added, their histograms merged exactly), and ends with the merged totals.
+#[test]
+fn issue16_a_workers_run_is_scraped_from_its_parent() {
+    follows_the_run_and_ends_with_its_totals("2");
+}
+
+fn follows_the_run_and_ends_with_its_totals(workers: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let config = DemoConfig::default()
         .without_jitter()
@@ -159,7 +170,7 @@ fn scrape_endpoint_follows_the_run_and_ends_with_its_totals() {
         .arg(&scenario)
         .args([
             "--workers",
-            "1",
+            workers,
             "--metrics-listen",
             &addr.to_string(),
             "-o",

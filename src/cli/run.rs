@@ -305,20 +305,19 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
+    // The live exporters: each one more receiver of every second, in one process or from a
+    // `--workers` parent's merged seconds; none when no flag asks for one.
+    let mut subscribers: Vec<Box<dyn engine::Subscriber>> = Vec::new();
+    if let Some(e) = exporter {
+        subscribers.push(Box::new(e));
+    }
     let outcome = if n > 1 {
-        if exporter.is_some() {
-            // The workers' parent does not publish its seconds to subscribers yet.
-            eprintln!(
-                "warning: --metrics-listen: live metrics need --workers 1 until the workers' \
-                 parent publishes its seconds; /metrics shows skein_run_info only"
-            );
-        }
         let start = super::workers::Start {
             at: start_at,
             strict: strict_start,
             shard: marker.clone(),
         };
-        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, Vec::new()).await
+        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, subscribers).await
     } else {
         let mut opts = RunOptions::new(dir.clone(), &base_url);
         opts.stop = stop;
@@ -331,9 +330,7 @@ pub async fn execute(
         opts.start_at = start_at;
         opts.strict_start = strict_start;
         opts.shard = marker.clone();
-        if let Some(e) = exporter {
-            opts.subscribers.push(Box::new(e));
-        }
+        opts.subscribers = subscribers;
         engine::run(&plan, opts).await.map_err(anyhow::Error::from)
     };
     // The endpoint answers a moment longer (the run's totals for a last scrape) while the

@@ -192,6 +192,10 @@ pub struct CommonRunArgs {
     /// SKEIN_REMOTE_WRITE_USER and SKEIN_REMOTE_WRITE_PASSWORD.
     #[arg(long, value_name = "URL")]
     pub remote_write: Option<String>,
+    /// Serve the run's live figures for Prometheus at http://ADDR/metrics (OpenMetrics text)
+    /// while it runs: HOST:PORT, or only a port (`9464`, `:9464`) for 127.0.0.1.
+    #[arg(long, value_name = "ADDR", value_parser = crate::observe::prometheus::parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args, Debug)]

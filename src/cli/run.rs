@@ -12,6 +12,7 @@ use super::{
 use crate::demo;
 use crate::engine::{self, RunOptions, StopHandle};
 use crate::metrics::{self, RunStatus, StopReason, StopSignal, store};
+use crate::observe::prometheus;
 use crate::report;
 use crate::scenario::{self, EmbeddedTarget, Plan, ScenarioError, Target};
 
@@ -233,6 +234,14 @@ pub async fn execute(
     if let Some(s) = &sharding {
         plan.shard(s.shard);
     }
+    // --metrics-listen: the address is had before anything else is set up.
+    let listener = common
+        .metrics_listen
+        .map(|addr| {
+            prometheus::bind(addr)
+                .map_err(|e| Invalid(format!("--metrics-listen {addr}: cannot listen there: {e}")))
+        })
+        .transpose()?;
     let (base_url, demo_server) = match &plan.target {
         Target::Url(u) => (u.clone(), None),
         Target::Embedded(e) => {
@@ -272,6 +281,21 @@ pub async fn execute(
     if let Some(at) = start_at {
         announce_start(at, marker.as_ref(), common.quiet);
     }
+    // --metrics-listen: serving before the load starts.
+    let (scrape, exporter) = match listener {
+        Some(l) => {
+            let run_id = match &marker {
+                // A shard: the run's id, not its folder's (`shard-<I>`).
+                Some(m) => m.run_id.clone(),
+                None => (dir.file_name())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            let (server, exporter) = start_scrape(l, &plan, run_id, common.quiet)?;
+            (Some(server), Some(exporter))
+        }
+        None => (None, None),
+    };
     let live = console::Live::start(rx, common.quiet, &plan, &base_url);
     // Too late for --strict-start already: one process records that and starts nobody,
     // rather than workers that would each fail alike.
@@ -286,21 +310,26 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
-    let (extra, remote_write): (Vec<Box<dyn engine::Subscriber>>, _) =
-        match remote_write(common, &plan, &dir, marker.as_ref())? {
-            Some((rw, slot)) => (vec![Box::new(rw)], Some(slot)),
-            None => (Vec::new(), None),
-        };
-    let outcome = if n > 1 {
-        if !extra.is_empty() {
-            eprintln!("warning: --remote-write needs --workers 1 for now; nothing is sent");
+    // The live exporters: each one more receiver of every second, in one process or from a
+    // `--workers` parent's merged seconds; none when no flag asks for one.
+    let mut subscribers: Vec<Box<dyn engine::Subscriber>> = Vec::new();
+    if let Some(e) = exporter {
+        subscribers.push(Box::new(e));
+    }
+    let remote_write = match remote_write(common, &plan, &dir, marker.as_ref())? {
+        Some((rw, slot)) => {
+            subscribers.push(Box::new(rw));
+            Some(slot)
         }
+        None => None,
+    };
+    let outcome = if n > 1 {
         let start = super::workers::Start {
             at: start_at,
             strict: strict_start,
             shard: marker.clone(),
         };
-        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start).await
+        super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, subscribers).await
     } else {
         let mut opts = RunOptions::new(dir.clone(), &base_url);
         opts.stop = stop;
@@ -313,9 +342,12 @@ pub async fn execute(
         opts.start_at = start_at;
         opts.strict_start = strict_start;
         opts.shard = marker.clone();
-        opts.subscribers.extend(extra);
+        opts.subscribers = subscribers;
         engine::run(&plan, opts).await.map_err(anyhow::Error::from)
     };
+    // The endpoint answers a moment longer (the run's totals for a last scrape) while the
+    // reports are written, and is stopped before this returns.
+    let scrape = scrape.map(|s| tokio::spawn(s.stop()));
     live.finish().await;
     if let Some(o) = remote_write.and_then(|slot| slot.take()) {
         report_remote_write(&o);
@@ -365,12 +397,48 @@ pub async fn execute(
             reason,
             Some(StopReason::TargetFailed { .. } | StopReason::EarlyStop { .. })
         );
-        return Ok(match result.run.status {
+        let code = match result.run.status {
             RunStatus::Interrupted if !own_rule => exit::interrupted(reason),
             _ => exit::OK,
-        });
+        };
+        stop_scrape(scrape).await;
+        return Ok(code);
     }
-    Ok(exit_code(&result, &verdict, regressed, saturated))
+    let code = exit_code(&result, &verdict, regressed, saturated);
+    stop_scrape(scrape).await;
+    Ok(code)
+}
+
+/// `--metrics-listen`: serve on `listener` and say where.
+fn start_scrape(
+    listener: std::net::TcpListener,
+    plan: &Plan,
+    run_id: String,
+    quiet: bool,
+) -> anyhow::Result<(prometheus::Server, prometheus::Exporter)> {
+    let run = prometheus::RunLabels {
+        run_id,
+        name: plan.name.clone(),
+        model: if plan.load.open.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
+    };
+    let (server, exporter) =
+        prometheus::start(listener, run).context("--metrics-listen: starting the endpoint")?;
+    if !quiet {
+        eprintln!("metrics: http://{}/metrics", server.addr());
+    }
+    Ok((server, exporter))
+}
+
+/// Wait for the endpoint to have stopped (a moment after the run's end).
+async fn stop_scrape(scrape: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(s) = scrape {
+        let _ = s.await;
+    }
 }
 
 /// The exit code of a finished run (or a merged one) from its verdict: one policy for `run`,

@@ -8,6 +8,10 @@
 //! merges their folders exactly ([`crate::metrics::merge`]) into the run's folder, where
 //! the targets are judged on the merged histograms as for any run.
 //!
+//! The parent also publishes the run's seconds to the run's subscribers (metrics exporters,
+//! a live dashboard) as a single process does: each grid second, once every worker has
+//! written it, with every worker's counts and histograms added exactly ([`LiveParts`]).
+//!
 //! A worker is the same command line with hidden options: `--as-worker I/N` and where to
 //! send the load and write. The same share-and-merge carries a run across machines: run
 //! the shares anywhere, copy the folders back, merge.
@@ -20,10 +24,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::exit;
-use crate::engine::Progress;
+use crate::engine::{EngineError, Progress, Publisher, Subscriber};
 use crate::metrics::live::{LiveParts, LiveTotals};
 use crate::metrics::merge::{MergeInfo, WORKERS_DIR, merge_runs};
-use crate::metrics::{RunInfo, RunResult, RunStatus, StopReason, StopSignal};
+use crate::metrics::saturation::Busy;
+use crate::metrics::{Accumulator, RunInfo, RunResult, RunStatus, StopReason, StopSignal};
 use crate::scenario::Plan;
 
 /// A common start for the workers (`--start-at`), and the shard the run is (`--shard`).
@@ -55,7 +60,11 @@ pub fn count(plan: &Plan, asked: Option<usize>) -> usize {
 }
 
 /// Run `plan` as `n` worker processes against `base_url` and merge their folders into
-/// `dir`. `progress` receives the summed journals each second.
+/// `dir`. `progress` receives the summed journals each second; `subscribers` each second of
+/// the workers together (as [`crate::engine::Second`]s) once every worker has written it,
+/// and the merged result at the end. A subscriber's error stops the workers (as a worker's
+/// failure does); their folders are merged and the error returned.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     plan: &Plan,
     n: usize,
@@ -64,9 +73,11 @@ pub async fn run(
     seed: u64,
     progress: tokio::sync::watch::Sender<Progress>,
     start: &Start,
+    subscribers: Vec<Box<dyn Subscriber>>,
 ) -> anyhow::Result<RunResult> {
     let exe = std::env::current_exe().context("finding the skein executable")?;
-    write_initial(plan, n, base_url, dir, start)?;
+    let info = write_initial(plan, n, base_url, dir, start)?;
+    let mut seconds = Seconds::new(info, subscribers);
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut children = Vec::with_capacity(n);
     let mut outs = Vec::with_capacity(n);
@@ -118,7 +129,12 @@ pub async fn run(
     }
     drop(done_tx);
     // The workers' journals, summed each second (their folders appear as they start).
-    let mut poll = LiveParts::new(1_000_000);
+    let mut poll = if seconds.is_empty() {
+        LiveParts::new(1_000_000)
+    } else {
+        // Publishing: each second whole, histograms and all.
+        LiveParts::publishing(1_000_000)
+    };
     let started = Instant::now();
     let planned = plan.load.duration();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -134,6 +150,10 @@ pub async fn run(
             Some((i, status, err)) = done_rx.recv() => {
                 remaining -= 1;
                 alive[i] = None;
+                if let Some(d) = run_folder_any(&outs[i]) {
+                    poll.add(&d);
+                    poll.end(&d);
+                }
                 if let Some(why) = failure(&status, &err) {
                     let first = failed.is_empty();
                     failed.push(format!("worker {i} of {n} {why}"));
@@ -169,6 +189,7 @@ pub async fn run(
                     }
                 }
                 let LiveTotals { last, requests, errors } = poll.read();
+                let stopping = interrupts > 0 || !failed.is_empty() || seconds.failed.is_some();
                 let _ = progress.send(Progress {
                     elapsed: started.elapsed(),
                     planned,
@@ -176,13 +197,33 @@ pub async fn run(
                     last,
                     requests,
                     errors,
-                    stopping: interrupts > 0 || !failed.is_empty(),
+                    stopping,
                 });
+                // Publish only once every worker is followed (or has ended without a
+                // folder): a worker's seconds never arrive after theirs were published.
+                let all_followed = outs.iter().zip(&alive).all(|(out, pid)| {
+                    pid.is_none() || run_folder_any(out).is_some_and(|d| poll.follows(&d))
+                });
+                if all_followed && seconds.publish(&mut poll, stopping, false).is_err() {
+                    // As when a worker fails: stop the others gracefully, merge what
+                    // each wrote, then say why.
+                    if remaining > 0 && stopped_by.is_none() && failed.is_empty() {
+                        for pid in alive.iter().flatten() {
+                            send(*pid, SIGINT);
+                        }
+                    }
+                }
             }
         }
     }
     if stopped_by == Some(StopSignal::HangUp) {
         super::run::detach_from_hung_up_terminal();
+    }
+    // The seconds not published yet: every worker has ended.
+    if !seconds.is_empty() {
+        poll.read();
+        let stopping = interrupts > 0 || !failed.is_empty();
+        let _ = seconds.publish(&mut poll, stopping, true);
     }
     let parts = crate::metrics::merge::worker_folders(dir);
     if parts.is_empty() {
@@ -220,7 +261,10 @@ pub async fn run(
             detail: failed.join("; "),
         }),
         (Some(signal), true) => Some(StopReason::Signal(signal)),
-        (None, true) => None,
+        (None, true) => seconds
+            .failed
+            .as_ref()
+            .map(|e| StopReason::Other(format!("the run's harvest failed: {e}"))),
     };
     if let Some(why) = why {
         result.run.status = RunStatus::Interrupted;
@@ -229,7 +273,105 @@ pub async fn run(
         crate::metrics::store::write_atomic(&path, &serde_json::to_vec_pretty(&result)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    seconds.finish(&result)?;
     Ok(result)
+}
+
+/// The run's subscribers, and the seconds published to them.
+struct Seconds {
+    info: RunInfo,
+    /// Until the workers' cells are known.
+    waiting: Vec<Box<dyn Subscriber>>,
+    publisher: Option<Publisher>,
+    /// A subscriber's error: nothing more is published.
+    failed: Option<EngineError>,
+}
+
+impl Seconds {
+    fn new(info: RunInfo, subscribers: Vec<Box<dyn Subscriber>>) -> Seconds {
+        Seconds {
+            info,
+            waiting: subscribers,
+            publisher: None,
+            failed: None,
+        }
+    }
+
+    /// No subscriber listens.
+    fn is_empty(&self) -> bool {
+        self.waiting.is_empty() && self.publisher.as_ref().is_none_or(Publisher::is_empty)
+    }
+
+    /// The publisher, made once the cells are known.
+    fn publisher(&mut self, poll: &LiveParts) -> Option<&mut Publisher> {
+        if self.publisher.is_none() {
+            let mut acc = Accumulator::new(poll.cells()?.to_vec());
+            if let Some(names) = poll.server_timing_names() {
+                acc.set_server_timing_names(names.clone());
+            }
+            let subs = std::mem::take(&mut self.waiting);
+            self.publisher = Some(Publisher::new(acc, self.info.clone(), subs));
+        }
+        self.publisher.as_mut()
+    }
+
+    /// Publish the seconds the workers have completed since the last call (`end`: the
+    /// workers have ended, and the last of them is the run's last, stopping); `Err` once a
+    /// subscriber failed (the failure is kept for the end).
+    fn publish(&mut self, poll: &mut LiveParts, stopping: bool, end: bool) -> Result<(), ()> {
+        if self.failed.is_some() {
+            return Err(());
+        }
+        if self.is_empty() {
+            return Ok(());
+        }
+        let done = poll.completed();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let Some(p) = self.publisher(poll) else {
+            return Ok(());
+        };
+        let last = done.len() - 1;
+        for (i, s) in done.into_iter().enumerate() {
+            let stopping = stopping || (end && i == last);
+            let elapsed = Duration::from_micros(s.t_us + s.duration_us);
+            let saturated = Busy::of(s.gauges.cpu_pct, s.gauges.sched_lag_us).any();
+            let r = p.publish(
+                s.t_us,
+                s.duration_us,
+                elapsed,
+                &s.gauges,
+                &s.data,
+                saturated,
+                stopping,
+            );
+            if let Err(e) = r {
+                self.failed = Some(e);
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+
+    /// The merged result to every subscriber; the first failure, if any.
+    fn finish(mut self, result: &RunResult) -> anyhow::Result<()> {
+        if let Some(e) = self.failed {
+            return Err(anyhow::Error::new(e).context("publishing the run's seconds"));
+        }
+        if self.is_empty() {
+            return Ok(());
+        }
+        let p = self.publisher.get_or_insert_with(|| {
+            Publisher::new(
+                Accumulator::new(result.cells.clone()),
+                self.info.clone(),
+                std::mem::take(&mut self.waiting),
+            )
+        });
+        p.finish(result)
+            .context("handing the merged result to the run's subscribers")
+    }
 }
 
 /// Why a worker's exit is a failure, in words (`None` when it finished, or stopped on a
@@ -359,7 +501,7 @@ fn write_initial(
     base_url: &str,
     dir: &Path,
     start: &Start,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<RunInfo> {
     let id = dir
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
@@ -377,7 +519,7 @@ fn write_initial(
         ..crate::engine::run_info(plan, &id, base_url, started_at)
     };
     let initial = crate::metrics::Accumulator::new(Vec::new()).finish(
-        run,
+        run.clone(),
         plan.scenario_copy.clone(),
         Vec::new(),
     );
@@ -385,7 +527,7 @@ fn write_initial(
     let bytes = serde_json::to_vec_pretty(&initial)?;
     crate::metrics::store::write_atomic(&path, &bytes)
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    Ok(run)
 }
 
 /// The run folder under `out`, even before its `result.json` is complete.
@@ -394,4 +536,264 @@ pub(super) fn run_folder_any(out: &Path) -> Option<PathBuf> {
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.is_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::engine::Second;
+    use crate::metrics::accumulate::Gauges;
+    use crate::metrics::{CellData, CellInfo, Hist, RunWriter};
+
+    fn cells() -> Vec<CellInfo> {
+        ["GET /a", "GET /b"]
+            .iter()
+            .enumerate()
+            .map(|(id, step)| CellInfo {
+                id,
+                scenario: "s".into(),
+                step: (*step).into(),
+                method: "GET".into(),
+                tag: format!("s/GET_/{id}"),
+                checks: Vec::new(),
+                tags: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// A worker's run folder under `root/name`, as a worker writes it.
+    fn part(root: &Path, name: &str) -> (PathBuf, RunWriter) {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let initial =
+            Accumulator::new(cells()).finish(RunInfo::blank(), serde_json::Value::Null, Vec::new());
+        let w = RunWriter::create(&dir, &initial, SystemTime::now()).unwrap();
+        (dir, w)
+    }
+
+    /// The samples of `worker`'s second `k` in cell `cell`: a few, different in each.
+    fn samples(worker: u64, k: u64, cell: u64) -> Vec<u64> {
+        let n = 5 + worker * 7 + k * 3 + cell * 11;
+        (0..n)
+            .map(|i| 100 + worker * 50_000 + k * 1_000 + cell * 333 + i * 97)
+            .collect()
+    }
+
+    /// `worker` writes its second `k` (starting a few ms after the grid second) with
+    /// `users` users.
+    fn second(w: &mut RunWriter, worker: u64, k: u64, users: u64) {
+        let mut data: Vec<CellData> = (0..2).map(|_| CellData::new(0)).collect();
+        for (cell, d) in data.iter_mut().enumerate() {
+            let s = samples(worker, k, cell as u64);
+            for &us in &s {
+                d.hist.record(us);
+                d.service.record(us / 2);
+            }
+            d.requests = s.len() as u64;
+            d.ok = s.len() as u64 - 1;
+            d.errors[crate::metrics::ErrorKind::Timeout as usize] = 1;
+            d.bytes = 10 * s.len() as u64;
+        }
+        let t_us = k * 1_000_000 + 2_000 + worker * 1_000;
+        w.write_interval_with(t_us, 1_000_000, &Gauges::users(users), &data)
+            .unwrap();
+    }
+
+    /// What a subscriber saw of one second.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Seen {
+        t_us: u64,
+        users: u64,
+        requests: Vec<u64>,
+        timeouts: Vec<u64>,
+        hists: Vec<Hist>,
+        service: Vec<Hist>,
+        point_requests: u64,
+        total_requests: u64,
+        layout: usize,
+        stopping: bool,
+    }
+
+    #[derive(Default)]
+    struct Log {
+        seconds: Vec<Seen>,
+        finished: Option<u64>,
+    }
+
+    /// Records what it is given; fails on the second `fail_at`, when set.
+    struct Recorder {
+        log: Arc<Mutex<Log>>,
+        fail_at: Option<usize>,
+    }
+
+    impl Subscriber for Recorder {
+        fn second(&mut self, s: &Second<'_>) -> Result<(), EngineError> {
+            let mut log = self.log.lock().unwrap();
+            if self.fail_at == Some(log.seconds.len()) {
+                return Err(EngineError::Config("the exporter broke".into()));
+            }
+            log.seconds.push(Seen {
+                t_us: s.t_us,
+                users: s.gauges.users,
+                requests: s.cells.iter().map(|c| c.requests).collect(),
+                timeouts: s
+                    .cells
+                    .iter()
+                    .map(|c| c.errors[crate::metrics::ErrorKind::Timeout as usize])
+                    .collect(),
+                hists: s.cells.iter().map(|c| c.hist.clone()).collect(),
+                service: s.cells.iter().map(|c| c.service.clone()).collect(),
+                point_requests: s.point.requests,
+                total_requests: s.totals.overall().requests,
+                layout: s.layout.len(),
+                stopping: s.stopping,
+            });
+            Ok(())
+        }
+
+        fn finish(&mut self, result: &RunResult) -> Result<(), EngineError> {
+            self.log.lock().unwrap().finished = Some(result.overall.requests);
+            Ok(())
+        }
+    }
+
+    /// Issue 16, the seam: a `--workers` run publishes its workers' seconds to the run's
+    /// subscribers. Two workers write their folders second by second (one a second ahead
+    /// of the other at times, the other ending two seconds early) and the parent reads them
+    /// at any moment: each grid second is published once, in order, only once both have
+    /// written it (or the slower has ended), with the counts of both added and histograms
+    /// equal to one histogram fed every sample.
+    #[test]
+    fn issue16_workers_publish_each_merged_second_once_in_order() {
+        let out = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(Log::default()));
+        let subs: Vec<Box<dyn Subscriber>> = vec![Box::new(Recorder {
+            log: log.clone(),
+            fail_at: None,
+        })];
+        let mut seconds = Seconds::new(RunInfo::blank(), subs);
+        let mut poll = LiveParts::publishing(1_000_000);
+        let (a_dir, mut a) = part(out.path(), "0");
+        let (b_dir, mut b) = part(out.path(), "1");
+        poll.add(&a_dir);
+        poll.add(&b_dir);
+        let published = |log: &Arc<Mutex<Log>>| log.lock().unwrap().seconds.len();
+        // Worker 0 is ahead: nothing is complete before worker 1 has written a later second.
+        second(&mut a, 0, 0, 3);
+        second(&mut a, 0, 1, 3);
+        poll.read();
+        assert!(seconds.publish(&mut poll, false, false).is_ok());
+        assert_eq!(published(&log), 0);
+        second(&mut b, 1, 0, 4);
+        poll.read();
+        seconds.publish(&mut poll, false, false).unwrap();
+        assert_eq!(published(&log), 0, "worker 1 may still write second 0");
+        second(&mut b, 1, 1, 4);
+        poll.read();
+        seconds.publish(&mut poll, false, false).unwrap();
+        assert_eq!(published(&log), 1);
+        // Read twice with nothing new: nothing published twice.
+        poll.read();
+        seconds.publish(&mut poll, false, false).unwrap();
+        assert_eq!(published(&log), 1);
+        for k in 2..4 {
+            second(&mut a, 0, k, 3);
+            second(&mut b, 1, k, 4);
+        }
+        poll.read();
+        seconds.publish(&mut poll, false, false).unwrap();
+        assert_eq!(published(&log), 3);
+        // Worker 1 ends after second 3; worker 0 goes on to second 5.
+        poll.end(&b_dir);
+        second(&mut a, 0, 4, 3);
+        second(&mut a, 0, 5, 3);
+        poll.read();
+        seconds.publish(&mut poll, false, false).unwrap();
+        assert_eq!(published(&log), 5);
+        poll.end(&a_dir);
+        poll.read();
+        seconds.publish(&mut poll, false, true).unwrap();
+        let result =
+            Accumulator::new(cells()).finish(RunInfo::blank(), serde_json::Value::Null, Vec::new());
+        seconds.finish(&result).unwrap();
+
+        let log = log.lock().unwrap();
+        assert_eq!(log.finished, Some(0));
+        let ts: Vec<u64> = log.seconds.iter().map(|s| s.t_us).collect();
+        assert_eq!(ts, (0..6).map(|k| k * 1_000_000).collect::<Vec<_>>());
+        let mut total = 0;
+        for (k, seen) in log.seconds.iter().enumerate() {
+            let k = k as u64;
+            let workers: &[u64] = if k < 4 { &[0, 1] } else { &[0] };
+            assert_eq!(seen.layout, 2);
+            assert_eq!(
+                seen.stopping,
+                k == 5,
+                "only the run's last second is stopping"
+            );
+            assert_eq!(seen.users, if k < 4 { 7 } else { 3 }, "second {k}");
+            for cell in 0..2u64 {
+                let mut one = Hist::new();
+                let mut half = Hist::new();
+                let mut n = 0;
+                for &w in workers {
+                    for us in samples(w, k, cell) {
+                        one.record(us);
+                        half.record(us / 2);
+                        n += 1;
+                    }
+                }
+                let c = cell as usize;
+                assert_eq!(seen.requests[c], n, "second {k} cell {cell}");
+                assert_eq!(seen.timeouts[c], workers.len() as u64);
+                assert_eq!(seen.hists[c], one, "second {k} cell {cell}");
+                assert_eq!(seen.service[c], half, "second {k} cell {cell}");
+            }
+            let here: u64 = seen.requests.iter().sum();
+            total += here;
+            assert_eq!(seen.point_requests, here);
+            assert_eq!(seen.total_requests, total, "the totals are the run so far");
+        }
+    }
+
+    /// A subscriber's error: nothing more is published, and the end reports it.
+    #[test]
+    fn issue16_a_subscribers_error_stops_publishing_and_is_returned() {
+        let out = tempfile::tempdir().unwrap();
+        let log = Arc::new(Mutex::new(Log::default()));
+        let subs: Vec<Box<dyn Subscriber>> = vec![Box::new(Recorder {
+            log: log.clone(),
+            fail_at: Some(1),
+        })];
+        let mut seconds = Seconds::new(RunInfo::blank(), subs);
+        let mut poll = LiveParts::publishing(1_000_000);
+        let (dir, mut w) = part(out.path(), "0");
+        poll.add(&dir);
+        for k in 0..3 {
+            second(&mut w, 0, k, 1);
+        }
+        poll.end(&dir);
+        poll.read();
+        assert!(seconds.publish(&mut poll, false, false).is_err());
+        assert!(seconds.publish(&mut poll, false, false).is_err());
+        assert_eq!(log.lock().unwrap().seconds.len(), 1);
+        let result =
+            Accumulator::new(cells()).finish(RunInfo::blank(), serde_json::Value::Null, Vec::new());
+        let err = seconds.finish(&result).unwrap_err();
+        assert!(format!("{err:#}").contains("the exporter broke"), "{err:#}");
+        assert_eq!(log.lock().unwrap().finished, None);
+    }
+
+    /// No subscribers: the reader keeps nothing whole and nothing is published.
+    #[test]
+    fn issue16_no_subscribers_publish_nothing() {
+        let seconds = Seconds::new(RunInfo::blank(), Vec::new());
+        assert!(seconds.is_empty());
+        let mut poll = LiveParts::new(1_000_000);
+        assert!(poll.completed().is_empty());
+        assert!(poll.cells().is_none());
+    }
 }

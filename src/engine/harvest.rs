@@ -129,19 +129,89 @@ impl Subscriber for AbortWatch {
     }
 }
 
+/// Folds each second into the run's totals and hands it to every subscriber: the
+/// [`Harvester`] of a run, and whatever publishes seconds it did not harvest itself (the
+/// `--workers` parent publishes its workers' seconds, merged, through one).
+pub struct Publisher {
+    acc: Accumulator,
+    info: RunInfo,
+    subscribers: Vec<Box<dyn Subscriber>>,
+}
+
+impl Publisher {
+    /// `acc`: the run's totals so far (its cells are the seconds' layout); `info`: the run's
+    /// facts, what [`Second::so_far`] judges.
+    pub fn new(acc: Accumulator, info: RunInfo, subscribers: Vec<Box<dyn Subscriber>>) -> Self {
+        Publisher {
+            acc,
+            info,
+            subscribers,
+        }
+    }
+
+    /// No subscriber listens.
+    pub fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+    }
+
+    /// The run so far.
+    pub fn totals(&self) -> &Accumulator {
+        &self.acc
+    }
+
+    /// Fold the second starting `t_us` after the start, `duration_us` long, into the totals
+    /// and hand it to every subscriber (the first error stops there and is returned).
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish(
+        &mut self,
+        t_us: u64,
+        duration_us: u64,
+        elapsed: Duration,
+        gauges: &Gauges,
+        cells: &IntervalData,
+        saturated: bool,
+        stopping: bool,
+    ) -> Result<(), EngineError> {
+        let point = self.acc.add_interval_with(t_us, duration_us, gauges, cells);
+        let second = Second {
+            t_us,
+            duration_us,
+            elapsed,
+            gauges,
+            saturated,
+            cells,
+            layout: self.acc.cells(),
+            point: &point,
+            totals: &self.acc,
+            stopping,
+            info: &self.info,
+        };
+        for s in &mut self.subscribers {
+            s.second(&second)?;
+        }
+        Ok(())
+    }
+
+    /// Hand the run's result to every subscriber.
+    pub fn finish(&mut self, result: &RunResult) -> Result<(), EngineError> {
+        for s in &mut self.subscribers {
+            s.finish(result)?;
+        }
+        Ok(())
+    }
+}
+
 /// Folds each second into the run's totals and publishes it.
 pub(super) struct Harvester {
     ctx: Arc<RunCtx>,
-    acc: Accumulator,
+    publisher: Publisher,
     monitor: Monitor,
-    info: RunInfo,
     /// End of the last second harvested, µs from the start.
     last_us: u64,
     /// When the last tick ran, from the start.
     now: Duration,
     open: OpenTotals,
     usual: UsualTimes,
-    subscribers: Vec<Box<dyn Subscriber>>,
 }
 
 impl Harvester {
@@ -155,14 +225,12 @@ impl Harvester {
         let usual = UsualTimes::new(acc.cells().len());
         Harvester {
             ctx,
-            acc,
+            publisher: Publisher::new(acc, info, subscribers),
             monitor,
-            info,
             last_us: 0,
             now: Duration::ZERO,
             open: OpenTotals::default(),
             usual,
-            subscribers,
         }
     }
 
@@ -210,36 +278,27 @@ impl Harvester {
             sched_lag_us: h.lag_max_us,
         };
         let (t_us, duration_us) = (self.last_us, now_us - self.last_us);
-        let point = self.acc.add_interval_with(t_us, duration_us, &g, &data);
         if ctx.open.is_none() {
             self.usual.update(&ctx.median_service, &data);
         }
         self.last_us = now_us;
-        let second = Second {
+        self.publisher.publish(
             t_us,
             duration_us,
-            elapsed: self.now,
-            gauges: &g,
-            saturated: h.saturated,
-            cells: &data,
-            layout: self.acc.cells(),
-            point: &point,
-            totals: &self.acc,
-            stopping: ctx.stop_level() != StopLevel::Running,
-            info: &self.info,
-        };
-        for s in &mut self.subscribers {
-            s.second(&second)?;
-        }
-        Ok(())
+            self.now,
+            &g,
+            &data,
+            h.saturated,
+            ctx.stop_level() != StopLevel::Running,
+        )
     }
 
     /// The run's result, handed to every subscriber: the totals, the generator's health,
     /// the open model's facts or the closed model's correction, how the run ended.
     pub fn finish(mut self) -> Result<RunResult, EngineError> {
         let ctx = &self.ctx;
-        let cells = self.acc.cells();
-        let mut run = self.info.clone();
+        let cells = self.publisher.acc.cells();
+        let mut run = self.publisher.info.clone();
         run.generator_health = Some(self.monitor.finish());
         match &ctx.open {
             Some(open) => {
@@ -255,7 +314,7 @@ impl Harvester {
             None => {
                 run.co_correction = Some(CoCorrection {
                     method: "user_cycle".into(),
-                    synthetic_samples: self.acc.overall().corrected,
+                    synthetic_samples: self.publisher.acc.overall().corrected,
                     blocked: ctx.blocked.finish(cells),
                     // Found below, on the run's seconds.
                     stalls: Vec::new(),
@@ -271,6 +330,7 @@ impl Harvester {
         };
         let examples = ctx.examples.finish(cells);
         let mut result = self
+            .publisher
             .acc
             .finish(run, ctx.plan.scenario_copy.clone(), examples);
         // Open model: the most users busy at once (the series holds per-second means).
@@ -285,9 +345,7 @@ impl Harvester {
             co.stalls = find_stalls(&co.blocked, &result.timeseries);
             co.blocked = significant_blocked(&co.blocked, &result.timeseries);
         }
-        for s in &mut self.subscribers {
-            s.finish(&result)?;
-        }
+        self.publisher.finish(&result)?;
         Ok(result)
     }
 }

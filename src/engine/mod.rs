@@ -33,7 +33,7 @@ pub use context::{RunCtx, cells, run_info};
 pub use driver::Driver;
 pub use examples::mask;
 pub use goose::GooseDriver;
-pub use harvest::{Progress, Second, Subscriber};
+pub use harvest::{Progress, Publisher, Second, Subscriber};
 pub use runtime::raise_nofile_limit;
 pub use stop::{StopHandle, StopLevel};
 

@@ -6,16 +6,25 @@
 //! the parts' latest second are added and their response-time histograms merged exactly (HDR
 //! histograms add without loss), so the live percentiles are those of every part's requests.
 //!
+//! A reader that publishes the run's seconds ([`LiveParts::publishing`]) also gets each
+//! completed grid second whole ([`LiveParts::completed`]): every cell's counts and
+//! histograms of every part added exactly, and their gauges merged, as `skein merge` merges
+//! the folders at the end.
+//!
 //! Seconds are matched on a grid, `round(t_us / interval)`: on a common clock (`--start-at`)
 //! that is the same second on every machine; without one it is each part's n-th second,
 //! which for local workers started within milliseconds of each other is the same thing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::store::{HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, RESULT_FILE, split_tag};
-use super::{CellInfo, Hist, TimePoint};
+use super::merge::merge_second;
+use super::store::{
+    HLOG_FILE, HistKind, JOURNAL_FILE, JournalLine, RESULT_FILE, StoredInterval, hist_key, hlog_ms,
+    split_tag, stored_interval, tag_ids,
+};
+use super::{CellInfo, Hist, ServerTimingNames, TimePoint};
 
 /// How many of a part's latest seconds are kept (the newest few are all that is shown).
 const KEEP_SECONDS: u64 = 4;
@@ -27,6 +36,35 @@ pub struct LiveParts {
     interval_us: u64,
     requests: u64,
     errors: u64,
+    /// Publishing: each part's seconds are kept whole until published.
+    whole: Option<Whole>,
+}
+
+/// What a publishing reader keeps besides the console's figures.
+struct Whole {
+    /// One interning of the Server-Timing names for every part, so their ids agree.
+    names: ServerTimingNames,
+    /// The parts' cells (the first part's that has its `result.json`).
+    cells: Option<Vec<CellInfo>>,
+    /// The next grid second to publish.
+    next: u64,
+}
+
+/// What a publishing reader keeps of one part.
+#[derive(Default)]
+struct PartWhole {
+    /// Its interval-log tags' cell ids (once its `result.json` is read).
+    tag_ids: Option<HashMap<String, usize>>,
+    /// Journal lines read whose histograms are not joined yet.
+    lines: Vec<JournalLine>,
+    /// Histograms read, by (cell, kind, start in ms), until their line is read.
+    hists: HashMap<(usize, usize, u64), Hist>,
+    /// Its seconds not published yet, by grid index (two intervals can share one).
+    seconds: BTreeMap<u64, Vec<StoredInterval>>,
+    /// The newest grid second it has written.
+    newest: Option<u64>,
+    /// It has ended: nothing more is coming.
+    ended: bool,
 }
 
 /// The figures of every part so far.
@@ -51,6 +89,7 @@ struct Part {
     /// Its latest seconds by grid index: the journal's counts (once written) and the
     /// response times of its requests.
     seconds: BTreeMap<u64, PartSecond>,
+    whole: PartWhole,
 }
 
 #[derive(Default)]
@@ -79,7 +118,90 @@ impl LiveParts {
             interval_us: interval_us.max(1),
             requests: 0,
             errors: 0,
+            whole: None,
         }
+    }
+
+    /// As [`LiveParts::new`], and keep every part's seconds whole until
+    /// [`LiveParts::completed`] hands them out.
+    pub fn publishing(interval_us: u64) -> LiveParts {
+        LiveParts {
+            whole: Some(Whole {
+                names: ServerTimingNames::new(),
+                cells: None,
+                next: 0,
+            }),
+            ..LiveParts::new(interval_us)
+        }
+    }
+
+    /// The parts' cells (their layout), once a part's `result.json` was read by a
+    /// publishing reader.
+    pub fn cells(&self) -> Option<&[CellInfo]> {
+        self.whole.as_ref()?.cells.as_deref()
+    }
+
+    /// The Server-Timing names the completed seconds' ids refer to.
+    pub fn server_timing_names(&self) -> Option<&ServerTimingNames> {
+        self.whole.as_ref().map(|w| &w.names)
+    }
+
+    /// The part in folder `dir` has ended (its process exited): once read, its seconds are
+    /// complete and the others' are not held back for it.
+    pub fn end(&mut self, dir: &Path) {
+        if let Some(p) = self.parts.iter_mut().find(|p| p.dir == dir) {
+            p.whole.ended = true;
+        }
+    }
+
+    /// A publishing reader: the grid seconds completed since the last call, every part's
+    /// data added (see [`merge_second`]), in order, each once. A second is complete when
+    /// every part that has not ended has written a later one; call [`LiveParts::read`]
+    /// first. Nothing for a reader that does not publish.
+    pub fn completed(&mut self) -> Vec<StoredInterval> {
+        let Some(whole) = &mut self.whole else {
+            return Vec::new();
+        };
+        let Some(cells) = &whole.cells else {
+            return Vec::new();
+        };
+        // The first grid second some running part may still write.
+        let mut limit = u64::MAX;
+        for p in &self.parts {
+            if !p.whole.ended {
+                match p.whole.newest {
+                    Some(n) => limit = limit.min(n),
+                    None => return Vec::new(),
+                }
+            }
+        }
+        let mut keys: Vec<u64> = self
+            .parts
+            .iter()
+            .flat_map(|p| p.whole.seconds.range(whole.next..limit).map(|(k, _)| *k))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let here: Vec<(usize, StoredInterval)> = self
+                .parts
+                .iter_mut()
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    p.whole
+                        .seconds
+                        .remove(&k)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |iv| (i, iv))
+                })
+                .collect();
+            let refs: Vec<(usize, &StoredInterval)> = here.iter().map(|(i, iv)| (*i, iv)).collect();
+            out.push(merge_second(cells, k * self.interval_us, &refs));
+            whole.next = k + 1;
+        }
+        out
     }
 
     /// Follow the run folder `dir` too (nothing when it is followed already).
@@ -93,7 +215,13 @@ impl LiveParts {
             journal_offset: 0,
             hlog_offset: 0,
             seconds: BTreeMap::new(),
+            whole: PartWhole::default(),
         });
+    }
+
+    /// Whether the run folder `dir` is followed.
+    pub fn follows(&self, dir: &Path) -> bool {
+        self.parts.iter().any(|p| p.dir == dir)
     }
 
     /// How many parts are followed.
@@ -117,6 +245,7 @@ impl LiveParts {
             // The journal first: a line seen there has its histograms in the log already.
             self.read_journal(i);
             self.read_hlog(i);
+            self.join_whole(i);
         }
         let newest: Vec<u64> = self.parts.iter().filter_map(Part::newest).collect();
         let mut p = TimePoint::default();
@@ -191,6 +320,9 @@ impl LiveParts {
                 self.errors += c.errors.values().sum::<u64>() + c.check_failed;
             }
             let k = grid_second(j.t_us, self.interval_us);
+            if self.whole.is_some() {
+                self.parts[i].whole.lines.push(j.clone());
+            }
             self.parts[i].seconds.entry(k).or_default().line = Some(j);
         }
         LiveParts::prune(&mut self.parts[i]);
@@ -199,8 +331,15 @@ impl LiveParts {
     /// Read what part `i` added to its interval log since the last call: the response
     /// times of its requests, by second.
     fn read_hlog(&mut self, i: usize) {
-        if self.parts[i].request_tags.is_none() {
-            self.parts[i].request_tags = request_tags(&self.parts[i].dir);
+        if self.parts[i].request_tags.is_none()
+            && let Some(cells) = part_cells(&self.parts[i].dir)
+        {
+            let part = &mut self.parts[i];
+            part.request_tags = Some(request_tags(&cells));
+            if let Some(whole) = &mut self.whole {
+                part.whole.tag_ids = Some(tag_ids(&cells));
+                whole.cells.get_or_insert(cells);
+            }
         }
         let part = &mut self.parts[i];
         let Some(tags) = &part.request_tags else {
@@ -212,10 +351,30 @@ impl LiveParts {
         };
         let interval_us = self.interval_us;
         for line in text.lines() {
-            let Some((start_s, h)) = response_entry(line, tags) else {
+            let Some(e) = hlog_line(line) else {
                 continue;
             };
-            let k = grid_second((start_s * 1e6).round() as u64, interval_us);
+            let response = match (&self.whole, &part.whole.tag_ids) {
+                // Publishing: every histogram of a cell is kept until its line is read.
+                (Some(whole), Some(ids)) => {
+                    let Some((cell, kind)) = hist_key(e.tag, ids, &whole.names) else {
+                        continue;
+                    };
+                    let Ok(h) = Hist::from_base64(e.b64) else {
+                        continue;
+                    };
+                    let ms = hlog_ms(std::time::Duration::from_secs_f64(e.start_s));
+                    let response = is_response(e.tag, tags).then(|| h.clone());
+                    part.whole.hists.insert((cell, kind, ms), h);
+                    response
+                }
+                _ if is_response(e.tag, tags) => Hist::from_base64(e.b64).ok(),
+                _ => None,
+            };
+            let Some(h) = response else {
+                continue;
+            };
+            let k = grid_second((e.start_s * 1e6).round() as u64, interval_us);
             // Seconds older than those kept are gone: not brought back half-filled.
             if part.seconds.keys().next().is_some_and(|&first| k < first) {
                 continue;
@@ -227,25 +386,53 @@ impl LiveParts {
         }
         LiveParts::prune(part);
     }
+
+    /// A publishing reader: join part `i`'s journal lines read so far with their
+    /// histograms (a line is written after its histograms, and the journal is read first).
+    fn join_whole(&mut self, i: usize) {
+        let Some(whole) = &self.whole else {
+            return;
+        };
+        let Some(cells) = &whole.cells else {
+            return;
+        };
+        let part = &mut self.parts[i].whole;
+        if part.tag_ids.is_none() {
+            return;
+        }
+        let mut last_ms = None;
+        for j in std::mem::take(&mut part.lines) {
+            let iv = stored_interval(&j, cells, &whole.names, &mut part.hists);
+            let k = grid_second(j.t_us, self.interval_us);
+            part.seconds.entry(k).or_default().push(iv);
+            part.newest = Some(part.newest.map_or(k, |n| n.max(k)));
+            last_ms = Some((j.t_us as f64 / 1000.0).round() as u64);
+        }
+        // Histograms of seconds whose line is read are not wanted any more.
+        if let Some(last) = last_ms {
+            part.hists.retain(|&(_, _, ms), _| ms > last);
+        }
+    }
 }
 
-/// The interval-log tags of the cells of the run folder `dir` whose samples are requests,
-/// from its `result.json`; `None` before it is there.
-fn request_tags(dir: &Path) -> Option<HashSet<String>> {
+/// The cells of the run folder `dir`, from its `result.json`; `None` before it is there.
+fn part_cells(dir: &Path) -> Option<Vec<CellInfo>> {
     #[derive(serde::Deserialize)]
     struct Cells {
         cells: Vec<CellInfo>,
     }
     let bytes = std::fs::read(dir.join(RESULT_FILE)).ok()?;
     let cells: Cells = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        cells
-            .cells
-            .into_iter()
-            .filter(|c| !c.is_page())
-            .map(|c| c.tag)
-            .collect(),
-    )
+    Some(cells.cells)
+}
+
+/// The interval-log tags of `cells` whose samples are requests (page views are not).
+fn request_tags(cells: &[CellInfo]) -> HashSet<String> {
+    cells
+        .iter()
+        .filter(|c| !c.is_page())
+        .map(|c| c.tag.clone())
+        .collect()
 }
 
 /// The grid second an interval starting `t_us` after the start falls in (a harvest runs a
@@ -254,9 +441,14 @@ fn grid_second(t_us: u64, interval_us: u64) -> u64 {
     (t_us + interval_us / 2) / interval_us
 }
 
-/// An interval-log line's start (s) and histogram, when it holds the response times of one
-/// of `request_tags`.
-fn response_entry(line: &str, request_tags: &HashSet<String>) -> Option<(f64, Hist)> {
+/// One interval-log line of a cell: its tag, start (s) and histogram, encoded.
+struct HlogLine<'a> {
+    tag: &'a str,
+    start_s: f64,
+    b64: &'a str,
+}
+
+fn hlog_line(line: &str) -> Option<HlogLine<'_>> {
     let rest = line.strip_prefix("Tag=")?;
     let mut fields = rest.splitn(5, ',');
     let (tag, start, _, _, b64) = (
@@ -266,14 +458,16 @@ fn response_entry(line: &str, request_tags: &HashSet<String>) -> Option<(f64, Hi
         fields.next()?,
         fields.next()?,
     );
-    let (cell, HistKind::Response) = split_tag(tag)? else {
-        return None;
-    };
-    if !request_tags.contains(cell) {
-        return None;
-    }
-    let start: f64 = start.parse().ok()?;
-    Some((start, Hist::from_base64(b64).ok()?))
+    Some(HlogLine {
+        tag,
+        start_s: start.parse().ok()?,
+        b64,
+    })
+}
+
+/// Whether the tag is of the response times of one of `request_tags`.
+fn is_response(tag: &str, request_tags: &HashSet<String>) -> bool {
+    matches!(split_tag(tag), Some((cell, HistKind::Response)) if request_tags.contains(cell))
 }
 
 /// The whole lines added to `path` since `offset` (which moves past them); a line being

@@ -139,33 +139,9 @@ pub fn merge_runs(
     let mut acc = Accumulator::new(cells.clone());
     acc.set_server_timing_names(names.clone());
     for (t_us, here) in aligned(&results, &series) {
-        let mut data: IntervalData = cells
-            .iter()
-            .map(|c| super::CellData::new(c.checks.len()))
-            .collect();
-        let mut g = Gauges::default();
-        // The users gauge is a level, not a count: each part's latest in this second.
-        let mut users: BTreeMap<usize, u64> = BTreeMap::new();
-        let mut cpu: BTreeMap<usize, f64> = BTreeMap::new();
-        let mut span: BTreeMap<usize, u64> = BTreeMap::new();
-        for (part, iv) in &here {
-            for (d, x) in data.iter_mut().zip(iv.data.iter()) {
-                d.add(x);
-            }
-            users.insert(*part, iv.gauges.users);
-            cpu.insert(*part, iv.gauges.cpu_pct);
-            *span.entry(*part).or_default() += iv.duration_us;
-            g.scheduled += iv.gauges.scheduled;
-            g.started += iv.gauges.started;
-            g.late += iv.gauges.late;
-            g.dropped += iv.gauges.dropped;
-            g.sched_lag_us = g.sched_lag_us.max(iv.gauges.sched_lag_us);
-        }
-        g.users = users.values().sum();
-        g.cpu_pct = cpu.values().sum::<f64>() / cpu.len().max(1) as f64;
-        let duration_us = span.values().copied().max().unwrap_or(0);
-        writer.write_interval_with(t_us, duration_us, &g, &data)?;
-        acc.add_interval_with(t_us, duration_us, &g, &data);
+        let m = merge_second(&cells, t_us, &here);
+        writer.write_interval_with(t_us, m.duration_us, &m.gauges, &m.data)?;
+        acc.add_interval_with(t_us, m.duration_us, &m.gauges, &m.data);
     }
     let examples = merged_examples(&results);
     let mut result = acc.finish(run, info.scenario, examples);
@@ -193,6 +169,47 @@ pub fn merge_runs(
     }
     writer.write_result(&result)?;
     Ok(result)
+}
+
+/// The intervals `here` of one second (each with its part; a part may have several), merged
+/// into one starting at `t_us`: the measurements added exactly, the users of each part's
+/// latest interval summed, the open model's counts summed, the mean CPU, the worst timer
+/// lag, the longest span of any part.
+pub fn merge_second(
+    cells: &[super::CellInfo],
+    t_us: u64,
+    here: &[(usize, &StoredInterval)],
+) -> StoredInterval {
+    let mut data: IntervalData = cells
+        .iter()
+        .map(|c| super::CellData::new(c.checks.len()))
+        .collect();
+    let mut g = Gauges::default();
+    // The users gauge is a level, not a count: each part's latest in this second.
+    let mut users: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut cpu: BTreeMap<usize, f64> = BTreeMap::new();
+    let mut span: BTreeMap<usize, u64> = BTreeMap::new();
+    for (part, iv) in here {
+        for (d, x) in data.iter_mut().zip(iv.data.iter()) {
+            d.add(x);
+        }
+        users.insert(*part, iv.gauges.users);
+        cpu.insert(*part, iv.gauges.cpu_pct);
+        *span.entry(*part).or_default() += iv.duration_us;
+        g.scheduled += iv.gauges.scheduled;
+        g.started += iv.gauges.started;
+        g.late += iv.gauges.late;
+        g.dropped += iv.gauges.dropped;
+        g.sched_lag_us = g.sched_lag_us.max(iv.gauges.sched_lag_us);
+    }
+    g.users = users.values().sum();
+    g.cpu_pct = cpu.values().sum::<f64>() / cpu.len().max(1) as f64;
+    StoredInterval {
+        t_us,
+        duration_us: span.values().copied().max().unwrap_or(0),
+        gauges: g,
+        data,
+    }
 }
 
 /// Did every part run on one common clock (the same `--start-at`)?

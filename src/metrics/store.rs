@@ -709,97 +709,117 @@ pub fn read_intervals(
     names: &ServerTimingNames,
 ) -> Result<Vec<StoredInterval>, MetricsError> {
     let journal = read_journal(dir)?;
-    let tag_ids: HashMap<&str, usize> = initial
-        .cells
-        .iter()
-        .map(|c| (c.tag.as_str(), c.id))
-        .collect();
-    // Histograms by (cell, kind, interval start in ms); kind 0 is the response time, 1 the
-    // service time, 2 + id a Server-Timing entry (ids in order of first appearance), and
-    // OMITTED the closed model's omitted samples.
-    const OMITTED: usize = usize::MAX;
+    let tag_ids = tag_ids(&initial.cells);
+    // Histograms by (cell, kind, interval start in ms).
     let mut hists: HashMap<(usize, usize, u64), Hist> = HashMap::new();
     let hpath = dir.join(HLOG_FILE);
     if hpath.is_file() {
         for e in read_hlog(&hpath)? {
-            let Some((tag, kind)) = e.tag.as_deref().and_then(split_tag) else {
+            let Some((id, kind)) = e.tag.as_deref().and_then(|t| hist_key(t, &tag_ids, names))
+            else {
                 continue;
             };
-            let kind = match kind {
-                HistKind::Response => 0,
-                HistKind::Service => 1,
-                HistKind::Omitted => OMITTED,
-                HistKind::ServerTiming(name) => match names.id(name) {
-                    Some(id) => 2 + id,
-                    None => continue,
-                },
-            };
-            if let Some(&id) = tag_ids.get(tag) {
-                hists.insert(
-                    (id, kind, (e.start.as_secs_f64() * 1000.0).round() as u64),
-                    e.hist,
-                );
+            hists.insert((id, kind, hlog_ms(e.start)), e.hist);
+        }
+    }
+    Ok(journal
+        .iter()
+        .map(|j| stored_interval(j, &initial.cells, names, &mut hists))
+        .collect())
+}
+
+/// The interval-log histogram kind of the closed model's omitted samples (see [`hist_key`]).
+const OMITTED_KIND: usize = usize::MAX;
+
+/// The cell ids of the interval-log tags of `cells`.
+pub fn tag_ids(cells: &[super::CellInfo]) -> HashMap<String, usize> {
+    cells.iter().map(|c| (c.tag.clone(), c.id)).collect()
+}
+
+/// An interval-log histogram's cell and kind from its tag: kind 0 is the response time, 1
+/// the service time, 2 + id a Server-Timing entry (ids interned in `names`) and
+/// [`OMITTED_KIND`] the closed model's omitted samples. `None`: not a histogram of a cell.
+pub fn hist_key(
+    tag: &str,
+    tag_ids: &HashMap<String, usize>,
+    names: &ServerTimingNames,
+) -> Option<(usize, usize)> {
+    let (tag, kind) = split_tag(tag)?;
+    let kind = match kind {
+        HistKind::Response => 0,
+        HistKind::Service => 1,
+        HistKind::Omitted => OMITTED_KIND,
+        HistKind::ServerTiming(name) => 2 + names.id(name)?,
+    };
+    Some((*tag_ids.get(tag)?, kind))
+}
+
+/// An interval-log start as the ms key [`stored_interval`] looks histograms up by.
+pub fn hlog_ms(start: Duration) -> u64 {
+    (start.as_secs_f64() * 1000.0).round() as u64
+}
+
+/// One interval as stored: the journal line `j`'s counts joined with its histograms, taken
+/// out of `hists` (by cell, kind as [`hist_key`] gives it, start in ms as [`hlog_ms`]).
+pub fn stored_interval(
+    j: &JournalLine,
+    cells: &[super::CellInfo],
+    names: &ServerTimingNames,
+    hists: &mut HashMap<(usize, usize, u64), Hist>,
+) -> StoredInterval {
+    let mut data: IntervalData = cells
+        .iter()
+        .map(|c| CellData::new(c.checks.len()))
+        .collect();
+    for c in &j.cells {
+        let Some(d) = data.get_mut(c.cell) else {
+            continue;
+        };
+        d.requests = c.requests;
+        d.ok = c.ok;
+        d.check_failed = c.check_failed;
+        d.bytes = c.bytes;
+        for (k, n) in &c.errors {
+            if let Some(k) = ErrorKind::parse(k) {
+                d.errors[k as usize] = *n;
+            }
+        }
+        for (a, b) in d.checks.iter_mut().zip(c.checks.iter()) {
+            *a = *b;
+        }
+        d.corrected = c.corrected;
+        d.server_timing_malformed = c.server_timing_malformed;
+        d.server_timing_overflow = c.server_timing_overflow;
+        d.redirects = c.redirects;
+        d.retries = c.retries;
+        for (p, n) in &c.http_versions {
+            if let Some(p) = Protocol::parse(p) {
+                d.protocols[p as usize] = *n;
+            }
+        }
+        let ms = (j.t_us as f64 / 1000.0).round() as u64;
+        if let Some(h) = hists.remove(&(c.cell, 0, ms)) {
+            d.hist = h;
+        }
+        if let Some(h) = hists.remove(&(c.cell, 1, ms)) {
+            d.service = h;
+        }
+        d.omitted = hists.remove(&(c.cell, OMITTED_KIND, ms));
+        for id in 0..names.len() {
+            if let Some(h) = hists.remove(&(c.cell, 2 + id, ms)) {
+                if d.server_timing.len() <= id {
+                    d.server_timing.resize_with(id + 1, Hist::new);
+                }
+                d.server_timing[id] = h;
             }
         }
     }
-    let mut out = Vec::with_capacity(journal.len());
-    for j in &journal {
-        let mut data: IntervalData = initial
-            .cells
-            .iter()
-            .map(|c| CellData::new(c.checks.len()))
-            .collect();
-        for c in &j.cells {
-            let Some(d) = data.get_mut(c.cell) else {
-                continue;
-            };
-            d.requests = c.requests;
-            d.ok = c.ok;
-            d.check_failed = c.check_failed;
-            d.bytes = c.bytes;
-            for (k, n) in &c.errors {
-                if let Some(k) = ErrorKind::parse(k) {
-                    d.errors[k as usize] = *n;
-                }
-            }
-            for (a, b) in d.checks.iter_mut().zip(c.checks.iter()) {
-                *a = *b;
-            }
-            d.corrected = c.corrected;
-            d.server_timing_malformed = c.server_timing_malformed;
-            d.server_timing_overflow = c.server_timing_overflow;
-            d.redirects = c.redirects;
-            d.retries = c.retries;
-            for (p, n) in &c.http_versions {
-                if let Some(p) = Protocol::parse(p) {
-                    d.protocols[p as usize] = *n;
-                }
-            }
-            let ms = (j.t_us as f64 / 1000.0).round() as u64;
-            if let Some(h) = hists.remove(&(c.cell, 0, ms)) {
-                d.hist = h;
-            }
-            if let Some(h) = hists.remove(&(c.cell, 1, ms)) {
-                d.service = h;
-            }
-            d.omitted = hists.remove(&(c.cell, OMITTED, ms));
-            for id in 0..names.len() {
-                if let Some(h) = hists.remove(&(c.cell, 2 + id, ms)) {
-                    if d.server_timing.len() <= id {
-                        d.server_timing.resize_with(id + 1, Hist::new);
-                    }
-                    d.server_timing[id] = h;
-                }
-            }
-        }
-        out.push(StoredInterval {
-            t_us: j.t_us,
-            duration_us: j.duration_us,
-            gauges: j.gauges(),
-            data,
-        });
+    StoredInterval {
+        t_us: j.t_us,
+        duration_us: j.duration_us,
+        gauges: j.gauges(),
+        data,
     }
-    Ok(out)
 }
 
 /// Rebuild the totals of a run whose process died, from its journal and interval log.

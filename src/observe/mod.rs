@@ -1,4 +1,6 @@
-//! Live figures while a run goes: exporters, each a [`crate::engine::Subscriber`] that a
-//! run gets only when its flag is on.
+//! Live figures for other tools while a run goes: each exporter is a
+//! [`Subscriber`](crate::engine::Subscriber) of the run's seconds, added only when its flag
+//! is given.
 
+pub mod prometheus;
 pub mod remote_write;

@@ -148,14 +148,19 @@ fn scenario(dir: &Path, url: &str, seconds: u64) -> PathBuf {
     path
 }
 
-/// `skein run FILE --workers 1 -o OUT [extra]`, at most 60 s.
+/// `skein run FILE -o OUT [extra]` (`--workers 1` unless `extra` says), at most 60 s.
 fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut child = skein()
         .arg("run")
         .arg(scenario)
-        .args(["--quiet", "--workers", "1", "--seed", "7", "-o"])
+        .args(["--quiet", "--seed", "7", "-o"])
         .arg(out)
         .args(extra)
+        .args(if extra.contains(&"--workers") {
+            &[][..]
+        } else {
+            &["--workers", "1"][..]
+        })
         .env_remove("SKEIN_REMOTE_WRITE_BEARER")
         .env_remove("SKEIN_REMOTE_WRITE_USER")
         .stdout(Stdio::piped())
@@ -189,7 +194,12 @@ fn issue16_remote_write_lands_in_prometheus_as_result_json_says() {
     let scenario = scenario(dir.path(), &server.url(), 7);
     let out = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}/api/v1/write", prom.port);
-    let o = run(&scenario, out.path(), &["--remote-write", &url]);
+    // Two worker processes: the parent sends their merged seconds.
+    let o = run(
+        &scenario,
+        out.path(),
+        &["--remote-write", &url, "--workers", "2"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("not sent"), "{}", text(&o));
     let folder = only_dir(out.path());

@@ -161,7 +161,7 @@ pub struct RemoteWrite {
     url: String,
     base: Vec<Label>,
     info: Vec<Label>,
-    /// Unix ms of the run's start (set on the first second).
+    /// Unix ms of the run's start (`run.started_at`, read on the first second).
     origin_ms: Option<i64>,
     /// The counters the gauges hold per second, summed: scheduled, started, late, dropped.
     schedule: [u64; 4],
@@ -392,7 +392,13 @@ impl RemoteWrite {
 impl Subscriber for RemoteWrite {
     fn second(&mut self, s: &Second<'_>) -> Result<(), EngineError> {
         let end_ms = ((s.t_us + s.duration_us) / 1000) as i64;
-        let origin = *self.origin_ms.get_or_insert_with(|| unix_ms() - end_ms);
+        // The run's start on the wall clock: a `--workers` parent publishes its seconds
+        // when the workers' journals have them, later than they ended.
+        let origin = *self.origin_ms.get_or_insert_with(|| {
+            chrono::DateTime::parse_from_rfc3339(&s.so_far().run.started_at)
+                .map(|t| t.timestamp_millis())
+                .unwrap_or_else(|_| unix_ms() - end_ms)
+        });
         let ts = origin + end_ms;
         self.add_second(s, ts);
         let first = *self.first_pending_ms.get_or_insert(ts);

@@ -72,6 +72,8 @@ pub mod exit {
                 (died(Some(StopSignal::Terminate)), TERMINATED),
                 (died(Some(StopSignal::Interrupt)), INTERRUPTED),
                 (StopReason::Other("a test".into()), INTERRUPTED),
+                // The dashboard's Stop button: a person's decision, like Ctrl-C.
+                (StopReason::Dashboard, INTERRUPTED),
                 (
                     StopReason::LateStart {
                         detail: "2 s after --start-at".into(),
@@ -191,6 +193,18 @@ pub struct CommonRunArgs {
     /// while it runs: HOST:PORT, or only a port (`9464`, `:9464`) for 127.0.0.1.
     #[arg(long, value_name = "ADDR", value_parser = crate::observe::prometheus::parse_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live web dashboard while the run goes (charts, errors, targets so far, a Stop
+    /// button) and print its URL: `--dashboard` alone listens on 127.0.0.1 on a free port,
+    /// `--dashboard 8080` on 127.0.0.1:8080, or give HOST:PORT. Put it after the scenario,
+    /// or write `--dashboard=ADDR`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:0",
+        value_parser = crate::observe::prometheus::parse_listen
+    )]
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args, Debug)]

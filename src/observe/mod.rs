@@ -2,4 +2,5 @@
 //! [`Subscriber`](crate::engine::Subscriber) of the run's seconds, added only when its flag
 //! is given.
 
+pub mod dashboard;
 pub mod prometheus;

@@ -339,3 +339,35 @@ pub fn pause_arg(s: &str) -> Result<String, String> {
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, Invalid> {
     crate::scenario::parse_duration(s).map_err(|e| Invalid(format!("`{s}`: {e}")))
 }
+
+#[cfg(test)]
+mod dashboard_flag_tests {
+    use super::*;
+
+    /// `--dashboard` alone is loopback on a free port; a port alone is loopback too.
+    #[test]
+    fn dashboard_addresses() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["skein", "quick", "http://127.0.0.1:1/"].iter().chain(args)).map(
+                |cli| match cli.command {
+                    Command::Quick(q) => q.common.dashboard,
+                    _ => unreachable!(),
+                },
+            )
+        };
+        assert_eq!(parse(&[]).unwrap(), None);
+        assert_eq!(
+            parse(&["--dashboard"]).unwrap(),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(
+            parse(&["--dashboard", "8089"]).unwrap(),
+            Some("127.0.0.1:8089".parse().unwrap())
+        );
+        assert_eq!(
+            parse(&["--dashboard=[::1]:9000"]).unwrap(),
+            Some("[::1]:9000".parse().unwrap())
+        );
+        assert!(parse(&["--dashboard", "localhost"]).is_err());
+    }
+}

@@ -180,11 +180,12 @@ impl DashboardServer {
         format!("http://{}/", self.addr)
     }
 
-    /// After the run: send `end` if the run did not (it failed), let the grace pass, and
-    /// wait for the server to be gone (at most a second more).
+    /// After the run: send `end` if the subscriber did not (the run failed, or this process
+    /// did not run the engine), let the grace pass, and wait for the server to be gone (at
+    /// most a second more).
     pub async fn close(mut self) {
         self.shared.end(EndEvent {
-            status: "failed",
+            status: "ended",
             stop_reason: None,
             requests: 0,
             errors: 0,
@@ -339,7 +340,8 @@ struct TargetNow {
 
 #[derive(Serialize)]
 struct EndEvent {
-    /// `complete`, `interrupted`, or `failed` (the run ended on an error).
+    /// `complete`, `interrupted`, or `ended` (the run ended without a result for the
+    /// dashboard: it failed, or its figures came from elsewhere).
     status: &'static str,
     stop_reason: Option<String>,
     requests: u64,

@@ -66,11 +66,16 @@ impl Run {
     /// `skein run FILE --quiet --workers 1 -o OUT --dashboard 127.0.0.1:0`, once it has
     /// printed `dashboard: URL`.
     fn start(scenario: &Path) -> Run {
+        Run::start_with(scenario, "1")
+    }
+
+    /// The same with `--workers N`.
+    fn start_with(scenario: &Path, workers: &str) -> Run {
         let out = tempfile::tempdir().unwrap();
         let mut child = skein()
             .arg("run")
             .arg(scenario)
-            .args(["--quiet", "--workers", "1", "-o"])
+            .args(["--quiet", "--workers", workers, "-o"])
             .arg(out.path())
             .args(["--dashboard", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -384,6 +389,49 @@ fn stop_from_the_dashboard_ends_the_run_like_ctrl_c() {
     for f in ["result.json", "summary.json", "report.html", "latency.hlog"] {
         assert!(run_dir.join(f).is_file(), "{f} written");
     }
+    drop(server);
+}
+
+/// A `--workers` run: the parent publishes its workers' merged seconds to the dashboard,
+/// whose Stop button it cannot honour yet (501, saying so); the run goes on to its end.
+#[test]
+fn dashboard_of_a_workers_run() {
+    let _serial = serial();
+    let rt = runtime();
+    let server = demo_server(&rt);
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), &server.url(), 5);
+    let run = Run::start_with(&file, "2");
+    let url = run.url.clone();
+    let events = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}stop"))
+            .header("X-Skein-Stop", "1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 501);
+        assert!(r.text().await.unwrap().contains("Ctrl-C"));
+        read_events(&url, Duration::from_secs(60), |_| {}).await
+    });
+    let (status, stderr, out) = run.wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let result = result_json(&only_dir(out.path()));
+    let requests = result["overall"]["requests"].as_u64().unwrap();
+    let mut seconds: Vec<serde_json::Value> = events[0].data.as_array().unwrap().clone();
+    seconds.extend(
+        events[1..]
+            .iter()
+            .filter(|e| e.event == "snapshot")
+            .map(|e| e.data.clone()),
+    );
+    assert!(seconds.len() >= 3, "{events:#?}");
+    let sum: u64 = seconds
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, requests, "the seconds add up to the run's requests");
+    assert_eq!(events.last().unwrap().event, "end");
     drop(server);
 }
 

@@ -304,11 +304,11 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
-    // --dashboard: its Stop button stops a run of this process like Ctrl-C; a `--workers`
-    // parent has no stop handle to give it yet (its Stop answers 501).
+    // --dashboard: its Stop button stops the run like Ctrl-C (a `--workers` parent passes it
+    // on to its workers as it does a signal).
     let dashboard = match common.dashboard {
         Some(addr) => {
-            let stop = (n == 1).then(|| stop.clone());
+            let stop = Some(stop.clone());
             Some(start_dashboard(addr, &targets, stop).await?)
         }
         None => None,
@@ -329,6 +329,7 @@ pub async fn execute(
             at: start_at,
             strict: strict_start,
             shard: marker.clone(),
+            stop: Some(stop.clone()),
         };
         super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, subscribers).await
     } else {

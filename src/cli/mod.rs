@@ -72,6 +72,8 @@ pub mod exit {
                 (died(Some(StopSignal::Terminate)), TERMINATED),
                 (died(Some(StopSignal::Interrupt)), INTERRUPTED),
                 (StopReason::Other("a test".into()), INTERRUPTED),
+                // The dashboard's Stop button: a person's decision, like Ctrl-C.
+                (StopReason::Dashboard, INTERRUPTED),
                 (
                     StopReason::LateStart {
                         detail: "2 s after --start-at".into(),
@@ -196,6 +198,18 @@ pub struct CommonRunArgs {
     /// while it runs: HOST:PORT, or only a port (`9464`, `:9464`) for 127.0.0.1.
     #[arg(long, value_name = "ADDR", value_parser = crate::observe::prometheus::parse_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live web dashboard while the run goes (charts, errors, targets so far, a Stop
+    /// button) and print its URL: `--dashboard` alone listens on 127.0.0.1 on a free port,
+    /// `--dashboard 8080` on 127.0.0.1:8080, or give HOST:PORT. Put it after the scenario,
+    /// or write `--dashboard=ADDR`.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:0",
+        value_parser = crate::observe::prometheus::parse_listen
+    )]
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 #[derive(Args, Debug)]
@@ -329,4 +343,36 @@ pub fn pause_arg(s: &str) -> Result<String, String> {
 /// Parse a duration given on the command line (`500ms`, `10s`, `1m30s`, `2h`).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, Invalid> {
     crate::scenario::parse_duration(s).map_err(|e| Invalid(format!("`{s}`: {e}")))
+}
+
+#[cfg(test)]
+mod dashboard_flag_tests {
+    use super::*;
+
+    /// `--dashboard` alone is loopback on a free port; a port alone is loopback too.
+    #[test]
+    fn dashboard_addresses() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["skein", "quick", "http://127.0.0.1:1/"].iter().chain(args)).map(
+                |cli| match cli.command {
+                    Command::Quick(q) => q.common.dashboard,
+                    _ => unreachable!(),
+                },
+            )
+        };
+        assert_eq!(parse(&[]).unwrap(), None);
+        assert_eq!(
+            parse(&["--dashboard"]).unwrap(),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(
+            parse(&["--dashboard", "8089"]).unwrap(),
+            Some("127.0.0.1:8089".parse().unwrap())
+        );
+        assert_eq!(
+            parse(&["--dashboard=[::1]:9000"]).unwrap(),
+            Some("[::1]:9000".parse().unwrap())
+        );
+        assert!(parse(&["--dashboard", "localhost"]).is_err());
+    }
 }

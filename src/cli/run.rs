@@ -296,7 +296,6 @@ pub async fn execute(
         }
         None => (None, None),
     };
-    let live = console::Live::start(rx, common.quiet, &plan, &base_url);
     // Too late for --strict-start already: one process records that and starts nobody,
     // rather than workers that would each fail alike.
     let too_late = match (start_at, strict_start) {
@@ -310,12 +309,26 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
+    // --dashboard: its Stop button stops the run like Ctrl-C (a `--workers` parent passes it
+    // on to its workers as it does a signal).
+    let dashboard = match common.dashboard {
+        Some(addr) => {
+            let stop = Some(stop.clone());
+            Some(start_dashboard(addr, &targets, stop).await?)
+        }
+        None => None,
+    };
+    let live = console::Live::start(rx, common.quiet, &plan, &base_url);
     // The live exporters: each one more receiver of every second, in one process or from a
     // `--workers` parent's merged seconds; none when no flag asks for one.
     let mut subscribers: Vec<Box<dyn engine::Subscriber>> = Vec::new();
     if let Some(e) = exporter {
         subscribers.push(Box::new(e));
     }
+    let dashboard = dashboard.map(|(server, feed)| {
+        subscribers.push(Box::new(feed));
+        server
+    });
     let remote_write = match remote_write(common, &plan, &dir, marker.as_ref())? {
         Some((rw, slot)) => {
             subscribers.push(Box::new(rw));
@@ -328,6 +341,7 @@ pub async fn execute(
             at: start_at,
             strict: strict_start,
             shard: marker.clone(),
+            stop: Some(stop.clone()),
         };
         super::workers::run(&plan, n, &base_url, &dir, seed, tx, &start, subscribers).await
     } else {
@@ -345,6 +359,10 @@ pub async fn execute(
         opts.subscribers = subscribers;
         engine::run(&plan, opts).await.map_err(anyhow::Error::from)
     };
+    // The dashboard sends `end` and closes before the reports: it never outlives the run.
+    if let Some(d) = dashboard {
+        d.close().await;
+    }
     // The endpoint answers a moment longer (the run's totals for a last scrape) while the
     // reports are written, and is stopped before this returns.
     let scrape = scrape.map(|s| tokio::spawn(s.stop()));
@@ -464,6 +482,22 @@ pub fn exit_code(
     } else {
         interrupted.unwrap_or(exit::OK)
     }
+}
+
+/// `--dashboard`: listen (a port in use is the user's to fix: exit 2) and say where.
+async fn start_dashboard(
+    addr: SocketAddr,
+    targets: &[metrics::verdict::Target],
+    stop: Option<StopHandle>,
+) -> anyhow::Result<(
+    crate::observe::dashboard::DashboardServer,
+    crate::observe::dashboard::DashboardFeed,
+)> {
+    let (server, feed) = crate::observe::dashboard::start(addr, targets.to_vec(), stop)
+        .await
+        .map_err(|e| Invalid(format!("--dashboard {addr}: cannot listen: {e}")))?;
+    eprintln!("dashboard: {}", server.url());
+    Ok((server, feed))
 }
 
 /// Say when the load starts (a common `--start-at`), and how far off that is.

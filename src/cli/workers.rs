@@ -32,7 +32,7 @@ use crate::metrics::{Accumulator, RunInfo, RunResult, RunStatus, StopReason, Sto
 use crate::scenario::Plan;
 
 /// A common start for the workers (`--start-at`), and the shard the run is (`--shard`).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Start {
     /// When every worker starts its load; `None`: each when it is ready.
     pub at: Option<std::time::SystemTime>,
@@ -40,6 +40,9 @@ pub struct Start {
     pub strict: Option<Duration>,
     /// The marker of the shard this run is, written into the merged folder.
     pub shard: Option<crate::metrics::ShardInfo>,
+    /// Stops the run from inside this process (the dashboard's Stop button): passed on to
+    /// the workers as Ctrl-C is, and recorded as the run's stop reason.
+    pub stop: Option<crate::engine::StopHandle>,
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
@@ -145,8 +148,24 @@ pub async fn run(
     // Workers that died or failed, in words.
     let mut failed: Vec<String> = Vec::new();
     let mut remaining = n;
+    // A stop asked for in this process (not a signal): once.
+    let asked = async {
+        match &start.stop {
+            Some(s) => s.requested().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(asked);
+    let mut stop_asked = false;
     while remaining > 0 {
         tokio::select! {
+            () = &mut asked, if !stop_asked => {
+                stop_asked = true;
+                interrupts += 1;
+                for pid in alive.iter().flatten() {
+                    send(*pid, SIGINT);
+                }
+            }
             Some((i, status, err)) = done_rx.recv() => {
                 remaining -= 1;
                 alive[i] = None;
@@ -264,7 +283,8 @@ pub async fn run(
         (None, true) => seconds
             .failed
             .as_ref()
-            .map(|e| StopReason::Other(format!("the run's harvest failed: {e}"))),
+            .map(|e| StopReason::Other(format!("the run's harvest failed: {e}")))
+            .or_else(|| start.stop.as_ref().and_then(|s| s.reason())),
     };
     if let Some(why) = why {
         result.run.status = RunStatus::Interrupted;

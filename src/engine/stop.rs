@@ -91,7 +91,14 @@ impl StopHandle {
         Arc::ptr_eq(&self.tx, &other.tx)
     }
 
-    pub(super) fn reason(&self) -> Option<StopReason> {
+    /// Resolves once the run is asked to stop (by [`StopHandle::stop`] or a signal).
+    pub async fn requested(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|l| *l != StopLevel::Running).await;
+    }
+
+    /// Why the run was asked to stop, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
         self.reason
             .lock()
             .unwrap_or_else(|p| p.into_inner())

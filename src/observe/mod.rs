@@ -2,5 +2,6 @@
 //! [`Subscriber`](crate::engine::Subscriber) of the run's seconds, added only when its flag
 //! is given.
 
+pub mod dashboard;
 pub mod prometheus;
 pub mod remote_write;

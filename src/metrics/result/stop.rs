@@ -68,6 +68,9 @@ pub enum StopReason {
     /// A shard started later than `--strict-start` allows after the common `--start-at`,
     /// so it started no user (`detail`: how late, and the tolerance).
     LateStart { detail: String },
+    /// The Stop button of the live dashboard (`--dashboard`): a person's decision, like
+    /// Ctrl-C (the same exit code).
+    Dashboard,
     /// Any other reason, in its own words.
     Other(String),
 }
@@ -81,6 +84,7 @@ const PARENT_ENDED: &str =
 const REBUILT: &str =
     "the run's process ended before writing its totals; rebuilt from the interval journal";
 const LATE_START: &str = "started late: ";
+const DASHBOARD: &str = "stopped from the dashboard";
 /// How a run rebuilt without its interval log is described (also in the folder's notes).
 pub const NO_LATENCIES: &str = "no latencies (the interval log latency.hlog is missing)";
 
@@ -125,6 +129,9 @@ fn parse_variant(s: &str) -> Option<StopReason> {
             detail: detail.into(),
         });
     }
+    if s == DASHBOARD {
+        return Some(StopReason::Dashboard);
+    }
     if s == PARENT_ENDED {
         return Some(StopReason::ParentEnded);
     }
@@ -165,6 +172,7 @@ impl fmt::Display for StopReason {
                 write!(f, "{WORKER_DIED}{detail}{OTHERS_MERGED}")
             }
             StopReason::ParentEnded => f.write_str(PARENT_ENDED),
+            StopReason::Dashboard => f.write_str(DASHBOARD),
             StopReason::LateStart { detail } => write!(f, "{LATE_START}{detail}"),
             StopReason::Rebuilt { latencies: true } => f.write_str(REBUILT),
             StopReason::Rebuilt { latencies: false } => {
@@ -222,6 +230,7 @@ mod tests {
                 detail: "worker 1 of 2 failed (exit 3): boom".into(),
             },
             StopReason::ParentEnded,
+            StopReason::Dashboard,
             StopReason::Rebuilt { latencies: true },
             StopReason::Rebuilt { latencies: false },
         ];
@@ -248,6 +257,7 @@ mod tests {
                 signal: Some(_), ..
             } => "WorkerDied(signal)",
             StopReason::ParentEnded => "ParentEnded",
+            StopReason::Dashboard => "Dashboard",
             StopReason::LateStart { .. } => "LateStart",
             StopReason::Rebuilt { latencies: true } => "Rebuilt",
             StopReason::Rebuilt { latencies: false } => "Rebuilt(no latencies)",
@@ -384,6 +394,7 @@ mod tests {
                         .into(),
                 },
             ),
+            ("stopped from the dashboard", StopReason::Dashboard),
             (
                 "stopped by the test harness",
                 StopReason::Other("stopped by the test harness".into()),
@@ -409,6 +420,7 @@ mod tests {
             "WorkerDied",
             "WorkerDied(signal)",
             "ParentEnded",
+            "Dashboard",
             "LateStart",
             "Rebuilt",
             "Rebuilt(no latencies)",

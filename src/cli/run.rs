@@ -497,6 +497,12 @@ async fn start_dashboard(
         .await
         .map_err(|e| Invalid(format!("--dashboard {addr}: cannot listen: {e}")))?;
     eprintln!("dashboard: {}", server.url());
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: --dashboard {addr}: listening beyond this machine; anyone who can reach \
+             it can watch the run and stop it"
+        );
+    }
     Ok((server, feed))
 }
 

@@ -60,13 +60,23 @@ struct Shared {
     stop: Option<StopHandle>,
     /// Set to true to shut the server down.
     closing: watch::Sender<bool>,
+    /// The address it listens on (requests must name it, or loopback).
+    bound: SocketAddr,
 }
 
 #[derive(Default)]
 struct Log {
-    history: Vec<Arc<str>>,
+    /// The last [`HISTORY`] snapshots (a soak's page opened late gets its last hour).
+    history: std::collections::VecDeque<Arc<str>>,
     end: Option<Arc<str>>,
 }
+
+/// Snapshots kept for a page that connects mid-run: an hour of seconds.
+const HISTORY: usize = 3_600;
+
+/// Judge the targets on the run so far every this many seconds (and on the last): judging
+/// folds the whole run so far, which grows with it.
+const JUDGE_EVERY: u64 = 5;
 
 impl Shared {
     fn push(&self, ev: Ev) {
@@ -75,7 +85,12 @@ impl Shared {
             return;
         }
         match &ev {
-            Ev::Snapshot(s) => log.history.push(s.clone()),
+            Ev::Snapshot(s) => {
+                if log.history.len() == HISTORY {
+                    log.history.pop_front();
+                }
+                log.history.push_back(s.clone());
+            }
             Ev::End(s) => log.end = Some(s.clone()),
         }
         let _ = self.tx.send(ev);
@@ -123,6 +138,9 @@ pub struct DashboardServer {
 pub struct DashboardFeed {
     shared: Arc<Shared>,
     targets: Vec<Target>,
+    /// Seconds published, and the targets as last judged.
+    seconds: u64,
+    judged: Vec<TargetNow>,
 }
 
 /// Start the dashboard on `addr`: the server, and the subscriber to hand the run.
@@ -140,6 +158,7 @@ pub async fn start(
         tx,
         stop,
         closing,
+        bound: addr,
     });
     let app = Router::new()
         .route("/", get(page))
@@ -167,7 +186,12 @@ pub async fn start(
             shared: shared.clone(),
             task: Some(task),
         },
-        DashboardFeed { shared, targets },
+        DashboardFeed {
+            shared,
+            targets,
+            seconds: 0,
+            judged: Vec::new(),
+        },
     ))
 }
 
@@ -222,7 +246,36 @@ async fn page() -> Response {
         .into_response()
 }
 
+/// Is the request for this server by a name it answers to? A page of another site whose
+/// name was re-pointed at this machine (DNS rebinding) sends its own name as `Host`: it is
+/// refused, so it can neither read the run nor stop it.
+fn host_allowed(headers: &HeaderMap, bound: SocketAddr) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    matches!(name, "localhost" | "127.0.0.1" | "::1")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip == bound.ip() || ip.is_loopback())
+}
+
+fn wrong_host() -> Response {
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        "this dashboard answers to its own address only\n",
+    )
+        .into_response()
+}
+
 async fn stop_run(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !host_allowed(&headers, shared.bound) {
+        return wrong_host();
+    }
     if !headers.contains_key(STOP_HEADER) {
         return (
             StatusCode::FORBIDDEN,
@@ -252,22 +305,33 @@ enum Phase {
     Done,
 }
 
-async fn events(
-    State(shared): State<Arc<Shared>>,
+async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !host_allowed(&headers, shared.bound) {
+        return wrong_host();
+    }
+    event_stream(shared).into_response()
+}
+
+fn event_stream(
+    shared: Arc<Shared>,
 ) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
-    let first = {
+    // Under the lock only what must be taken together (the snapshots so far and the
+    // subscription): the harvest pushes under it. The page's copy is made after.
+    let (rx, snapshots, end) = {
         let log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
         let rx = shared.tx.subscribe();
-        let mut history = String::from("[");
-        for (i, s) in log.history.iter().enumerate() {
-            if i > 0 {
-                history.push(',');
-            }
-            history.push_str(s);
-        }
-        history.push(']');
-        Phase::History(rx, history, log.end.clone())
+        let snapshots: Vec<Arc<str>> = log.history.iter().cloned().collect();
+        (rx, snapshots, log.end.clone())
     };
+    let mut history = String::from("[");
+    for (i, s) in snapshots.iter().enumerate() {
+        if i > 0 {
+            history.push(',');
+        }
+        history.push_str(s);
+    }
+    history.push(']');
+    let first = Phase::History(rx, history, end);
     let stream = futures::stream::unfold(first, |phase| async move {
         match phase {
             Phase::History(rx, history, end) => {
@@ -330,7 +394,7 @@ struct Snapshot {
 }
 
 /// A target judged on the run so far.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct TargetNow {
     expression: String,
     /// `pass`, `fail`, `not_measured`, or `waiting` (its window has not begun).
@@ -429,7 +493,13 @@ impl Subscriber for DashboardFeed {
             p50_ms: ms(p.p50_us),
             p95_ms: ms(p.p95_us),
             p99_ms: ms(p.p99_us),
-            targets: self.judge(s),
+            targets: {
+                if self.seconds.is_multiple_of(JUDGE_EVERY) || s.stopping {
+                    self.judged = self.judge(s);
+                }
+                self.seconds += 1;
+                self.judged.clone()
+            },
             cpu_pct: s.gauges.cpu_pct,
             lag_ms: ms(s.gauges.sched_lag_us),
             saturated: s.saturated,
@@ -454,5 +524,42 @@ impl Subscriber for DashboardFeed {
             duration_s: result.run.duration_us as f64 / 1e6,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    /// A page whose name was re-pointed at this machine (DNS rebinding) sends its own name:
+    /// refused; the names this server answers to are accepted.
+    #[test]
+    fn issue16_only_the_dashboards_own_names_are_answered() {
+        let bound: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let wide: SocketAddr = "10.1.2.3:4242".parse().unwrap();
+        let with = |host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, host.parse().unwrap());
+            h
+        };
+        for ok in [
+            "127.0.0.1:4242",
+            "localhost:4242",
+            "[::1]:4242",
+            "localhost",
+            "127.0.0.2:1",
+        ] {
+            assert!(host_allowed(&with(ok), bound), "{ok}");
+        }
+        for bad in [
+            "evil.example:4242",
+            "evil.example",
+            "10.1.2.3:4242",
+            "localhost.evil.example",
+        ] {
+            assert!(!host_allowed(&with(bad), bound), "{bad}");
+        }
+        assert!(host_allowed(&with("10.1.2.3:4242"), wide));
+        assert!(!host_allowed(&HeaderMap::new(), bound));
     }
 }

@@ -341,12 +341,10 @@ impl RemoteWrite {
             ts,
         );
         self.sample("skein_http_response_bytes_total", cell, d.bytes as f64, ts);
-        // Response time as result.json reports it: the closed model's estimate of the
-        // omitted samples included.
-        let mut response = native::buckets(d.hist.inner(), 1e-6);
-        if let Some(o) = d.omitted.as_ref().filter(|o| !o.is_empty()) {
-            native::add(&mut response, &native::buckets(o.inner(), 1e-6));
-        }
+        // Response time as result.json's `response_time` reports it: the measured samples
+        // only (the closed model's coordinated-omission estimate is a separate figure there,
+        // and here its count would exceed the requests').
+        let response = native::buckets(d.hist.inner(), 1e-6);
         self.histogram("skein_http_request_duration_seconds", cell, &response, ts);
         let service = native::buckets(d.service.inner(), 1e-6);
         self.histogram("skein_http_service_duration_seconds", cell, &service, ts);

@@ -141,9 +141,51 @@ pub struct JsonPath {
     path: serde_json_path::JsonPath,
 }
 
+/// The deepest JSONPath nesting of `[` and `(` accepted (real paths use a few).
+pub const MAX_PATH_NESTING: usize = 10;
+
+/// How deep `[` and `(` nest in a JSONPath, outside its quoted strings.
+fn nesting(s: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in s.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 impl JsonPath {
-    /// Compile a JSONPath; the error says what is wrong with it.
+    /// Compile a JSONPath; the error says what is wrong with it. A path nested deeper
+    /// than [`MAX_PATH_NESTING`] is refused before the parser sees it: serde_json_path
+    /// parses recursively, and a few thousand nested filters overflow the stack (the fuzz
+    /// target `scenario_files` found it; `skein validate` aborted).
     pub fn parse(s: &str) -> Result<JsonPath, String> {
+        let depth = nesting(s);
+        if depth > MAX_PATH_NESTING {
+            return Err(format!(
+                "brackets and parentheses nested {depth} levels deep: at most \
+                 {MAX_PATH_NESTING}"
+            ));
+        }
         serde_json_path::JsonPath::parse(s)
             .map(|path| JsonPath {
                 source: s.to_string(),
@@ -769,6 +811,21 @@ mod tests {
     fn json_path_errors_and_source() {
         assert!(JsonPath::parse("items[").is_err());
         assert_eq!(path("$.a[0]").as_str(), "$.a[0]");
+    }
+
+    /// A path of thousands of nested filters overflowed the stack inside serde_json_path
+    /// (found by the fuzz target `scenario_files`): it is refused with how deep it went.
+    #[test]
+    fn a_json_path_nested_too_deep_is_refused_not_overflowed() {
+        let deep = |d: usize| format!("${}.a{}", "[?@".repeat(d), "]".repeat(d));
+        let e = JsonPath::parse(&deep(3_000)).unwrap_err();
+        assert!(e.contains("nested 3000 levels deep: at most 10"), "{e}");
+        assert!(JsonPath::parse(&deep(MAX_PATH_NESTING)).is_ok());
+        assert!(JsonPath::parse(&deep(MAX_PATH_NESTING + 1)).is_err());
+        // Brackets inside quoted names do not count.
+        let quoted = format!("$['{}']", "[".repeat(100));
+        assert_eq!(nesting(&quoted), 1);
+        assert!(JsonPath::parse(&quoted).is_ok());
     }
 
     fn extract(source: ExtractSource, h: &HeaderMap, body: &str) -> Option<String> {

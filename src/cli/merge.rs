@@ -398,6 +398,12 @@ mod tests {
     use super::*;
 
     fn shard(index: u64, count: u64, run_id: &str, hash: &str) -> (PathBuf, RunResult) {
+        let r = shard_result(index, count, run_id, hash);
+        (PathBuf::from(format!("r/shard-{index}")), r)
+    }
+
+    /// A shard's result with nothing measured: its marker only (also for `watch`'s tests).
+    pub(super) fn shard_result(index: u64, count: u64, run_id: &str, hash: &str) -> RunResult {
         let mut r = metrics::Accumulator::new(Vec::new()).finish(
             metrics::RunInfo::blank(),
             serde_json::Value::Null,
@@ -412,7 +418,7 @@ mod tests {
             seed: 7,
             interval_us: 1_000_000,
         });
-        (PathBuf::from(format!("r/shard-{index}")), r)
+        r
     }
 
     #[test]

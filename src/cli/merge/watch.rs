@@ -423,24 +423,10 @@ async fn follow(dir: &Path, timeout: Option<Duration>, quiet: bool) -> anyhow::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{self, ShardInfo};
+    use crate::metrics;
 
     fn shard(index: u64, count: u64, run_id: &str, hash: &str) -> metrics::RunResult {
-        let mut r = metrics::Accumulator::new(Vec::new()).finish(
-            metrics::RunInfo::blank(),
-            serde_json::Value::Null,
-            Vec::new(),
-        );
-        r.run.shard = Some(ShardInfo {
-            index,
-            count,
-            run_id: run_id.into(),
-            scenario_hash: hash.into(),
-            histogram: metrics::HistogramSettings::CURRENT,
-            seed: 7,
-            interval_us: 1_000_000,
-        });
-        r
+        super::super::tests::shard_result(index, count, run_id, hash)
     }
 
     /// Issue 15, `merge --watch`: the shards' states as their folders and `result.json`s

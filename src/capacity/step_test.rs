@@ -83,7 +83,7 @@ pub fn analyze_step_test(
     let tags: HashSet<String> = result
         .cells
         .iter()
-        .filter(|c| !c.is_page())
+        .filter(|c| c.is_request())
         .map(|c| format!("{}{suffix}", c.tag))
         .collect();
     let entries: Vec<&HlogEntry> = hlog

@@ -65,11 +65,11 @@ fn group(cells: &[CellInfo], key: impl Fn(&CellInfo) -> &str) -> Vec<(String, Ve
     out
 }
 
-/// The cells whose samples are requests: all but page steps' page-load cells (a page view
-/// is counted by its document's and assets' own requests).
+/// The cells whose samples are requests: all but [`CellInfo::is_request`]'s others (a page
+/// view is counted by its document's and assets' own requests).
 fn request_cells(cells: &[CellInfo], n: usize) -> Vec<usize> {
     (0..n)
-        .filter(|&i| cells.get(i).is_none_or(|c| !c.is_page()))
+        .filter(|&i| cells.get(i).is_none_or(|c| c.is_request()))
         .collect()
 }
 
@@ -91,9 +91,9 @@ impl Accumulator {
             .collect();
         let names = group(&cells, |c| &c.step);
         let mut scenarios = group(&cells, |c| &c.scenario);
-        // A scenario's totals count requests: page views stay out, as in `overall`.
+        // A scenario's totals count requests: page views, groups... stay out, as in `overall`.
         for (_, ids) in &mut scenarios {
-            ids.retain(|&i| cells.get(i).is_none_or(|c| !c.is_page()));
+            ids.retain(|&i| cells.get(i).is_none_or(|c| c.is_request()));
         }
         let step_series = vec![Vec::new(); names.len()];
         Accumulator {

@@ -430,7 +430,7 @@ fn part_cells(dir: &Path) -> Option<Vec<CellInfo>> {
 fn request_tags(cells: &[CellInfo]) -> HashSet<String> {
     cells
         .iter()
-        .filter(|c| !c.is_page())
+        .filter(|c| c.is_request())
         .map(|c| c.tag.clone())
         .collect()
 }

@@ -460,10 +460,49 @@ pub struct CellInfo {
 /// document's and the assets' own requests.
 pub const PAGE_METHOD: &str = "PAGE";
 
+/// [`CellInfo::method`] of a group's cell (`group:`): one sample per pass through the group,
+/// from the start of its first step to the end of its last (think times inside included).
+pub const GROUP_METHOD: &str = "GROUP";
+
+/// [`CellInfo::method`] of a batch step's whole: one sample per batch, from the first
+/// request's send to the last one's end; each request has its own cell as well.
+pub const BATCH_METHOD: &str = "BATCH";
+
+/// [`CellInfo::method`] of a custom metric's cell: one sample per value recorded from a
+/// response (`metrics:` on a step), in the metric's unit.
+pub const METRIC_METHOD: &str = "METRIC";
+
+/// [`CellInfo::method`] of a WebSocket step's session cell: one sample per session, from
+/// the upgrade request's send to the close.
+pub const WS_SESSION_METHOD: &str = "WS";
+
+/// [`CellInfo::method`] of a WebSocket step's message cell: one sample per message answered,
+/// from its send to the reply that matched.
+pub const WS_MESSAGE_METHOD: &str = "WS MESSAGE";
+
+/// The methods of cells whose samples are not HTTP requests: a page view, a group, a
+/// batch's whole, a custom metric, a WebSocket session or message. They have their own
+/// rows and targets but stay out of the run's and the scenarios' request totals, which
+/// count the requests inside them once, in their own cells.
+pub const NOT_REQUEST_METHODS: [&str; 6] = [
+    PAGE_METHOD,
+    GROUP_METHOD,
+    BATCH_METHOD,
+    METRIC_METHOD,
+    WS_SESSION_METHOD,
+    WS_MESSAGE_METHOD,
+];
+
 impl CellInfo {
     /// Is this a page step's page-load cell ([`PAGE_METHOD`])?
     pub fn is_page(&self) -> bool {
         self.method == PAGE_METHOD
+    }
+
+    /// Are this cell's samples HTTP requests (not a page view, group, batch, custom metric
+    /// or WebSocket session or message; [`NOT_REQUEST_METHODS`])?
+    pub fn is_request(&self) -> bool {
+        !NOT_REQUEST_METHODS.contains(&self.method.as_str())
     }
 }
 

@@ -483,10 +483,11 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
         .cells
         .iter()
         .filter(|c| match scope {
-            // A page view is not a request: its page-load cell stays out of the totals.
-            Scope::Overall => !c.is_page(),
+            // A page view, a group, a custom metric... are not requests: they stay out of
+            // the totals.
+            Scope::Overall => c.is_request(),
             Scope::Step(n) => &c.step == n,
-            Scope::Scenario(n) => &c.scenario == n && !c.is_page(),
+            Scope::Scenario(n) => &c.scenario == n && c.is_request(),
             Scope::Tag(n) => c.tags.contains(n),
         })
         .collect();

@@ -468,7 +468,7 @@ impl Subscriber for DashboardFeed {
     fn second(&mut self, s: &Second<'_>) -> Result<(), EngineError> {
         let mut second = CellData::default();
         for (d, c) in s.cells.iter().zip(s.layout) {
-            if !c.is_page() {
+            if c.is_request() {
                 second
                     .errors
                     .iter_mut()

@@ -28,9 +28,9 @@ use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 
 use crate::engine::{EngineError, Second, Subscriber};
+use crate::metrics::RunResult;
 use crate::metrics::histogram::Hist;
 use crate::metrics::recorder::ErrorKind;
-use crate::metrics::{PAGE_METHOD, RunResult};
 
 /// Upper bounds of the histograms' classic buckets, seconds (then `+Inf`).
 pub const BUCKETS_S: [f64; 13] = [
@@ -257,8 +257,8 @@ impl Subscriber for Exporter {
         let labels = self.labels.get_or_insert_with(|| {
             let labels: Vec<Option<StepLabels>> = (s.layout.iter())
                 .map(|c| {
-                    // A page step's page-view cell is not a request.
-                    (c.method != PAGE_METHOD).then(|| StepLabels {
+                    // Only requests: a page view, a group... are not.
+                    c.is_request().then(|| StepLabels {
                         scenario: c.scenario.clone(),
                         step: c.step.clone(),
                     })

@@ -287,8 +287,8 @@ impl RemoteWrite {
     /// histograms, the run's gauges and schedule.
     fn add_second(&mut self, s: &Second<'_>, ts: i64) {
         for (info, d) in s.layout.iter().zip(s.totals.totals().iter()) {
-            // A page view is not a request: its document's and assets' cells count.
-            if info.is_page() {
+            // Only requests: a page view, a group... count by the requests inside them.
+            if !info.is_request() {
                 continue;
             }
             let cell = [label("scenario", &info.scenario), label("step", &info.step)];

@@ -269,6 +269,10 @@ pub struct ScenarioPlan {
     pub steps: Vec<StepPlan>,
     /// Steps run once when a user stops.
     pub on_stop: Vec<StepPlan>,
+    /// Flow control (`if`, `repeat`, `while`, `choose`) and groups in the lists above,
+    /// whose leaf steps they hold flat, depth first in file order; `None` when the
+    /// scenario has none: each list runs in order.
+    pub flow: Option<super::flow_control::Flow>,
 }
 
 impl ScenarioPlan {

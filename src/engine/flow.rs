@@ -8,7 +8,8 @@
 //! sample per pass in its GROUP cell: from the group's start to the end of its last
 //! request (the think times between its requests included, the one after its last
 //! request not), failed when one of its requests failed in transport or status, or when
-//! the iteration stopped inside it; a pass that sent nothing records nothing.
+//! the iteration stopped inside it at a request that could not be built; a pass that sent
+//! nothing, or that the run's end cut short, records nothing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -263,7 +264,8 @@ fn record_group(
     else {
         return;
     };
-    if !ctx.record || end == StepEnd::Gone || pass.sent == before.0 {
+    // A pass cut short by the run's end (or one that sent nothing) is no measurement.
+    if !ctx.record || end == StepEnd::Gone || pass.stopped || pass.sent == before.0 {
         return;
     }
     let error = (pass.failed > before.1)

@@ -396,13 +396,25 @@ impl Compiler<'_> {
                     Kind::Choose => "a branch's `steps`",
                     _ => "its `steps`",
                 };
+                let a = article(key);
+                let hint = match (k.as_str(), kind) {
+                    ("steps", Kind::If) => {
+                        "an `if` runs `then:` (and `else:`), not `steps:`".to_string()
+                    }
+                    ("steps", Kind::Choose) => {
+                        "each branch of `choose` has its own `steps:`".to_string()
+                    }
+                    ("then" | "else", _) => format!("`{k}` belongs to an `if` step"),
+                    ("max", _) => "`max` belongs to a `while` step".to_string(),
+                    _ => format!(
+                        "{a} `{key}` step sends no request itself: put `{k}` on a step inside {inner}"
+                    ),
+                };
                 self.err(
                     &at.key(k),
-                    format!("`{k}` in a `{key}` step"),
-                    format!("only {} in a `{key}` step", list_keys(allowed(kind))),
-                    Some(format!(
-                        "a `{key}` step sends no request itself: put `{k}` on a step inside {inner}"
-                    )),
+                    format!("`{k}` in {a} `{key}` step"),
+                    format!("only {} in {a} `{key}` step", list_keys(allowed(kind))),
+                    Some(hint),
                 );
             }
         }
@@ -548,7 +560,7 @@ impl Compiler<'_> {
                 self.err(
                     &at.key(k),
                     format!("`{k}` without `{owner}`"),
-                    format!("`{k}` only in a `{owner}` step"),
+                    format!("`{k}` only in {} `{owner}` step", article(owner)),
                     Some(match k {
                         "then" | "else" => "e.g. `- if: {status: 200}` with `then: [...]`".into(),
                         "max" => {
@@ -662,6 +674,15 @@ impl Compiler<'_> {
                 Some(Condition::Var { slot: slot?, op })
             }
         }
+    }
+}
+
+/// `a` or `an` before a key.
+fn article(key: &str) -> &'static str {
+    if key.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -697,6 +697,131 @@ fn list_keys(keys: &[&str]) -> String {
 mod tests {
     use super::*;
 
+    fn load(body: &str) -> Result<super::super::Plan, Vec<String>> {
+        let text = format!(
+            "target: embedded:phase9\nscenarios:\n  - name: s\n{body}load: {{users: 1, duration: 1s}}\n"
+        );
+        match super::super::parse_str(&text, std::path::Path::new("t.yaml")) {
+            Ok(p) => Ok(p),
+            Err(super::super::ScenarioError::Invalid { diagnostics }) => {
+                Err(diagnostics.iter().map(|d| d.to_string()).collect())
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn warnings(p: &super::super::Plan) -> Vec<String> {
+        p.warnings.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn leaf_steps_stay_flat_depth_first_beside_the_blocks() {
+        let p = load(
+            "    steps:
+      - get: /a
+      - if: {status: 200}
+        then: [{get: /b}]
+        else: [{get: /c}]
+      - group: g
+        steps:
+          - repeat: 2
+            steps: [{get: /d}]
+          - choose:
+              - {weight: 3, steps: [{get: /e}]}
+              - {steps: []}
+      - while: {status: 404}
+        max: 3
+        steps: [{get: /f}]
+",
+        )
+        .unwrap();
+        let sc = &p.scenarios[0];
+        let names: Vec<&str> = sc.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["GET /a", "GET /b", "GET /c", "GET /d", "GET /e", "GET /f"]);
+        let flow = sc.flow.as_ref().unwrap();
+        assert_eq!(flow.groups, ["g"]);
+        assert_eq!(flow.steps.len(), 4);
+        assert!(matches!(flow.steps[0], Block::Step(0)));
+        let Block::Group { group: 0, body } = &flow.steps[2] else {
+            panic!("{:?}", flow.steps[2]);
+        };
+        assert!(matches!(&body[0], Block::Repeat { times: 2, body } if matches!(body[..], [Block::Step(3)])));
+        let Block::Choose { branches } = &body[1] else {
+            panic!("{:?}", body[1]);
+        };
+        assert_eq!((branches[0].weight, branches[1].weight), (3, 1));
+        assert!(matches!(flow.steps[3], Block::While { max: 3, .. }));
+        // Without a control key, no flow: the lists run in order as before.
+        let plain = load("    steps: [{get: /a}]\n").unwrap();
+        assert!(plain.scenarios[0].flow.is_none());
+    }
+
+    #[test]
+    fn a_variable_set_in_one_branch_is_a_warning_after_it_and_fine_under_a_guard() {
+        let p = load(
+            "    steps:
+      - get: /a
+      - if: {status: 200}
+        then:
+          - get: /b
+            extract: {cart: {json: $.id}}
+      - get: /cart/${cart}
+      - if: {var: cart, exists: true}
+        then: [{get: \"/again/${cart}\"}]
+",
+        )
+        .unwrap();
+        let w = warnings(&p);
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].contains("t.yaml:10:20: `scenarios[0].steps[2].get`: found `${cart}`, which may have no value"),
+            "{}",
+            w[0]
+        );
+        // Set on every way (both branches, every branch of a choose, a repeat): sure.
+        let p = load(
+            "    steps:
+      - get: /a
+      - if: {status: 200}
+        then: [{get: /b, extract: {x: {json: $.id}}}]
+        else: [{get: /c, extract: {x: {json: $.id}}}]
+      - choose:
+          - steps: [{get: /d, extract: {y: {json: $.id}}}]
+          - steps: [{get: /e, extract: {y: {json: $.id}}}]
+      - repeat: 2
+        steps: [{get: /f, extract: {z: {json: $.id}}}]
+      - get: /use/${x}/${y}/${z}
+",
+        )
+        .unwrap();
+        assert!(warnings(&p).is_empty(), "{:#?}", warnings(&p));
+        // In a `while` (which may not run): a warning after it.
+        let p = load(
+            "    steps:
+      - get: /a
+      - while: {status: 404}
+        max: 2
+        steps: [{get: /b, extract: {w: {json: $.id}}}]
+      - get: /use/${w}
+",
+        )
+        .unwrap();
+        assert_eq!(warnings(&p).len(), 1, "{:#?}", warnings(&p));
+        // Set nowhere before, on any way: still an error.
+        let e = load(
+            "    steps:
+      - if: {status: 200}
+        then: [{get: \"/use/${v}\"}]
+      - get: /b
+        extract: {v: {json: $.id}}
+",
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert!(e[0].contains("`scenarios[0].steps[0].then[0].get`: found `${v}`, which has no value yet"), "{}", e[0]);
+        assert!(e[0].contains("`scenarios[0].steps[1].extract.v` (line"), "{}", e[0]);
+    }
+
     fn branches(w: &[u32]) -> Vec<Branch> {
         w.iter()
             .map(|&weight| Branch {

@@ -32,7 +32,7 @@ pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> 
     let mut parts = Vec::new();
     for s in scenarios {
         let share = s.weight.max(1) as f64 / total_weight.max(1.0);
-        let steps = s.steps.len() as f64;
+        let steps = s.requests_per_iteration();
         let think = s.think_per_iteration().as_secs_f64();
         users += peak * share * (steps * latency + think);
         parts.push(format!(
@@ -43,8 +43,8 @@ pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> 
             } else {
                 String::new()
             },
-            s.steps.len(),
-            if s.steps.len() == 1 { "" } else { "s" },
+            (steps * 100.0).round() / 100.0,
+            if steps == 1.0 { "" } else { "s" },
             units::show_duration(Duration::from_secs_f64(latency)),
             units::show_duration(Duration::from_secs_f64(think).round_ms()),
         ));

@@ -737,7 +737,10 @@ mod tests {
         .unwrap();
         let sc = &p.scenarios[0];
         let names: Vec<&str> = sc.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["GET /a", "GET /b", "GET /c", "GET /d", "GET /e", "GET /f"]);
+        assert_eq!(
+            names,
+            ["GET /a", "GET /b", "GET /c", "GET /d", "GET /e", "GET /f"]
+        );
         let flow = sc.flow.as_ref().unwrap();
         assert_eq!(flow.groups, ["g"]);
         assert_eq!(flow.steps.len(), 4);
@@ -745,7 +748,9 @@ mod tests {
         let Block::Group { group: 0, body } = &flow.steps[2] else {
             panic!("{:?}", flow.steps[2]);
         };
-        assert!(matches!(&body[0], Block::Repeat { times: 2, body } if matches!(body[..], [Block::Step(3)])));
+        assert!(
+            matches!(&body[0], Block::Repeat { times: 2, body } if matches!(body[..], [Block::Step(3)]))
+        );
         let Block::Choose { branches } = &body[1] else {
             panic!("{:?}", body[1]);
         };
@@ -818,8 +823,18 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.len(), 1, "{e:#?}");
-        assert!(e[0].contains("`scenarios[0].steps[0].then[0].get`: found `${v}`, which has no value yet"), "{}", e[0]);
-        assert!(e[0].contains("`scenarios[0].steps[1].extract.v` (line"), "{}", e[0]);
+        assert!(
+            e[0].contains(
+                "`scenarios[0].steps[0].then[0].get`: found `${v}`, which has no value yet"
+            ),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[0].contains("`scenarios[0].steps[1].extract.v` (line"),
+            "{}",
+            e[0]
+        );
     }
 
     fn branches(w: &[u32]) -> Vec<Branch> {

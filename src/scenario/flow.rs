@@ -452,10 +452,10 @@ impl Compiler<'_> {
                         });
                     }
                     // An `if` without `else` may run nothing.
-                    if kind(s) == Kind::Choose || has_else {
-                        if let Some(a) = all {
-                            sure.extend(a);
-                        }
+                    if (kind(s) == Kind::Choose || has_else)
+                        && let Some(a) = all
+                    {
+                        sure.extend(a);
                     }
                 }
             }

@@ -49,6 +49,8 @@ pub struct RunCtx {
     pub(super) slots: slots::Slots,
     /// Closed model: waits far beyond the steps' usual time, by second.
     pub(super) blocked: blocked::Blocked,
+    /// Flow control: the GROUP cell of each group, by [scenario][group].
+    pub(super) group_cells: Vec<Vec<Option<usize>>>,
 }
 
 /// What a run is set up with besides the plan.
@@ -103,6 +105,7 @@ impl RunCtx {
             feeds: feed::Feeds::new(plan, &slots),
             slots,
             blocked: blocked::Blocked::default(),
+            group_cells: super::flow::group_cells(plan, cells),
         }
     }
 
@@ -223,6 +226,24 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                 };
                 phases[p].push(id);
             }
+        }
+        // Flow control's groups: a GROUP cell each, after the steps' cells.
+        for g in sc.flow.iter().flat_map(|f| &f.groups) {
+            let id = cells.len();
+            let mut tag = store::sanitize(&format!("{}/{}", sc.name, g));
+            if tags.contains(&tag) {
+                tag = format!("{tag}.{id}");
+            }
+            tags.insert(tag.clone());
+            cells.push(CellInfo {
+                id,
+                scenario: sc.name.clone(),
+                step: g.clone(),
+                method: crate::metrics::GROUP_METHOD.to_string(),
+                tag,
+                checks: Vec::new(),
+                tags: Vec::new(),
+            });
         }
         index.push(phases);
     }

@@ -11,6 +11,7 @@ mod context;
 pub mod driver;
 mod examples;
 mod feed;
+mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod goose;

@@ -45,11 +45,17 @@ pub(super) struct UserState {
     /// Pause after an iteration that stopped at a request that could not be built, when
     /// the step has no think time: doubles each time, from [`BACKOFF_MIN`] to
     /// [`BACKOFF_MAX`], and resets after an iteration that went through.
-    backoff: Duration,
+    pub(super) backoff: Duration,
+    /// The status of the user's last response (`None`: none yet, or the last request got
+    /// none), which `if: {status: ...}` and `while:` test.
+    pub(super) last_status: Option<u16>,
+    /// Iterations in a row that sent no request (flow control chose none): after a few, the
+    /// user pauses so it does not spin.
+    pub(super) empty_passes: u32,
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(50);
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
+pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(50);
+pub(super) const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// How a step's request is timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +95,7 @@ pub(super) enum StepEnd {
 
 /// Which list of a scenario's steps (the index of its cells in [`RunCtx::cell`]).
 #[derive(Clone, Copy)]
-enum Steps {
+pub(super) enum Steps {
     OnStart = 0,
     Main = 1,
     OnStop = 2,
@@ -116,6 +122,8 @@ impl UserState {
             cache: Default::default(),
             fresh_row: false,
             backoff: Duration::ZERO,
+            last_status: None,
+            empty_passes: 0,
         }
     }
 
@@ -182,6 +190,10 @@ async fn setup_user(ctx: &RunCtx, st: &mut UserState) {
     st.fresh_row = true;
     render_variables(ctx, st, false);
     let scenario = st.scenario;
+    if let Some(flow) = &ctx.plan.scenarios[scenario].flow {
+        super::flow::run_list(ctx, st, &flow.on_start, Steps::OnStart as usize, None).await;
+        return;
+    }
     let steps = &ctx.plan.scenarios[scenario].on_start;
     for (k, step) in steps.iter().enumerate() {
         if ctx.stop_level() != StopLevel::Running {
@@ -267,6 +279,9 @@ async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) 
         }
         render_variables(ctx, st, true);
     }
+    if let Some(flow) = &sc.flow {
+        return super::flow::run_list(ctx, st, &flow.steps, Steps::Main as usize, intended).await;
+    }
     for (k, step) in sc.steps.iter().enumerate() {
         if ctx.stop_level() != StopLevel::Running {
             // Stopping: the rest of the iteration is not started.
@@ -303,7 +318,7 @@ async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) 
 }
 
 /// A think time (or back-off), cut short by a stop.
-async fn pause(ctx: &RunCtx, d: Duration) {
+pub(super) async fn pause(ctx: &RunCtx, d: Duration) {
     if d.is_zero() {
         return;
     }
@@ -316,7 +331,12 @@ async fn pause(ctx: &RunCtx, d: Duration) {
 /// A user's end: its `on_stop` steps (unless the stop is hard).
 pub(super) async fn stop(ctx: &RunCtx, st: &mut UserState) {
     let scenario = st.scenario;
-    if st.http.is_some() && ctx.stop_level() != StopLevel::Hard {
+    if st.http.is_some()
+        && ctx.stop_level() != StopLevel::Hard
+        && let Some(flow) = &ctx.plan.scenarios[scenario].flow
+    {
+        super::flow::run_list(ctx, st, &flow.on_stop, Steps::OnStop as usize, None).await;
+    } else if st.http.is_some() && ctx.stop_level() != StopLevel::Hard {
         let steps = &ctx.plan.scenarios[scenario].on_stop;
         for (k, step) in steps.iter().enumerate() {
             let cell = ctx.cell(scenario, Steps::OnStop as usize, k);
@@ -388,7 +408,7 @@ async fn gate(ctx: &RunCtx, st: &mut UserState) -> bool {
 }
 
 /// Run one step (a page step loads its assets too) and record what happened.
-async fn run_step(
+pub(super) async fn run_step(
     ctx: &RunCtx,
     cell: usize,
     step: &StepPlan,
@@ -463,6 +483,7 @@ pub(super) async fn send_step(
             return Err(NotSent::Gone);
         }
     };
+    st.last_status = outcome.status;
     if !ctx.record {
         return Ok(outcome);
     }
@@ -503,6 +524,12 @@ pub(super) fn co_interval_us(ctx: &RunCtx, st: &UserState, timing: Timing) -> Op
         return None;
     }
     let sc = &ctx.plan.scenarios[st.scenario];
+    if let Some(flow) = &sc.flow {
+        // Flow control: the expected cycle (`choose` branches weighted by their chance,
+        // `repeat` multiplied), or none when an `if` or a `while` makes it depend on the
+        // responses (`flow_control::expected`).
+        return super::flow::expected_cycle_us(ctx, st.scenario, &flow.steps);
+    }
     let mut cycle = 0u64;
     for (k, step) in sc.steps.iter().enumerate() {
         let usual = ctx.median_service_us(ctx.cell(st.scenario, Steps::Main as usize, k));

@@ -210,6 +210,9 @@ pub enum Scope {
     Step(String),
     Scenario(String),
     Tag(String),
+    /// A `group:` block's duration: its GROUP cells
+    /// ([`GROUP_METHOD`](crate::metrics::GROUP_METHOD)) of that name.
+    Group(String),
 }
 
 /// Comparison: measured `op` threshold must hold.
@@ -267,6 +270,7 @@ impl Target {
             Scope::Step(n) => format!("step={n}"),
             Scope::Scenario(n) => format!("scenario={n}"),
             Scope::Tag(n) => format!("tag={n}"),
+            Scope::Group(n) => format!("group={n}"),
         }
     }
 
@@ -489,6 +493,7 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
             Scope::Step(n) => &c.step == n,
             Scope::Scenario(n) => &c.scenario == n && c.is_request(),
             Scope::Tag(n) => c.tags.contains(n),
+            Scope::Group(n) => c.method == crate::metrics::GROUP_METHOD && &c.step == n,
         })
         .collect();
     if cells.is_empty() {
@@ -497,6 +502,7 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
             Scope::Step(n) => format!("no step named \"{n}\" ran"),
             Scope::Scenario(n) => format!("no scenario named \"{n}\" ran"),
             Scope::Tag(n) => format!("no step tagged \"{n}\" ran"),
+            Scope::Group(n) => format!("no group named \"{n}\" ran"),
         });
     }
     Ok(cells)
@@ -524,7 +530,7 @@ fn whole_run(
             tally.add_summary(&result.overall)?;
             tally.add_checks(result.steps.iter().flat_map(|s| &s.checks));
         }
-        Scope::Step(n) => {
+        Scope::Step(n) | Scope::Group(n) => {
             let row = result.step(n).ok_or_else(|| missing("step", n))?;
             tally.add_summary(&row.summary)?;
             tally.add_checks(&row.checks);
@@ -705,6 +711,7 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Scope::Step(n) => format!(" of step \"{n}\""),
         Scope::Scenario(n) => format!(" of scenario \"{n}\""),
         Scope::Tag(n) => format!(" of steps tagged \"{n}\""),
+        Scope::Group(n) => format!(" of group \"{n}\""),
     };
     let when = match t.after_us {
         None => String::new(),

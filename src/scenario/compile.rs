@@ -32,7 +32,7 @@ pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> 
     let mut parts = Vec::new();
     for s in scenarios {
         let share = s.weight.max(1) as f64 / total_weight.max(1.0);
-        let steps = s.steps.len() as f64;
+        let steps = s.requests_per_iteration();
         let think = s.think_per_iteration().as_secs_f64();
         users += peak * share * (steps * latency + think);
         parts.push(format!(
@@ -43,8 +43,8 @@ pub(super) fn pool_need(peak: f64, scenarios: &[ScenarioPlan], latency: f64) -> 
             } else {
                 String::new()
             },
-            s.steps.len(),
-            if s.steps.len() == 1 { "" } else { "s" },
+            (steps * 100.0).round() / 100.0,
+            if steps == 1.0 { "" } else { "s" },
             units::show_duration(Duration::from_secs_f64(latency)),
             units::show_duration(Duration::from_secs_f64(think).round_ms()),
         ));
@@ -341,16 +341,11 @@ impl Compiler<'_> {
             self.slots.push(name.clone());
         }
         for (i, sc) in raw.scenarios.iter().enumerate() {
-            for (list, steps) in step_lists(sc) {
-                for (j, step) in steps.iter().enumerate() {
+            let sc_at = KeyPath::root().key("scenarios").idx(i);
+            for (_, steps) in super::flow_control::leaf_lists(sc, &sc_at) {
+                for (step_at, step) in steps {
                     for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
-                        let at = KeyPath::root()
-                            .key("scenarios")
-                            .idx(i)
-                            .key(list)
-                            .idx(j)
-                            .key("extract")
-                            .key(name);
+                        let at = step_at.key("extract").key(name);
                         self.check_var_name(name, &at);
                         if !self.slots.contains(name) {
                             self.slots.push(name.clone());
@@ -727,12 +722,8 @@ impl Compiler<'_> {
                 .think_time
                 .as_ref()
                 .and_then(|t| self.think(t, &p.key("think_time")));
-            let on_start = self.steps(
-                s.on_start.as_deref().unwrap_or_default(),
-                &p.key("on_start"),
-            );
-            let steps = self.steps(&s.steps, &p.key("steps"));
-            let on_stop = self.steps(s.on_stop.as_deref().unwrap_or_default(), &p.key("on_stop"));
+            // The leaf steps of each list, flat, and the flow control beside them.
+            let ([on_start, steps, on_stop], flow) = self.flow_steps(s, &p);
             let headers = s
                 .headers
                 .as_ref()
@@ -750,6 +741,7 @@ impl Compiler<'_> {
                 on_start,
                 steps,
                 on_stop,
+                flow,
             };
             let no_auth = super::http_opts::no_auth(s, false);
             super::http_opts::fold_scenario(&mut sc, &headers, auth.as_ref(), &no_auth);

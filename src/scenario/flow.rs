@@ -12,10 +12,20 @@
 //!
 //! An extract in a later step of `steps` only helps later iterations: on a user's first
 //! iteration the variable has no value yet, so such a use is reported too.
+//!
+//! Flow control (`flow_control`): a variable is *sure* after a block when every way
+//! through it sets it (both branches of an `if`, every branch of a `choose`, the steps of a
+//! `repeat` or a `group`, which run at least once); one set only on some ways (one branch,
+//! or inside a `while`, which may not run) is *maybe* set, and a later use of it is a
+//! warning, not an error: the file may be right (a later `if` may test the same thing
+//! another way), and the run says so if not. Inside `then` of `if: {var: X, ...}` (any
+//! test but `exists: false` and `not_equals`), and inside `else` of `exists: false`, `X`
+//! is sure.
 
 use std::collections::{HashMap, HashSet};
 
 use super::compile::{Compiler, step_lists};
+use super::flow_control::{Kind, children, kind, leaf_lists, leaves};
 use super::node::KeyPath;
 use super::raw::{
     OrderedMap, RawAssets, RawAuth, RawAuthOrNone, RawCheck, RawFile, RawScenario, RawStep, Text,
@@ -46,7 +56,10 @@ struct Use<'a> {
 struct Setter {
     scenario: usize,
     list: &'static str,
+    /// Its place among the list's leaf steps (flow control flattened).
     index: usize,
+    /// Where it is written.
+    at: KeyPath,
 }
 
 /// Every name an `extract` writes, in any scenario.
@@ -56,9 +69,9 @@ pub(super) fn extracted_names(raw: &RawFile) -> HashSet<String> {
         .flat_map(|sc| {
             step_lists(sc)
                 .into_iter()
-                .flat_map(|(_, steps)| steps.iter())
+                .flat_map(|(_, steps)| leaves(steps, &KeyPath::root()))
         })
-        .flat_map(|st| st.extract.iter().flat_map(|m| &m.0))
+        .flat_map(|(_, st)| st.extract.iter().flat_map(|m| &m.0))
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -70,12 +83,11 @@ pub(super) fn read_once_names(raw: &RawFile) -> HashSet<String> {
     let mut names: HashSet<String> = HashSet::new();
     for (i, sc) in raw.scenarios.iter().enumerate() {
         let sc_at = KeyPath::root().key("scenarios").idx(i);
-        for (list, steps) in step_lists(sc) {
+        for (list, steps) in leaf_lists(sc, &sc_at) {
             if list == "steps" {
                 continue;
             }
-            for (j, s) in steps.iter().enumerate() {
-                let at = sc_at.key(list).idx(j);
+            for (at, s) in steps {
                 for u in step_uses(raw, sc, &sc_at, s, &at) {
                     names.extend(names_in(u.src));
                 }
@@ -374,33 +386,134 @@ impl Compiler<'_> {
         let setters = setters(raw);
         for (i, sc) in raw.scenarios.iter().enumerate() {
             let sc_at = KeyPath::root().key("scenarios").idx(i);
-            let mut have: HashSet<String> = HashSet::new();
+            let mut sure: HashSet<String> = HashSet::new();
+            let mut maybe: HashSet<String> = HashSet::new();
             for (list, steps) in step_lists(sc) {
-                for (j, s) in steps.iter().enumerate() {
-                    let at = sc_at.key(list).idx(j);
-                    let mut reported = Vec::new();
-                    for u in step_uses(raw, sc, &sc_at, s, &at) {
-                        for name in names_in(u.src) {
-                            if late.contains(&name) && !have.contains(&name) {
-                                self.used_too_early(raw, &setters, (i, list, j), &name, &u);
-                                // One report per step and variable.
-                                have.insert(name.clone());
-                                reported.push(name);
-                            }
+                let mut w = Walk {
+                    raw,
+                    sc,
+                    sc_at: &sc_at,
+                    scenario: i,
+                    list,
+                    late: &late,
+                    setters: &setters,
+                    leaf: 0,
+                };
+                self.walk(&mut w, steps, &sc_at.key(list), &mut sure, &mut maybe);
+            }
+        }
+    }
+
+    /// The data flow through `list` (at `at`): uses checked against what is `sure`ly set
+    /// (else an error) or `maybe` set (else a warning); both grow with what it extracts.
+    fn walk(
+        &mut self,
+        w: &mut Walk<'_>,
+        list: &[RawStep],
+        at: &KeyPath,
+        sure: &mut HashSet<String>,
+        maybe: &mut HashSet<String>,
+    ) {
+        for (j, s) in list.iter().enumerate() {
+            let p = at.idx(j);
+            match kind(s) {
+                Kind::Leaf => {
+                    self.leaf_flow(w, s, &p, sure, maybe);
+                    w.leaf += 1;
+                }
+                Kind::Repeat | Kind::Group => {
+                    // They run their steps at least once.
+                    for (cp, l) in children(s, &p) {
+                        self.walk(w, l, &cp, sure, maybe);
+                    }
+                }
+                Kind::While => {
+                    // It may not run at all.
+                    let mut inner = sure.clone();
+                    for (cp, l) in children(s, &p) {
+                        self.walk(w, l, &cp, &mut inner, maybe);
+                    }
+                    maybe.extend(inner);
+                }
+                Kind::If | Kind::Choose => {
+                    let mut all: Option<HashSet<String>> = None;
+                    let ways = children(s, &p);
+                    let has_else = s.else_.is_some();
+                    for (cp, l) in &ways {
+                        let mut inner = sure.clone();
+                        if let Some(name) = guarded(s, cp) {
+                            inner.insert(name);
                         }
+                        self.walk(w, l, cp, &mut inner, maybe);
+                        maybe.extend(inner.iter().cloned());
+                        all = Some(match all {
+                            None => inner,
+                            Some(a) => a.intersection(&inner).cloned().collect(),
+                        });
                     }
-                    // Names reported above only silence this step's other uses: `have`
-                    // otherwise holds what earlier steps extracted, all set before this one.
-                    for n in &reported {
-                        debug_assert!(!was_set_before(&setters, n, i, list, j));
-                        have.remove(n);
-                    }
-                    for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
-                        have.insert(name.clone());
+                    // An `if` without `else` may run nothing.
+                    if (kind(s) == Kind::Choose || has_else)
+                        && let Some(a) = all
+                    {
+                        sure.extend(a);
                     }
                 }
             }
         }
+    }
+
+    /// One leaf step's uses and extracts.
+    fn leaf_flow(
+        &mut self,
+        w: &Walk<'_>,
+        s: &RawStep,
+        at: &KeyPath,
+        sure: &mut HashSet<String>,
+        maybe: &HashSet<String>,
+    ) {
+        // One report per step and variable.
+        let mut reported: HashSet<String> = HashSet::new();
+        for u in step_uses(w.raw, w.sc, w.sc_at, s, at) {
+            for name in names_in(u.src) {
+                if !w.late.contains(&name) || sure.contains(&name) || reported.contains(&name) {
+                    continue;
+                }
+                reported.insert(name.clone());
+                if maybe.contains(&name) {
+                    self.maybe_unset(s, &name, &u);
+                } else {
+                    self.used_too_early(
+                        w.raw,
+                        w.setters,
+                        (w.scenario, w.list, w.leaf, s, at),
+                        &name,
+                        &u,
+                    );
+                }
+            }
+        }
+        for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+            sure.insert(name.clone());
+        }
+    }
+
+    /// A warning: `name`, read through `u` by step `s`, is set only on some ways here.
+    fn maybe_unset(&mut self, s: &RawStep, name: &str, u: &Use<'_>) {
+        let node = self.root.locate(&u.at);
+        let step = step_name(s);
+        self.warns.push(super::error::Diagnostic {
+            file: self.file.to_path_buf(),
+            line: node.line,
+            column: node.col_at(offset_of(u.src, name)),
+            key: u.at.to_string(),
+            found: format!(
+                "`${{{name}}}`, which may have no value when step `{step}` runs: it is set only in some branches of an `if` or `choose`, or in a `while`"
+            ),
+            expected: "a variable set on every way to this step".into(),
+            hint: Some(format!(
+                "put the step inside `if: {{var: {name}, exists: true}}`, or give `{name}` an initial value under `variables:`; without a value the request is not sent (a `template` error)"
+            )),
+        });
     }
 
     /// `variables:` are rendered in order when a user is set up, before any step: each may
@@ -450,17 +563,12 @@ impl Compiler<'_> {
         &mut self,
         raw: &RawFile,
         setters: &[(String, Setter)],
-        (i, list, j): (usize, &'static str, usize),
+        (i, list, j, step, step_at): (usize, &'static str, usize, &RawStep, &KeyPath),
         name: &str,
         u: &Use<'_>,
     ) {
-        let sc = &raw.scenarios[i];
-        let steps = step_lists(sc)
-            .into_iter()
-            .find(|(l, _)| *l == list)
-            .map_or(&[][..], |(_, s)| s);
-        let step = step_name(&steps[j]);
-        let step_at = KeyPath::root().key("scenarios").idx(i).key(list).idx(j);
+        let step = step_name(step);
+        let step_at = step_at.clone();
         let written = |c: &Self, at: &KeyPath| format!("`{at}` (line {})", c.root.locate(at).line);
         let (line, col, key, found) = match u.from {
             Inherited::No => {
@@ -499,13 +607,7 @@ impl Compiler<'_> {
             .iter()
             .find(|(n, s)| n == name && s.scenario != i)
             .map(|(_, s)| s);
-        let at_of = |s: &Setter| {
-            KeyPath::root()
-                .key("scenarios")
-                .idx(s.scenario)
-                .key(s.list)
-                .idx(s.index)
-        };
+        let at_of = |s: &Setter| s.at.clone();
         let self_sets = here.iter().any(|s| s.list == list && s.index == j);
         let hint = if u.credentials && u.from != Inherited::No && (self_sets || list == "on_start")
         {
@@ -553,12 +655,38 @@ impl Compiler<'_> {
     }
 }
 
+/// What the data-flow walk of one step list knows.
+struct Walk<'a> {
+    raw: &'a RawFile,
+    sc: &'a RawScenario,
+    sc_at: &'a KeyPath,
+    scenario: usize,
+    list: &'static str,
+    /// Variables only an `extract` sets.
+    late: &'a HashSet<String>,
+    setters: &'a [(String, Setter)],
+    /// Leaf steps of the list walked so far.
+    leaf: usize,
+}
+
+/// The variable that the way `way` (a `then` or `else` list) of an `if` step `s` is sure
+/// to find set, by its condition.
+fn guarded(s: &RawStep, way: &KeyPath) -> Option<String> {
+    let c = s.if_.as_ref()?;
+    let name = c.var.clone()?;
+    let then = way.to_string().ends_with(".then");
+    let set_in_then = c.exists != Some(false) && c.not_equals.is_none();
+    let set_in_else = c.exists == Some(false);
+    (if then { set_in_then } else { set_in_else }).then_some(name)
+}
+
 /// Every `(variable, step)` pair where a step's `extract` writes the variable.
 fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
     let mut out = Vec::new();
     for (i, sc) in raw.scenarios.iter().enumerate() {
-        for (list, steps) in step_lists(sc) {
-            for (j, s) in steps.iter().enumerate() {
+        let sc_at = KeyPath::root().key("scenarios").idx(i);
+        for (list, steps) in leaf_lists(sc, &sc_at) {
+            for (j, (at, s)) in steps.into_iter().enumerate() {
                 for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
                     out.push((
                         name.clone(),
@@ -566,6 +694,7 @@ fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
                             scenario: i,
                             list,
                             index: j,
+                            at: at.clone(),
                         },
                     ));
                 }
@@ -573,25 +702,6 @@ fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
         }
     }
     out
-}
-
-/// Whether a step of scenario `i` before `(list, j)` (in the order a user runs them)
-/// writes `name`.
-fn was_set_before(
-    setters: &[(String, Setter)],
-    name: &str,
-    i: usize,
-    list: &str,
-    j: usize,
-) -> bool {
-    let rank = |l: &str| match l {
-        "on_start" => 0,
-        "steps" => 1,
-        _ => 2,
-    };
-    setters
-        .iter()
-        .any(|(n, s)| n == name && s.scenario == i && (rank(s.list), s.index) < (rank(list), j))
 }
 
 #[cfg(test)]

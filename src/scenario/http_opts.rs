@@ -233,10 +233,11 @@ impl Compiler<'_> {
 pub(super) fn no_auth(sc: &RawScenario, scenario: bool) -> Vec<bool> {
     let none = |a: &Option<RawAuthOrNone>| matches!(a, Some(RawAuthOrNone::None(_)));
     let whole = scenario && none(&sc.auth);
+    // The leaf steps, in the order of the plan's flat lists (flow control flattened).
     super::compile::step_lists(sc)
         .iter()
-        .flat_map(|(_, steps)| steps.iter())
-        .map(|st| whole || none(&st.auth))
+        .flat_map(|(_, steps)| super::flow_control::leaves(steps, &super::node::KeyPath::root()))
+        .map(|(_, st)| whole || none(&st.auth))
         .collect()
 }
 

@@ -30,6 +30,7 @@ mod feeder;
 mod files;
 mod fingerprint;
 mod flow;
+pub mod flow_control;
 mod http_opts;
 mod json_template;
 mod node;
@@ -219,6 +220,7 @@ pub fn quick(
             on_start: Vec::new(),
             steps: vec![step],
             on_stop: Vec::new(),
+            flow: None,
         }],
         load: LoadPlan {
             stages: vec![

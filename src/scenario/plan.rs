@@ -269,6 +269,10 @@ pub struct ScenarioPlan {
     pub steps: Vec<StepPlan>,
     /// Steps run once when a user stops.
     pub on_stop: Vec<StepPlan>,
+    /// Flow control (`if`, `repeat`, `while`, `choose`) and groups in the lists above,
+    /// whose leaf steps they hold flat, depth first in file order; `None` when the
+    /// scenario has none: each list runs in order.
+    pub flow: Option<super::flow_control::Flow>,
 }
 
 impl ScenarioPlan {
@@ -277,14 +281,35 @@ impl ScenarioPlan {
         step.think_time.unwrap_or(self.think_time)
     }
 
-    /// Mean pause over one iteration: its steps' mean think times added up.
+    /// Mean pause over one iteration: its steps' mean think times added up (with flow
+    /// control, as [`Self::requests_per_iteration`] counts the steps).
     pub fn think_per_iteration(&self) -> Duration {
-        self.steps.iter().map(|st| self.think_of(st).mean()).sum()
+        let flat = || self.steps.iter().map(|st| self.think_of(st).mean()).sum();
+        let Some(flow) = &self.flow else {
+            return flat();
+        };
+        let secs = super::flow_control::expected(&flow.steps, &mut |k| {
+            self.steps
+                .get(k)
+                .map(|st| self.think_of(st).mean().as_secs_f64())
+        });
+        secs.map_or_else(flat, Duration::from_secs_f64)
+    }
+
+    /// Requests one iteration sends on average: each step once, or with flow control,
+    /// `repeat` multiplied and `choose` branches weighted by their chance (an `if` or a
+    /// `while` counts each of its steps once).
+    pub fn requests_per_iteration(&self) -> f64 {
+        let flat = self.steps.len() as f64;
+        self.flow.as_ref().map_or(flat, |f| {
+            super::flow_control::expected(&f.steps, &mut |_| Some(1.0)).unwrap_or(flat)
+        })
     }
 
     /// Mean pause per request of one iteration.
     fn mean_think_per_request(&self) -> Duration {
-        self.think_per_iteration() / self.steps.len().max(1) as u32
+        self.think_per_iteration()
+            .div_f64(self.requests_per_iteration().max(1.0))
     }
 }
 

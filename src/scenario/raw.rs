@@ -595,6 +595,93 @@ pub struct RawStep {
     /// revalidate stale ones. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
+    /// Flow control: run the `then` steps when this condition holds, else the `else`
+    /// steps, e.g. `{status: 200}`, `{var: cart_id, exists: true}` or
+    /// `{var: role, equals: admin}`.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub if_: Option<RawCondition>,
+    /// With `if`: the steps run when the condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<Vec<RawStep>>,
+    /// With `if`: the steps run when the condition does not hold. Default: none.
+    #[serde(rename = "else", default, skip_serializing_if = "Option::is_none")]
+    pub else_: Option<Vec<RawStep>>,
+    /// Flow control: run `steps` this many times in a row, e.g. `3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub repeat: Option<u32>,
+    /// Flow control: run `steps` again while this condition holds (checked before each
+    /// pass), at most `max` times, e.g. `{status: 202}`.
+    #[serde(rename = "while", default, skip_serializing_if = "Option::is_none")]
+    pub while_: Option<RawCondition>,
+    /// With `while`: the most passes, so the loop always ends, e.g. `10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max: Option<u32>,
+    /// The steps of a `repeat`, `while` or `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<RawStep>>,
+    /// Flow control: run one of these branches, picked at random by weight each time
+    /// (Locust's `@task(3)`), e.g. `[{weight: 3, steps: [...]}, {weight: 1, steps: [...]}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub choose: Option<Vec<RawBranch>>,
+    /// A named group of `steps` (a transaction) timed as a whole, from the start of its
+    /// first request to the end of its last (think times between them included), in its
+    /// own row; targets select it as `p95(group="checkout") < 2s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// A condition of `if` or `while`: the last response's `status`, or a test on a
+/// variable (`var` with one of `exists`, `equals`, `not_equals`, `contains`, `matches`,
+/// `gt`, `lt`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Condition")]
+pub struct RawCondition {
+    /// The status of the user's last response is one of these: `200`, `[200, 201]`,
+    /// `"2xx"`. False when no response came (a transport error, or no request yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<RawStatus>,
+    /// The variable tested: declared under `variables:`, set by an `extract`, or a feeder
+    /// field (`users.role`). A variable without a value is equal to nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub var: Option<String>,
+    /// The variable has a value (`true`) or has none (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The variable's value is this text (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<Text>,
+    /// The variable has no value or another value than this text (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_equals: Option<Text>,
+    /// The variable's value contains this text (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<Text>,
+    /// The variable's value matches this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<String>,
+    /// The variable's value is a number greater than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    /// The variable's value is a number less than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+}
+
+/// One branch of `choose`: its weight and its steps.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Branch")]
+pub struct RawBranch {
+    /// Relative chance of this branch, e.g. `3` against another's `1`. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub weight: Option<u32>,
+    /// The steps of this branch; may be empty (do nothing this time).
+    pub steps: Vec<RawStep>,
 }
 
 /// The assets of a page step: `auto` or a list.

@@ -27,14 +27,7 @@ const REQUEST_EXPECTED: &str =
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 impl Compiler<'_> {
-    pub(super) fn steps(&mut self, list: &[RawStep], path: &KeyPath) -> Vec<super::plan::StepPlan> {
-        list.iter()
-            .enumerate()
-            .filter_map(|(i, s)| self.step(s, &path.idx(i)))
-            .collect()
-    }
-
-    fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
+    pub(super) fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
         let request = match &s.page {
             Some(page) => self.page_line(s, page, path),
             None => self.request_line(s, path),
@@ -279,7 +272,12 @@ impl Compiler<'_> {
     /// An expected value of a check: a template rendered per response with the user's
     /// variables, which may not draw random numbers (the value would never match).
     /// `typed`: whether a type suffix is allowed (a JSON check's `equals`).
-    fn check_template(&mut self, path: &KeyPath, src: &str, typed: bool) -> Option<Template> {
+    pub(super) fn check_template(
+        &mut self,
+        path: &KeyPath,
+        src: &str,
+        typed: bool,
+    ) -> Option<Template> {
         let t = if typed {
             self.typed_template(path, src)?
         } else {
@@ -335,7 +333,7 @@ impl Compiler<'_> {
         out
     }
 
-    fn status(&mut self, s: &RawStatus, path: &KeyPath) -> Option<Check> {
+    pub(super) fn status(&mut self, s: &RawStatus, path: &KeyPath) -> Option<Check> {
         let items: Vec<(KeyPath, &StatusItem)> = match s {
             RawStatus::One(i) => vec![(path.clone(), i)],
             RawStatus::Any(list) => list
@@ -462,7 +460,12 @@ impl Compiler<'_> {
     }
 
     /// Is exactly one of these keys set? If not, say so at `path`.
-    fn exactly_one(&mut self, set: &[(&str, bool)], path: &KeyPath, expected: &str) -> bool {
+    pub(super) fn exactly_one(
+        &mut self,
+        set: &[(&str, bool)],
+        path: &KeyPath,
+        expected: &str,
+    ) -> bool {
         let given: Vec<&str> = set.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
         match given.as_slice() {
             [_] => true,
@@ -552,7 +555,7 @@ impl Compiler<'_> {
         Some(ExtractSource::Cookie(cookie.to_string()))
     }
 
-    fn regex(&mut self, src: &str, path: &KeyPath) -> Option<Regex> {
+    pub(super) fn regex(&mut self, src: &str, path: &KeyPath) -> Option<Regex> {
         match Regex::new(src) {
             Ok(re) => Some(re),
             Err(e) => {

@@ -47,8 +47,8 @@ pub const SERVICE_PREFIX: &str = "service_";
 const METRIC_EXPECTED: &str = "a metric: mean, p50, p75, p90, p95, p99, p99.9, max (response time), \
                                service_mean, service_p95, ... (service time), error_rate, checks, \
                                rps or users";
-const SELECTORS: [&str; 4] = ["step", "scenario", "tag", "server_timing"];
-const SELECTOR_EXPECTED: &str = "step=\"NAME\", scenario=\"NAME\" or tag=\"NAME\"";
+const SELECTORS: [&str; 5] = ["step", "scenario", "tag", "server_timing", "group"];
+const SELECTOR_EXPECTED: &str = "step=\"NAME\", scenario=\"NAME\", tag=\"NAME\" or group=\"NAME\"";
 const OP_EXPECTED: &str = "one of <, <=, >, >=";
 
 /// A parsed expression.
@@ -355,6 +355,7 @@ fn selectors(c: &mut Cursor<'_>, sel: &mut Selectors) -> Result<(), ExprError> {
             "step" => Some(Scope::Step(value)),
             "scenario" => Some(Scope::Scenario(value)),
             "tag" => Some(Scope::Tag(value)),
+            "group" => Some(Scope::Group(value)),
             _ => {
                 if sel.server_timing.is_some() {
                     return fail(k_at, "a second server_timing", "one server_timing", None);
@@ -368,7 +369,7 @@ fn selectors(c: &mut Cursor<'_>, sel: &mut Selectors) -> Result<(), ExprError> {
                 return fail(
                     k_at,
                     format!("a second scope `{key}`"),
-                    "one of step, scenario or tag",
+                    "one of step, scenario, tag or group",
                     Some("write one target per scope".into()),
                 );
             }

@@ -163,6 +163,8 @@ impl Plan {
 /// The names a scope may use.
 pub(super) struct Known {
     steps: Vec<String>,
+    /// Names of the `group:` blocks.
+    groups: Vec<String>,
     scenarios: Vec<String>,
     tags: Vec<String>,
     /// False when some step's name could not be worked out (its own problem is reported);
@@ -174,19 +176,21 @@ impl Known {
     pub(super) fn from_raw(raw: &RawFile) -> Known {
         let mut k = Known {
             steps: Vec::new(),
+            groups: Vec::new(),
             scenarios: raw.scenarios.iter().map(|s| s.name.clone()).collect(),
             tags: Vec::new(),
             complete: true,
         };
         for sc in &raw.scenarios {
             for (_, steps) in step_lists(sc) {
-                for s in steps {
+                for (_, s) in super::flow_control::leaves(steps, &super::node::KeyPath::root()) {
                     match raw_step_name(s) {
                         Some(n) => k.steps.push(n),
                         None => k.complete = false,
                     }
                     k.tags.extend(s.tags.iter().flatten().cloned());
                 }
+                k.groups.extend(raw_groups(steps));
             }
         }
         k.dedup()
@@ -195,6 +199,7 @@ impl Known {
     fn from_plan(plan: &Plan) -> Known {
         let mut k = Known {
             steps: Vec::new(),
+            groups: Vec::new(),
             scenarios: plan.scenarios.iter().map(|s| s.name.clone()).collect(),
             tags: Vec::new(),
             complete: true,
@@ -204,6 +209,8 @@ impl Known {
                 k.steps.push(s.name.clone());
                 k.tags.extend(s.tags.iter().cloned());
             }
+            k.groups
+                .extend(sc.flow.iter().flat_map(|f| f.groups.iter().cloned()));
         }
         k.dedup()
     }
@@ -212,12 +219,24 @@ impl Known {
 impl Known {
     /// Each name once, in the order first written (with a set: a file may have many steps).
     fn dedup(mut self) -> Known {
-        for v in [&mut self.steps, &mut self.tags] {
+        for v in [&mut self.steps, &mut self.tags, &mut self.groups] {
             let mut seen = std::collections::HashSet::new();
             v.retain(|s| seen.insert(s.clone()));
         }
         self
     }
+}
+
+/// The names of the `group:` blocks in a list of raw steps, nested ones included.
+fn raw_groups(list: &[RawStep]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in list {
+        out.extend(s.group.iter().cloned());
+        for (_, l) in super::flow_control::children(s, &super::node::KeyPath::root()) {
+            out.extend(raw_groups(l));
+        }
+    }
+    out
 }
 
 /// A step's metric name as `compile` will make it: `name:`, or `METHOD path`.
@@ -264,6 +283,12 @@ fn scope_problem(t: &TargetPlan, known: &Known) -> Option<Diagnostic> {
             &known.tags,
             "a tag that some step has (`tags: [...]` on the step)",
         ),
+        Scope::Group(n) => (
+            "group",
+            n,
+            &known.groups,
+            "the name of a group (`group: NAME` above `steps:`)",
+        ),
     };
     if list.contains(name) {
         return None;
@@ -273,6 +298,9 @@ fn scope_problem(t: &TargetPlan, known: &Known) -> Option<Diagnostic> {
         Some(s) => format!("did you mean \"{s}\"?"),
         None if list.is_empty() && what == "tag" => {
             "no step has tags yet; add e.g. `tags: [api]` to the steps".to_string()
+        }
+        None if list.is_empty() && what == "group" => {
+            "the scenarios have no group yet; write `- group: NAME` with `steps: [...]`".to_string()
         }
         None => {
             let mut shown: Vec<String> = candidates

@@ -34,6 +34,8 @@ pub struct Outcome {
     pub meta: ResponseMeta,
     /// A page step's document (whatever its status), for finding its assets.
     pub document: Option<Document>,
+    /// The final response's status; `None` when no response came.
+    pub status: Option<u16>,
 }
 
 /// The HTML document of a page step, as received.
@@ -163,6 +165,7 @@ pub async fn execute(
                 bytes,
                 meta,
                 document: None,
+                status: None,
             };
         }
     };
@@ -185,6 +188,7 @@ pub async fn execute(
         bytes,
         meta,
         document,
+        status: Some(status),
     }
 }
 

@@ -49,6 +49,10 @@ pub struct RunCtx {
     pub(super) slots: slots::Slots,
     /// Closed model: waits far beyond the steps' usual time, by second.
     pub(super) blocked: blocked::Blocked,
+    /// A run of counted iterations: who has run how many; `None` for a timed run.
+    pub(super) counted: Option<super::iterations::Counted>,
+    /// What `setup:` extracted, by slot: copied into every user before its variables.
+    pub(super) setup_values: std::sync::OnceLock<Vec<(usize, String)>>,
 }
 
 /// What a run is set up with besides the plan.
@@ -103,6 +107,8 @@ impl RunCtx {
             feeds: feed::Feeds::new(plan, &slots),
             slots,
             blocked: blocked::Blocked::default(),
+            counted: super::iterations::Counted::new(&plan.load),
+            setup_values: std::sync::OnceLock::new(),
         }
     }
 
@@ -167,6 +173,9 @@ pub fn cells(plan: &Plan) -> Vec<CellInfo> {
 /// included. Steps of the same name in one scenario share a cell. Returns the cells and the
 /// cell of each step by [scenario][phase][step].
 pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
+    // `setup:` and `teardown:` are laid out as two scenarios after the plan's own.
+    let with_once = super::once::with_once_scenarios(plan);
+    let plan = with_once.as_ref().unwrap_or(plan);
     let mut cells: Vec<CellInfo> = Vec::new();
     let mut index = Vec::new();
     // Cells by (scenario, step name), and the tags given out, so a plan of thousands of
@@ -262,6 +271,7 @@ pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> 
         shard: None,
         shards: None,
         start: None,
+        iterations: super::iterations::planned(&plan.load),
     }
 }
 

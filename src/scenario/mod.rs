@@ -31,8 +31,10 @@ mod files;
 mod fingerprint;
 mod flow;
 mod http_opts;
+mod iterations;
 mod json_template;
 mod node;
+mod once;
 mod page;
 mod raw;
 mod redact;
@@ -235,6 +237,7 @@ pub fn quick(
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -246,6 +249,8 @@ pub fn quick(
         targets: Vec::new(),
         warnings: Vec::new(),
         capacity: None,
+        setup: Vec::new(),
+        teardown: Vec::new(),
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);
@@ -310,6 +315,7 @@ impl Plan {
                 pre_allocated: compile::default_pre_allocated(rate, &self.scenarios, pool),
             }),
             shard: Shard::WHOLE,
+            iterations: None,
         };
     }
 }

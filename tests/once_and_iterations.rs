@@ -233,7 +233,12 @@ targets:
     // Users read setup's token: 3 × 5 of each cart step, all answered 200.
     assert_eq!(requests(&r, "GET /api/cart"), 15);
     assert_eq!(requests(&r, "cart by variable"), 15);
-    assert_eq!(r.overall.errors + r.overall.check_failed, 0, "{:?}", r.overall);
+    assert_eq!(
+        r.overall.errors + r.overall.check_failed,
+        0,
+        "{:?}",
+        r.overall
+    );
     // Teardown once, after the load (the users never call /health).
     assert_eq!(served(&server, "health"), 1);
     assert_eq!(requests(&r, "final health"), 1);
@@ -306,7 +311,9 @@ async fn teardown_runs_after_a_stopped_run() {
     let stopper = stop.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        stopper.stop(skein::metrics::StopReason::Other("stopped by the test".into()));
+        stopper.stop(skein::metrics::StopReason::Other(
+            "stopped by the test".into(),
+        ));
     });
     let r = run_in(
         dir.path(),

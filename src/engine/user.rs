@@ -187,7 +187,8 @@ pub(super) async fn start(ctx: &RunCtx, st: &mut UserState) {
             }
         }
         None => {
-            if !gate(ctx, st).await {
+            // Stopped before it was due (a failed `setup:`, a late start): never active.
+            if ctx.stop_level() != StopLevel::Running || !gate(ctx, st).await {
                 return;
             }
             setup_user(ctx, st).await;

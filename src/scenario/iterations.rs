@@ -159,3 +159,85 @@ impl Compiler<'_> {
         Some(of(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::super::{Iterations, Plan, ScenarioError, Shard, parse_with_env};
+
+    fn load(text: &str) -> Plan {
+        match parse_with_env(text, Path::new("t.yaml"), &|_| None) {
+            Ok(p) => p,
+            Err(ScenarioError::Invalid { diagnostics }) => panic!("{diagnostics:?}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn with_load(l: &str) -> Plan {
+        load(&format!(
+            "target: http://127.0.0.1:1\nscenarios: [{{name: s, steps: [{{get: /}}]}}]\nload: {l}\n"
+        ))
+    }
+
+    #[test]
+    fn counts_compile_to_users_held_for_max_duration() {
+        let p = with_load("{users: 10, iterations: 200}");
+        assert_eq!(p.load.iterations, Some(Iterations::Shared(200)));
+        assert_eq!(p.load.max_users(), 10);
+        assert_eq!(p.load.duration(), Duration::from_secs(600));
+        assert_eq!(p.load.users_at(Duration::ZERO), 10);
+        assert_eq!(p.load.planned_iterations(), Some(200));
+        let p = with_load("{users: 4, iterations_per_user: 5, ramp: 2s, max_duration: 1m}");
+        assert_eq!(p.load.iterations, Some(Iterations::PerUser(5)));
+        assert_eq!(p.load.duration(), Duration::from_secs(60));
+        assert_eq!(p.load.users_at(Duration::from_secs(1)), 2);
+        assert_eq!(p.load.planned_iterations(), Some(20));
+        assert_eq!(with_load("{users: 4, duration: 1s}").load.iterations, None);
+    }
+
+    #[test]
+    fn shards_add_up_to_the_whole_count() {
+        for users in [1usize, 3, 10] {
+            for total in [1u64, 2, 7, 200, 1001] {
+                for (kind, whole) in [
+                    (Iterations::Shared(total), total),
+                    (Iterations::PerUser(total), total * users as u64),
+                ] {
+                    let l = with_load(&format!("{{users: {users}, {}: {total}}}", kind.key())).load;
+                    assert_eq!(l.planned_iterations(), Some(whole));
+                    for n in 1..=7 {
+                        let sum: u64 = (0..n)
+                            .map(|i| {
+                                l.shard(Shard { index: i, count: n })
+                                    .planned_iterations()
+                                    .unwrap()
+                            })
+                            .sum();
+                        assert_eq!(sum, whole, "{kind:?} {users} users over {n}");
+                        // A shard without users plans none.
+                        for i in users..n {
+                            let s = l.shard(Shard { index: i, count: n });
+                            assert_eq!(s.max_users(), 0);
+                            assert_eq!(s.planned_iterations(), Some(0));
+                        }
+                        // `--shard 1/2 --workers 3`: a shard of a shard composes.
+                        let nested: u64 = (0..2)
+                            .flat_map(|o| {
+                                let outer = l.shard(Shard { index: o, count: 2 });
+                                (0..3).map(move |j| {
+                                    outer
+                                        .shard(Shard { index: j, count: 3 })
+                                        .planned_iterations()
+                                        .unwrap()
+                                })
+                            })
+                            .sum();
+                        assert_eq!(nested, whole, "{kind:?} nested");
+                    }
+                }
+            }
+        }
+    }
+}

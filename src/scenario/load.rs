@@ -44,8 +44,8 @@ pub enum Iterations {
     /// the shard, so the shards add up to `users × n`.
     PerUser(u64),
     /// This many in all, shared by the users (`iterations`): each takes the next while any
-    /// remain. A shard runs its part ([`Shard::part`] of the whole count), so the shards'
-    /// parts add up to the whole.
+    /// remain. A shard runs its part ([`Shard::part`] of the whole count, among the shards
+    /// that have users), so the shards' parts add up to the whole.
     Shared(u64),
 }
 
@@ -69,8 +69,18 @@ impl LoadPlan {
         Some(match self.iterations? {
             Iterations::PerUser(n) => n.saturating_mul(self.max_users() as u64),
             Iterations::Shared(n) => {
+                // Dealt among the shards that have users (shard `i` has one when `i` is
+                // below the plan's users), so none plans iterations it cannot run.
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
-                self.shard.part(n) as u64
+                let live = self.shard.count.max(1).min(self.whole_max_users());
+                if self.shard.index >= live {
+                    return Some(0);
+                }
+                Shard {
+                    index: self.shard.index,
+                    count: live,
+                }
+                .part(n) as u64
             }
         })
     }

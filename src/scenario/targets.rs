@@ -189,6 +189,19 @@ impl Known {
                 }
             }
         }
+        // `setup:` and `teardown:` are rows too (scenarios `setup` and `teardown`).
+        for (list, steps) in super::once::lists(raw) {
+            if !steps.is_empty() {
+                k.scenarios.push(list.to_string());
+            }
+            for s in steps {
+                match raw_step_name(s) {
+                    Some(n) => k.steps.push(n),
+                    None => k.complete = false,
+                }
+                k.tags.extend(s.tags.iter().flatten().cloned());
+            }
+        }
         k.dedup()
     }
 
@@ -201,6 +214,15 @@ impl Known {
         };
         for sc in &plan.scenarios {
             for s in sc.on_start.iter().chain(&sc.steps).chain(&sc.on_stop) {
+                k.steps.push(s.name.clone());
+                k.tags.extend(s.tags.iter().cloned());
+            }
+        }
+        for (name, steps) in [("setup", &plan.setup), ("teardown", &plan.teardown)] {
+            if !steps.is_empty() {
+                k.scenarios.push(name.to_string());
+            }
+            for s in steps {
                 k.steps.push(s.name.clone());
                 k.tags.extend(s.tags.iter().cloned());
             }

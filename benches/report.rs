@@ -200,6 +200,7 @@ fn build_run(dir: &Path) {
         shard: None,
         shards: None,
         start: None,
+        iterations: None,
     };
     let scenario = serde_json::json!({"name": "long-run", "synthetic": true});
     let mut acc = Accumulator::new(cells.clone());

@@ -103,6 +103,7 @@ fn run(id: &str, endpoints: &[(&str, Vec<u64>, u64)]) -> RunResult {
         shard: None,
         shards: None,
         start: None,
+        iterations: None,
     };
     acc.finish(info, serde_json::json!({"name": "shop"}), Vec::new())
 }

@@ -309,6 +309,9 @@ pub async fn execute(
     } else {
         super::workers::count(&plan, common.workers)
     };
+    if n > 1 && !common.quiet && !(plan.setup.is_empty() && plan.teardown.is_empty()) {
+        eprintln!("note: `setup:` and `teardown:` run once in each of the {n} worker processes");
+    }
     // --dashboard: its Stop button stops the run like Ctrl-C (a `--workers` parent passes it
     // on to its workers as it does a signal).
     let dashboard = match common.dashboard {

@@ -42,9 +42,21 @@ pub fn validate(a: &ValidateArgs) -> u8 {
                     ),
                     None => format!("up to {}", plural(plan.load.max_users(), "user")),
                 };
+                // Counted iterations: how many, within the `max_duration` bound.
+                let (load, over) = match plan.load.iterations {
+                    Some(scenario::Iterations::PerUser(n)) => (
+                        format!("{load}, {} each", plural(n as usize, "iteration")),
+                        "within",
+                    ),
+                    Some(scenario::Iterations::Shared(n)) => (
+                        format!("{load}, {} shared", plural(n as usize, "iteration")),
+                        "within",
+                    ),
+                    None => (load, "over"),
+                };
                 let _ = writeln!(
                     out,
-                    "{}: ok ({}, {}, {load} over {:?}, {})",
+                    "{}: ok ({}, {}, {load} {over} {:?}, {})",
                     f.display(),
                     plural(plan.scenarios.len(), "scenario"),
                     plural(steps, "step"),

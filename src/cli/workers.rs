@@ -50,11 +50,14 @@ fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 /// How many workers to use: `--workers`, or one per available core, never more than the
-/// plan's users (or its pool in the open model) and never more than 64.
+/// plan's users (or its pool in the open model) and never more than 64. A plan with
+/// `setup:` or `teardown:` runs in one process unless `--workers` asks for more (each
+/// process runs them once).
 pub fn count(plan: &Plan, asked: Option<usize>) -> usize {
     let users = plan.load.max_users().max(1);
     match asked {
         Some(n) => n.clamp(1, users),
+        None if !plan.setup.is_empty() || !plan.teardown.is_empty() => 1,
         None => std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(users)

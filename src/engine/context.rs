@@ -51,6 +51,10 @@ pub struct RunCtx {
     pub(super) blocked: blocked::Blocked,
     /// Flow control: the GROUP cell of each group, by [scenario][group].
     pub(super) group_cells: Vec<Vec<Option<usize>>>,
+    /// A run of counted iterations: who has run how many; `None` for a timed run.
+    pub(super) counted: Option<super::iterations::Counted>,
+    /// What `setup:` extracted, by slot: copied into every user before its variables.
+    pub(super) setup_values: std::sync::OnceLock<Vec<(usize, String)>>,
 }
 
 /// What a run is set up with besides the plan.
@@ -106,6 +110,8 @@ impl RunCtx {
             slots,
             blocked: blocked::Blocked::default(),
             group_cells: super::flow::group_cells(plan, cells),
+            counted: super::iterations::Counted::new(&plan.load),
+            setup_values: std::sync::OnceLock::new(),
         }
     }
 
@@ -170,6 +176,9 @@ pub fn cells(plan: &Plan) -> Vec<CellInfo> {
 /// included. Steps of the same name in one scenario share a cell. Returns the cells and the
 /// cell of each step by [scenario][phase][step].
 pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
+    // `setup:` and `teardown:` are laid out as two scenarios after the plan's own.
+    let with_once = super::once::with_once_scenarios(plan);
+    let plan = with_once.as_ref().unwrap_or(plan);
     let mut cells: Vec<CellInfo> = Vec::new();
     let mut index = Vec::new();
     // Cells by (scenario, step name), and the tags given out, so a plan of thousands of
@@ -283,6 +292,7 @@ pub fn run_info(plan: &Plan, id: &str, target: &str, started_at: SystemTime) -> 
         shard: None,
         shards: None,
         start: None,
+        iterations: super::iterations::planned(&plan.load),
     }
 }
 

@@ -323,6 +323,9 @@ impl Harvester {
         }
         run.ended_at = Some(rfc3339(SystemTime::now()));
         run.cut_off = ctx.cut_off.load(Ordering::Relaxed);
+        if let Some(counted) = &ctx.counted {
+            run.iterations = Some(counted.stats());
+        }
         run.stop_reason = ctx.stop.reason();
         run.status = match run.stop_reason {
             Some(_) => RunStatus::Interrupted,

@@ -19,6 +19,8 @@ mod h1;
 mod harvest;
 mod health;
 mod http;
+mod iterations;
+mod once;
 mod open;
 mod page;
 mod runtime;
@@ -144,8 +146,7 @@ pub async fn run_with(
     let (cells, index) = context::layout(&plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
     let factory = Arc::new(http::ClientFactory::new(&plan.defaults, &opts.base_url)?);
-    let (started_at, start) = start_of(opts.start_at);
-    let (folder, mut info) = results_folder(&opts, &plan, &cells, &recorder, started_at)?;
+    let (mut started_at, start) = start_of(opts.start_at);
     let setup = Setup {
         base_url: &opts.base_url,
         factory,
@@ -155,10 +156,25 @@ pub async fn run_with(
         start,
         fixed_start: opts.start_at.is_some(),
     };
-    let ctx = Arc::new(RunCtx::new(&plan, &cells, index, recorder, setup));
+    let mut ctx = RunCtx::new(&plan, &cells, index, recorder, setup);
+    let _signals = stop::listen(&opts.stop);
+    // `setup:` before anything else; the run starts once it is done (unless it waits for
+    // a common start). A failed setup stops the run: no user starts, the folder is written.
+    let (once_user, setup_failed) = once::setup(&ctx).await;
+    if !plan.setup.is_empty() && opts.start_at.is_none() {
+        (started_at, ctx.start) = start_of(None);
+    }
+    if let Some(why) = &setup_failed {
+        ctx.stop.stop(once::failed(why.clone()));
+    }
+    let (folder, mut info) = results_folder(&opts, &plan, &cells, &ctx.recorder, started_at)?;
+    let ctx = Arc::new(ctx);
+    if let Some(counted) = &ctx.counted {
+        counted.start(&ctx.stop);
+    }
     // How late this process is for a common start; too late under --strict-start, no user
     // starts.
-    let lateness = Instant::now().saturating_duration_since(start);
+    let lateness = Instant::now().saturating_duration_since(ctx.start);
     if let Some(planned) = info.start.as_mut() {
         planned.lateness_us = lateness.as_micros() as u64;
         if let Some(tolerance) = opts.strict_start
@@ -174,7 +190,6 @@ pub async fn run_with(
             });
         }
     }
-    let _signals = stop::listen(&opts.stop);
     let (generator, monitor) = GenRuntime::start(opts.threads)?;
     let mut acc = Accumulator::new(cells);
     // Server-Timing histograms are named by the recorder's table, filled as entries arrive.
@@ -223,6 +238,11 @@ pub async fn run_with(
         }
     };
     drop(timer);
+    // `teardown:`, after the users (and their `on_stop`), unless setup failed or the stop
+    // went hard (a second Ctrl-C, the graceful stop's end).
+    if setup_failed.is_none() && attacked.is_ok() {
+        once::teardown(&ctx, once_user).await;
+    }
     // The attack may have ended on its own (an error, a panic): make sure nothing waits on.
     ctx.stop.raise_to(StopLevel::Hard);
     scheduler.finish(&ctx).await;

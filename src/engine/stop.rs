@@ -209,7 +209,13 @@ pub(super) fn timer(ctx: Arc<RunCtx>, driver: Arc<dyn Driver>) -> TaskGuard {
         };
         let end = tokio::time::Instant::from_std(t0 + ctx.plan.load.duration());
         tokio::select! {
-            _ = tokio::time::sleep_until(end) => ctx.stop.raise_to(StopLevel::Graceful),
+            _ = tokio::time::sleep_until(end) => match &ctx.counted {
+                // Counted iterations: the end of the plan is the `max_duration` bound.
+                Some(counted) if ctx.stop_level() == StopLevel::Running => {
+                    ctx.stop.stop(counted.out_of_time())
+                }
+                _ => ctx.stop.raise_to(StopLevel::Graceful),
+            },
             _ = ctx.wait_for(StopLevel::Graceful) => {}
         }
         let hard_at = tokio::time::Instant::now() + ctx.plan.load.graceful_stop;

@@ -52,6 +52,9 @@ pub(super) struct UserState {
     /// Iterations in a row that sent no request (flow control chose none): after a few, the
     /// user pauses so it does not spin.
     pub(super) empty_passes: u32,
+    /// Counted iterations: how many this user has taken, and whether it is done with them.
+    iterations: u64,
+    iterations_over: bool,
 }
 
 pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -124,7 +127,41 @@ impl UserState {
             backoff: Duration::ZERO,
             last_status: None,
             empty_passes: 0,
+            iterations: 0,
+            iterations_over: false,
         }
+    }
+
+    /// The user that runs `setup:` and `teardown:` (not one of the plan's users): its own
+    /// connections and cookies, its `variables:` rendered, no feeder rows. `scenario` is
+    /// the first one's, only so that the user's state is whole; its steps say their cells.
+    pub(super) fn once(ctx: &RunCtx) -> Result<UserState, String> {
+        let seed = ctx.seed ^ 0x5E70_5E70_5E70_5E70;
+        let mut st = UserState {
+            local: usize::MAX,
+            slot: Slot {
+                scenario: 0,
+                global: usize::MAX,
+            },
+            scenario: 0,
+            http: None,
+            vars: Vars::new(ctx.plan.variables.len()),
+            rng: SmallRng::seed_from_u64(seed),
+            active: false,
+            buf: String::new(),
+            cache: Default::default(),
+            fresh_row: false,
+            backoff: Duration::ZERO,
+            iterations: 0,
+            iterations_over: false,
+        };
+        let h = ctx
+            .factory
+            .user(ctx.factory.needs_client(&ctx.base_url))
+            .map_err(|e| e.to_string())?;
+        st.http = Some(h);
+        render_variables(ctx, &mut st, false);
+        Ok(st)
     }
 
     /// Count the user in (or out of) the users active now (closed model).
@@ -158,7 +195,8 @@ pub(super) async fn start(ctx: &RunCtx, st: &mut UserState) {
             }
         }
         None => {
-            if !gate(ctx, st).await {
+            // Stopped before it was due (a failed `setup:`, a late start): never active.
+            if ctx.stop_level() != StopLevel::Running || !gate(ctx, st).await {
                 return;
             }
             setup_user(ctx, st).await;
@@ -188,7 +226,11 @@ async fn setup_user(ctx: &RunCtx, st: &mut UserState) {
         return retire(ctx, st, &why);
     }
     st.fresh_row = true;
+    // What setup extracted, before the variables (which may read it) and after them (an
+    // extracted value wins over an initial one).
+    super::once::give_setup_values(ctx, &mut st.vars);
     render_variables(ctx, st, false);
+    super::once::give_setup_values(ctx, &mut st.vars);
     let scenario = st.scenario;
     if let Some(flow) = &ctx.plan.scenarios[scenario].flow {
         super::flow::run_list(ctx, st, &flow.on_start, Steps::OnStart as usize, None).await;
@@ -228,6 +270,13 @@ fn render_variables(ctx: &RunCtx, st: &mut UserState, iteration: bool) {
 /// ticket), take new feeder rows and redraw per-iteration variables, run the steps in
 /// order with their think times.
 pub(super) async fn iterate(ctx: &RunCtx, st: &mut UserState) {
+    if ctx.stop_level() == StopLevel::Running
+        && st.http.is_none()
+        && let Some(counted) = &ctx.counted
+    {
+        // Counted iterations: a user that could not be set up (or was retired) runs none.
+        return iterations_over(ctx, counted, st).await;
+    }
     if ctx.stop_level() != StopLevel::Running || st.http.is_none() {
         // goose calls the next transaction at once: without a pause, a stopping user would
         // spin and starve the runtime (goose's own loop included) until goose notices.
@@ -250,12 +299,21 @@ pub(super) async fn iterate(ctx: &RunCtx, st: &mut UserState) {
             if !gate(ctx, st).await {
                 return idle().await;
             }
+            if let Some(counted) = &ctx.counted {
+                if !counted.take(st.iterations) {
+                    return iterations_over(ctx, counted, st).await;
+                }
+                st.iterations += 1;
+            }
             None
         }
     };
     let end = iteration(ctx, st, intended).await;
     if let Some(open) = &ctx.open {
         open.busy(false);
+    }
+    if let Some(counted) = &ctx.counted {
+        counted.ended(end == StepEnd::Done);
     }
     if end == StepEnd::Done {
         st.backoff = Duration::ZERO;
@@ -284,8 +342,8 @@ async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) 
     }
     for (k, step) in sc.steps.iter().enumerate() {
         if ctx.stop_level() != StopLevel::Running {
-            // Stopping: the rest of the iteration is not started.
-            return StepEnd::Done;
+            // Stopping: the rest of the iteration is not started (`Gone`: not complete).
+            return StepEnd::Gone;
         }
         let timing = match (&ctx.open, k) {
             (Some(_), 0) => Timing::Open(intended),
@@ -315,6 +373,16 @@ async fn iteration(ctx: &RunCtx, st: &mut UserState, intended: Option<Instant>) 
         }
     }
     StepEnd::Done
+}
+
+/// Counted iterations: this user has none left. It is counted done once, and waits for
+/// the stop (the last user done makes it) without spinning.
+async fn iterations_over(ctx: &RunCtx, counted: &super::iterations::Counted, st: &mut UserState) {
+    if !std::mem::replace(&mut st.iterations_over, true) {
+        st.set_active(ctx, false);
+        counted.user_done(&ctx.stop);
+    }
+    ctx.wait_for(StopLevel::Graceful).await;
 }
 
 /// A think time (or back-off), cut short by a stop.

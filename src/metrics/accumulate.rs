@@ -93,7 +93,7 @@ impl Accumulator {
         let mut scenarios = group(&cells, |c| &c.scenario);
         // A scenario's totals count requests: page views, groups... stay out, as in `overall`.
         for (_, ids) in &mut scenarios {
-            ids.retain(|&i| cells.get(i).is_none_or(|c| c.is_request()));
+            ids.retain(|&i| cells.get(i).is_none_or(|c| c.counts_in_scenario()));
         }
         let step_series = vec![Vec::new(); names.len()];
         Accumulator {

@@ -287,8 +287,24 @@ fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo
         shard: info.shard.clone(),
         shards: info.shards.clone(),
         start: merged_start(results),
+        iterations: merged_iterations(results),
         ..first.clone()
     }
+}
+
+/// The iterations of a run of counted iterations: each part's added up.
+fn merged_iterations(results: &[RunResult]) -> Option<super::IterationStats> {
+    let parts: Vec<&super::IterationStats> = results
+        .iter()
+        .filter_map(|r| r.run.iterations.as_ref())
+        .collect();
+    let first = (*parts.first()?).clone();
+    Some(super::IterationStats {
+        planned: parts.iter().map(|p| p.planned).sum(),
+        started: parts.iter().map(|p| p.started).sum(),
+        completed: parts.iter().map(|p| p.completed).sum(),
+        ..first
+    })
 }
 
 /// The common start of parts that waited for one: the latest lateness, and each shard's.

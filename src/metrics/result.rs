@@ -150,6 +150,26 @@ pub struct RunInfo {
     /// The common start the run waited for (`--start-at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<PlannedStart>,
+    /// A run of counted iterations (`load: {iterations_per_user: N}` or
+    /// `{iterations: N}`): how many were planned and how many were done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<IterationStats>,
+}
+
+/// The iterations of a run of counted iterations (`iterations_per_user`, `iterations`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IterationStats {
+    /// `per_user` (`iterations_per_user`) or `shared` (`iterations`).
+    pub mode: String,
+    /// Iterations the plan asks for (of this process, for a worker or shard; the whole
+    /// run's once merged).
+    pub planned: u64,
+    /// Iterations started.
+    pub started: u64,
+    /// Iterations whose steps all ran (a request that failed counts; one cut short by a
+    /// stop, or by a request that could not be built, does not).
+    pub completed: u64,
 }
 
 /// The open model's schedule against what happened.
@@ -493,15 +513,34 @@ pub const NOT_REQUEST_METHODS: [&str; 6] = [
     WS_MESSAGE_METHOD,
 ];
 
+/// [`CellInfo::scenario`] of the `setup:` steps' cells (a user scenario may not take it).
+pub const SETUP_SCENARIO: &str = "setup";
+
+/// [`CellInfo::scenario`] of the `teardown:` steps' cells (a user scenario may not take it).
+pub const TEARDOWN_SCENARIO: &str = "teardown";
+
 impl CellInfo {
     /// Is this a page step's page-load cell ([`PAGE_METHOD`])?
     pub fn is_page(&self) -> bool {
         self.method == PAGE_METHOD
     }
 
-    /// Are this cell's samples HTTP requests (not a page view, group, batch, custom metric
-    /// or WebSocket session or message; [`NOT_REQUEST_METHODS`])?
+    /// Are this cell's samples HTTP requests of the load (not a page view, group, batch,
+    /// custom metric or WebSocket session or message, [`NOT_REQUEST_METHODS`]; nor a
+    /// request of `setup:` or `teardown:`, [`CellInfo::is_once`])?
     pub fn is_request(&self) -> bool {
+        !NOT_REQUEST_METHODS.contains(&self.method.as_str()) && !self.is_once()
+    }
+
+    /// Is this a cell of the `setup:` or `teardown:` steps (run once, reported apart from
+    /// the load: out of `overall`, in their own scenario's totals)?
+    pub fn is_once(&self) -> bool {
+        self.scenario == SETUP_SCENARIO || self.scenario == TEARDOWN_SCENARIO
+    }
+
+    /// Do this cell's samples count in its scenario's totals: the load's requests, and the
+    /// requests of `setup:` and `teardown:` in theirs?
+    pub fn counts_in_scenario(&self) -> bool {
         !NOT_REQUEST_METHODS.contains(&self.method.as_str())
     }
 }
@@ -804,6 +843,7 @@ impl RunInfo {
             shard: None,
             shards: None,
             start: None,
+            iterations: None,
         }
     }
 }

@@ -491,7 +491,7 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
             // the totals.
             Scope::Overall => c.is_request(),
             Scope::Step(n) => &c.step == n,
-            Scope::Scenario(n) => &c.scenario == n && c.is_request(),
+            Scope::Scenario(n) => &c.scenario == n && c.counts_in_scenario(),
             Scope::Tag(n) => c.tags.contains(n),
             Scope::Group(n) => c.method == crate::metrics::GROUP_METHOD && &c.step == n,
         })

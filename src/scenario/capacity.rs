@@ -122,6 +122,7 @@ impl super::Plan {
                 }),
                 steps: Some(steps),
                 shard: Shard::WHOLE,
+                iterations: None,
             }
         } else {
             closed_steps(steps, self.load.graceful_stop)
@@ -152,6 +153,7 @@ fn closed_steps(steps: StepLoad, graceful_stop: Duration) -> LoadPlan {
         open: None,
         steps: Some(steps),
         shard: Shard::WHOLE,
+        iterations: None,
     }
 }
 
@@ -309,6 +311,7 @@ impl Compiler<'_> {
                 }),
                 steps: Some(steps),
                 shard: Shard::WHOLE,
+                iterations: None,
             }
         } else {
             if l.max_users.is_some() || l.pre_allocated.is_some() {

@@ -80,7 +80,7 @@ impl RoundMs for Duration {
 /// Names accepted by `target: embedded:NAME`.
 pub const EMBEDDED_TARGETS: &[&str] = &["phase9"];
 /// The longest run a plan may describe; longer is surely a typo (and keeps sums finite).
-pub(super) const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+pub(crate) const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
 /// The longest `name:`, in bytes: it starts the results folder's name, `<name>-<UTC time>`,
 /// which must fit in the 255 bytes of a file name.
 pub const MAX_NAME_BYTES: usize = 128;
@@ -186,7 +186,10 @@ pub(super) fn compile(
         defaults.follow_redirects,
         &no_auth,
     );
+    let (setup, teardown) = c.once_steps(raw, default_auth.as_ref(), defaults.follow_redirects);
+    c.reserved_scenario_names(raw);
     c.check_data_flow(raw);
+    c.check_once_flow(raw);
     c.unused_feeders();
     let feeders = std::mem::take(&mut c.feed).finish(scenarios.len());
     let mut load = c.load(&raw.load, &top.key("load"));
@@ -222,6 +225,8 @@ pub(super) fn compile(
             targets,
             warnings: c.warns,
             capacity,
+            setup,
+            teardown,
         }),
         _ => Err(c.diags),
     }
@@ -350,6 +355,17 @@ impl Compiler<'_> {
                         if !self.slots.contains(name) {
                             self.slots.push(name.clone());
                         }
+                    }
+                }
+            }
+        }
+        for (list, steps) in super::once::lists(raw) {
+            for (j, step) in steps.iter().enumerate() {
+                for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
+                    let at = KeyPath::root().key(list).idx(j).key("extract").key(name);
+                    self.check_var_name(name, &at);
+                    if !self.slots.contains(name) {
+                        self.slots.push(name.clone());
                     }
                 }
             }
@@ -782,6 +798,9 @@ impl Compiler<'_> {
             None => Some(DEFAULT_GRACEFUL_STOP),
             Some(d) => self.duration(d, &path.key("graceful_stop")),
         };
+        if super::iterations::counted(l) {
+            return self.iterations_load(l, path, graceful?);
+        }
         if let Some(steps) = &l.steps {
             return self.step_load(l, steps, path, graceful?);
         }
@@ -800,6 +819,7 @@ impl Compiler<'_> {
                 open: Some(open?),
                 steps: None,
                 shard: Shard::WHOLE,
+                iterations: None,
             });
         }
         for (key, given) in [
@@ -853,6 +873,7 @@ impl Compiler<'_> {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         })
     }
 

@@ -45,9 +45,9 @@ enum Inherited {
 
 /// A template a step renders: its text, where it is written, and whether it carries
 /// credentials (`auth`, an `Authorization` header).
-struct Use<'a> {
-    src: &'a str,
-    at: KeyPath,
+pub(super) struct Use<'a> {
+    pub(super) src: &'a str,
+    pub(super) at: KeyPath,
     from: Inherited,
     credentials: bool,
 }
@@ -71,7 +71,13 @@ pub(super) fn extracted_names(raw: &RawFile) -> HashSet<String> {
                 .into_iter()
                 .flat_map(|(_, steps)| leaves(steps, &KeyPath::root()))
         })
-        .flat_map(|(_, st)| st.extract.iter().flat_map(|m| &m.0))
+        .map(|(_, st)| st)
+        .chain(
+            super::once::lists(raw)
+                .into_iter()
+                .flat_map(|(_, l)| l.iter()),
+        )
+        .flat_map(|st| st.extract.iter().flat_map(|m| &m.0))
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -112,7 +118,7 @@ pub(super) fn read_once_names(raw: &RawFile) -> HashSet<String> {
 
 /// The names of the variables (and feeder fields) a template reads, in order; nothing for
 /// a template that does not parse (that is reported where it is compiled).
-fn names_in(src: &str) -> Vec<String> {
+pub(super) fn names_in(src: &str) -> Vec<String> {
     if !src.contains("${") {
         return Vec::new();
     }
@@ -129,7 +135,7 @@ fn names_in(src: &str) -> Vec<String> {
 }
 
 /// Byte offset of the placeholder that reads `name` in `src` (0 if not found).
-fn offset_of(src: &str, name: &str) -> usize {
+pub(super) fn offset_of(src: &str, name: &str) -> usize {
     let mut from = 0;
     while let Some(i) = src[from..].find("${").map(|i| i + from) {
         let rest = src[i + 2..].trim_start();
@@ -245,7 +251,7 @@ fn check_uses<'a>(c: &'a RawCheck, at: &KeyPath, out: &mut Vec<Use<'a>>) {
 
 /// Every template step `s` (at `at`, in scenario `sc` at `sc_at`) renders, its inherited
 /// headers and credentials included, by the rules of `http_opts`.
-fn step_uses<'a>(
+pub(super) fn step_uses<'a>(
     raw: &'a RawFile,
     sc: &'a RawScenario,
     sc_at: &KeyPath,
@@ -386,7 +392,8 @@ impl Compiler<'_> {
         let setters = setters(raw);
         for (i, sc) in raw.scenarios.iter().enumerate() {
             let sc_at = KeyPath::root().key("scenarios").idx(i);
-            let mut sure: HashSet<String> = HashSet::new();
+            // What setup extracted, every user has from its start.
+            let mut sure: HashSet<String> = super::once::setup_extracts(raw);
             let mut maybe: HashSet<String> = HashSet::new();
             for (list, steps) in step_lists(sc) {
                 let mut w = Walk {
@@ -520,6 +527,7 @@ impl Compiler<'_> {
     /// read the ones above it and feeder fields, nothing else.
     fn variables_in_order(&mut self, raw: &RawFile, declared: &HashMap<&str, usize>) {
         let vars = KeyPath::root().key("variables");
+        let from_setup = super::once::setup_extracts(raw);
         for (k, (name, v)) in raw.variables.iter().flat_map(|m| &m.0).enumerate() {
             let at = match v {
                 super::raw::RawVariable::Value(_) => vars.key(name),
@@ -538,6 +546,8 @@ impl Compiler<'_> {
                     Some(_) => format!(
                         "variables are rendered in the order written: move `{used}` above `{name}`"
                     ),
+                    // Setup's values are copied into each user before its variables.
+                    None if from_setup.contains(&used) => continue,
                     None => format!(
                         "`{used}` is only set by an `extract`, and variables are rendered when the user starts, before any step: write `${{{used}}}` in the step that needs it instead"
                     ),

@@ -30,6 +30,60 @@ pub struct LoadPlan {
     /// `count`-th iteration from `index` on. Either way the shards add up to the whole plan
     /// exactly, at every instant.
     pub shard: Shard,
+    /// A count of iterations instead of a duration (`iterations_per_user`, `iterations`):
+    /// the stages then start the users (all at once, or on the `ramp`) and hold them for
+    /// the `max_duration` bound; the run ends when the iterations are done.
+    pub iterations: Option<Iterations>,
+}
+
+/// How many iterations a run of counted iterations runs (k6's `per-vu-iterations` and
+/// `shared-iterations`), in the whole plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iterations {
+    /// Each user runs this many (`iterations_per_user`): a shard's users run them whatever
+    /// the shard, so the shards add up to `users × n`.
+    PerUser(u64),
+    /// This many in all, shared by the users (`iterations`): each takes the next while any
+    /// remain. A shard runs its part ([`Shard::part`] of the whole count, among the shards
+    /// that have users), so the shards' parts add up to the whole.
+    Shared(u64),
+}
+
+impl Iterations {
+    /// The key it was written with.
+    pub fn key(self) -> &'static str {
+        match self {
+            Iterations::PerUser(_) => "iterations_per_user",
+            Iterations::Shared(_) => "iterations",
+        }
+    }
+}
+
+/// Default bound on a run of counted iterations (k6's `maxDuration` default).
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
+
+impl LoadPlan {
+    /// Iterations this process plans: every user's count (per user) or this shard's part
+    /// of the shared count. `None` for a timed run.
+    pub fn planned_iterations(&self) -> Option<u64> {
+        Some(match self.iterations? {
+            Iterations::PerUser(n) => n.saturating_mul(self.max_users() as u64),
+            Iterations::Shared(n) => {
+                // Dealt among the shards that have users (shard `i` has one when `i` is
+                // below the plan's users), so none plans iterations it cannot run.
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                let live = self.shard.count.max(1).min(self.whole_max_users());
+                if self.shard.index >= live {
+                    return Some(0);
+                }
+                Shard {
+                    index: self.shard.index,
+                    count: live,
+                }
+                .part(n) as u64
+            }
+        })
+    }
 }
 
 /// Shard `index` of `count`: the plan's user `g` (closed model, in the order the whole plan
@@ -535,6 +589,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         assert_eq!(l.users_at(ms(0)), 0);
         assert_eq!(l.users_at(ms(1)), 1);
@@ -563,6 +618,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         let t = l.time_when_users_reach(50, Duration::ZERO).unwrap();
         assert!(t > ms(489) && t <= ms(491), "{t:?}");
@@ -588,6 +644,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         assert_eq!(l.users_at(Duration::ZERO), 5);
         assert_eq!(
@@ -675,6 +732,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         l.set_duration(Duration::from_secs(5));
         assert_eq!(l.duration(), Duration::from_secs(15));
@@ -699,6 +757,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         for n in [1, 2, 3, 4, 7] {
             let shares: Vec<LoadPlan> = (0..n)
@@ -743,6 +802,7 @@ mod tests {
             }),
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         let s = open.shard(Shard { index: 1, count: 2 });
         let o = s.open.as_ref().unwrap();
@@ -778,6 +838,7 @@ mod tests {
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         }
     }
 
@@ -852,6 +913,7 @@ mod tests {
             }),
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         };
         let pools: usize = (0..2)
             .flat_map(|o| {

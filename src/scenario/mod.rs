@@ -32,8 +32,10 @@ mod fingerprint;
 mod flow;
 pub mod flow_control;
 mod http_opts;
+mod iterations;
 mod json_template;
 mod node;
+mod once;
 mod page;
 mod raw;
 mod redact;
@@ -237,6 +239,7 @@ pub fn quick(
             open: None,
             steps: None,
             shard: Shard::WHOLE,
+            iterations: None,
         },
         scenario_copy: serde_json::json!({
             "name": "quick",
@@ -248,6 +251,8 @@ pub fn quick(
         targets: Vec::new(),
         warnings: Vec::new(),
         capacity: None,
+        setup: Vec::new(),
+        teardown: Vec::new(),
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);
@@ -312,6 +317,7 @@ impl Plan {
                 pre_allocated: compile::default_pre_allocated(rate, &self.scenarios, pool),
             }),
             shard: Shard::WHOLE,
+            iterations: None,
         };
     }
 }

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::check::{Check, Extract};
-pub use super::load::{LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad};
+pub use super::load::{
+    DEFAULT_MAX_DURATION, Iterations, LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad,
+};
 use super::template::Template;
 use crate::capacity::CapacitySpec;
 use crate::metrics::verdict::Target as VerdictTarget;
@@ -45,6 +47,11 @@ pub struct Plan {
     /// Capacity planning of a step test (`load.steps` and the `capacity:` block), in the
     /// capacity analysis' own terms.
     pub capacity: Option<CapacitySpec>,
+    /// `setup:` steps, run once before the load starts; what their `extract`s write is
+    /// copied into every user's variables before its own are rendered.
+    pub setup: Vec<StepPlan>,
+    /// `teardown:` steps, run once after the load has ended, with setup's variables.
+    pub teardown: Vec<StepPlan>,
 }
 
 impl Plan {

@@ -53,6 +53,15 @@ pub struct RawFile {
     /// keeps, when to stop early, and the planning figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<RawCapacity>,
+    /// Steps run once before the load starts (after the target answers), e.g. to log a
+    /// service account in or create test data. What their `extract`s write, every user
+    /// reads (`${token}`). A failed check stops the run before any user starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Vec<RawStep>>,
+    /// Steps run once after the load has ended (also after a stopped run, unless the stop
+    /// was hard), with what `setup` extracted, e.g. to delete test data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<Vec<RawStep>>,
 }
 
 /// Capacity planning: what a step must keep to count as sustainable, and the plan's inputs.
@@ -938,6 +947,22 @@ pub struct RawLoad {
     /// After the end, how long in-flight requests may finish. Default: `5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graceful_stop: Option<Dur>,
+    /// Instead of `duration`: each of the `users` runs this many iterations of its
+    /// scenario, then its `on_stop`; the run ends when all have (k6's `per-vu-iterations`),
+    /// e.g. `{users: 10, iterations_per_user: 5}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub iterations_per_user: Option<u64>,
+    /// Instead of `duration`: this many iterations in all, shared by the `users` (each takes
+    /// the next one while any remain); the run ends when they are done (k6's
+    /// `shared-iterations`), e.g. `{users: 10, iterations: 200}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub iterations: Option<u64>,
+    /// With `iterations` or `iterations_per_user`: the longest the run may take, a safety
+    /// bound (the run then stops, interrupted, as at the end of a `duration`). Default `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<Dur>,
 }
 
 /// One ramp or hold: the number of users (closed model) or the arrival rate (open model)

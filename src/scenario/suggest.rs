@@ -37,7 +37,7 @@ const OTHER_TOOLS: &[(&str, &str, &str)] = &[
     (
         "",
         "iterations",
-        "a `load` with a `duration`: Skein runs for a time, not a count of iterations",
+        "`load: {users: N, iterations: M}` (M shared by the users) or `load: {users: N, iterations_per_user: M}`: the profile goes under `load`",
     ),
     (
         "",
@@ -89,9 +89,10 @@ const OTHER_TOOLS: &[(&str, &str, &str)] = &[
     ),
     (
         "Load",
-        "iterations",
-        "`duration`: Skein runs for a time, not a count of iterations",
+        "vu_iterations",
+        "`iterations_per_user` (k6's `per-vu-iterations`)",
     ),
+    ("Load", "maxduration", "`max_duration` (k6's `maxDuration`)"),
     (
         "Load",
         "spawn_rate",
@@ -129,12 +130,12 @@ const OTHER_TOOLS: &[(&str, &str, &str)] = &[
     (
         "Scenario",
         "setup",
-        "`on_start` (steps run once when a user starts)",
+        "`on_start` (steps run once when a user starts), or the top-level `setup:` (steps run once per run, before the load)",
     ),
     (
         "Scenario",
         "teardown",
-        "`on_stop` (steps run once when a user stops)",
+        "`on_stop` (steps run once when a user stops), or the top-level `teardown:` (steps run once per run, after the load)",
     ),
     (
         "Scenario",

@@ -193,6 +193,19 @@ impl Known {
                 k.groups.extend(raw_groups(steps));
             }
         }
+        // `setup:` and `teardown:` are rows too (scenarios `setup` and `teardown`).
+        for (list, steps) in super::once::lists(raw) {
+            if !steps.is_empty() {
+                k.scenarios.push(list.to_string());
+            }
+            for s in steps {
+                match raw_step_name(s) {
+                    Some(n) => k.steps.push(n),
+                    None => k.complete = false,
+                }
+                k.tags.extend(s.tags.iter().flatten().cloned());
+            }
+        }
         k.dedup()
     }
 
@@ -211,6 +224,15 @@ impl Known {
             }
             k.groups
                 .extend(sc.flow.iter().flat_map(|f| f.groups.iter().cloned()));
+        }
+        for (name, steps) in [("setup", &plan.setup), ("teardown", &plan.teardown)] {
+            if !steps.is_empty() {
+                k.scenarios.push(name.to_string());
+            }
+            for s in steps {
+                k.steps.push(s.name.clone());
+                k.tags.extend(s.tags.iter().cloned());
+            }
         }
         k.dedup()
     }

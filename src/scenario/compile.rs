@@ -110,6 +110,8 @@ pub(super) struct Compiler<'a> {
     pub secrets: Vec<String>,
     /// The feeders, and which scenarios read them.
     pub feed: super::feeder::FeedState,
+    /// Custom metrics declared (`metrics:`), in order.
+    pub metric_defs: Vec<super::custom_metrics::MetricDef>,
 }
 
 /// Variable names by slot, found by name in O(1) (a file may declare tens of thousands).
@@ -160,11 +162,13 @@ pub(super) fn compile(
         slots: Slots::default(),
         secrets: Vec::new(),
         feed: Default::default(),
+        metric_defs: Vec::new(),
     };
     let top = KeyPath::root();
     let name = c.run_name(raw.name.as_deref(), &top.key("name"));
     c.declare_variables(raw);
     c.load_feeders(raw);
+    c.declare_metrics(raw);
     let target = c.target(&raw.target, &top.key("target"));
     let defaults = c.defaults(raw, &top.key("defaults"));
     let variables = c.variables(raw, &top.key("variables"));
@@ -343,7 +347,7 @@ impl Compiler<'_> {
         for (i, sc) in raw.scenarios.iter().enumerate() {
             for (list, steps) in step_lists(sc) {
                 for (j, step) in steps.iter().enumerate() {
-                    for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
+                    for (name, _) in step.extracts() {
                         let at = KeyPath::root()
                             .key("scenarios")
                             .idx(i)

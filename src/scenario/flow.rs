@@ -58,7 +58,7 @@ pub(super) fn extracted_names(raw: &RawFile) -> HashSet<String> {
                 .into_iter()
                 .flat_map(|(_, steps)| steps.iter())
         })
-        .flat_map(|st| st.extract.iter().flat_map(|m| &m.0))
+        .flat_map(|st| st.extracts())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -395,7 +395,7 @@ impl Compiler<'_> {
                         debug_assert!(!was_set_before(&setters, n, i, list, j));
                         have.remove(n);
                     }
-                    for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+                    for (name, _) in s.extracts() {
                         have.insert(name.clone());
                     }
                 }
@@ -559,7 +559,7 @@ fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
     for (i, sc) in raw.scenarios.iter().enumerate() {
         for (list, steps) in step_lists(sc) {
             for (j, s) in steps.iter().enumerate() {
-                for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+                for (name, _) in s.extracts() {
                     out.push((
                         name.clone(),
                         Setter {

@@ -34,7 +34,10 @@ impl Compiler<'_> {
             .collect()
     }
 
-    fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
+    pub(super) fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
+        if let Some(list) = &s.batch {
+            return self.batch_step(s, list, path);
+        }
         let request = match &s.page {
             Some(page) => self.page_line(s, page, path),
             None => self.request_line(s, path),
@@ -83,6 +86,11 @@ impl Compiler<'_> {
             .and_then(super::raw::RawAuthOrNone::credentials)
             .and_then(|a| self.auth(a, s.headers.as_ref(), &path.key("auth")));
         let follow_redirects = s.follow_redirects.as_ref().map(|r| self.redirects(r));
+        let records = s
+            .record
+            .as_ref()
+            .map(|r| self.records(r, &path.key("record")))
+            .unwrap_or_default();
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
@@ -105,6 +113,8 @@ impl Compiler<'_> {
             page,
             auth,
             follow_redirects,
+            records,
+            batch: None,
         })
     }
 
@@ -210,6 +220,7 @@ impl Compiler<'_> {
             ("form", s.form.is_some()),
             ("body", s.body.is_some()),
             ("body_file", s.body_file.is_some()),
+            ("multipart", s.multipart.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -218,10 +229,15 @@ impl Compiler<'_> {
             self.err(
                 &path.key(b),
                 format!("both `{a}` and `{b}`"),
-                "at most one body: `json`, `form`, `body` or `body_file`",
+                "at most one body: `json`, `form`, `body`, `body_file` or `multipart`",
                 None,
             );
             return Body::None;
+        }
+        if let Some(m) = &s.multipart {
+            return self
+                .multipart(m, &path.key("multipart"))
+                .map_or(Body::None, Body::Multipart);
         }
         if let Some(f) = &s.body_file {
             return self
@@ -494,7 +510,11 @@ impl Compiler<'_> {
         out
     }
 
-    fn extract_source(&mut self, e: &RawExtract, path: &KeyPath) -> Option<ExtractSource> {
+    pub(super) fn extract_source(
+        &mut self,
+        e: &RawExtract,
+        path: &KeyPath,
+    ) -> Option<ExtractSource> {
         let set = [
             ("json", e.json.is_some()),
             ("regex", e.regex.is_some()),

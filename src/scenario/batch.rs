@@ -98,7 +98,7 @@ impl Compiler<'_> {
                 self.err(
                     &p.key("think_time"),
                     "`think_time` on a request of a batch",
-                    "the requests of a batch go out at once, without pauses",
+                    "no pause between the requests of a batch: they go out at once",
                     Some("put `think_time` on the batch step".into()),
                 );
                 ok = false;

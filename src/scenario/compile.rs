@@ -173,6 +173,7 @@ pub(super) fn compile(
     let defaults = c.defaults(raw, &top.key("defaults"));
     let variables = c.variables(raw, &top.key("variables"));
     let mut scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
+    c.metric_names_apart(&scenarios);
     let default_auth = raw.defaults.as_ref().and_then(|d| {
         let at = top.key("defaults").key("auth");
         d.auth

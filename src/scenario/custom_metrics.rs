@@ -239,10 +239,136 @@ impl Compiler<'_> {
     }
 }
 
+impl Compiler<'_> {
+    /// A metric's row in the reports is found by its name, as a step's is: a metric may not
+    /// share its name with a step.
+    pub(super) fn metric_names_apart(&mut self, scenarios: &[super::plan::ScenarioPlan]) {
+        let defs: Vec<String> = self.metric_defs.iter().map(|d| d.name.clone()).collect();
+        for name in defs {
+            let clash = scenarios.iter().any(|sc| {
+                sc.on_start
+                    .iter()
+                    .chain(&sc.steps)
+                    .chain(&sc.on_stop)
+                    .flat_map(|s| {
+                        std::iter::once(s).chain(s.batch.iter().flat_map(|b| &b.requests))
+                    })
+                    .any(|s| s.name == name)
+            });
+            if clash {
+                self.err(
+                    &KeyPath::root().key("metrics").key(&name),
+                    format!("metric \"{name}\", also the name of a step"),
+                    "a metric name that no step has",
+                    Some("rename the metric, e.g. with a unit suffix such as queue_ms".into()),
+                );
+            }
+        }
+    }
+}
+
 /// The custom metric a target's scope names, if it does.
 pub(super) fn scope_metric(scope: &Scope) -> Option<&str> {
     match scope {
         Scope::Metric(n) => Some(n),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::parse_str;
+
+    const FILE: &str = "target: http://h\nmetrics:\n  q: {type: trend, unit: ms}\n  n: {type: counter}\nscenarios:\n  - name: s\n    steps:\n      - get: /a\n        record: {q: {header: x-q}, n: {json: $.n}}\nload: {users: 1, duration: 1s}\n";
+
+    #[test]
+    fn target_bounds_are_scaled_to_what_the_cells_store() {
+        let cases = [
+            (
+                "mean(metric=\"q\") < 5ms",
+                Metric::ResponseTime,
+                5000.0,
+                Unit::Us,
+            ),
+            (
+                "p95(metric=\"q\") < 5",
+                Metric::ResponseTime,
+                5000.0,
+                Unit::Us,
+            ),
+            ("sum(metric=\"q\") < 2s", Metric::Sum, 2e6, Unit::Us),
+            (
+                "mean(metric=\"n\") < 1.5",
+                Metric::ResponseTime,
+                1500.0,
+                Unit::Thousandths,
+            ),
+            (
+                "sum(metric=\"n\") >= 30",
+                Metric::Sum,
+                30_000.0,
+                Unit::Thousandths,
+            ),
+            (
+                "count(metric=\"n\") > 10",
+                Metric::Values,
+                10.0,
+                Unit::Count,
+            ),
+        ];
+        for (expr, metric, threshold, unit) in cases {
+            let text = format!("{FILE}targets:\n  - '{expr}'\n");
+            let plan = parse_str(&text, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}"));
+            let t = &plan.targets[0].target;
+            assert_eq!(
+                (&t.metric, t.threshold, t.unit, &t.scope),
+                (
+                    &metric,
+                    threshold,
+                    unit,
+                    &Scope::Metric(
+                        expr[expr.find('"').unwrap() + 1..]
+                            .split('"')
+                            .next()
+                            .unwrap()
+                            .into()
+                    )
+                ),
+                "{expr}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_metric_may_not_be_named_like_a_step() {
+        let text = FILE.replace("- get: /a", "- name: q\n        get: /a");
+        let e = parse_str(&text, Path::new("t.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("also the name of a step"), "{e}");
+    }
+
+    #[test]
+    fn values_are_read_as_numbers_in_the_metric_unit() {
+        let plan = parse_str(FILE, Path::new("t.yaml")).unwrap();
+        let recs = &plan.scenarios[0].steps[0].records;
+        let (q, n) = (&recs[0], &recs[1]);
+        let mut h = http::HeaderMap::new();
+        let read = |r: &RecordPlan, h: &http::HeaderMap, body: &str| {
+            r.read(&Response::new(200, h, body.as_bytes()))
+        };
+        h.insert("x-q", "12.5".parse().unwrap());
+        assert_eq!(read(q, &h, ""), Ok(12_500));
+        h.insert("x-q", " 7ms".parse().unwrap());
+        assert_eq!(read(q, &h, ""), Ok(7_000));
+        h.insert("x-q", "soon".parse().unwrap());
+        assert!(read(q, &h, "").unwrap_err().contains("is not a number"));
+        h.insert("x-q", "-1".parse().unwrap());
+        assert!(read(q, &h, "").unwrap_err().contains("0 or more"));
+        assert_eq!(read(n, &h, r#"{"n": 2.0005}"#), Ok(2001));
+        assert!(read(n, &h, "{}").unwrap_err().contains("no such value"));
     }
 }

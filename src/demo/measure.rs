@@ -31,24 +31,26 @@ pub(super) fn add<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router
         .route("/api/upload", post(upload))
 }
 
-fn param(q: &HashMap<String, String>, name: &str, default: f64, max: f64) -> Result<f64, Response> {
+/// Query parameter `name`: a number from 0 to `max`, `default` when absent; the error
+/// says what was wrong.
+fn param(q: &HashMap<String, String>, name: &str, default: f64, max: f64) -> Result<f64, String> {
     match q.get(name) {
         None => Ok(default),
         Some(v) => match v.parse::<f64>() {
             Ok(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x),
-            _ => Err((
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("{name} must be a number from 0 to {max}")})),
-            )
-                .into_response()),
+            _ => Err(format!("{name} must be a number from 0 to {max}")),
         },
     }
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": msg}))).into_response()
 }
 
 async fn queue(Query(q): Query<HashMap<String, String>>) -> Response {
     let (ms, items) = match (param(&q, "ms", 4.25, 1e6), param(&q, "items", 3.0, 1e9)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return bad_request(e),
     };
     let mut r = Json(json!({"queue_ms": ms, "items": items})).into_response();
     if let Ok(v) = HeaderValue::from_str(&ms.to_string()) {
@@ -60,7 +62,7 @@ async fn queue(Query(q): Query<HashMap<String, String>>) -> Response {
 async fn slow(Query(q): Query<HashMap<String, String>>) -> Response {
     let ms = match param(&q, "ms", 20.0, 5000.0) {
         Ok(ms) => ms,
-        Err(e) => return e,
+        Err(e) => return bad_request(e),
     };
     tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
     Json(json!({"slept_ms": ms})).into_response()

@@ -27,6 +27,7 @@
 //! This module uses nothing else in the crate.
 
 mod assets;
+mod measure;
 mod model;
 mod pool;
 mod routes;

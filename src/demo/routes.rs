@@ -48,6 +48,8 @@ pub(crate) fn router(model: Arc<Model>, sessions: Arc<Sessions>) -> Router {
             get(move |app, headers| static_file(app, headers, asset)),
         );
     }
+    // Routes with known answers (custom metrics, uploads, batches): src/demo/measure.rs.
+    let router = super::measure::add(router);
     router.fallback(not_found).with_state(app)
 }
 

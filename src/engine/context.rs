@@ -55,6 +55,9 @@ pub struct RunCtx {
     pub(super) counted: Option<super::iterations::Counted>,
     /// What `setup:` extracted, by slot: copied into every user before its variables.
     pub(super) setup_values: std::sync::OnceLock<Vec<(usize, String)>>,
+    /// By scenario index: the cells of its requests by step name (a batch's requests)
+    /// and of its custom metrics by metric name.
+    pub(super) named: super::record::NamedCells,
 }
 
 /// What a run is set up with besides the plan.
@@ -112,6 +115,7 @@ impl RunCtx {
             group_cells: super::flow::group_cells(plan, cells),
             counted: super::iterations::Counted::new(&plan.load),
             setup_values: std::sync::OnceLock::new(),
+            named: super::record::NamedCells::new(plan, cells),
         }
     }
 
@@ -192,6 +196,16 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
             .enumerate()
         {
             for step in steps {
+                if let Some(b) = &step.batch {
+                    // A batch step: its whole (BATCH), then its requests' cells (shared by
+                    // name like any step's).
+                    let id = super::batch::add_cell(&mut cells, &mut tags, &sc.name, step);
+                    for r in &b.requests {
+                        request_cell(&mut cells, &mut by_name, &mut tags, &sc.name, r);
+                    }
+                    phases[p].push(id);
+                    continue;
+                }
                 if step.page.is_some() {
                     // A page step has three cells: the page, its document, its assets.
                     let before = cells.len();
@@ -199,40 +213,7 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                     tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
                     continue;
                 }
-                let key = (sc.name.clone(), step.name.clone());
-                let id = match by_name.get(&key).and_then(|&i| cells.get_mut(i)) {
-                    Some(c) => {
-                        // Steps sharing a name share a cell, which carries all their tags.
-                        for t in &step.tags {
-                            if !c.tags.contains(t) {
-                                c.tags.push(t.clone());
-                            }
-                        }
-                        c.id
-                    }
-                    None => {
-                        let id = cells.len();
-                        let mut tag = store::sanitize(&format!("{}/{}", sc.name, step.name));
-                        if tags.contains(&tag) {
-                            tag = format!("{tag}.{id}");
-                        }
-                        tags.insert(tag.clone());
-                        by_name.insert(key, id);
-                        let mut checks: Vec<String> =
-                            step.checks.iter().map(|c| c.label.clone()).collect();
-                        checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
-                        cells.push(CellInfo {
-                            id,
-                            scenario: sc.name.clone(),
-                            step: step.name.clone(),
-                            method: step.method.as_str().to_string(),
-                            tag,
-                            checks,
-                            tags: step.tags.clone(),
-                        });
-                        id
-                    }
-                };
+                let id = request_cell(&mut cells, &mut by_name, &mut tags, &sc.name, step);
                 phases[p].push(id);
             }
         }
@@ -254,9 +235,92 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                 tags: Vec::new(),
             });
         }
+        super::record::add_cells(&mut cells, &mut tags, sc);
         index.push(phases);
     }
     (cells, index)
+}
+
+/// The cell of an ordinary request step `step` of scenario `scenario`: the one of its name,
+/// or a new one.
+fn request_cell(
+    cells: &mut Vec<CellInfo>,
+    by_name: &mut HashMap<(String, String), usize>,
+    tags: &mut HashSet<String>,
+    scenario: &str,
+    step: &crate::scenario::StepPlan,
+) -> usize {
+    let key = (scenario.to_string(), step.name.clone());
+    match by_name.get(&key).and_then(|&i| cells.get_mut(i)) {
+        Some(c) => {
+            // Steps sharing a name share a cell, which carries all their tags.
+            for t in &step.tags {
+                if !c.tags.contains(t) {
+                    c.tags.push(t.clone());
+                }
+            }
+            c.id
+        }
+        None => {
+            let id = cells.len();
+            let mut tag = store::sanitize(&format!("{}/{}", scenario, step.name));
+            if tags.contains(&tag) {
+                tag = format!("{tag}.{id}");
+            }
+            tags.insert(tag.clone());
+            by_name.insert(key, id);
+            let mut checks: Vec<String> = step.checks.iter().map(|c| c.label.clone()).collect();
+            checks.extend(step.extracts.iter().map(|x| format!("extract {}", x.name)));
+            cells.push(CellInfo {
+                id,
+                scenario: scenario.to_string(),
+                step: step.name.clone(),
+                method: step.method.as_str().to_string(),
+                tag,
+                checks,
+                tags: step.tags.clone(),
+            });
+            id
+        }
+    }
+}
+
+/// A new cell that is not a request (method `method`), tagged uniquely among `tags`.
+pub(super) fn other_cell(
+    cells: &mut Vec<CellInfo>,
+    tags: &mut HashSet<String>,
+    scenario: &str,
+    name: &str,
+    method: &str,
+    step_tags: &[String],
+) -> usize {
+    if let Some(c) = cells
+        .iter_mut()
+        .find(|c| c.scenario == scenario && c.step == name && c.method == method)
+    {
+        for t in step_tags {
+            if !c.tags.contains(t) {
+                c.tags.push(t.clone());
+            }
+        }
+        return c.id;
+    }
+    let id = cells.len();
+    let mut tag = store::sanitize(&format!("{scenario}/{name}"));
+    if tags.contains(&tag) {
+        tag = format!("{tag}.{id}");
+    }
+    tags.insert(tag.clone());
+    cells.push(CellInfo {
+        id,
+        scenario: scenario.to_string(),
+        step: name.to_string(),
+        method: method.to_string(),
+        tag,
+        checks: Vec::new(),
+        tags: step_tags.to_vec(),
+    });
+    id
 }
 
 pub(super) fn rfc3339(t: SystemTime) -> String {

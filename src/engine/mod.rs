@@ -6,6 +6,7 @@
 //!
 //! goose is used only in `goose.rs`, reqwest only under `http/`, httparse only in `h1/`.
 
+mod batch;
 mod blocked;
 mod context;
 pub mod driver;
@@ -23,6 +24,7 @@ mod iterations;
 mod once;
 mod open;
 mod page;
+mod record;
 mod runtime;
 mod slots;
 mod stop;
@@ -325,6 +327,7 @@ fn results_folder(
         timeseries: Vec::new(),
         error_examples: Vec::new(),
         scenario: plan.scenario_copy.clone(),
+        custom_metrics: Vec::new(),
     };
     let mut writer = RunWriter::create(&opts.dir, &initial, started_at)?;
     writer.set_server_timing_names(recorder.server_timing_names().clone());

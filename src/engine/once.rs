@@ -36,6 +36,7 @@ pub(super) fn with_once_scenarios(plan: &Plan) -> Option<Plan> {
             on_start: Vec::new(),
             steps: steps.clone(),
             on_stop: Vec::new(),
+            flow: None,
         });
     }
     Some(p)

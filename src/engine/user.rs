@@ -36,7 +36,7 @@ pub(super) struct UserState {
     pub(super) vars: Vars,
     pub(super) rng: SmallRng,
     active: bool,
-    buf: String,
+    pub(super) buf: String,
     /// Page steps with `cache: true`: the user's cached assets.
     pub(super) cache: super::page::AssetCache,
     /// The user has a feeder row it has not used for an iteration yet (taken at set-up,
@@ -152,6 +152,8 @@ impl UserState {
             cache: Default::default(),
             fresh_row: false,
             backoff: Duration::ZERO,
+            last_status: None,
+            empty_passes: 0,
             iterations: 0,
             iterations_over: false,
         };
@@ -483,6 +485,9 @@ pub(super) async fn run_step(
     st: &mut UserState,
     timing: Timing,
 ) -> StepEnd {
+    if let Some(batch) = &step.batch {
+        return super::batch::run(ctx, cell, batch, st, timing).await;
+    }
     match &step.page {
         Some(page) => super::page::run(ctx, cell, step, page, st, timing).await,
         None => match send_step(ctx, cell, step, st, timing).await {
@@ -578,6 +583,7 @@ pub(super) async fn send_step(
     if let (Some(kind), Some(detail)) = (outcome.error, outcome.detail.as_deref()) {
         ctx.note_error(cell, kind, detail);
     }
+    super::record::record_values(ctx, st.scenario, step, &outcome.records);
     Ok(outcome)
 }
 

@@ -267,7 +267,7 @@ impl Accumulator {
                 ),
             })
             .collect();
-        RunResult {
+        let mut result = RunResult {
             schema_version: SCHEMA_VERSION,
             tool: Tool::default(),
             run,
@@ -278,7 +278,10 @@ impl Accumulator {
             timeseries: self.timeseries.clone(),
             error_examples,
             scenario,
-        }
+            custom_metrics: Vec::new(),
+        };
+        result.custom_metrics = super::custom::custom_metrics(&result);
+        result
     }
 }
 

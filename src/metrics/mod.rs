@@ -9,6 +9,7 @@
 
 pub mod accumulate;
 pub mod compare;
+pub mod custom;
 pub mod histogram;
 pub mod live;
 pub mod merge;

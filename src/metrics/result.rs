@@ -43,6 +43,10 @@ pub struct RunResult {
     pub error_examples: Vec<ErrorExample>,
     /// The scenario as run, secrets redacted.
     pub scenario: serde_json::Value,
+    /// Custom metrics (`metrics:` and `record:`), in their own units; their cells' rows
+    /// are in `steps` too (method `METRIC`, values in stored units).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_metrics: Vec<super::custom::CustomMetric>,
 }
 
 /// One example of an error, to tell what went wrong.

@@ -39,6 +39,8 @@ pub enum Unit {
     PerSecond,
     /// A count (users).
     Count,
+    /// Thousandths of a plain number: a custom metric without a time unit, as stored.
+    Thousandths,
 }
 
 /// One target and how the run did against it.
@@ -166,6 +168,10 @@ pub enum Metric {
     /// An entry of the `Server-Timing` response header, e.g. `db`: the `dur` of each such
     /// entry the responses sent (`result.json`'s `server_timing`).
     ServerTiming(String),
+    /// A custom metric's number of values recorded (`count(metric="NAME")`).
+    Values,
+    /// A custom metric's sum (`sum(metric="NAME")`), in its stored unit.
+    Sum,
 }
 
 impl Metric {
@@ -213,6 +219,8 @@ pub enum Scope {
     /// A `group:` block's duration: its GROUP cells
     /// ([`GROUP_METHOD`](crate::metrics::GROUP_METHOD)) of that name.
     Group(String),
+    /// A custom metric (`metric="NAME"`): its cells, whatever scenario.
+    Metric(String),
 }
 
 /// Comparison: measured `op` threshold must hold.
@@ -260,6 +268,8 @@ impl Target {
             Metric::Checks => "checks".into(),
             Metric::Rps => "rps".into(),
             Metric::Users => "users".into(),
+            Metric::Values => "count".into(),
+            Metric::Sum => "sum".into(),
         }
     }
 
@@ -271,6 +281,7 @@ impl Target {
             Scope::Scenario(n) => format!("scenario={n}"),
             Scope::Tag(n) => format!("tag={n}"),
             Scope::Group(n) => format!("group={n}"),
+            Scope::Metric(n) => format!("metric={n}"),
         }
     }
 
@@ -299,6 +310,8 @@ struct Tally {
     users: Option<u64>,
     /// The `Server-Timing` entry a target reads, and its samples.
     server_timing: Option<(String, Hist)>,
+    /// Bytes received; a custom metric's sum.
+    bytes: u64,
 }
 
 impl Tally {
@@ -326,6 +339,7 @@ impl Tally {
             self.service.add(&h);
         }
         self.requests += s.requests;
+        self.bytes += s.bytes;
         self.failed += s.errors + s.check_failed;
         if let Some((name, _)) = &self.server_timing
             && let Some(l) = s.server_timing.get(name.as_str())
@@ -471,6 +485,8 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
             .users
             .map(|u| u as f64)
             .ok_or_else(|| "no interval was recorded".into()),
+        Metric::Values => Ok(tally.hist.count() as f64),
+        Metric::Sum => Ok(tally.bytes as f64),
         Metric::ServerTiming(name) => match &tally.server_timing {
             Some((_, h)) if !h.is_empty() => Ok(of(h)),
             _ if tally.requests == 0 => Err("no request was made".into()),
@@ -494,6 +510,7 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
             Scope::Scenario(n) => &c.scenario == n && c.counts_in_scenario(),
             Scope::Tag(n) => c.tags.contains(n),
             Scope::Group(n) => c.method == crate::metrics::GROUP_METHOD && &c.step == n,
+            Scope::Metric(n) => &c.step == n && c.method == super::METRIC_METHOD,
         })
         .collect();
     if cells.is_empty() {
@@ -503,6 +520,7 @@ fn cells_of<'a>(result: &'a RunResult, scope: &Scope) -> Result<Vec<&'a CellInfo
             Scope::Scenario(n) => format!("no scenario named \"{n}\" ran"),
             Scope::Tag(n) => format!("no step tagged \"{n}\" ran"),
             Scope::Group(n) => format!("no group named \"{n}\" ran"),
+            Scope::Metric(n) => format!("no step recorded metric \"{n}\""),
         });
     }
     Ok(cells)
@@ -534,6 +552,14 @@ fn whole_run(
             let row = result.step(n).ok_or_else(|| missing("step", n))?;
             tally.add_summary(&row.summary)?;
             tally.add_checks(&row.checks);
+        }
+        Scope::Metric(n) => {
+            let row = result
+                .steps
+                .iter()
+                .find(|s| &s.name == n && s.method == super::METRIC_METHOD)
+                .ok_or_else(|| missing("metric", n))?;
+            tally.add_summary(&row.summary)?;
         }
         Scope::Scenario(n) => {
             let row = result
@@ -625,6 +651,8 @@ fn window(
             tally.hist.add(&c.hist);
             tally.service.add(&c.service);
             tally.requests += c.requests;
+            // A custom metric's sum over a window: from its histogram (3 digits).
+            tally.bytes += (c.hist.mean() * c.hist.count() as f64).round() as u64;
             tally.failed += c.errors + c.check_failed;
             for (name, h) in &c.server_timing {
                 tally.add_server_timing(name, h);
@@ -697,6 +725,7 @@ fn outcome(t: &Target, measured: Result<f64, String>) -> TargetOutcome {
 fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) -> String {
     let agg = t.aggregate.unwrap_or(Aggregate::Mean).name();
     let what = match &t.metric {
+        Metric::ResponseTime if matches!(t.scope, Scope::Metric(_)) => agg.clone(),
         Metric::ResponseTime => format!("{agg} response time"),
         Metric::ServiceTime => format!("{agg} service time"),
         Metric::ServerTiming(n) => format!("{agg} of Server-Timing \"{n}\""),
@@ -704,6 +733,8 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Metric::Checks => "share of checks passed".into(),
         Metric::Rps => "throughput".into(),
         Metric::Users => "peak concurrent users".into(),
+        Metric::Values => "number of values".into(),
+        Metric::Sum => "sum".into(),
     };
     let of = match &t.scope {
         Scope::Overall if t.metric == Metric::Users => String::new(),
@@ -712,6 +743,7 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Scope::Scenario(n) => format!(" of scenario \"{n}\""),
         Scope::Tag(n) => format!(" of steps tagged \"{n}\""),
         Scope::Group(n) => format!(" of group \"{n}\""),
+        Scope::Metric(n) => format!(" of metric \"{n}\""),
     };
     let when = match t.after_us {
         None => String::new(),
@@ -754,6 +786,7 @@ fn fmt_value(unit: Unit, v: f64) -> String {
         Unit::Ratio => format!("{} %", trim(v * 100.0, 3)),
         Unit::PerSecond => format!("{}/s", trim(v, 1)),
         Unit::Count => trim(v, 0),
+        Unit::Thousandths => trim(v / 1000.0, 3),
     }
 }
 

@@ -52,6 +52,7 @@ pub fn render_full(
     facts(&mut s, r);
     endpoints(&mut s, r);
     server_timing(&mut s, r);
+    super::custom::html(&mut s, r);
     chart_section(&mut s, charts, "report");
     if let Some((c, cc)) = capacity {
         super::capacity::html_section(&mut s, c, cc, "report");
@@ -297,7 +298,7 @@ fn endpoints(s: &mut String, r: &RunResult) {
              <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n",
         );
     }
-    for st in &r.steps {
+    for st in r.steps.iter().filter(|s| !super::custom::is_metric_row(s)) {
         endpoint_row(s, "", &st.name, &st.summary, service);
     }
     endpoint_row(s, " class=\"total\"", "all", &r.overall, service);

@@ -47,6 +47,7 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
     targets(&mut s, v);
     endpoints(&mut s, r);
     server_timing(&mut s, r);
+    super::custom::markdown(&mut s, r);
     let http: Vec<(&str, String)> = super::timing::http_facts(r)
         .into_iter()
         .filter(|(k, _)| *k != "TLS verification")
@@ -181,7 +182,7 @@ fn endpoints(s: &mut String, r: &RunResult) {
         s.push_str("| endpoint | requests | rps | errors | p50 | p95 | p99 | max |\n");
         s.push_str("|---|--:|--:|--:|--:|--:|--:|--:|\n");
     }
-    for st in &r.steps {
+    for st in r.steps.iter().filter(|s| !super::custom::is_metric_row(s)) {
         endpoint_row(s, &cell(&st.name), &st.summary, service);
     }
     endpoint_row(s, "**all**", &r.overall, service);

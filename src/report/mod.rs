@@ -28,6 +28,7 @@
 pub mod capacity;
 pub mod charts;
 pub mod compare;
+pub mod custom;
 pub mod facts;
 pub mod html;
 pub mod junit;
@@ -187,6 +188,10 @@ pub(crate) fn fmt_value(unit: Unit, v: f64) -> String {
         Unit::Ratio => text::fmt_pct(v),
         Unit::PerSecond => format!("{v:.1}/s"),
         Unit::Count => format!("{}", v.round()),
+        Unit::Thousandths => {
+            let s = format!("{:.3}", v / 1000.0);
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
     }
 }
 

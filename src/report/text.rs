@@ -63,7 +63,7 @@ pub fn endpoint_table(r: &RunResult) -> String {
         header.extend(["svc p50", "svc p95", "svc p99"]);
     }
     let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
-    for s in &r.steps {
+    for s in r.steps.iter().filter(|s| !super::custom::is_metric_row(s)) {
         rows.push(row(&s.name, &s.summary, service));
     }
     rows.push(row("all", &r.overall, service));

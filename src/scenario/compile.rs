@@ -110,6 +110,8 @@ pub(super) struct Compiler<'a> {
     pub secrets: Vec<String>,
     /// The feeders, and which scenarios read them.
     pub feed: super::feeder::FeedState,
+    /// Custom metrics declared (`metrics:`), in order.
+    pub metric_defs: Vec<super::custom_metrics::MetricDef>,
 }
 
 /// Variable names by slot, found by name in O(1) (a file may declare tens of thousands).
@@ -160,15 +162,18 @@ pub(super) fn compile(
         slots: Slots::default(),
         secrets: Vec::new(),
         feed: Default::default(),
+        metric_defs: Vec::new(),
     };
     let top = KeyPath::root();
     let name = c.run_name(raw.name.as_deref(), &top.key("name"));
     c.declare_variables(raw);
     c.load_feeders(raw);
+    c.declare_metrics(raw);
     let target = c.target(&raw.target, &top.key("target"));
     let defaults = c.defaults(raw, &top.key("defaults"));
     let variables = c.variables(raw, &top.key("variables"));
     let mut scenarios = c.scenarios(&raw.scenarios, &top.key("scenarios"));
+    c.metric_names_apart(&scenarios);
     let default_auth = raw.defaults.as_ref().and_then(|d| {
         let at = top.key("defaults").key("auth");
         d.auth
@@ -349,7 +354,7 @@ impl Compiler<'_> {
             let sc_at = KeyPath::root().key("scenarios").idx(i);
             for (_, steps) in super::flow_control::leaf_lists(sc, &sc_at) {
                 for (step_at, step) in steps {
-                    for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
+                    for (name, _) in step.extracts() {
                         let at = step_at.key("extract").key(name);
                         self.check_var_name(name, &at);
                         if !self.slots.contains(name) {
@@ -361,7 +366,7 @@ impl Compiler<'_> {
         }
         for (list, steps) in super::once::lists(raw) {
             for (j, step) in steps.iter().enumerate() {
-                for (name, _) in step.extract.iter().flat_map(|m| &m.0) {
+                for (name, _) in step.extracts() {
                     let at = KeyPath::root().key(list).idx(j).key("extract").key(name);
                     self.check_var_name(name, &at);
                     if !self.slots.contains(name) {

@@ -77,7 +77,7 @@ pub(super) fn extracted_names(raw: &RawFile) -> HashSet<String> {
                 .into_iter()
                 .flat_map(|(_, l)| l.iter()),
         )
-        .flat_map(|st| st.extract.iter().flat_map(|m| &m.0))
+        .flat_map(|st| st.extracts())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -499,7 +499,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+        for (name, _) in s.extracts() {
             sure.insert(name.clone());
         }
     }
@@ -697,7 +697,7 @@ fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
         let sc_at = KeyPath::root().key("scenarios").idx(i);
         for (list, steps) in leaf_lists(sc, &sc_at) {
             for (j, (at, s)) in steps.into_iter().enumerate() {
-                for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+                for (name, _) in s.extracts() {
                     out.push((
                         name.clone(),
                         Setter {

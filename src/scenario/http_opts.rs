@@ -124,7 +124,7 @@ impl Compiler<'_> {
 
     /// Read a regular file named at `path`, of at most `limit` bytes: its bytes, or a
     /// diagnostic saying why not (a device, a FIFO or a folder is refused unopened).
-    fn read_named_file(
+    pub(super) fn read_named_file(
         &mut self,
         written: &str,
         path: &KeyPath,
@@ -260,12 +260,12 @@ pub(super) fn fold_scenario(
     no_auth: &[bool],
 ) {
     for (i, step) in all_steps(sc).enumerate() {
-        fold(
-            step,
-            headers,
-            auth,
-            no_auth.get(i).copied().unwrap_or(false),
-        );
+        let none = no_auth.get(i).copied().unwrap_or(false);
+        fold(step, headers, auth, none);
+        // A batch's requests take what the batch step would.
+        for sub in step.batch.iter_mut().flat_map(|b| b.requests.iter_mut()) {
+            fold(sub, headers, auth, none);
+        }
     }
 }
 
@@ -286,6 +286,12 @@ pub(super) fn fold_defaults(
                 step.auth = auth.cloned();
             }
             step.follow_redirects.get_or_insert(follow_redirects);
+            for sub in step.batch.iter_mut().flat_map(|b| b.requests.iter_mut()) {
+                if sub.auth.is_none() && !sets_authorization(&sub.headers) && !opted_out {
+                    sub.auth = auth.cloned();
+                }
+                sub.follow_redirects.get_or_insert(follow_redirects);
+            }
         }
     }
 }

@@ -46,6 +46,10 @@ mod target_expr;
 mod targets;
 mod units;
 
+mod batch;
+pub mod custom_metrics;
+pub mod multipart;
+
 pub use capacity::parse_stairs;
 pub use compile::{MAX_NAME_BYTES, MAX_USERS};
 pub use error::{Diagnostic, ScenarioError};
@@ -203,6 +207,8 @@ pub fn quick(
         page: None,
         auth: None,
         follow_redirects: None,
+        records: Vec::new(),
+        batch: None,
     };
     let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
     if let Some(t) = think {

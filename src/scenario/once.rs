@@ -30,7 +30,7 @@ pub(super) fn setup_extracts(raw: &RawFile) -> HashSet<String> {
     raw.setup
         .iter()
         .flatten()
-        .flat_map(|st| st.extract.iter().flat_map(|m| &m.0))
+        .flat_map(|st| st.extracts())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -158,7 +158,7 @@ impl Compiler<'_> {
                         );
                     }
                 }
-                for (name, _) in s.extract.iter().flat_map(|m| &m.0) {
+                for (name, _) in s.extracts() {
                     have.insert(name.clone());
                 }
             }

@@ -391,6 +391,18 @@ pub struct StepPlan {
     pub auth: Option<Auth>,
     /// Redirects followed (0: none); `None`: `defaults.follow_redirects`.
     pub follow_redirects: Option<u32>,
+    /// Values read from the response into custom metrics (`record:`).
+    pub records: Vec<super::custom_metrics::RecordPlan>,
+    /// A batch step (`batch:`): these requests go out at once instead of the one above
+    /// (which is a placeholder). `None` for an ordinary request.
+    pub batch: Option<BatchPlan>,
+}
+
+/// The requests of a batch step, sent concurrently over the user's connections.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    /// Each request as a step: its own name (cell), checks and extracts.
+    pub requests: Vec<StepPlan>,
 }
 
 /// Credentials for the `Authorization` header, rendered per request.
@@ -489,6 +501,8 @@ pub enum Body {
     Form(Vec<(String, Template)>),
     /// The bytes of a file (`body_file:`), read when the scenario is loaded, sent as they are.
     File(FileBody),
+    /// `multipart/form-data` (`multipart:`): text fields (templates), then files.
+    Multipart(super::multipart::MultipartBody),
 }
 
 /// A request body read from a file.

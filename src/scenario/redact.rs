@@ -28,6 +28,15 @@ pub fn redact(mut v: serde_json::Value) -> serde_json::Value {
                     .flatten()
                 {
                     redact_level(step);
+                    // A batch step's requests (`batch:`) are levels of their own.
+                    for r in step
+                        .get_mut("batch")
+                        .and_then(|b| b.as_array_mut())
+                        .into_iter()
+                        .flatten()
+                    {
+                        redact_level(r);
+                    }
                 }
             }
         }

@@ -27,7 +27,29 @@ const REQUEST_EXPECTED: &str =
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 impl Compiler<'_> {
+    /// A plain list of steps (`setup:`, `teardown:`), run in order: no flow control.
+    pub(super) fn steps(&mut self, list: &[RawStep], path: &KeyPath) -> Vec<StepPlan> {
+        let mut out = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            let at = path.idx(i);
+            if super::flow_control::kind(s) != super::flow_control::Kind::Leaf {
+                self.err(
+                    &at,
+                    "a flow-control block (if, repeat, while, choose or group)",
+                    "a request step: setup and teardown run their steps once, in order",
+                    Some("move the block into a scenario's on_start or steps".into()),
+                );
+                continue;
+            }
+            out.extend(self.step(s, &at));
+        }
+        out
+    }
+
     pub(super) fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
+        if let Some(list) = &s.batch {
+            return self.batch_step(s, list, path);
+        }
         let request = match &s.page {
             Some(page) => self.page_line(s, page, path),
             None => self.request_line(s, path),
@@ -76,6 +98,11 @@ impl Compiler<'_> {
             .and_then(super::raw::RawAuthOrNone::credentials)
             .and_then(|a| self.auth(a, s.headers.as_ref(), &path.key("auth")));
         let follow_redirects = s.follow_redirects.as_ref().map(|r| self.redirects(r));
+        let records = s
+            .record
+            .as_ref()
+            .map(|r| self.records(r, &path.key("record")))
+            .unwrap_or_default();
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
@@ -98,6 +125,8 @@ impl Compiler<'_> {
             page,
             auth,
             follow_redirects,
+            records,
+            batch: None,
         })
     }
 
@@ -203,6 +232,7 @@ impl Compiler<'_> {
             ("form", s.form.is_some()),
             ("body", s.body.is_some()),
             ("body_file", s.body_file.is_some()),
+            ("multipart", s.multipart.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -211,10 +241,15 @@ impl Compiler<'_> {
             self.err(
                 &path.key(b),
                 format!("both `{a}` and `{b}`"),
-                "at most one body: `json`, `form`, `body` or `body_file`",
+                "at most one body: `json`, `form`, `body`, `body_file` or `multipart`",
                 None,
             );
             return Body::None;
+        }
+        if let Some(m) = &s.multipart {
+            return self
+                .multipart(m, &path.key("multipart"))
+                .map_or(Body::None, Body::Multipart);
         }
         if let Some(f) = &s.body_file {
             return self
@@ -497,7 +532,11 @@ impl Compiler<'_> {
         out
     }
 
-    fn extract_source(&mut self, e: &RawExtract, path: &KeyPath) -> Option<ExtractSource> {
+    pub(super) fn extract_source(
+        &mut self,
+        e: &RawExtract,
+        path: &KeyPath,
+    ) -> Option<ExtractSource> {
         let set = [
             ("json", e.json.is_some()),
             ("regex", e.regex.is_some()),

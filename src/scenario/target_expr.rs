@@ -47,8 +47,9 @@ pub const SERVICE_PREFIX: &str = "service_";
 const METRIC_EXPECTED: &str = "a metric: mean, p50, p75, p90, p95, p99, p99.9, max (response time), \
                                service_mean, service_p95, ... (service time), error_rate, checks, \
                                rps or users";
-const SELECTORS: [&str; 5] = ["step", "scenario", "tag", "server_timing", "group"];
-const SELECTOR_EXPECTED: &str = "step=\"NAME\", scenario=\"NAME\", tag=\"NAME\" or group=\"NAME\"";
+const SELECTORS: [&str; 6] = ["step", "scenario", "tag", "server_timing", "group", "metric"];
+const SELECTOR_EXPECTED: &str =
+    "step=\"NAME\", scenario=\"NAME\", tag=\"NAME\", group=\"NAME\" or metric=\"NAME\"";
 const OP_EXPECTED: &str = "one of <, <=, >, >=";
 
 /// A parsed expression.
@@ -63,6 +64,10 @@ pub struct Expr {
     /// In `unit`: µs, a share in [0, 1], per second, or a count.
     pub threshold: f64,
     pub unit: Unit,
+    /// A target on a custom metric (`metric="NAME"`): the bound was a bare number, in the
+    /// metric's own unit (`threshold` is that number; the plan scales it); `false`: a time,
+    /// in µs.
+    pub bare: bool,
 }
 
 /// What is wrong with an expression, and where (a byte offset into it).
@@ -191,11 +196,63 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
             Some("users counts the peak of concurrent users over the whole run".into()),
         );
     }
+    let on_metric = matches!(sel.scope, Some((Scope::Metric(_), ..)));
+    if let (false, Metric::Values | Metric::Sum) = (on_metric, &metric) {
+        return fail(
+            m_at,
+            format!("{word} without a metric"),
+            format!("{word}(metric=\"NAME\"): the {word} of a custom metric"),
+            None,
+        );
+    }
+    if on_metric
+        && let Some(hint) = match &metric {
+            Metric::ResponseTime | Metric::Values | Metric::Sum => None,
+            Metric::ServiceTime => Some("a custom metric has one value each: write mean, pNN, max"),
+            Metric::ServerTiming(_) => Some("write server_timing or metric, not both"),
+            _ => Some("a custom metric has mean, pNN, max, count and sum"),
+        }
+    {
+        return fail(
+            m_at,
+            format!("{word} of a custom metric"),
+            "mean, pNN, max, count or sum of a custom metric",
+            Some(hint.into()),
+        );
+    }
     c.skip_ws();
     let op = operator(&mut c)?;
     c.skip_ws();
     let v_at = c.pos;
     let value = c.rest().trim_end();
+    if on_metric && !value.is_empty() {
+        let (threshold, bare) = if let Some(n) = number(value) {
+            (n, true)
+        } else if let Ok(d) = units::parse_duration(value) {
+            (d.as_nanos() as f64 / 1000.0, false)
+        } else {
+            return fail(
+                v_at,
+                format!("{value:?}"),
+                "a number in the metric's unit, or a time such as 5ms for a time metric",
+                None,
+            );
+        };
+        let (scope, at) = match sel.scope {
+            Some((s, _, at)) => (s, at),
+            None => (Scope::Overall, v_at),
+        };
+        return Ok(Expr {
+            metric,
+            aggregate,
+            scope,
+            scope_offset: Some(at),
+            op,
+            threshold,
+            unit: Unit::Count,
+            bare,
+        });
+    }
     if value.is_empty() {
         return fail(
             v_at,
@@ -230,6 +287,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
         op,
         threshold,
         unit,
+        bare: false,
     })
 }
 
@@ -254,6 +312,8 @@ fn metric_of(word: &str) -> Result<(Metric, Option<Aggregate>, Unit), Option<Str
         "checks" => return Ok((Metric::Checks, None, Unit::Ratio)),
         "rps" => return Ok((Metric::Rps, None, Unit::PerSecond)),
         "users" => return Ok((Metric::Users, None, Unit::Count)),
+        "count" => return Ok((Metric::Values, None, Unit::Count)),
+        "sum" => return Ok((Metric::Sum, None, Unit::Count)),
         _ => {}
     }
     if let Some(n) = word.strip_prefix('p').and_then(number) {
@@ -356,6 +416,7 @@ fn selectors(c: &mut Cursor<'_>, sel: &mut Selectors) -> Result<(), ExprError> {
             "scenario" => Some(Scope::Scenario(value)),
             "tag" => Some(Scope::Tag(value)),
             "group" => Some(Scope::Group(value)),
+            "metric" => Some(Scope::Metric(value)),
             _ => {
                 if sel.server_timing.is_some() {
                     return fail(k_at, "a second server_timing", "one server_timing", None);
@@ -464,6 +525,7 @@ fn example(unit: Unit) -> &'static str {
         Unit::Ratio => "1%",
         Unit::PerSecond => "500/s",
         Unit::Count => "1000",
+        Unit::Thousandths => "1.5",
     }
 }
 
@@ -474,6 +536,7 @@ fn unit_expected(unit: Unit, word: &str) -> String {
         Unit::Ratio => format!("a percentage such as 0.1% for {word}"),
         Unit::PerSecond => format!("a rate such as 500/s for {word}"),
         Unit::Count => format!("a number of users such as 1000 for {word}"),
+        Unit::Thousandths => format!("a number such as 1.5 for {word}"),
     }
 }
 
@@ -508,6 +571,7 @@ fn bound(unit: Unit, word: &str, value: &str) -> Result<f64, BoundError> {
             Unit::Ratio => format!("{word} is a share of requests, not {what}"),
             Unit::PerSecond => format!("{word} counts requests per second, not {what}"),
             Unit::Count => format!("{word} counts users, not {what}"),
+            Unit::Thousandths => format!("{word} is a plain number, not {what}"),
         };
         (found.clone(), expected.clone(), Some(hint))
     };
@@ -562,6 +626,9 @@ fn bound(unit: Unit, word: &str, value: &str) -> Result<f64, BoundError> {
                 None => Err((found, expected, None)),
             }
         }
+        Unit::Thousandths => number(value)
+            .map(|n| n * 1000.0)
+            .ok_or((found, expected, None)),
         Unit::Count => match number(value) {
             Some(n) if n.fract() == 0.0 => Ok(n),
             Some(_) => Err((found, "a whole number of users".into(), None)),

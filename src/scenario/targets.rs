@@ -133,6 +133,7 @@ pub fn parse_targets_str(text: &str, file: &Path) -> Result<Vec<TargetPlan>, Sce
         slots: Default::default(),
         secrets: Vec::new(),
         feed: Default::default(),
+        metric_defs: Vec::new(),
     };
     let source = TargetSource::File(file.to_path_buf());
     let targets = c.targets(&raw.targets, &KeyPath::root().key("targets"), &source, None);
@@ -184,11 +185,14 @@ impl Known {
         for sc in &raw.scenarios {
             for (_, steps) in step_lists(sc) {
                 for (_, s) in super::flow_control::leaves(steps, &super::node::KeyPath::root()) {
-                    match raw_step_name(s) {
-                        Some(n) => k.steps.push(n),
-                        None => k.complete = false,
+                    // A batch's requests have rows of their own, and the batch its.
+                    for s in std::iter::once(s).chain(s.batch.iter().flatten()) {
+                        match raw_step_name(s) {
+                            Some(n) => k.steps.push(n),
+                            None => k.complete = false,
+                        }
+                        k.tags.extend(s.tags.iter().flatten().cloned());
                     }
-                    k.tags.extend(s.tags.iter().flatten().cloned());
                 }
                 k.groups.extend(raw_groups(steps));
             }
@@ -219,8 +223,10 @@ impl Known {
         };
         for sc in &plan.scenarios {
             for s in sc.on_start.iter().chain(&sc.steps).chain(&sc.on_stop) {
-                k.steps.push(s.name.clone());
-                k.tags.extend(s.tags.iter().cloned());
+                for s in std::iter::once(s).chain(s.batch.iter().flat_map(|b| &b.requests)) {
+                    k.steps.push(s.name.clone());
+                    k.tags.extend(s.tags.iter().cloned());
+                }
             }
             k.groups
                 .extend(sc.flow.iter().flat_map(|f| f.groups.iter().cloned()));
@@ -299,6 +305,7 @@ fn scope_problem(t: &TargetPlan, known: &Known) -> Option<Diagnostic> {
         ),
         Scope::Step(_) => return None,
         Scope::Scenario(n) => ("scenario", n, &known.scenarios, "the name of a scenario"),
+        Scope::Metric(_) => return None,
         Scope::Tag(n) => (
             "tag",
             n,
@@ -383,7 +390,20 @@ impl Compiler<'_> {
         let n = self.root.locate(path);
         let (line, col_at) = (n.line, |o| n.col_at(o));
         match target_expr::parse(text) {
-            Ok(x) => {
+            Ok(mut x) => {
+                if let Some(name) = super::custom_metrics::scope_metric(&x.scope) {
+                    match self.metric_bound(name, &x.metric, x.threshold, x.bare) {
+                        Ok((threshold, unit)) => {
+                            x.threshold = threshold;
+                            x.unit = unit;
+                        }
+                        Err((found, expected, hint)) => {
+                            let column = col_at(x.scope_offset.unwrap_or(0));
+                            self.err_at(line, column, path, found, expected, hint);
+                            return None;
+                        }
+                    }
+                }
                 let scope_at = x.scope_offset.map(|o| SourcePos {
                     file: self.file.to_path_buf(),
                     line,

@@ -34,5 +34,7 @@ mod user;
 pub use client::ClientFactory;
 pub use redirect::Via;
 pub use request::{Req, build_request};
-pub use step::{Document, Outcome, execute, fetch, status_detail, status_error};
+pub use step::{
+    Document, Outcome, conclude, exchange, execute, fetch, status_detail, status_error,
+};
 pub use user::{Client, UserHttp};

@@ -158,6 +158,21 @@ fn request_body(
             }
             Some(f.bytes.clone())
         }
+        Body::Multipart(m) => {
+            let mut values = Vec::with_capacity(m.fields.len());
+            for (_, v) in &m.fields {
+                values.push(v.render(vars, rng).map_err(|e| e.to_string())?);
+            }
+            let body = m.encode(&values)?;
+            if !typed {
+                let ct = crate::scenario::multipart::MultipartBody::content_type();
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_str(&ct).map_err(|e| e.to_string())?,
+                );
+            }
+            Some(Bytes::from(body))
+        }
     })
 }
 

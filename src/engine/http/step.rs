@@ -36,6 +36,9 @@ pub struct Outcome {
     pub document: Option<Document>,
     /// The final response's status; `None` when no response came.
     pub status: Option<u16>,
+    /// The step's custom metrics' values (`record:`), in stored units, in the order of
+    /// `step.records`, or why one could not be read; empty when no good response came.
+    pub records: Vec<Result<u64, String>>,
 }
 
 /// The HTML document of a page step, as received.
@@ -126,11 +129,33 @@ pub async fn fetch(
 /// `names`.
 pub async fn execute(
     http: &mut UserHttp,
-    mut req: Req,
+    req: Req,
     step: &StepPlan,
     vars: &mut Vars,
     names: &ServerTimingNames,
 ) -> Outcome {
+    let x = exchange(&mut Via::User(http), req, step, names).await;
+    conclude(x, step, vars)
+}
+
+/// One request's exchange, before its checks: what [`conclude`] judges. Several can be in
+/// flight at once over a shared client (a batch step), then judged one by one.
+pub struct Exchange {
+    t0: Instant,
+    meta: ResponseMeta,
+    bytes: u64,
+    url: Url,
+    got: Result<Fetched, SendError>,
+}
+
+/// Send `req` via `via` as `step` says (redirects, whether the body is kept) and read
+/// the whole response.
+pub async fn exchange(
+    via: &mut Via<'_>,
+    mut req: Req,
+    step: &StepPlan,
+    names: &ServerTimingNames,
+) -> Exchange {
     let t0 = Instant::now();
     let mut meta = ResponseMeta::default();
     let mut bytes = 0u64;
@@ -140,10 +165,10 @@ pub async fn execute(
         .iter()
         .any(|c| !matches!(c.kind, CheckKind::Status(_)))
         || !step.extracts.is_empty()
+        || !step.records.is_empty()
         || step.page.is_some();
-    let mut via = Via::User(http);
     let got = fetch(
-        &mut via,
+        via,
         &mut req,
         max_redirects,
         needs_body,
@@ -152,6 +177,24 @@ pub async fn execute(
         &mut bytes,
     )
     .await;
+    Exchange {
+        t0,
+        meta,
+        bytes,
+        url: req.url,
+        got,
+    }
+}
+
+/// Judge an exchange: the step's checks, extracts (into `vars`) and custom metrics' values.
+pub fn conclude(x: Exchange, step: &StepPlan, vars: &mut Vars) -> Outcome {
+    let Exchange {
+        t0,
+        meta,
+        bytes,
+        url,
+        got,
+    } = x;
     let f = match got {
         Ok(f) => f,
         Err(e) => {
@@ -166,14 +209,21 @@ pub async fn execute(
                 meta,
                 document: None,
                 status: None,
+                records: Vec::new(),
             };
         }
     };
     let latency_us = f.end.duration_since(t0).as_micros() as u64;
     let status = f.status.as_u16();
     let (error, failed_checks) = judge(step, status, &f.headers, &f.body, vars);
+    let records = if step.records.is_empty() || error.is_some() {
+        Vec::new()
+    } else {
+        let view = Response::new(status, &f.headers, &f.body);
+        step.records.iter().map(|r| r.read(&view)).collect()
+    };
     let document = step.page.as_ref().map(|_| Document {
-        url: req.url,
+        url,
         status,
         headers: f.headers,
         body: f.body,
@@ -189,6 +239,7 @@ pub async fn execute(
         meta,
         document,
         status: Some(status),
+        records,
     }
 }
 

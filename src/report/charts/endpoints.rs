@@ -36,6 +36,8 @@ impl<'a> EndpointsChart<'a> {
             .steps
             .iter()
             .filter(|s| s.summary.response_time.count > 0)
+            // A custom metric's values are not latencies (its own table shows them).
+            .filter(|s| !crate::report::custom::is_metric_row(s))
             .map(|s| {
                 let scope = format!("step={}", s.name);
                 (

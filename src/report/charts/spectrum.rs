@@ -184,6 +184,7 @@ impl SpectrumChart<'_> {
                 .steps
                 .iter()
                 .filter(|s| s.summary.response_time.count > 0)
+                .filter(|s| !crate::report::custom::is_metric_row(s))
                 .take(MAX_STEPS)
             {
                 out.push((shorten(&s.name, 32), points(&s.summary.response_time)));

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::examples::ErrorExamples;
 use super::stop::{StopHandle, StopLevel};
-use super::{blocked, feed, http, open, page, slots};
+use super::{blocked, feed, http, open, page, slots, ws};
 use crate::metrics::{CellInfo, ErrorKind, Generator, Recorder, RunInfo, RunStatus, store};
 use crate::scenario::Plan;
 
@@ -49,6 +49,8 @@ pub struct RunCtx {
     pub(super) slots: slots::Slots,
     /// Closed model: waits far beyond the steps' usual time, by second.
     pub(super) blocked: blocked::Blocked,
+    /// WebSocket steps: the connect and message cells of each session cell, by cell id.
+    pub(super) ws_cells: Vec<Option<ws::WsCells>>,
 }
 
 /// What a run is set up with besides the plan.
@@ -103,6 +105,7 @@ impl RunCtx {
             feeds: feed::Feeds::new(plan, &slots),
             slots,
             blocked: blocked::Blocked::default(),
+            ws_cells: ws::sub_cells(cells),
         }
     }
 
@@ -184,6 +187,13 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                     // A page step has three cells: the page, its document, its assets.
                     let before = cells.len();
                     phases[p].push(page::add_cells(&mut cells, &sc.name, step));
+                    tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
+                    continue;
+                }
+                if step.ws.is_some() {
+                    // A WebSocket step has three cells: the session, its connect, its messages.
+                    let before = cells.len();
+                    phases[p].push(ws::add_cells(&mut cells, &sc.name, step));
                     tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
                     continue;
                 }

@@ -339,6 +339,7 @@ fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
     };
     if !steps.is_empty() {
         let cell = super::page::request_cell(ctx, ctx.cell(st.scenario, phase as usize, 0));
+        let cell = super::ws::request_cell(ctx, cell);
         if ctx.record {
             ctx.recorder
                 .record(&Sample::failed(cell, ErrorKind::Template));
@@ -395,6 +396,9 @@ async fn run_step(
     st: &mut UserState,
     timing: Timing,
 ) -> StepEnd {
+    if let Some(ws) = &step.ws {
+        return super::ws::run(ctx, cell, step, ws, st, timing).await;
+    }
     match &step.page {
         Some(page) => super::page::run(ctx, cell, step, page, st, timing).await,
         None => match send_step(ctx, cell, step, st, timing).await {

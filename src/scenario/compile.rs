@@ -356,6 +356,21 @@ impl Compiler<'_> {
                             self.slots.push(name.clone());
                         }
                     }
+                    for (m, name) in super::ws::extract_names(step) {
+                        let at = KeyPath::root()
+                            .key("scenarios")
+                            .idx(i)
+                            .key(list)
+                            .idx(j)
+                            .key("messages")
+                            .idx(m)
+                            .key("extract")
+                            .key(name);
+                        self.check_var_name(name, &at);
+                        if !self.slots.contains(name) {
+                            self.slots.push(name.clone());
+                        }
+                    }
                 }
             }
         }

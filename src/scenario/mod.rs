@@ -42,6 +42,7 @@ mod suggest;
 mod target_expr;
 mod targets;
 mod units;
+mod ws;
 
 pub use capacity::parse_stairs;
 pub use compile::{MAX_NAME_BYTES, MAX_USERS};
@@ -53,6 +54,7 @@ pub use plan::*;
 pub use redact::{encodings as secret_encodings, is_secret_header, redact_url};
 pub use targets::{PRESETS, load_targets, parse_targets_str};
 pub use units::{millisecond_hint, parse_duration, parse_rate};
+pub use ws::sub_names as sub_ws_names;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -200,6 +202,7 @@ pub fn quick(
         page: None,
         auth: None,
         follow_redirects: None,
+        ws: None,
     };
     let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
     if let Some(t) = think {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::check::{Check, Extract};
 pub use super::load::{LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad};
 use super::template::Template;
+pub use super::ws::{WsExpect, WsMessage, WsPayload, WsPlan};
 use crate::capacity::CapacitySpec;
 use crate::metrics::verdict::Target as VerdictTarget;
 
@@ -359,6 +360,9 @@ pub struct StepPlan {
     pub auth: Option<Auth>,
     /// Redirects followed (0: none); `None`: `defaults.follow_redirects`.
     pub follow_redirects: Option<u32>,
+    /// A WebSocket step (`ws:`): the request above is its upgrade (`GET`, never
+    /// redirected), then these messages. `None` for other steps.
+    pub ws: Option<WsPlan>,
 }
 
 /// Credentials for the `Authorization` header, rendered per request.

@@ -595,6 +595,19 @@ pub struct RawStep {
     /// revalidate stale ones. Default: `false`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
+    /// Open a WebSocket: a path (resolved against the target, `http` becoming `ws`) or a
+    /// `ws://` / `wss://` URL, upgraded with the user's cookies, the headers and `auth`;
+    /// then send `messages` in order and close. E.g. `/ws/echo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<String>,
+    /// With `ws:`: the messages to send in order, each optionally waiting for a reply,
+    /// e.g. `[{send: "hi ${username}", expect: {contains: hi}}, {pause: 1s}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<super::ws::RawWsMessage>>,
+    /// With `ws:`: the most the whole session may last, connect to close, e.g. `30s`; a
+    /// session cut short is a timeout. Default: no bound but each part's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<Dur>,
 }
 
 /// The assets of a page step: `auto` or a list.

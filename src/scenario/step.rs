@@ -35,13 +35,15 @@ impl Compiler<'_> {
     }
 
     fn step(&mut self, s: &RawStep, path: &KeyPath) -> Option<StepPlan> {
-        let request = match &s.page {
-            Some(page) => self.page_line(s, page, path),
-            None => self.request_line(s, path),
+        let request = match (&s.page, &s.ws) {
+            (Some(page), _) => self.page_line(s, page, path),
+            (None, Some(ws)) => self.ws_line(s, ws, path),
+            (None, None) => self.request_line(s, path),
         };
-        let url = request
-            .as_ref()
-            .and_then(|(_, src, p)| self.url_path(src, p));
+        let url = request.as_ref().and_then(|(_, src, p)| match s.ws {
+            Some(_) => self.template(p, src),
+            None => self.url_path(src, p),
+        });
         let query = s
             .query
             .as_ref()
@@ -83,11 +85,13 @@ impl Compiler<'_> {
             .and_then(super::raw::RawAuthOrNone::credentials)
             .and_then(|a| self.auth(a, s.headers.as_ref(), &path.key("auth")));
         let follow_redirects = s.follow_redirects.as_ref().map(|r| self.redirects(r));
+        let ws = self.ws_plan(s, path);
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
             Some(n) => n.clone(),
             None if page.is_some() => format!("page {}", url.source()),
+            None if ws.is_some() => format!("ws {}", url.source()),
             None => format!("{} {}", method.as_str(), url.source()),
         };
         Some(StepPlan {
@@ -105,6 +109,7 @@ impl Compiler<'_> {
             page,
             auth,
             follow_redirects,
+            ws,
         })
     }
 
@@ -243,7 +248,7 @@ impl Compiler<'_> {
     /// A JSON value whose strings are templates; a string that is one typed placeholder
     /// (`"${n:int}"`) is sent as that JSON type. `random`: whether its templates may call
     /// random functions (a request body may, a check's expected value may not).
-    fn json_template(
+    pub(super) fn json_template(
         &mut self,
         v: &serde_json::Value,
         path: &KeyPath,
@@ -279,7 +284,12 @@ impl Compiler<'_> {
     /// An expected value of a check: a template rendered per response with the user's
     /// variables, which may not draw random numbers (the value would never match).
     /// `typed`: whether a type suffix is allowed (a JSON check's `equals`).
-    fn check_template(&mut self, path: &KeyPath, src: &str, typed: bool) -> Option<Template> {
+    pub(super) fn check_template(
+        &mut self,
+        path: &KeyPath,
+        src: &str,
+        typed: bool,
+    ) -> Option<Template> {
         let t = if typed {
             self.typed_template(path, src)?
         } else {
@@ -407,7 +417,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn json_check(&mut self, j: &RawJsonCheck, path: &KeyPath) -> Option<Check> {
+    pub(super) fn json_check(&mut self, j: &RawJsonCheck, path: &KeyPath) -> Option<Check> {
         let json_path = self.json_path(&j.path, &path.key("path"));
         let set = [
             ("exists", j.exists.is_some()),
@@ -494,7 +504,11 @@ impl Compiler<'_> {
         out
     }
 
-    fn extract_source(&mut self, e: &RawExtract, path: &KeyPath) -> Option<ExtractSource> {
+    pub(super) fn extract_source(
+        &mut self,
+        e: &RawExtract,
+        path: &KeyPath,
+    ) -> Option<ExtractSource> {
         let set = [
             ("json", e.json.is_some()),
             ("regex", e.regex.is_some()),
@@ -552,7 +566,7 @@ impl Compiler<'_> {
         Some(ExtractSource::Cookie(cookie.to_string()))
     }
 
-    fn regex(&mut self, src: &str, path: &KeyPath) -> Option<Regex> {
+    pub(super) fn regex(&mut self, src: &str, path: &KeyPath) -> Option<Regex> {
         match Regex::new(src) {
             Ok(re) => Some(re),
             Err(e) => {

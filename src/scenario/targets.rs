@@ -182,7 +182,12 @@ impl Known {
             for (_, steps) in step_lists(sc) {
                 for s in steps {
                     match raw_step_name(s) {
-                        Some(n) => k.steps.push(n),
+                        Some(n) => {
+                            if s.ws.is_some() {
+                                k.steps.extend(super::ws::sub_names(&n));
+                            }
+                            k.steps.push(n);
+                        }
                         None => k.complete = false,
                     }
                     k.tags.extend(s.tags.iter().flatten().cloned());
@@ -201,6 +206,9 @@ impl Known {
         };
         for sc in &plan.scenarios {
             for s in sc.on_start.iter().chain(&sc.steps).chain(&sc.on_stop) {
+                if s.ws.is_some() {
+                    k.steps.extend(super::ws::sub_names(&s.name));
+                }
                 k.steps.push(s.name.clone());
                 k.tags.extend(s.tags.iter().cloned());
             }
@@ -234,6 +242,9 @@ pub(super) fn raw_step_name(s: &RawStep) -> Option<String> {
         ("HEAD", &s.head),
         ("OPTIONS", &s.options),
     ];
+    if let Some(ws) = &s.ws {
+        return Some(format!("ws {ws}"));
+    }
     let mut given = shorthands
         .iter()
         .filter_map(|(m, p)| p.as_ref().map(|p| (m.to_string(), p)));

@@ -516,3 +516,106 @@ async fn wss_uses_the_runs_tls_settings() {
     assert!(m.requests > 0);
     assert_eq!(m.errors, 0, "{:#?}", r.error_examples);
 }
+
+/// Python with the `websockets` package: a third-party WebSocket server.
+const PY_WEBSOCKETS: common::Tool = common::Tool {
+    name: "websockets",
+    purpose: "run a third-party WebSocket echo server (Python's `websockets`)",
+    path_var: "SKEIN_WEBSOCKETS_PYTHON",
+    commands: &["python3"],
+    install: "python3 -m venv /opt/ws && /opt/ws/bin/pip install websockets==17.4, then \
+              SKEIN_WEBSOCKETS_PYTHON=/opt/ws/bin/python3 (or apt-get install -y python3-websockets)",
+};
+
+/// A Python that can `import websockets`, or `None` after saying why the test skips
+/// (a failure when `SKEIN_REQUIRE_TOOLS` asks for it).
+fn python_with_websockets() -> Option<PathBuf> {
+    let python = common::tool(&PY_WEBSOCKETS)?;
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import websockets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let why = format!(
+        "{} cannot `import websockets`, so this test cannot {}; install it with `{}`",
+        python.display(),
+        PY_WEBSOCKETS.purpose,
+        PY_WEBSOCKETS.install
+    );
+    let require = std::env::var_os(common::REQUIRE_TOOLS);
+    match common::lookup(&PY_WEBSOCKETS, None, None, require.as_deref()) {
+        common::Lookup::Fail(_) => panic!(
+            "{why}.\n  {} requires it (CI sets it)",
+            common::REQUIRE_TOOLS
+        ),
+        _ => {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {why}. Set {}=1 to make this a failure, as CI does.",
+                common::REQUIRE_TOOLS
+            );
+            None
+        }
+    }
+}
+
+/// The Python echo server, killed when dropped.
+struct PyServer(std::process::Child);
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_echo_server_python_websockets() {
+    let Some(python) = python_with_websockets() else {
+        return;
+    };
+    let _one = ONE_ATTACK.lock().await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws/echo_server.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = PyServer(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no port: {line:?}"));
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: py
+    steps:
+      - name: echo
+        ws: /echo?delay_ms=20
+        messages:
+          - send: "hello"
+            expect: {equals: hello}
+          - send_json: {n: 3}
+            expect: {json: [{path: "$.n", equals: 3}]}
+load: {users: 2, duration: 1s}
+"#;
+    let (_, r) = run(dir.path(), yaml, &format!("http://127.0.0.1:{port}")).await;
+    drop(server);
+    let session = step(&r, "echo");
+    let message = step(&r, "echo (message)");
+    assert!(session.requests > 0);
+    assert_eq!(r.overall.errors, 0, "{:#?}", r.error_examples);
+    assert_eq!(session.errors, 0, "{:#?}", r.error_examples);
+    assert_eq!(message.errors, 0);
+    assert_eq!(message.requests, 2 * session.requests);
+    assert_eq!(step(&r, "echo (connect)").requests, session.requests);
+    let p50 = ms(message.response_time.p50_us);
+    assert!((20.0..30.0).contains(&p50), "message p50 {p50} ms");
+}

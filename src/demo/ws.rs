@@ -60,7 +60,7 @@ async fn echo(
         }
     };
     let delay = Duration::from_millis(delay);
-    ws.on_upgrade(move |socket| serve(socket, s.closing, move |m| Some(m), delay))
+    ws.on_upgrade(move |socket| serve(socket, s.closing, Some, delay))
 }
 
 async fn session(State(s): State<WsState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {

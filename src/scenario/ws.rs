@@ -136,7 +136,7 @@ pub struct WsExpect {
 }
 
 /// Keys that describe another kind of step, which a `ws:` step cannot have.
-const OTHER_KEYS: [&str; 16] = [
+const OTHER_KEYS: [&str; 17] = [
     "get",
     "post",
     "put",
@@ -153,6 +153,7 @@ const OTHER_KEYS: [&str; 16] = [
     "body_file",
     "check",
     "extract",
+    "follow_redirects",
 ];
 /// Keys that only a `ws:` step may have.
 const WS_KEYS: [&str; 2] = ["messages", "session_timeout"];
@@ -182,13 +183,15 @@ impl Compiler<'_> {
             s.body_file.is_some(),
             s.check.is_some(),
             s.extract.is_some(),
+            s.follow_redirects.is_some(),
         ];
         let mut ok = true;
         for (k, _) in OTHER_KEYS.iter().zip(given).filter(|(_, g)| *g) {
             let hint = match *k {
                 "check" | "extract" => {
-                    format!("put `expect:` / `extract:` under a message of `messages:`")
+                    "put `expect:` / `extract:` under a message of `messages:`".to_string()
                 }
+                "follow_redirects" => "a WebSocket upgrade is never redirected".to_string(),
                 "json" | "body" | "form" | "body_file" => {
                     "send data as `messages: [{send: ...}]` or `{send_json: ...}`".to_string()
                 }
@@ -271,9 +274,7 @@ impl Compiler<'_> {
                 );
                 None
             }
-            (Some(t), None) => self
-                .typed_template(&path.key("send"), t)
-                .map(WsPayload::Text),
+            (Some(t), None) => self.template(&path.key("send"), t).map(WsPayload::Text),
             (None, Some(j)) => Some(WsPayload::Json(self.json_template(
                 j,
                 &path.key("send_json"),

@@ -68,13 +68,21 @@ pub(super) fn add_cells(cells: &mut Vec<CellInfo>, scenario: &str, step: &StepPl
     session
 }
 
+/// `extract NAME` for each name the step's messages extract, once each, in order.
 fn extract_labels(step: &StepPlan) -> Vec<String> {
-    step.ws
+    let mut out: Vec<String> = Vec::new();
+    for x in step
+        .ws
         .iter()
         .flat_map(|w| &w.messages)
         .flat_map(|m| &m.extracts)
-        .map(|x| format!("extract {}", x.name))
-        .collect()
+    {
+        let label = format!("extract {}", x.name);
+        if !out.contains(&label) {
+            out.push(label);
+        }
+    }
+    out
 }
 
 /// The connect and message cells of every WebSocket session cell, by cell id.
@@ -219,6 +227,12 @@ pub(super) async fn run(
                 break;
             }
             Err(Stop::Cut) => return cut_off(ctx),
+            Err(Stop::OutOfTime) => {
+                let detail = "the session's `session_timeout` ran out during a pause";
+                ctx.note_error(cell, ErrorKind::Timeout, detail);
+                error = Some(ErrorKind::Timeout);
+                break;
+            }
         }
     }
     // Close cleanly: our close frame, then the server's answer (bounded).
@@ -252,6 +266,8 @@ enum Stop {
     NotBuilt,
     /// A hard stop.
     Cut,
+    /// `session_timeout` ran out during a pause.
+    OutOfTime,
 }
 
 /// One message: send it, wait for the reply it expects (recording the round trip), take
@@ -305,12 +321,13 @@ async fn exchange(
                 let headers = HeaderMap::new();
                 let view = Response::new(101, &headers, &body);
                 let mut failed = Vec::new();
-                let labels = extract_labels(step);
                 for x in &m.extracts {
                     match x.extract(&view) {
                         Some(v) => st.vars.set(x.var, v),
                         None => {
+                            // Its place among the message cell's checks.
                             let label = format!("extract {}", x.name);
+                            let labels = extract_labels(step);
                             let i = labels.iter().position(|l| *l == label).unwrap_or(0);
                             failed.push(i as u16);
                         }
@@ -335,12 +352,11 @@ async fn exchange(
         let by = earliest(until, deadline);
         tokio::select! {
             _ = tokio::time::sleep_until(by.into()) => {}
+            // Part of the session, like a slow reply: a graceful stop lets it finish.
             _ = ctx.wait_for(StopLevel::Hard) => return Err(Stop::Cut),
         }
         if by < until {
-            let detail = "the session's `session_timeout` ran out during a pause";
-            ctx.note_error(cells.message, ErrorKind::Timeout, detail);
-            return Err(Stop::Failed(ErrorKind::Timeout));
+            return Err(Stop::OutOfTime);
         }
     }
     Ok(())

@@ -426,3 +426,56 @@ pub(super) fn extract_names(s: &RawStep) -> impl Iterator<Item = (usize, &String
 pub fn sub_names(step: &str) -> [String; 2] {
     [format!("{step} (connect)"), format!("{step} (message)")]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{Plan, parse_str};
+
+    fn parse(steps: &str) -> Result<Plan, String> {
+        let yaml = format!(
+            "target: http://h\nscenarios:\n  - name: s\n    steps:\n{steps}\nload: {{users: 1, duration: 1s}}\n"
+        );
+        parse_str(&yaml, std::path::Path::new("t.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_ws_step_compiles_to_its_upgrade_and_messages() {
+        let steps = parse(
+            "      - ws: /ws/echo\n        session_timeout: 3s\n        messages:\n          - send: hi\n            expect: any\n          - send_json: {n: 2}\n            extract: {got: {json: $.n}}\n          - send: \"got ${got}\"\n            expect: {equals: \"got ${got}\", contains: got}\n            timeout: 1s\n          - pause: 10ms\n      - get: /after/${got}\n",
+        )
+        .unwrap()
+        .scenarios[0]
+            .steps
+            .clone();
+        let ws = steps[0].ws.as_ref().unwrap();
+        assert_eq!(steps[0].name, "ws /ws/echo");
+        assert_eq!(steps[0].method, crate::scenario::Method::Get);
+        assert_eq!(ws.session_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(ws.messages.len(), 4);
+        let m = &ws.messages;
+        assert!(
+            m[0].expect
+                .as_ref()
+                .is_some_and(|e| e.checks.is_empty() && e.equals.is_none())
+        );
+        // An extract without `expect` waits for any reply.
+        assert!(m[1].expect.is_some() && m[1].extracts.len() == 1);
+        assert!(
+            m[2].expect
+                .as_ref()
+                .is_some_and(|e| e.equals.is_some() && e.checks.len() == 1)
+        );
+        assert_eq!(m[2].timeout, Some(std::time::Duration::from_secs(1)));
+        assert!(m[3].send.is_none() && m[3].expect.is_none() && m[3].pause.is_some());
+        assert!(steps[1].ws.is_none());
+    }
+
+    #[test]
+    fn a_variable_a_message_extracts_is_late_for_the_steps_before() {
+        let e = parse(
+            "      - get: /before/${got}\n      - ws: /ws/echo\n        messages:\n          - send: hi\n            extract: {got: {regex: \"(.*)\"}}\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`got` is set by the `extract`"), "{e}");
+    }
+}

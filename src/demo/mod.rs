@@ -33,6 +33,7 @@ mod pool;
 mod routes;
 mod shop;
 mod timer;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::io;

@@ -33,6 +33,8 @@ type Params = HashMap<String, String>;
 const SEARCH_LIMIT: usize = 20;
 
 pub(crate) fn router(model: Arc<Model>, sessions: Arc<Sessions>) -> Router {
+    // WebSocket endpoints (`/ws/echo`, `/ws/session`): see `super::ws`.
+    let ws = super::ws::router(Arc::clone(&sessions), model.closing());
     let app = App { model, sessions };
     let mut router = Router::new()
         .route("/", get(home))
@@ -50,7 +52,7 @@ pub(crate) fn router(model: Arc<Model>, sessions: Arc<Sessions>) -> Router {
     }
     // Routes with known answers (custom metrics, uploads, batches): src/demo/measure.rs.
     let router = super::measure::add(router);
-    router.fallback(not_found).with_state(app)
+    router.fallback(not_found).with_state(app).merge(ws)
 }
 
 async fn home(State(app): State<App>) -> Response {

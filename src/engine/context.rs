@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::examples::ErrorExamples;
 use super::stop::{StopHandle, StopLevel};
-use super::{blocked, feed, http, open, page, slots};
+use super::{blocked, feed, http, open, page, slots, ws};
 use crate::metrics::{CellInfo, ErrorKind, Generator, Recorder, RunInfo, RunStatus, store};
 use crate::scenario::Plan;
 
@@ -58,6 +58,8 @@ pub struct RunCtx {
     /// By scenario index: the cells of its requests by step name (a batch's requests)
     /// and of its custom metrics by metric name.
     pub(super) named: super::record::NamedCells,
+    /// WebSocket steps: the connect and message cells of each session cell, by cell id.
+    pub(super) ws_cells: Vec<Option<ws::WsCells>>,
 }
 
 /// What a run is set up with besides the plan.
@@ -116,6 +118,7 @@ impl RunCtx {
             counted: super::iterations::Counted::new(&plan.load),
             setup_values: std::sync::OnceLock::new(),
             named: super::record::NamedCells::new(plan, cells),
+            ws_cells: ws::sub_cells(cells),
         }
     }
 
@@ -210,6 +213,13 @@ pub(super) fn layout(plan: &Plan) -> (Vec<CellInfo>, Vec<[Vec<usize>; 3]>) {
                     // A page step has three cells: the page, its document, its assets.
                     let before = cells.len();
                     phases[p].push(page::add_cells(&mut cells, &sc.name, step));
+                    tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
+                    continue;
+                }
+                if step.ws.is_some() {
+                    // A WebSocket step has three cells: the session, its connect, its messages.
+                    let before = cells.len();
+                    phases[p].push(ws::add_cells(&mut cells, &sc.name, step));
                     tags.extend(cells[before..].iter().map(|c| c.tag.clone()));
                     continue;
                 }

@@ -29,6 +29,7 @@ mod runtime;
 mod slots;
 mod stop;
 mod user;
+mod ws;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -429,6 +429,7 @@ fn retire(ctx: &RunCtx, st: &mut UserState, why: &str) {
     };
     if !steps.is_empty() {
         let cell = super::page::request_cell(ctx, ctx.cell(st.scenario, phase as usize, 0));
+        let cell = super::ws::request_cell(ctx, cell);
         if ctx.record {
             ctx.recorder
                 .record(&Sample::failed(cell, ErrorKind::Template));
@@ -487,6 +488,9 @@ pub(super) async fn run_step(
 ) -> StepEnd {
     if let Some(batch) = &step.batch {
         return super::batch::run(ctx, cell, batch, st, timing).await;
+    }
+    if let Some(ws) = &step.ws {
+        return super::ws::run(ctx, cell, step, ws, st, timing).await;
     }
     match &step.page {
         Some(page) => super::page::run(ctx, cell, step, page, st, timing).await,

@@ -157,6 +157,7 @@ impl Compiler<'_> {
             follow_redirects: None,
             records: Vec::new(),
             batch: Some(BatchPlan { requests }),
+            ws: None,
         })
     }
 }

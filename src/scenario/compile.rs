@@ -361,12 +361,23 @@ impl Compiler<'_> {
                             self.slots.push(name.clone());
                         }
                     }
+                    for (m, name) in super::ws::extract_names(step) {
+                        let at = step_at
+                            .key("messages")
+                            .idx(m)
+                            .key("extract")
+                            .key(name);
+                        self.check_var_name(name, &at);
+                        if !self.slots.contains(name) {
+                            self.slots.push(name.clone());
+                        }
+                    }
                 }
             }
         }
         for (list, steps) in super::once::lists(raw) {
             for (j, step) in steps.iter().enumerate() {
-                for (name, _) in step.extracts() {
+                for (name, _) in step.written() {
                     let at = KeyPath::root().key(list).idx(j).key("extract").key(name);
                     self.check_var_name(name, &at);
                     if !self.slots.contains(name) {

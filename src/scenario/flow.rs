@@ -77,7 +77,7 @@ pub(super) fn extracted_names(raw: &RawFile) -> HashSet<String> {
                 .into_iter()
                 .flat_map(|(_, l)| l.iter()),
         )
-        .flat_map(|st| st.extracts())
+        .flat_map(|st| st.written())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -249,6 +249,44 @@ fn check_uses<'a>(c: &'a RawCheck, at: &KeyPath, out: &mut Vec<Use<'a>>) {
     }
 }
 
+/// The templates of a WebSocket step's messages (what they send and expect), but those
+/// that read a variable one of its own messages extracts: a later message may read what
+/// an earlier one took from its reply.
+fn ws_uses<'a>(s: &'a RawStep, at: &KeyPath, out: &mut Vec<Use<'a>>) {
+    let own: HashSet<&String> = super::ws::extract_names(s).map(|(_, n)| n).collect();
+    let mut uses = Vec::new();
+    for (i, m) in s.messages.iter().flatten().enumerate() {
+        let p = at.key("messages").idx(i);
+        if let Some(t) = &m.send {
+            uses.push(Use {
+                src: t,
+                at: p.key("send"),
+                from: Inherited::No,
+                credentials: false,
+            });
+        }
+        if let Some(j) = &m.send_json {
+            json_uses(j, p.key("send_json"), &mut uses);
+        }
+        if let Some(super::ws::RawWsExpect::Check(c)) = &m.expect {
+            for (k, t) in [("contains", &c.contains), ("equals", &c.equals)] {
+                if let Some(Text(t)) = t {
+                    uses.push(Use {
+                        src: t,
+                        at: p.key("expect").key(k),
+                        from: Inherited::No,
+                        credentials: false,
+                    });
+                }
+            }
+        }
+    }
+    out.extend(
+        uses.into_iter()
+            .filter(|u| !names_in(u.src).iter().any(|n| own.contains(n))),
+    );
+}
+
 /// Every template step `s` (at `at`, in scenario `sc` at `sc_at`) renders, its inherited
 /// headers and credentials included, by the rules of `http_opts`.
 pub(super) fn step_uses<'a>(
@@ -275,6 +313,7 @@ pub(super) fn step_uses<'a>(
         ("options", &s.options),
         ("page", &s.page),
         ("path", &s.path),
+        ("ws", &s.ws),
     ];
     for (k, v) in line {
         if let Some(p) = v {
@@ -298,6 +337,7 @@ pub(super) fn step_uses<'a>(
     if let Some(c) = &s.check {
         check_uses(c, &at.key("check"), &mut out);
     }
+    ws_uses(s, at, &mut out);
     // Credentials: the step's own, else (unless `auth: none` or its own `Authorization`
     // header) the scenario's, else `defaults'`.
     let step_none = matches!(s.auth, Some(RawAuthOrNone::None(_)));
@@ -499,7 +539,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        for (name, _) in s.extracts() {
+        for (name, _) in s.written() {
             sure.insert(name.clone());
         }
     }
@@ -697,7 +737,7 @@ fn setters(raw: &RawFile) -> Vec<(String, Setter)> {
         let sc_at = KeyPath::root().key("scenarios").idx(i);
         for (list, steps) in leaf_lists(sc, &sc_at) {
             for (j, (at, s)) in steps.into_iter().enumerate() {
-                for (name, _) in s.extracts() {
+                for (name, _) in s.written() {
                     out.push((
                         name.clone(),
                         Setter {

@@ -45,6 +45,7 @@ mod suggest;
 mod target_expr;
 mod targets;
 mod units;
+mod ws;
 
 mod batch;
 pub mod custom_metrics;
@@ -60,6 +61,7 @@ pub use plan::*;
 pub use redact::{encodings as secret_encodings, is_secret_header, redact_url};
 pub use targets::{PRESETS, load_targets, parse_targets_str};
 pub use units::{millisecond_hint, parse_duration, parse_rate};
+pub use ws::sub_names as sub_ws_names;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -209,6 +211,7 @@ pub fn quick(
         follow_redirects: None,
         records: Vec::new(),
         batch: None,
+        ws: None,
     };
     let mut copy_scenario = serde_json::json!({"name": "quick", "steps": [{"get": path}]});
     if let Some(t) = think {

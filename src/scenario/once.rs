@@ -30,7 +30,7 @@ pub(super) fn setup_extracts(raw: &RawFile) -> HashSet<String> {
     raw.setup
         .iter()
         .flatten()
-        .flat_map(|st| st.extracts())
+        .flat_map(|st| st.written())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -158,7 +158,7 @@ impl Compiler<'_> {
                         );
                     }
                 }
-                for (name, _) in s.extracts() {
+                for (name, _) in s.written() {
                     have.insert(name.clone());
                 }
             }

@@ -13,6 +13,7 @@ pub use super::load::{
     DEFAULT_MAX_DURATION, Iterations, LoadPlan, OpenLoad, RateStage, Shard, Stage, StepLoad,
 };
 use super::template::Template;
+pub use super::ws::{WsExpect, WsMessage, WsPayload, WsPlan};
 use crate::capacity::CapacitySpec;
 use crate::metrics::verdict::Target as VerdictTarget;
 
@@ -396,6 +397,9 @@ pub struct StepPlan {
     /// A batch step (`batch:`): these requests go out at once instead of the one above
     /// (which is a placeholder). `None` for an ordinary request.
     pub batch: Option<BatchPlan>,
+    /// A WebSocket step (`ws:`): the request above is its upgrade (`GET`, never
+    /// redirected), then these messages. `None` for other steps.
+    pub ws: Option<WsPlan>,
 }
 
 /// The requests of a batch step, sent concurrently over the user's connections.

@@ -708,6 +708,19 @@ pub struct RawStep {
     /// one and as a whole, from the first send to the last response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Vec<RawStep>>,
+    /// Open a WebSocket: a path (resolved against the target, `http` becoming `ws`) or a
+    /// `ws://` / `wss://` URL, upgraded with the user's cookies, the headers and `auth`;
+    /// then send `messages` in order and close. E.g. `/ws/echo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws: Option<String>,
+    /// With `ws:`: the messages to send in order, each optionally waiting for a reply,
+    /// e.g. `[{send: "hi ${username}", expect: {contains: hi}}, {pause: 1s}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<super::ws::RawWsMessage>>,
+    /// With `ws:`: the most the whole session may last, connect to close, e.g. `30s`; a
+    /// session cut short is a timeout. Default: no bound but each part's timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<Dur>,
 }
 
 impl RawStep {
@@ -718,6 +731,17 @@ impl RawStep {
                 .iter()
                 .flatten()
                 .flat_map(|s| s.extract.iter().flat_map(|m| &m.0)),
+        )
+    }
+
+    /// Every variable this step writes: [`RawStep::extracts`], and what its WebSocket
+    /// messages extract.
+    pub fn written(&self) -> impl Iterator<Item = &(String, RawExtract)> {
+        self.extracts().chain(
+            self.messages
+                .iter()
+                .flatten()
+                .flat_map(|m| m.extract.iter().flat_map(|e| &e.0)),
         )
     }
 }

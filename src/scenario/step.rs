@@ -50,13 +50,15 @@ impl Compiler<'_> {
         if let Some(list) = &s.batch {
             return self.batch_step(s, list, path);
         }
-        let request = match &s.page {
-            Some(page) => self.page_line(s, page, path),
-            None => self.request_line(s, path),
+        let request = match (&s.page, &s.ws) {
+            (Some(page), _) => self.page_line(s, page, path),
+            (None, Some(ws)) => self.ws_line(s, ws, path),
+            (None, None) => self.request_line(s, path),
         };
-        let url = request
-            .as_ref()
-            .and_then(|(_, src, p)| self.url_path(src, p));
+        let url = request.as_ref().and_then(|(_, src, p)| match s.ws {
+            Some(_) => self.template(p, src),
+            None => self.url_path(src, p),
+        });
         let query = s
             .query
             .as_ref()
@@ -103,11 +105,13 @@ impl Compiler<'_> {
             .as_ref()
             .map(|r| self.records(r, &path.key("record")))
             .unwrap_or_default();
+        let ws = self.ws_plan(s, path);
         let (method, _, _) = request?;
         let url = url?;
         let name = match &s.name {
             Some(n) => n.clone(),
             None if page.is_some() => format!("page {}", url.source()),
+            None if ws.is_some() => format!("ws {}", url.source()),
             None => format!("{} {}", method.as_str(), url.source()),
         };
         Some(StepPlan {
@@ -127,6 +131,7 @@ impl Compiler<'_> {
             follow_redirects,
             records,
             batch: None,
+            ws,
         })
     }
 
@@ -271,7 +276,7 @@ impl Compiler<'_> {
     /// A JSON value whose strings are templates; a string that is one typed placeholder
     /// (`"${n:int}"`) is sent as that JSON type. `random`: whether its templates may call
     /// random functions (a request body may, a check's expected value may not).
-    fn json_template(
+    pub(super) fn json_template(
         &mut self,
         v: &serde_json::Value,
         path: &KeyPath,
@@ -440,7 +445,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn json_check(&mut self, j: &RawJsonCheck, path: &KeyPath) -> Option<Check> {
+    pub(super) fn json_check(&mut self, j: &RawJsonCheck, path: &KeyPath) -> Option<Check> {
         let json_path = self.json_path(&j.path, &path.key("path"));
         let set = [
             ("exists", j.exists.is_some()),

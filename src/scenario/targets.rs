@@ -188,7 +188,12 @@ impl Known {
                     // A batch's requests have rows of their own, and the batch its.
                     for s in std::iter::once(s).chain(s.batch.iter().flatten()) {
                         match raw_step_name(s) {
-                            Some(n) => k.steps.push(n),
+                            Some(n) => {
+                                if s.ws.is_some() {
+                                    k.steps.extend(super::ws::sub_names(&n));
+                                }
+                                k.steps.push(n);
+                            }
                             None => k.complete = false,
                         }
                         k.tags.extend(s.tags.iter().flatten().cloned());
@@ -224,6 +229,9 @@ impl Known {
         for sc in &plan.scenarios {
             for s in sc.on_start.iter().chain(&sc.steps).chain(&sc.on_stop) {
                 for s in std::iter::once(s).chain(s.batch.iter().flat_map(|b| &b.requests)) {
+                    if s.ws.is_some() {
+                        k.steps.extend(super::ws::sub_names(&s.name));
+                    }
                     k.steps.push(s.name.clone());
                     k.tags.extend(s.tags.iter().cloned());
                 }
@@ -281,6 +289,9 @@ pub(super) fn raw_step_name(s: &RawStep) -> Option<String> {
         ("HEAD", &s.head),
         ("OPTIONS", &s.options),
     ];
+    if let Some(ws) = &s.ws {
+        return Some(format!("ws {ws}"));
+    }
     let mut given = shorthands
         .iter()
         .filter_map(|(m, p)| p.as_ref().map(|p| (m.to_string(), p)));

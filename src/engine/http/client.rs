@@ -90,6 +90,14 @@ impl ClientFactory {
         Ok(user)
     }
 
+    /// The run's TLS configuration for a WebSocket over TLS (`wss://`): the same trust
+    /// (`tls_verify`, `ca_file`), offering HTTP/1.1 alone, which the upgrade needs.
+    pub fn ws_tls(&self) -> Arc<rustls::ClientConfig> {
+        let mut cfg = (*self.tls).clone();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(cfg)
+    }
+
     /// Whether requests to `url` take the fast path.
     pub(super) fn fast_path(&self, url: &Url) -> bool {
         self.fast && url.scheme() == "http"

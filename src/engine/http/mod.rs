@@ -33,7 +33,7 @@ mod user;
 
 pub use client::ClientFactory;
 pub use redirect::Via;
-pub use request::{Req, build_request};
+pub use request::{Req, build_request, upgrade_headers};
 pub use step::{
     Document, Outcome, conclude, exchange, execute, fetch, status_detail, status_error,
 };

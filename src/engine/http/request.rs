@@ -109,6 +109,34 @@ fn request_headers(
     Ok(headers)
 }
 
+/// The headers of a WebSocket step's upgrade request: those [`build_request`] sends
+/// (templated and credential defaults, the step's own, its `auth`) and those the client
+/// would add (literal defaults, the user agent), but not the upgrade's own.
+pub fn upgrade_headers(
+    defaults: &HttpDefaults,
+    step: &StepPlan,
+    vars: &Vars,
+    rng: &mut dyn RngCore,
+) -> Result<HeaderMap, String> {
+    let mut headers = request_headers(defaults, step, vars, rng)?;
+    for (name, value) in &defaults.headers {
+        if let Some(v) = value.as_literal()
+            && !is_credential(name)
+            && !step_sets(step, name)
+            && let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(v),
+            )
+        {
+            headers.entry(n).or_insert(v);
+        }
+    }
+    if let Ok(ua) = HeaderValue::from_str(&defaults.user_agent) {
+        headers.entry(http::header::USER_AGENT).or_insert(ua);
+    }
+    Ok(headers)
+}
+
 /// Whether the step sets header `name` itself.
 fn step_sets(step: &StepPlan, name: &str) -> bool {
     step.headers

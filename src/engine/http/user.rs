@@ -60,6 +60,15 @@ impl UserHttp {
         self.jar.as_ref().and_then(|j| j.cookies(url))
     }
 
+    /// Keep the cookies that a response from `url` sets (a WebSocket upgrade's).
+    pub fn store_cookies(&self, url: &Url, headers: &http::HeaderMap) {
+        if let Some(jar) = &self.jar
+            && headers.contains_key(SET_COOKIE)
+        {
+            jar.set_cookies(&mut headers.get_all(SET_COOKIE).iter(), url);
+        }
+    }
+
     /// The user's reqwest client (shares its cookie jar), built on first use.
     pub fn client(&mut self) -> Result<Client, EngineError> {
         if let Some(c) = &self.client {

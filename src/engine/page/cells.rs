@@ -22,7 +22,7 @@ fn assets_name(step: &str) -> String {
 }
 
 /// The cell named `name` in `scenario`, or a new one.
-fn cell_for(
+pub(in crate::engine) fn cell_for(
     cells: &mut Vec<CellInfo>,
     scenario: &str,
     name: String,

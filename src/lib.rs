@@ -13,6 +13,7 @@ pub mod capacity;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod import;
 pub mod metrics;
 pub mod observe;
 pub mod report;

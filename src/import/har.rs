@@ -335,8 +335,15 @@ enum Kind {
 }
 
 fn classify(e: &Entry, url: &Url) -> Kind {
-    if e.request.method.eq_ignore_ascii_case("OPTIONS") {
+    let method = e.request.method.to_ascii_uppercase();
+    if method == "OPTIONS" {
         return Kind::Other("preflight".into());
+    }
+    if !matches!(
+        method.as_str(),
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD"
+    ) {
+        return Kind::Other(format!("method {method}"));
     }
     let rt = e
         .resource_type
@@ -815,9 +822,9 @@ fn hidden_inputs(html: &str, out: &mut Vec<(String, String, Value, String)>) {
         }
         let n = regex::escape(&name);
         let re = if name_first {
-            format!(r#"<input[^>]*name=["']?{n}["']?[^>]*value=["']?([^"'>]*)"#)
+            format!(r#"<input[^>]*name=["']?{n}["'\s][^>]*value=["']?([^"'>\s]*)"#)
         } else {
-            format!(r#"<input[^>]*value=["']?([^"'>]*)["']?[^>]*name=["']?{n}["'\s>/]"#)
+            format!(r#"<input[^>]*value=["']?([^"'>\s]*)["']?[^>]*name=["']?{n}["'\s>/]"#)
         };
         out.push((
             value,
@@ -1252,14 +1259,9 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
             if k.other_hosts {
                 step.insert("other_hosts".into(), json!(true));
             }
-        } else if matches!(
-            method.as_str(),
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS"
-        ) {
-            step.insert(method.to_ascii_lowercase(), Value::String(path));
         } else {
-            step.insert("method".into(), Value::String(method.clone()));
-            step.insert("path".into(), Value::String(path));
+            // `classify` kept only the methods a step has a key for.
+            step.insert(method.to_ascii_lowercase(), Value::String(path));
         }
         if let Some(q) = query {
             step.insert("query".into(), Value::Object(q));

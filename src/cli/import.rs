@@ -134,13 +134,13 @@ fn import_har(a: &HarArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("writing {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
+            // A closed stdout (`| head`) is not an error.
             if let Err(e) = stdout
                 .write_all(out.yaml.as_bytes())
                 .and_then(|_| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
             {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e).context("writing the scenario to standard output");
-                }
+                return Err(e).context("writing the scenario to standard output");
             }
         }
     }

@@ -499,8 +499,7 @@ const COMMON: &[&str] = &[
 /// no spaces, not a common word, and with a digit unless it is long.
 fn dynamic_enough(v: &str) -> bool {
     let n = v.chars().count();
-    n >= 6
-        && n <= 4096
+    (6..=4096).contains(&n)
         && !v.chars().any(|c| c.is_whitespace() || c.is_control())
         && !COMMON.iter().any(|w| w.eq_ignore_ascii_case(v))
         && (v.chars().any(|c| c.is_ascii_digit()) || n >= 16)
@@ -581,8 +580,6 @@ struct Correlator {
     /// Credentials by recorded value: its environment variable name.
     secrets: Vec<(String, String)>,
     env_refs: Vec<EnvRef>,
-    /// Everything sent so far, raw: a value a response repeats from it is the user's input.
-    sent: String,
 }
 
 impl Correlator {
@@ -594,7 +591,6 @@ impl Correlator {
             envs: BTreeSet::new(),
             secrets: Vec::new(),
             env_refs: Vec::new(),
-            sent: String::new(),
         }
     }
 
@@ -639,7 +635,7 @@ impl Correlator {
             dynamic,
         });
         // Longest first, so that a value containing another is replaced whole.
-        self.subs.sort_by(|a, b| b.value.len().cmp(&a.value.len()));
+        self.subs.sort_by_key(|s| std::cmp::Reverse(s.value.len()));
     }
 
     /// The environment variable for a credential, `${env.NAME}`: the same value gets the
@@ -668,8 +664,10 @@ impl Correlator {
         template
     }
 
-    /// Values of a response that a later request may send back.
-    fn learn(&mut self, e: &Entry, step: usize) {
+    /// Values of the response of `step` that a later request sends back: found in `after`
+    /// (the raw text of the requests after it) and not in `before` (the requests up to it:
+    /// what the user typed, which a response may echo).
+    fn learn(&mut self, e: &Entry, step: usize, before: &str, after: &str) {
         let mut found: Vec<(String, String, Value, String)> = Vec::new();
         let mime = base_mime(&e.response.content.mime_type);
         let body = e.response_text();
@@ -710,7 +708,8 @@ impl Correlator {
         }
         for (value, name, extract, source) in found {
             if !dynamic_enough(&value)
-                || self.sent.contains(&value)
+                || before.contains(&value)
+                || !after.contains(&value)
                 || self.subs.iter().any(|s| s.value == value)
             {
                 continue;
@@ -736,7 +735,9 @@ fn on_boundary(s: &str, i: usize, len: usize) -> bool {
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
     let before = s[..i].chars().next_back();
     let after = s[i + len..].chars().next();
-    !(alnum(v.chars().next()) && alnum(before)) && !(alnum(v.chars().next_back()) && alnum(after))
+    let glued_before = alnum(v.chars().next()) && alnum(before);
+    let glued_after = alnum(v.chars().next_back()) && alnum(after);
+    !glued_before && !glued_after
 }
 
 /// Every string of a JSON document with its JSONPath, at most `budget` of them.
@@ -977,25 +978,22 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
             other_hosts: false,
         });
     }
-    let drop_lines = |dropped: &BTreeMap<String, BTreeMap<String, usize>>| -> Vec<String> {
-        dropped
-            .iter()
-            .map(|(why, details)| {
-                let n: usize = details.values().sum();
-                let parts: Vec<String> = details
-                    .iter()
-                    .filter(|(d, _)| !d.is_empty())
-                    .map(|(d, c)| format!("{d} {c}"))
-                    .collect();
-                if parts.is_empty() {
-                    format!("{n} {why}")
-                } else {
-                    format!("{n} {why} ({})", parts.join(", "))
-                }
-            })
-            .collect()
-    };
-    summary.dropped = drop_lines(&dropped);
+    summary.dropped = dropped
+        .iter()
+        .map(|(why, details)| {
+            let n: usize = details.values().sum();
+            let parts: Vec<String> = details
+                .iter()
+                .filter(|(d, _)| !d.is_empty())
+                .map(|(d, c)| format!("{d} {c}"))
+                .collect();
+            if parts.is_empty() {
+                format!("{n} {why}")
+            } else {
+                format!("{n} {why} ({})", parts.join(", "))
+            }
+        })
+        .collect();
     if kept.is_empty() {
         return Err(HarError::NothingKept {
             file: file.to_path_buf(),
@@ -1044,6 +1042,13 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     let mut cor = Correlator::new();
+    // Every kept request as raw text, in order: where values are looked for.
+    let mut sent = String::new();
+    let mut ends = Vec::with_capacity(kept.len());
+    for k in &kept {
+        raw_request(&entries[k.entry], &mut sent);
+        ends.push(sent.len());
+    }
     let mut steps: Vec<Map<String, Value>> = Vec::new();
     let mut labels: Vec<String> = Vec::new();
     for (n, k) in kept.iter().enumerate() {
@@ -1236,21 +1241,6 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
             }
         }
 
-        // What a user sent is no server's value.
-        cor.sent.push_str(&e.request.url);
-        cor.sent.push('\n');
-        for h in &e.request.headers {
-            cor.sent.push_str(&h.value);
-            cor.sent.push('\n');
-        }
-        if let Some(pd) = &e.request.post_data {
-            cor.sent.push_str(pd.text.as_deref().unwrap_or(""));
-            for p in &pd.params {
-                cor.sent.push_str(&p.value);
-                cor.sent.push('\n');
-            }
-        }
-
         // The step.
         let mut step = Map::new();
         if k.page {
@@ -1288,7 +1278,7 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
         steps.push(step);
         labels.push(label);
 
-        cor.learn(e, n);
+        cor.learn(e, n, &sent[..ends[n]], &sent[ends[n]..]);
     }
 
     // Extracts where a value was used later.
@@ -1376,6 +1366,36 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
     Ok(Import { yaml, summary })
 }
 
+/// A request's URL, header values and body, raw and decoded (query and form values), one per
+/// line.
+fn raw_request(e: &Entry, out: &mut String) {
+    let mut push = |s: &str| {
+        out.push_str(s);
+        out.push('\n');
+    };
+    push(&e.request.url);
+    if let Ok(u) = Url::parse(&e.request.url) {
+        for (_, v) in u.query_pairs() {
+            push(&v);
+        }
+    }
+    for h in &e.request.headers {
+        push(&h.value);
+    }
+    if let Some(pd) = &e.request.post_data {
+        let text = pd.text.as_deref().unwrap_or("");
+        push(text);
+        if base_mime(&pd.mime_type) == "application/x-www-form-urlencoded" {
+            for (_, v) in url::form_urlencoded::parse(text.as_bytes()) {
+                push(&v);
+            }
+        }
+        for p in &pd.params {
+            push(&p.value);
+        }
+    }
+}
+
 fn comment(line: &str) -> String {
     let clean: String = line
         .chars()
@@ -1438,7 +1458,7 @@ fn json_body(v: &mut Value, cor: &mut Correlator, at: &str, key: Option<&str>) {
 /// half seconds under 10 s, whole seconds above, at most 30 s (the second value says if it
 /// was cut).
 fn round_think(gap_ms: f64) -> (Option<u64>, bool) {
-    if !(gap_ms >= 200.0) {
+    if gap_ms.is_nan() || gap_ms < 200.0 {
         return (None, false);
     }
     let ms = if gap_ms < 1000.0 {
@@ -1458,7 +1478,7 @@ fn round_think(gap_ms: f64) -> (Option<u64>, bool) {
 fn format_think(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{}.{}s", ms / 1000, (ms % 1000) / 100)

@@ -558,6 +558,47 @@ fn a_recording_from_headless_chromium_replays_with_the_token_correlated() {
         logins >= n,
         "each cart read follows its own login: {logins} logins, {n} carts"
     );
+
+    // `--assets page`: each document is a page step that fetches what its HTML links.
+    let paged = dir.path().join("paged.yaml");
+    let o = skein()
+        .args(["import", "har", "--assets", "page", "-u", "1", "-d", "2s"])
+        .arg(&har_path)
+        .arg("-o")
+        .arg(&paged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("static assets folded into a page step"),
+        "{}",
+        text(&o)
+    );
+    let yaml = std::fs::read_to_string(&paged).unwrap();
+    assert!(yaml.contains("- page: /\n        assets: auto\n"), "{yaml}");
+    let out = dir.path().join("paged-reports");
+    let o = skein()
+        .arg("run")
+        .arg(&paged)
+        .arg("-o")
+        .arg(&out)
+        .args(["-q", "-w", "1"])
+        .env("PASSWORD", "another-password")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let result = common::result_json(&common::only_dir(&out));
+    assert_eq!(result["overall"]["errors"], 0, "{}", text(&o));
+    let assets = result["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "page / (assets)")
+        .unwrap_or_else(|| panic!("no assets row: {}", text(&o)))
+        .clone();
+    // The demo's page links four assets.
+    let fetched = assets["requests"].as_u64().unwrap();
+    assert!(fetched >= 4 && fetched.is_multiple_of(4), "{assets}");
     rt.block_on(server.shutdown());
 }
 

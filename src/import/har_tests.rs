@@ -544,3 +544,22 @@ fn bad_input_names_its_position() {
     assert!(e.starts_with("rec.har: nothing to import: all 1 requests were dropped: 1 static assets (stylesheet 1)"), "{e}");
     assert!(e.contains("--assets keep"), "{e}");
 }
+
+#[test]
+fn json_values_are_correlated_into_paths_queries_headers_and_json_bodies() {
+    let i = import_fixture("json-body.har");
+    let b = body(&i);
+    assert!(
+        b.contains("extract: {id: {json: \"$.items[1].id\"}, cart_id: {json: \"$.cart.cart_id\"}, session_key: {json: \"$['session-key']\"}}")
+            || b.contains("extract:\n          id: {json: \"$.items[1].id\"}\n          cart_id: {json: \"$.cart.cart_id\"}\n          session_key: {json: \"$['session-key']\"}"),
+        "{b}"
+    );
+    assert!(b.contains("query: {cart: \"${cart_id}\"}"), "{b}");
+    // A header named like a credential, but its value came from a response: correlated.
+    assert!(b.contains("X-Session-Key: \"${session_key}\""), "{b}");
+    assert!(b.contains("cart_id: \"${cart_id}\""), "{b}");
+    assert!(b.contains("{product: \"${id}\", qty: 2}"), "{b}");
+    assert!(i.summary.env.is_empty(), "{:?}", i.summary.env);
+    // Only values a later request sends back are extracted.
+    assert!(!b.contains("prd-77a1b2") && !b.contains("items[0]"), "{b}");
+}

@@ -1182,11 +1182,15 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
         // Body.
         let mut body: Option<(&str, Value)> = None;
         if let Some(pd) = &e.request.post_data {
-            let mime = base_mime(if pd.mime_type.is_empty() {
+            let mut mime = base_mime(if pd.mime_type.is_empty() {
                 content_type.as_deref().unwrap_or("")
             } else {
                 &pd.mime_type
             });
+            // Parameters without a text are a form, whatever the type says.
+            if mime.is_empty() && pd.text.is_none() && !pd.params.is_empty() {
+                mime = "application/x-www-form-urlencoded".into();
+            }
             let text = pd.text.clone().unwrap_or_else(|| {
                 url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(pd.params.iter().map(|p| (&p.name, &p.value)))
@@ -1221,10 +1225,11 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
                 }
             } else if !text.is_empty() {
                 let (t, _) = cor.templatize(&text, &here("body"));
+                let t = raw_secrets(&t, &mut cor, &at);
                 body = Some(("body", Value::String(t)));
                 summary.notes.push(format!(
-                    "step {step_no} ({label}): a {} body is written raw (`body:`); check it for credentials",
-                    if mime.is_empty() { "untyped" } else { &mime }
+                    "step {step_no} ({label}): the body ({}) is written raw (`body:`); check it for credentials",
+                    if mime.is_empty() { "no content type" } else { &mime }
                 ));
             }
         }
@@ -1274,7 +1279,10 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
         } else {
             json!({ "status": status })
         };
-        step.insert("check".into(), check);
+        // Skein checks statuses 100 to 599; another is an error whatever the check.
+        if (100..600).contains(&status) {
+            step.insert("check".into(), check);
+        }
         steps.push(step);
         labels.push(label);
 
@@ -1364,6 +1372,33 @@ pub fn import(text: &str, file: &Path, opts: &Options) -> Result<Import, HarErro
     ));
     yaml.push_str(&super::yaml::to_yaml(&doc));
     Ok(Import { yaml, summary })
+}
+
+/// A raw body with `password=...`, `"token": "..."` (any field naming a credential) has the
+/// value replaced by an environment reference.
+fn raw_secrets(text: &str, cor: &mut Correlator, at: &str) -> String {
+    let re = regex::Regex::new(
+        r#"(?i)(["']?)([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api_key|apikey)[A-Za-z0-9_.-]*)(["']?\s*[:=]\s*["']?)([^"'&\s,;}<]+)"#,
+    )
+    .expect("a valid regex");
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for c in re.captures_iter(text) {
+        let value = c.get(4).expect("group 4");
+        if value.as_str().starts_with("${") || value.as_str().starts_with("$${") {
+            continue;
+        }
+        let field = &c[2];
+        out.push_str(&text[last..value.start()]);
+        out.push_str(&cor.secret(
+            value.as_str(),
+            field,
+            format!("field `{field}` of the raw body of {at}"),
+        ));
+        last = value.end();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// A request's URL, header values and body, raw and decoded (query and form values), one per

@@ -7,12 +7,14 @@
 //! counts, the results folder, the verdict) -> [`report`] (human output).
 //! [`capacity`] analyses step-load tests (USL fit, knee, sustainable load, plan).
 //! [`demo`] is the embedded target that behaves like the Phase 9 web app; [`cli`] is the
-//! command line at the edge and the only module that prints or exits.
+//! command line at the edge and the only module that prints or exits. [`import`] writes
+//! scenario files from recordings (a browser's HAR).
 
 pub mod capacity;
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod import;
 pub mod metrics;
 pub mod observe;
 pub mod report;

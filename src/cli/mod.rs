@@ -10,6 +10,7 @@
 mod capacity;
 mod compare;
 mod console;
+mod import;
 pub mod k8s;
 mod merge;
 mod report;
@@ -123,6 +124,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Kubernetes: render the manifests of a run sharded across pods.
     K8s(k8s::K8sArgs),
+    /// Turn a recording into a scenario file: `skein import har RECORDING.har -o FILE`.
+    Import(import::ImportArgs),
 }
 
 /// Options shared by `run` and `quick`.
@@ -286,6 +289,7 @@ fn dispatch(cli: Cli) -> u8 {
         Command::Quick(a) => runtime().and_then(|rt| rt.block_on(run::quick(a))),
         Command::ServeDemo(a) => runtime().and_then(|rt| rt.block_on(serve::serve(a))),
         Command::K8s(a) => k8s::k8s(&a),
+        Command::Import(a) => import::import(&a),
     };
     match result {
         Ok(code) => code,

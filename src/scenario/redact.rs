@@ -21,18 +21,36 @@ pub fn redact(mut v: serde_json::Value) -> serde_json::Value {
         for sc in scenarios {
             redact_level(sc);
             for list in ["on_start", "steps", "on_stop"] {
-                for step in sc
-                    .get_mut(list)
-                    .and_then(|s| s.as_array_mut())
-                    .into_iter()
-                    .flatten()
-                {
-                    redact_level(step);
+                if let Some(steps) = sc.get_mut(list) {
+                    redact_steps(steps);
                 }
             }
         }
     }
     v
+}
+
+/// Every step of a list, and those nested in its flow-control blocks and groups (`then`,
+/// `else`, `steps`, each branch's `steps` of `choose`).
+fn redact_steps(list: &mut serde_json::Value) {
+    for step in list.as_array_mut().into_iter().flatten() {
+        redact_level(step);
+        for nested in ["then", "else", "steps"] {
+            if let Some(l) = step.get_mut(nested) {
+                redact_steps(l);
+            }
+        }
+        for branch in step
+            .get_mut("choose")
+            .and_then(|c| c.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(l) = branch.get_mut("steps") {
+                redact_steps(l);
+            }
+        }
+    }
 }
 
 /// The `headers` and `auth` of one level (`defaults`, a scenario, a step).
@@ -350,6 +368,32 @@ mod tests {
         assert_eq!(h["Cookie"], "[redacted]");
         assert_eq!(h["X-CSRF-Token"], "[redacted]");
         assert_eq!(h["x-client-secret"], "[redacted]");
+    }
+
+    #[test]
+    fn steps_inside_flow_control_and_groups_are_redacted() {
+        let v = serde_json::json!({
+            "scenarios": [{"steps": [
+                {"if": {"status": 200},
+                 "then": [{"get": "/a", "headers": {"Authorization": "Bearer abc"}}],
+                 "else": [{"get": "/b", "auth": {"bearer": "lit"}}]},
+                {"group": "g", "steps": [{"repeat": 2, "steps": [
+                    {"get": "/c", "headers": {"Cookie": "sid=1"}}]}]},
+                {"choose": [{"steps": [{"get": "/d", "headers": {"X-Api-Key": "k"}}]}]}
+            ]}]
+        });
+        let r = redact(v);
+        let s = &r["scenarios"][0]["steps"];
+        assert_eq!(s[0]["then"][0]["headers"]["Authorization"], "[redacted]");
+        assert_eq!(s[0]["else"][0]["auth"]["bearer"], "[redacted]");
+        assert_eq!(
+            s[1]["steps"][0]["steps"][0]["headers"]["Cookie"],
+            "[redacted]"
+        );
+        assert_eq!(
+            s[2]["choose"][0]["steps"][0]["headers"]["X-Api-Key"],
+            "[redacted]"
+        );
     }
 
     #[test]

@@ -240,3 +240,45 @@ targets:
     assert_eq!(status, [TargetStatus::Pass, TargetStatus::Fail], "{v:#?}");
     server.shutdown().await;
 }
+
+/// Open model: the iteration's response time runs from its intended start on the first
+/// request it actually sends. One user, a ticket every 50 ms, an iteration of about 100 ms:
+/// the tickets queue, and the wait shows on `first` (which follows an `if` that sends
+/// nothing), not on `second`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_lateness_goes_to_the_first_request_sent() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo(Some(("product", Duration::from_millis(100)))).await;
+    let out = tempfile::tempdir().unwrap();
+    let yaml = r#"
+variables: {mode: fast}
+scenarios:
+  - name: s
+    steps:
+      - if: {var: mode, equals: slow}
+        then: [{name: never, get: /health}]
+      - name: first
+        get: /api/products/1
+      - name: second
+        get: /health
+load: {arrival_rate: 20/s, duration: 2s, max_users: 1, pre_allocated: 1, graceful_stop: 1s}
+"#;
+    let (_, r, _) = run(yaml, &server, out.path()).await;
+    let first = &r.step("first").unwrap().summary;
+    let second = &r.step("second").unwrap().summary;
+    eprintln!(
+        "first: response p50 {:.1} ms, service p50 {:.1} ms; second: response p95 {:.1} ms",
+        ms(first.response_time.p50_us),
+        ms(first.service_time.p50_us),
+        ms(second.response_time.p95_us)
+    );
+    assert_eq!(count(&r, "never"), 0);
+    assert!(first.requests >= 8, "{} requests", first.requests);
+    // Half the tickets wait: by the middle of the run, about half a second each.
+    assert!(
+        first.response_time.p50_us >= first.service_time.p50_us + 150_000,
+        "the wait for the ticket is missing from `first`"
+    );
+    assert!(ms(second.response_time.p95_us) < 50.0);
+    server.shutdown().await;
+}

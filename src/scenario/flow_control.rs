@@ -629,6 +629,12 @@ impl Compiler<'_> {
             }
             (None, Some(name)) => {
                 let slot = match self.slots.position(name) {
+                    Some(slot) if name.contains('.') => {
+                        // A feeder field: read through a template, so that the scenario
+                        // takes the feeder's rows (and the feeder counts as used).
+                        let _ = self.template(&path.key("var"), &format!("${{{name}}}"));
+                        Some(slot)
+                    }
                     Some(slot) => Some(slot),
                     None => {
                         let names: Vec<&str> = self.slots.iter().map(String::as_str).collect();

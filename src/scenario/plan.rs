@@ -316,8 +316,12 @@ impl ScenarioPlan {
 
     /// Mean pause per request of one iteration.
     fn mean_think_per_request(&self) -> Duration {
-        self.think_per_iteration()
-            .div_f64(self.requests_per_iteration().max(1.0))
+        match self.flow {
+            None => self.think_per_iteration() / self.steps.len().max(1) as u32,
+            Some(_) => self
+                .think_per_iteration()
+                .div_f64(self.requests_per_iteration().max(1.0)),
+        }
     }
 }
 

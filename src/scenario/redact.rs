@@ -17,31 +17,47 @@ pub fn redact(mut v: serde_json::Value) -> serde_json::Value {
     if let Some(d) = v.get_mut("defaults") {
         redact_level(d);
     }
+    // The once-per-run steps (`setup:`, `teardown:`) carry headers and `auth` too.
+    for list in ["setup", "teardown"] {
+        if let Some(steps) = v.get_mut(list) {
+            redact_steps(steps);
+        }
+    }
     if let Some(scenarios) = v.get_mut("scenarios").and_then(|s| s.as_array_mut()) {
         for sc in scenarios {
             redact_level(sc);
             for list in ["on_start", "steps", "on_stop"] {
-                for step in sc
-                    .get_mut(list)
-                    .and_then(|s| s.as_array_mut())
-                    .into_iter()
-                    .flatten()
-                {
-                    redact_level(step);
-                    // A batch step's requests (`batch:`) are levels of their own.
-                    for r in step
-                        .get_mut("batch")
-                        .and_then(|b| b.as_array_mut())
-                        .into_iter()
-                        .flatten()
-                    {
-                        redact_level(r);
-                    }
+                if let Some(steps) = sc.get_mut(list) {
+                    redact_steps(steps);
                 }
             }
         }
     }
     v
+}
+
+/// Every step of a list, and those nested in its flow-control blocks and groups (`then`,
+/// `else`, `steps`, each branch's `steps` of `choose`) and batches (`batch`).
+fn redact_steps(list: &mut serde_json::Value) {
+    for step in list.as_array_mut().into_iter().flatten() {
+        redact_level(step);
+        // A batch's requests (`batch:`) are levels of their own.
+        for nested in ["then", "else", "steps", "batch"] {
+            if let Some(l) = step.get_mut(nested) {
+                redact_steps(l);
+            }
+        }
+        for branch in step
+            .get_mut("choose")
+            .and_then(|c| c.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(l) = branch.get_mut("steps") {
+                redact_steps(l);
+            }
+        }
+    }
 }
 
 /// The `headers` and `auth` of one level (`defaults`, a scenario, a step).
@@ -362,6 +378,32 @@ mod tests {
     }
 
     #[test]
+    fn steps_inside_flow_control_and_groups_are_redacted() {
+        let v = serde_json::json!({
+            "scenarios": [{"steps": [
+                {"if": {"status": 200},
+                 "then": [{"get": "/a", "headers": {"Authorization": "Bearer abc"}}],
+                 "else": [{"get": "/b", "auth": {"bearer": "lit"}}]},
+                {"group": "g", "steps": [{"repeat": 2, "steps": [
+                    {"get": "/c", "headers": {"Cookie": "sid=1"}}]}]},
+                {"choose": [{"steps": [{"get": "/d", "headers": {"X-Api-Key": "k"}}]}]}
+            ]}]
+        });
+        let r = redact(v);
+        let s = &r["scenarios"][0]["steps"];
+        assert_eq!(s[0]["then"][0]["headers"]["Authorization"], "[redacted]");
+        assert_eq!(s[0]["else"][0]["auth"]["bearer"], "[redacted]");
+        assert_eq!(
+            s[1]["steps"][0]["steps"][0]["headers"]["Cookie"],
+            "[redacted]"
+        );
+        assert_eq!(
+            s[2]["choose"][0]["steps"][0]["headers"]["X-Api-Key"],
+            "[redacted]"
+        );
+    }
+
+    #[test]
     fn auth_and_scenario_headers_are_redacted_at_every_level() {
         let v = json!({
             "defaults": {"auth": {"bearer": "abc123"}},
@@ -385,5 +427,23 @@ mod tests {
         assert_eq!(sc["steps"][0]["auth"]["bearer"], "${token}");
         assert_eq!(sc["steps"][1]["auth"]["basic"]["password"], "${env.PASS}");
         assert_eq!(sc["steps"][2]["auth"]["bearer"], "[redacted]");
+    }
+
+    #[test]
+    fn setup_teardown_and_batch_requests_are_redacted_too() {
+        let v = json!({
+            "setup": [{"post": "/login", "headers": {"Authorization": "Bearer s3cr3t"}}],
+            "teardown": [{"delete": "/data", "auth": {"bearer": "t0ken"}}],
+            "scenarios": [{"steps": [{"batch": [
+                {"get": "/a", "headers": {"Cookie": "sid=1"}},
+                {"get": "/b", "headers": {"Accept": "*/*"}}
+            ]}]}]
+        });
+        let r = redact(v);
+        assert_eq!(r["setup"][0]["headers"]["Authorization"], "[redacted]");
+        assert_eq!(r["teardown"][0]["auth"]["bearer"], "[redacted]");
+        let batch = &r["scenarios"][0]["steps"][0]["batch"];
+        assert_eq!(batch[0]["headers"]["Cookie"], "[redacted]");
+        assert_eq!(batch[1]["headers"]["Accept"], "*/*");
     }
 }

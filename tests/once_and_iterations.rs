@@ -374,5 +374,51 @@ fn workers_split_the_iterations_exactly() {
         assert_eq!(r["run"]["iterations"]["completed"], want, "{load}");
         assert_eq!(r["run"]["status"], "complete", "{load}");
     }
+    // Setup and teardown run once in each worker process (and are merged as rows apart);
+    // a plain run of a file with setup is one process.
+    let scenario = dir.path().join("s.yaml");
+    let yaml = r#"
+setup:
+  - name: svc login
+    post: /api/login
+    json: {username: svc, password: x}
+    extract: {token: {json: "$.token"}}
+teardown:
+  - {name: bye, get: /health}
+scenarios:
+  - name: s
+    steps:
+      - get: /api/cart
+        auth: {bearer: "${token}"}
+        check: {status: 200}
+load: {users: 4, iterations: 10}
+"#;
+    std::fs::write(&scenario, format!("target: {}\n{yaml}", server.url())).unwrap();
+    for (workers, want) in [(Some("2"), 2u64), (None, 1)] {
+        let (logins, health) = (
+            server.logins().get("svc").copied().unwrap_or(0),
+            served(&server, "health"),
+        );
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = skein();
+        cmd.arg("run").arg(&scenario).arg("--quiet");
+        if let Some(w) = workers {
+            cmd.args(["--workers", w]);
+        }
+        let o = cmd.arg("-o").arg(out.path()).output().unwrap();
+        assert!(o.status.success(), "{workers:?}: {}", text(&o));
+        let r = result_json(&only_dir(out.path()));
+        assert_eq!(server.logins()["svc"] - logins, want, "{workers:?}");
+        assert_eq!(served(&server, "health") - health, want, "{workers:?}");
+        assert_eq!(r["overall"]["requests"], 10, "{workers:?}");
+        assert_eq!(r["overall"]["errors"], 0, "{workers:?}");
+        let setup = r["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "setup")
+            .unwrap();
+        assert_eq!(setup["requests"], want, "{workers:?}");
+    }
     rt.block_on(server.shutdown());
 }

@@ -167,7 +167,11 @@ pub async fn run_with(
     if !plan.setup.is_empty() && opts.start_at.is_none() {
         (started_at, ctx.start) = start_of(None);
     }
-    if let Some(why) = &setup_failed {
+    // (Stopped during setup, by a signal: that is the reason already, and a second stop
+    // would make it hard.)
+    if let Some(why) = &setup_failed
+        && ctx.stop_level() == StopLevel::Running
+    {
         ctx.stop.stop(once::failed(why.clone()));
     }
     let (folder, mut info) = results_folder(&opts, &plan, &cells, &ctx.recorder, started_at)?;

@@ -304,6 +304,18 @@ pub fn load_model_facts(r: &RunResult) -> Vec<(&'static str, String)> {
         ));
         rows.push(("Coordinated omission", closed_model_fact(r)));
     }
+    if let Some(it) = &run.iterations {
+        rows.push((
+            "Iterations",
+            format!(
+                "counted, {}: {} of {} completed, {} started",
+                it.mode.replace('_', " "),
+                it.completed,
+                it.planned,
+                it.started
+            ),
+        ));
+    }
     if !rows.is_empty() {
         rows.push((
             "Latency shown",

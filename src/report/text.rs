@@ -172,6 +172,39 @@ pub fn run_facts(r: &RunResult) -> String {
         plural(r.overall.errors, "error"),
         plural(r.overall.check_failed, "failed check")
     );
+    if let Some(it) = &r.run.iterations {
+        s.push_str(&format!(
+            "iterations ({}): {} of {} completed ({} started)\n",
+            it.mode.replace('_', " "),
+            it.completed,
+            it.planned,
+            it.started
+        ));
+    }
+    // `setup:` and `teardown:` are out of the totals above: their own line.
+    let once: Vec<String> = r
+        .scenarios
+        .iter()
+        .filter(|sc| {
+            sc.name == crate::metrics::SETUP_SCENARIO
+                || sc.name == crate::metrics::TEARDOWN_SCENARIO
+        })
+        .map(|sc| {
+            format!(
+                "{} {}, {}, {}",
+                sc.name,
+                plural(sc.summary.requests, "request"),
+                plural(sc.summary.errors, "error"),
+                plural(sc.summary.check_failed, "failed check")
+            )
+        })
+        .collect();
+    if !once.is_empty() {
+        s.push_str(&format!(
+            "once per run, apart from these totals: {}\n",
+            once.join("; ")
+        ));
+    }
     if !r.overall.errors_by_kind.is_empty() {
         let kinds: Vec<String> = r
             .overall

@@ -165,3 +165,76 @@ impl Compiler<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{Diagnostic, Plan, ScenarioError, parse_with_env};
+
+    fn load(text: &str) -> Result<Plan, Vec<Diagnostic>> {
+        match parse_with_env(text, Path::new("t.yaml"), &|_| None) {
+            Ok(p) => Ok(p),
+            Err(ScenarioError::Invalid { diagnostics }) => Err(diagnostics),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn what_setup_extracts_every_user_and_teardown_may_read() {
+        let p = load(
+            r#"
+target: http://127.0.0.1:1
+defaults: {auth: {bearer: "${token}"}}
+variables:
+  header: "Bearer ${token}"
+setup:
+  - name: login
+    post: /login
+    auth: none
+    extract: {token: {json: "$.token"}, org: {json: "$.org"}}
+  - get: /orgs/${org}
+scenarios:
+  - name: s
+    on_start: [{get: "/me?t=${token}"}]
+    steps:
+      - get: /a
+        headers: {X-Auth: "${header}"}
+teardown:
+  - delete: /orgs/${org}
+load: {users: 1, duration: 1s}
+"#,
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(p.setup.len(), 2);
+        assert_eq!(p.teardown.len(), 1);
+        // `defaults.auth` applies to setup's later steps and teardown, not to `auth: none`.
+        assert!(p.setup[0].auth.is_none());
+        assert!(p.setup[1].auth.is_some());
+        assert!(p.teardown[0].auth.is_some());
+        // An extracted value is not redrawn each iteration.
+        let token = p.variables.iter().find(|v| v.name == "token").unwrap();
+        assert!(!token.per_iteration);
+    }
+
+    #[test]
+    fn setup_cannot_read_what_a_later_step_or_a_user_extracts() {
+        let d = load(
+            r#"
+target: http://127.0.0.1:1
+setup:
+  - get: /a/${later}
+  - get: /b
+    extract: {later: {json: "$.x"}}
+scenarios:
+  - name: s
+    steps: [{get: /c}]
+load: {users: 1, duration: 1s}
+"#,
+        )
+        .unwrap_err();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!((d[0].line, d[0].key.as_str()), (4, "setup[0].get"));
+        assert!(d[0].to_string().contains("earlier setup step"), "{}", d[0]);
+    }
+}

@@ -619,3 +619,37 @@ load: {users: 2, duration: 1s}
     let p50 = ms(message.response_time.p50_us);
     assert!((20.0..30.0).contains(&p50), "message p50 {p50} ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_sessions_count_and_time_like_requests() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: s
+    steps:
+      - name: echo
+        ws: /ws/echo?delay_ms=20
+        messages: [{send: hi, expect: {equals: hi}}]
+load: {arrival_rate: 10/s, duration: 2s, max_users: 10}
+"#;
+    let (_, r) = run(dir.path(), yaml, &server.url()).await;
+    server.shutdown().await;
+    let session = step(&r, "echo");
+    let connect = step(&r, "echo (connect)");
+    let message = step(&r, "echo (message)");
+    assert!((15..=25).contains(&session.requests), "{session:#?}");
+    assert_eq!(connect.requests, session.requests);
+    assert_eq!(message.requests, session.requests);
+    assert_eq!(r.overall.errors, 0, "{:#?}", r.error_examples);
+    assert_eq!(session.errors + message.errors, 0);
+    // The session's service time is its own (the round trip and the close); its response
+    // time runs from the intended start, so it is never shorter.
+    assert!(session.service_time.min_us >= 20_000, "{session:#?}");
+    assert!(session.response_time.p50_us >= session.service_time.p50_us);
+    let p50 = ms(message.response_time.p50_us);
+    assert!((20.0..30.0).contains(&p50), "message p50 {p50} ms");
+}

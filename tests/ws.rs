@@ -179,7 +179,8 @@ load: {users: 2, duration: 1s}
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<HeaderMap>>>);
 
-/// `GET /login` sets `sid`; `/ws` upgrades only with that cookie, and sets `seen`;
+/// `GET /login` sets `sid`; `/ws` upgrades only with that cookie, and sets `seen`, greets
+/// with `welcome`, then answers `re: MESSAGE`;
 /// `GET /after` answers 200 only with both cookies.
 fn cookie_app(seen: Seen) -> Router {
     async fn login() -> Response {
@@ -196,6 +197,10 @@ fn cookie_app(seen: Seen) -> Router {
             return StatusCode::FORBIDDEN.into_response();
         }
         let mut resp = up.on_upgrade(|mut socket| async move {
+            // A greeting first, pushed before any message.
+            if socket.send(Message::Text("welcome".into())).await.is_err() {
+                return;
+            }
             while let Some(Ok(m)) = socket.recv().await {
                 if let Message::Text(t) = m
                     && socket
@@ -257,6 +262,7 @@ scenarios:
         ws: /ws
         headers: {X-Step: st}
         messages:
+          - expect: {equals: welcome}
           - send: hi
             expect: {equals: "re: hi"}
       - get: /after
@@ -270,6 +276,8 @@ load: {users: 2, duration: 1s}
     let s = step(&r, "sock (message)");
     assert!(s.requests > 0);
     assert_eq!(s.errors, 0, "{:#?}", r.error_examples);
+    // The pushed greeting and the reply: two per session.
+    assert_eq!(s.requests, 2 * step(&r, "sock").requests);
     // The cookie the upgrade's 101 set went into the jar: the next request sent it.
     let after = step(&r, "GET /after");
     assert_eq!(after.ok, after.requests, "{:#?}", r.error_examples);

@@ -90,6 +90,10 @@ targets:
     // The histogram keeps 3 significant digits.
     let p50 = q.p50.unwrap();
     assert!((p50 - 12.5).abs() <= 0.0125, "{p50}");
+    eprintln!(
+        "queue_ms: {n} values, mean {:?} ms, p50 {p50} ms, sum {} ms",
+        q.mean, q.sum
+    );
     let items = m("items_seen");
     assert_eq!(items.kind, "counter");
     assert_eq!(items.sum, 7.0 * n as f64);
@@ -198,6 +202,10 @@ targets:
     let each = slow.summary.response_time.mean_us;
     assert!((20_000..30_000).contains(&each), "each took {each} µs");
     assert!(each <= mean, "{each} > {mean}");
+    eprintln!(
+        "batch of 3 x 20 ms: {batches} batches, whole mean {mean} µs p95 {} µs; each request mean {each} µs",
+        whole.summary.response_time.p95_us
+    );
     let put = r.step("slow put").unwrap();
     assert_eq!(put.summary.requests, batches);
     // The extract of a batch's request feeds the next step.

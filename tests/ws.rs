@@ -179,7 +179,8 @@ load: {users: 2, duration: 1s}
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<HeaderMap>>>);
 
-/// `GET /login` sets `sid`; `/ws` upgrades only with that cookie, and sets `seen`;
+/// `GET /login` sets `sid`; `/ws` upgrades only with that cookie, and sets `seen`, greets
+/// with `welcome`, then answers `re: MESSAGE`;
 /// `GET /after` answers 200 only with both cookies.
 fn cookie_app(seen: Seen) -> Router {
     async fn login() -> Response {
@@ -196,6 +197,10 @@ fn cookie_app(seen: Seen) -> Router {
             return StatusCode::FORBIDDEN.into_response();
         }
         let mut resp = up.on_upgrade(|mut socket| async move {
+            // A greeting first, pushed before any message.
+            if socket.send(Message::Text("welcome".into())).await.is_err() {
+                return;
+            }
             while let Some(Ok(m)) = socket.recv().await {
                 if let Message::Text(t) = m
                     && socket
@@ -257,6 +262,7 @@ scenarios:
         ws: /ws
         headers: {X-Step: st}
         messages:
+          - expect: {equals: welcome}
           - send: hi
             expect: {equals: "re: hi"}
       - get: /after
@@ -270,6 +276,8 @@ load: {users: 2, duration: 1s}
     let s = step(&r, "sock (message)");
     assert!(s.requests > 0);
     assert_eq!(s.errors, 0, "{:#?}", r.error_examples);
+    // The pushed greeting and the reply: two per session.
+    assert_eq!(s.requests, 2 * step(&r, "sock").requests);
     // The cookie the upgrade's 101 set went into the jar: the next request sent it.
     let after = step(&r, "GET /after");
     assert_eq!(after.ok, after.requests, "{:#?}", r.error_examples);
@@ -616,6 +624,40 @@ load: {users: 2, duration: 1s}
     assert_eq!(message.errors, 0);
     assert_eq!(message.requests, 2 * session.requests);
     assert_eq!(step(&r, "echo (connect)").requests, session.requests);
+    let p50 = ms(message.response_time.p50_us);
+    assert!((20.0..30.0).contains(&p50), "message p50 {p50} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_model_sessions_count_and_time_like_requests() {
+    let _one = ONE_ATTACK.lock().await;
+    let server = demo::serve(loopback(), DemoConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = r#"
+scenarios:
+  - name: s
+    steps:
+      - name: echo
+        ws: /ws/echo?delay_ms=20
+        messages: [{send: hi, expect: {equals: hi}}]
+load: {arrival_rate: 10/s, duration: 2s, max_users: 10}
+"#;
+    let (_, r) = run(dir.path(), yaml, &server.url()).await;
+    server.shutdown().await;
+    let session = step(&r, "echo");
+    let connect = step(&r, "echo (connect)");
+    let message = step(&r, "echo (message)");
+    assert!((15..=25).contains(&session.requests), "{session:#?}");
+    assert_eq!(connect.requests, session.requests);
+    assert_eq!(message.requests, session.requests);
+    assert_eq!(r.overall.errors, 0, "{:#?}", r.error_examples);
+    assert_eq!(session.errors + message.errors, 0);
+    // The session's service time is its own (the round trip and the close); its response
+    // time runs from the intended start, so it is never shorter.
+    assert!(session.service_time.min_us >= 20_000, "{session:#?}");
+    assert!(session.response_time.p50_us >= session.service_time.p50_us);
     let p50 = ms(message.response_time.p50_us);
     assert!((20.0..30.0).contains(&p50), "message p50 {p50} ms");
 }

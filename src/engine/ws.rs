@@ -165,9 +165,11 @@ pub(super) async fn run(
     let (url, headers, cookie) = match built {
         Ok(b) => b,
         Err(detail) => {
-            record(ctx, cells.connect, None, Some(ErrorKind::Template), &[]);
+            let t = Times::default();
+            record(ctx, cells.connect, t, Some(ErrorKind::Template), &[]);
             ctx.note_error(cells.connect, ErrorKind::Template, &detail);
-            record_session(ctx, cell, st, timing, None, Some(ErrorKind::Template));
+            let e = Some(ErrorKind::Template);
+            record_session(ctx, cell, st, timing, start, Took::Nothing, e);
             return StepEnd::NotBuilt;
         }
     };
@@ -182,9 +184,14 @@ pub(super) async fn run(
         _ = ctx.wait_for(StopLevel::Hard) => return cut_off(ctx),
     };
     let took = micros(start.elapsed());
+    // In the open model the connect, the session's first request, runs from the intended
+    // start, as the first request of any iteration does.
+    let late = timing
+        .intended()
+        .map_or(0, |t| micros(start.saturating_duration_since(t)));
     let mut ws = match connected {
         Ok((ws, resp_headers)) => {
-            record(ctx, cells.connect, Some(took), None, &[]);
+            record(ctx, cells.connect, Times::answered(took, late), None, &[]);
             if let Some(h) = st.http.as_ref() {
                 h.store_cookies(&http_url(&url), &resp_headers);
             }
@@ -192,23 +199,18 @@ pub(super) async fn run(
         }
         Err(f) => {
             let timed_out = f.kind == ErrorKind::Timeout;
-            record(
-                ctx,
-                cells.connect,
-                timed_out.then_some(took),
-                Some(f.kind),
-                &[],
-            );
+            let t = match timed_out {
+                true => Times::timed_out(took, late),
+                false => Times::default(),
+            };
+            record(ctx, cells.connect, t, Some(f.kind), &[]);
             ctx.note_error(cells.connect, f.kind, &f.detail);
-            let end = Some(micros(start.elapsed()));
-            record_session(
-                ctx,
-                cell,
-                st,
-                timing,
-                end.filter(|_| timed_out),
-                Some(f.kind),
-            );
+            let took = if timed_out {
+                Took::Waited
+            } else {
+                Took::Nothing
+            };
+            record_session(ctx, cell, st, timing, start, took, Some(f.kind));
             return StepEnd::Done;
         }
     };
@@ -248,13 +250,8 @@ pub(super) async fn run(
         _ = tokio::time::timeout_at(close_by.into(), closing) => {}
         _ = ctx.wait_for(StopLevel::Hard) => return cut_off(ctx),
     }
-    let service = micros(start.elapsed());
-    let response = service
-        + timing
-            .intended()
-            .map_or(0, |t| micros(start.saturating_duration_since(t)));
-    record_session(ctx, cell, st, timing, Some(response), error);
-    note_wait(ctx, cell, timing, start, service);
+    record_session(ctx, cell, st, timing, start, Took::Whole, error);
+    note_wait(ctx, cell, timing, start, micros(start.elapsed()));
     end
 }
 
@@ -284,7 +281,8 @@ async fn exchange(
     timeout: Duration,
 ) -> Result<(), Stop> {
     let fail = |f: Fail, us: Option<u64>| {
-        record(ctx, cells.message, us, Some(f.kind), &[]);
+        let t = us.map_or(Times::default(), |us| Times::timed_out(us, 0));
+        record(ctx, cells.message, t, Some(f.kind), &[]);
         ctx.note_error(cells.message, f.kind, &f.detail);
         Stop::Failed(f.kind)
     };
@@ -293,7 +291,8 @@ async fn exchange(
         let text = match render(payload, &st.vars, &mut st.rng) {
             Ok(t) => t,
             Err(detail) => {
-                record(ctx, cells.message, None, Some(ErrorKind::Template), &[]);
+                let t = Times::default();
+                record(ctx, cells.message, t, Some(ErrorKind::Template), &[]);
                 ctx.note_error(cells.message, ErrorKind::Template, &detail);
                 return Err(Stop::NotBuilt);
             }
@@ -333,7 +332,7 @@ async fn exchange(
                         }
                     }
                 }
-                record(ctx, cells.message, Some(took), None, &failed);
+                record(ctx, cells.message, Times::answered(took, 0), None, &failed);
             }
             Ok(Err(f)) => return Err(fail(f, None)),
             Err(_) => {
@@ -573,15 +572,41 @@ fn cut_off(ctx: &RunCtx) -> StepEnd {
     StepEnd::Gone
 }
 
-/// One sample of a connect or message cell: response time = service time.
-fn record(ctx: &RunCtx, cell: usize, us: Option<u64>, error: Option<ErrorKind>, failed: &[u16]) {
+/// The times of one sample, µs, as an HTTP request's: none when it failed without a
+/// wait; a response time alone when it timed out.
+#[derive(Clone, Copy, Default)]
+struct Times {
+    response: Option<u64>,
+    service: Option<u64>,
+}
+
+impl Times {
+    /// Answered after `us`, `late` after its intended start.
+    fn answered(us: u64, late: u64) -> Times {
+        Times {
+            response: Some(us + late),
+            service: Some(us),
+        }
+    }
+
+    /// Timed out after waiting `us`, `late` after its intended start.
+    fn timed_out(us: u64, late: u64) -> Times {
+        Times {
+            response: Some(us + late),
+            service: None,
+        }
+    }
+}
+
+/// One sample of a connect or message cell.
+fn record(ctx: &RunCtx, cell: usize, t: Times, error: Option<ErrorKind>, failed: &[u16]) {
     if !ctx.record {
         return;
     }
     ctx.recorder.record(&Sample {
         cell,
-        response_us: us,
-        service_us: us,
+        response_us: t.response,
+        service_us: t.service,
         co_interval_us: None,
         error,
         failed_checks: failed,
@@ -590,22 +615,40 @@ fn record(ctx: &RunCtx, cell: usize, us: Option<u64>, error: Option<ErrorKind>, 
     });
 }
 
-/// The session's sample: `us` from its (intended) start to the end of the close.
+/// What a session's time was, as an HTTP request's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Took {
+    /// It ran to its close: a service time, and a response time.
+    Whole,
+    /// Its connect timed out: a response time (the wait), no service time.
+    Waited,
+    /// It failed before it began.
+    Nothing,
+}
+
+/// The session's sample: response time from its intended start (open model) or its start,
+/// service time from its start, to now (the end of the close).
 fn record_session(
     ctx: &RunCtx,
     cell: usize,
     st: &UserState,
     timing: Timing,
-    us: Option<u64>,
+    start: Instant,
+    took: Took,
     error: Option<ErrorKind>,
 ) {
     if !ctx.record {
         return;
     }
+    let service = micros(start.elapsed());
+    let late = timing
+        .intended()
+        .map_or(0, |t| micros(start.saturating_duration_since(t)));
+    let response = (took != Took::Nothing).then_some(service + late);
     ctx.recorder.record(&Sample {
         cell,
-        response_us: us,
-        service_us: us,
+        response_us: response,
+        service_us: (took == Took::Whole).then_some(service),
         co_interval_us: co_interval_us(ctx, st, timing),
         error,
         failed_checks: &[],

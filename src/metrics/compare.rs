@@ -256,8 +256,16 @@ pub struct CompareVerdict {
 
 /// Compare `cand` with `base`.
 pub fn compare(base: &RunResult, cand: &RunResult, opts: &CompareOptions) -> Comparison {
-    let mut names: Vec<&str> = base.steps.iter().map(|s| s.name.as_str()).collect();
-    for s in &cand.steps {
+    // A custom metric's row holds its values, not latencies (µs or thousandths): it is
+    // not an endpoint to compare.
+    let endpoint = |s: &&super::StepResult| s.method != super::METRIC_METHOD;
+    let mut names: Vec<&str> = base
+        .steps
+        .iter()
+        .filter(endpoint)
+        .map(|s| s.name.as_str())
+        .collect();
+    for s in cand.steps.iter().filter(endpoint) {
         if !names.contains(&s.name.as_str()) {
             names.push(&s.name);
         }

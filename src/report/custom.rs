@@ -11,8 +11,8 @@ pub fn is_metric_row(s: &StepResult) -> bool {
     s.method == METRIC_METHOD
 }
 
-/// Header and one row of strings per metric: name, type, count, sum, mean, p50, p95, p99,
-/// max, unreadable.
+/// Header and one row of strings per metric: name, type, count, sum, per second (a
+/// counter's), mean, p50, p95, p99, max (a trend's), unreadable.
 fn rows(r: &RunResult) -> Vec<Vec<String>> {
     let list: &[CustomMetric] = &r.custom_metrics;
     let mut out = vec![
@@ -21,6 +21,7 @@ fn rows(r: &RunResult) -> Vec<Vec<String>> {
             "type",
             "count",
             "sum",
+            "per second",
             "mean",
             "p50",
             "p95",
@@ -40,6 +41,11 @@ fn rows(r: &RunResult) -> Vec<Vec<String>> {
             m.kind.clone(),
             m.count.to_string(),
             m.show(m.sum),
+            if trend {
+                "–".to_string()
+            } else {
+                format!("{}/s", m.show(m.rate))
+            },
             v(m.mean),
             v(if trend { m.p50 } else { None }),
             v(if trend { m.p95 } else { None }),
@@ -96,7 +102,7 @@ pub fn markdown(s: &mut String, r: &RunResult) {
         }
         s.push('\n');
         if i == 0 {
-            s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+            s.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         }
     }
 }

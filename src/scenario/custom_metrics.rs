@@ -202,40 +202,75 @@ impl Compiler<'_> {
         threshold: f64,
         bare: bool,
     ) -> Result<(f64, Unit), (String, String, Option<String>)> {
-        let Some(def) = self.metric_defs.iter().find(|d| d.name == name) else {
-            let names: Vec<&str> = self.metric_defs.iter().map(|d| d.name.as_str()).collect();
-            let hint = match suggest::closest(name, &names) {
-                Some(s) => Some(format!("did you mean \"{s}\"?")),
-                None if names.is_empty() => {
-                    Some("declare custom metrics under `metrics:` at the top level".into())
-                }
-                None => Some(format!("the metrics are: {}", names.join(", "))),
+        metric_bound(&self.metric_defs, name, metric, threshold, bare)
+    }
+}
+
+/// The metrics a plan declares, from its scenario copy (`metrics:` as written).
+pub(super) fn defs_of(copy: &serde_json::Value) -> Vec<MetricDef> {
+    let Some(map) = copy.get("metrics").and_then(|m| m.as_object()) else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(name, d)| {
+            let unit = d.get("unit").and_then(|u| u.as_str()).map(str::to_string);
+            let (scale, time) = scale_of(unit.as_deref());
+            let kind = match d.get("type").and_then(|t| t.as_str()) {
+                Some("counter") => MetricKind::Counter,
+                _ => MetricKind::Trend,
             };
-            return Err((
-                format!("unknown metric \"{name}\""),
-                "a metric declared under `metrics:`".into(),
-                hint,
-            ));
+            MetricDef {
+                name: name.clone(),
+                kind,
+                unit,
+                scale,
+                time,
+            }
+        })
+        .collect()
+}
+
+/// [`Compiler::metric_bound`] against `defs`.
+pub(super) fn metric_bound(
+    defs: &[MetricDef],
+    name: &str,
+    metric: &Metric,
+    threshold: f64,
+    bare: bool,
+) -> Result<(f64, Unit), (String, String, Option<String>)> {
+    let Some(def) = defs.iter().find(|d| d.name == name) else {
+        let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        let hint = match suggest::closest(name, &names) {
+            Some(s) => Some(format!("did you mean \"{s}\"?")),
+            None if names.is_empty() => {
+                Some("declare custom metrics under `metrics:` at the top level".into())
+            }
+            None => Some(format!("the metrics are: {}", names.join(", "))),
         };
-        match metric {
-            Metric::Values if bare && threshold.fract() == 0.0 => Ok((threshold, Unit::Count)),
-            Metric::Values => Err((
-                format!("{threshold}"),
-                "a whole number of values, e.g. `count(metric=\"x\") > 100`".into(),
-                None,
-            )),
-            _ if def.time && bare => Ok((threshold * def.scale, Unit::Us)),
-            _ if def.time => Ok((threshold, Unit::Us)),
-            _ if bare => Ok((threshold * def.scale, Unit::Thousandths)),
-            _ => Err((
-                "a time".into(),
-                format!(
-                    "a plain number: metric \"{name}\" counts {}",
-                    def.unit.as_deref().unwrap_or("numbers, not times")
-                ),
-                Some("declare `unit: ms` (or s, us) for a metric that is a time".into()),
-            )),
-        }
+        return Err((
+            format!("unknown metric \"{name}\""),
+            "a metric declared under `metrics:`".into(),
+            hint,
+        ));
+    };
+    match metric {
+        Metric::Values if bare && threshold.fract() == 0.0 => Ok((threshold, Unit::Count)),
+        Metric::Values => Err((
+            format!("{threshold}"),
+            "a whole number of values, e.g. `count(metric=\"x\") > 100`".into(),
+            None,
+        )),
+        _ if def.time && bare => Ok((threshold * def.scale, Unit::Us)),
+        _ if def.time => Ok((threshold, Unit::Us)),
+        _ if bare => Ok((threshold * def.scale, Unit::Thousandths)),
+        _ => Err((
+            "a time".into(),
+            format!(
+                "a plain number: metric \"{name}\" counts {}",
+                def.unit.as_deref().unwrap_or("numbers, not times")
+            ),
+            Some("declare `unit: ms` (or s, us) for a metric that is a time".into()),
+        )),
     }
 }
 
@@ -340,6 +375,40 @@ mod tests {
                 "{expr}"
             );
         }
+    }
+
+    #[test]
+    fn a_targets_file_bounds_metrics_in_the_plan_units() {
+        let mut plan = parse_str(FILE, Path::new("t.yaml")).unwrap();
+        let list = crate::scenario::parse_targets_str(
+            "targets:\n  - 'p95(metric=\"q\") < 5'\n  - 'mean(metric=\"n\") < 1.5'\n  - 'max(metric=\"q\") < 2s'\n",
+            Path::new("k.yaml"),
+        )
+        .unwrap();
+        plan.add_targets(list).unwrap();
+        let got: Vec<(f64, Unit)> = plan
+            .targets
+            .iter()
+            .map(|t| (t.target.threshold, t.target.unit))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5000.0, Unit::Us),
+                (1500.0, Unit::Thousandths),
+                (2e6, Unit::Us)
+            ]
+        );
+        let list = crate::scenario::parse_targets_str(
+            "targets:\n  - 'p95(metric=\"nope\") < 5'\n  - 'sum(metric=\"n\") < 5ms'\n",
+            Path::new("k.yaml"),
+        )
+        .unwrap();
+        let e = plan.add_targets(list).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown metric \"nope\"") && e.contains("a plain number"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -147,12 +147,41 @@ pub fn parse_targets_str(text: &str, file: &Path) -> Result<Vec<TargetPlan>, Sce
 impl Plan {
     /// Add targets read apart from the scenario ([`load_targets`]) after checking the step,
     /// scenario and tag names they use against this plan.
-    pub fn add_targets(&mut self, targets: Vec<TargetPlan>) -> Result<(), ScenarioError> {
+    pub fn add_targets(&mut self, mut targets: Vec<TargetPlan>) -> Result<(), ScenarioError> {
         let known = Known::from_plan(self);
-        let problems: Vec<Diagnostic> = targets
+        let mut problems: Vec<Diagnostic> = targets
             .iter()
             .filter_map(|t| scope_problem(t, &known))
             .collect();
+        // Bounds on custom metrics, in the units this plan declares.
+        let defs = super::custom_metrics::defs_of(&self.scenario_copy);
+        for t in &mut targets {
+            let Some(name) = super::custom_metrics::scope_metric(&t.target.scope) else {
+                continue;
+            };
+            let bare = t.target.unit != crate::metrics::verdict::Unit::Us;
+            let name = name.to_string();
+            let g = &mut t.target;
+            match super::custom_metrics::metric_bound(&defs, &name, &g.metric, g.threshold, bare) {
+                Ok((threshold, unit)) => {
+                    g.threshold = threshold;
+                    g.unit = unit;
+                }
+                Err((found, expected, hint)) => {
+                    if let Some(at) = &t.scope_at {
+                        problems.push(Diagnostic {
+                            file: at.file.clone(),
+                            line: at.line,
+                            column: at.column,
+                            key: at.key.clone(),
+                            found,
+                            expected,
+                            hint,
+                        });
+                    }
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
@@ -402,7 +431,15 @@ impl Compiler<'_> {
         let (line, col_at) = (n.line, |o| n.col_at(o));
         match target_expr::parse(text) {
             Ok(mut x) => {
-                if let Some(name) = super::custom_metrics::scope_metric(&x.scope) {
+                // A targets file is read apart from the scenario: its bounds on custom
+                // metrics are scaled when the plan takes it ([`Plan::add_targets`]); until
+                // then a bare bound is a `Count`, a time a `Us`.
+                let apart = matches!(source, TargetSource::File(_));
+                if apart && !x.bare {
+                    x.unit = crate::metrics::verdict::Unit::Us;
+                }
+                if let Some(name) = super::custom_metrics::scope_metric(&x.scope).filter(|_| !apart)
+                {
                     match self.metric_bound(name, &x.metric, x.threshold, x.bare) {
                         Ok((threshold, unit)) => {
                             x.threshold = threshold;

@@ -21,7 +21,8 @@ use super::raw::{Dur, OrderedMap, RawExtract, RawJsonCheck, RawStep, Text};
 use super::suggest;
 use super::template::Template;
 
-/// One message of a `ws:` step: what to send, and the reply to wait for.
+/// One message of a `ws:` step: what to send, and the reply to wait for (without `send`:
+/// what the server pushes, e.g. a greeting).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "WsMessage")]
@@ -108,7 +109,7 @@ pub struct WsPlan {
 /// One message of a WebSocket step.
 #[derive(Debug, Clone)]
 pub struct WsMessage {
-    /// What to send; `None` for a pause alone.
+    /// What to send; `None` for a pause alone, or a wait for what the server pushes.
     pub send: Option<WsPayload>,
     /// The reply to wait for; `None`: no wait.
     pub expect: Option<WsExpect>,
@@ -282,16 +283,12 @@ impl Compiler<'_> {
             ))),
             (None, None) => None,
         };
-        if m.send.is_none() && m.send_json.is_none() && m.pause.is_none() {
-            let found = if m.expect.is_some() || m.extract.is_some() {
-                "a message with nothing to send"
-            } else {
-                "an empty message"
-            };
+        let waits = m.expect.is_some() || m.extract.is_some();
+        if m.send.is_none() && m.send_json.is_none() && m.pause.is_none() && !waits {
             self.err(
                 path,
-                found,
-                "`send: TEXT` or `send_json: {...}` (with `expect`, `extract`, `timeout`, `pause`), or `pause: DURATION` alone",
+                "an empty message",
+                "`send: TEXT` or `send_json: {...}` (with `expect`, `extract`, `timeout`, `pause`), `expect:` alone (what the server pushes), or `pause: DURATION`",
                 Some("e.g. `- send: hello` with `expect: {contains: hello}`".into()),
             );
             return None;

@@ -150,74 +150,25 @@ pub(super) async fn run(
     let Some(cells) = ctx.ws_cells.get(cell).copied().flatten() else {
         return StepEnd::Gone;
     };
-    let Some(user_http) = st.http.as_ref() else {
-        return StepEnd::Gone;
-    };
     let start = Instant::now();
     let deadline = plan.session_timeout.map(|d| start + d);
     let timeout = step.timeout.unwrap_or(ctx.plan.defaults.timeout);
-    // The upgrade request: URL, headers, cookies.
-    let built = upgrade_url(&ctx.base_url, step, &st.vars, &mut st.rng).and_then(|url| {
-        let headers = http::upgrade_headers(&ctx.plan.defaults, step, &st.vars, &mut st.rng)?;
-        let cookie = user_http.cookies(&http_url(&url));
-        Ok((url, headers, cookie))
-    });
-    let (url, headers, cookie) = match built {
-        Ok(b) => b,
-        Err(detail) => {
-            let t = Times::default();
-            record(ctx, cells.connect, t, Some(ErrorKind::Template), &[]);
-            ctx.note_error(cells.connect, ErrorKind::Template, &detail);
-            let e = Some(ErrorKind::Template);
-            record_session(ctx, cell, st, timing, start, Took::Nothing, e);
-            return StepEnd::NotBuilt;
-        }
+    let session = Session {
+        cell,
+        cells,
+        start,
+        deadline,
+        timeout,
+        timing,
     };
-    let connect_by = earliest(Instant::now() + timeout, deadline);
-    let connected = tokio::select! {
-        c = tokio::time::timeout_at(connect_by.into(), connect(ctx, &url, headers, cookie)) => {
-            c.unwrap_or_else(|_| Err(Fail::new(
-                ErrorKind::Timeout,
-                format!("connecting to {url}: no upgrade within {}", show(connect_by - start)),
-            )))
-        }
-        _ = ctx.wait_for(StopLevel::Hard) => return cut_off(ctx),
-    };
-    let took = micros(start.elapsed());
-    // In the open model the connect, the session's first request, runs from the intended
-    // start, as the first request of any iteration does.
-    let late = timing
-        .intended()
-        .map_or(0, |t| micros(start.saturating_duration_since(t)));
-    let mut ws = match connected {
-        Ok((ws, resp_headers)) => {
-            record(ctx, cells.connect, Times::answered(took, late), None, &[]);
-            if let Some(h) = st.http.as_ref() {
-                h.store_cookies(&http_url(&url), &resp_headers);
-            }
-            ws
-        }
-        Err(f) => {
-            let timed_out = f.kind == ErrorKind::Timeout;
-            let t = match timed_out {
-                true => Times::timed_out(took, late),
-                false => Times::default(),
-            };
-            record(ctx, cells.connect, t, Some(f.kind), &[]);
-            ctx.note_error(cells.connect, f.kind, &f.detail);
-            let took = if timed_out {
-                Took::Waited
-            } else {
-                Took::Nothing
-            };
-            record_session(ctx, cell, st, timing, start, took, Some(f.kind));
-            return StepEnd::Done;
-        }
+    let mut ws = match open(ctx, &session, step, st).await {
+        Ok(ws) => ws,
+        Err(end) => return end,
     };
     let mut error = None;
     let mut end = StepEnd::Done;
     for m in &plan.messages {
-        match exchange(ctx, cells, step, m, &mut ws, st, deadline, timeout).await {
+        match exchange(ctx, &session, step, m, &mut ws, st).await {
             Ok(()) => {}
             Err(Stop::Failed(kind)) => {
                 error = Some(kind);
@@ -255,6 +206,96 @@ pub(super) async fn run(
     end
 }
 
+/// What one session runs with: its cells, its start, its bounds, its timing.
+#[derive(Clone, Copy)]
+struct Session {
+    cell: usize,
+    cells: WsCells,
+    start: Instant,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    timing: Timing,
+}
+
+/// Connect: build the upgrade (URL, headers, the jar's cookies), open the socket, record
+/// the connect (and, when it fails, the session); the socket, or how the step ended.
+async fn open(
+    ctx: &RunCtx,
+    session: &Session,
+    step: &StepPlan,
+    st: &mut UserState,
+) -> Result<Socket, StepEnd> {
+    let Some(user_http) = st.http.as_ref() else {
+        return Err(StepEnd::Gone);
+    };
+    let Session {
+        cell,
+        cells,
+        start,
+        deadline,
+        timeout,
+        timing,
+    } = *session;
+    // The upgrade request: URL, headers, cookies.
+    let built = upgrade_url(&ctx.base_url, step, &st.vars, &mut st.rng).and_then(|url| {
+        let headers = http::upgrade_headers(&ctx.plan.defaults, step, &st.vars, &mut st.rng)?;
+        let cookie = user_http.cookies(&http_url(&url));
+        Ok((url, headers, cookie))
+    });
+    let (url, headers, cookie) = match built {
+        Ok(b) => b,
+        Err(detail) => {
+            let t = Times::default();
+            record(ctx, cells.connect, t, Some(ErrorKind::Template), &[]);
+            ctx.note_error(cells.connect, ErrorKind::Template, &detail);
+            let e = Some(ErrorKind::Template);
+            record_session(ctx, cell, st, timing, start, Took::Nothing, e);
+            return Err(StepEnd::NotBuilt);
+        }
+    };
+    let connect_by = earliest(Instant::now() + timeout, deadline);
+    let connected = tokio::select! {
+        c = tokio::time::timeout_at(connect_by.into(), connect(ctx, &url, headers, cookie)) => {
+            c.unwrap_or_else(|_| Err(Fail::new(
+                ErrorKind::Timeout,
+                format!("connecting to {url}: no upgrade within {}", show(connect_by - start)),
+            )))
+        }
+        _ = ctx.wait_for(StopLevel::Hard) => return Err(cut_off(ctx)),
+    };
+    let took = micros(start.elapsed());
+    // In the open model the connect, the session's first request, runs from the intended
+    // start, as the first request of any iteration does.
+    let late = timing
+        .intended()
+        .map_or(0, |t| micros(start.saturating_duration_since(t)));
+    match connected {
+        Ok((ws, resp_headers)) => {
+            record(ctx, cells.connect, Times::answered(took, late), None, &[]);
+            if let Some(h) = st.http.as_ref() {
+                h.store_cookies(&http_url(&url), &resp_headers);
+            }
+            Ok(ws)
+        }
+        Err(f) => {
+            let timed_out = f.kind == ErrorKind::Timeout;
+            let t = match timed_out {
+                true => Times::timed_out(took, late),
+                false => Times::default(),
+            };
+            record(ctx, cells.connect, t, Some(f.kind), &[]);
+            ctx.note_error(cells.connect, f.kind, &f.detail);
+            let took = if timed_out {
+                Took::Waited
+            } else {
+                Took::Nothing
+            };
+            record_session(ctx, cell, st, timing, start, took, Some(f.kind));
+            Err(StepEnd::Done)
+        }
+    }
+}
+
 /// Why a session stopped before its last message.
 enum Stop {
     /// A message failed (recorded in the message cell).
@@ -269,17 +310,15 @@ enum Stop {
 
 /// One message: send it, wait for the reply it expects (recording the round trip), take
 /// its extracts, pause.
-#[allow(clippy::too_many_arguments)]
 async fn exchange(
     ctx: &RunCtx,
-    cells: WsCells,
+    session: &Session,
     step: &StepPlan,
     m: &WsMessage,
     ws: &mut Socket,
     st: &mut UserState,
-    deadline: Option<Instant>,
-    timeout: Duration,
 ) -> Result<(), Stop> {
+    let (cells, deadline, timeout) = (session.cells, session.deadline, session.timeout);
     let fail = |f: Fail, us: Option<u64>| {
         let t = us.map_or(Times::default(), |us| Times::timed_out(us, 0));
         record(ctx, cells.message, t, Some(f.kind), &[]);

@@ -60,8 +60,15 @@ fn every_example_validates_and_runs_against_the_demo_without_an_error() {
         assert!(took < Duration::from_secs(60), "{name} took {took:?}");
         let r = result_json(&only_dir(out.path()));
         let overall = &r["overall"];
-        assert!(overall["requests"].as_u64().unwrap() > 0, "{name}: {overall}");
-        assert_eq!(overall["errors"], 0, "{name}: {}", overall["errors_by_kind"]);
+        assert!(
+            overall["requests"].as_u64().unwrap() > 0,
+            "{name}: {overall}"
+        );
+        assert_eq!(
+            overall["errors"], 0,
+            "{name}: {}",
+            overall["errors_by_kind"]
+        );
         assert_eq!(overall["check_failed"], 0, "{name}: {overall}");
         // Every row (groups, batches, custom metrics, WebSocket messages included).
         for step in r["steps"].as_array().unwrap() {

@@ -156,7 +156,13 @@ impl Compiler<'_> {
             auth: None,
             follow_redirects: None,
             records: Vec::new(),
-            batch: Some(BatchPlan { requests }),
+            batch: Some(BatchPlan {
+                no_auth: list
+                    .iter()
+                    .map(|r| matches!(r.auth, Some(super::raw::RawAuthOrNone::None(_))))
+                    .collect(),
+                requests,
+            }),
             ws: None,
         })
     }

@@ -362,11 +362,7 @@ impl Compiler<'_> {
                         }
                     }
                     for (m, name) in super::ws::extract_names(step) {
-                        let at = step_at
-                            .key("messages")
-                            .idx(m)
-                            .key("extract")
-                            .key(name);
+                        let at = step_at.key("messages").idx(m).key("extract").key(name);
                         self.check_var_name(name, &at);
                         if !self.slots.contains(name) {
                             self.slots.push(name.clone());

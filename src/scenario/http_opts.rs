@@ -262,9 +262,12 @@ pub(super) fn fold_scenario(
     for (i, step) in all_steps(sc).enumerate() {
         let none = no_auth.get(i).copied().unwrap_or(false);
         fold(step, headers, auth, none);
-        // A batch's requests take what the batch step would.
-        for sub in step.batch.iter_mut().flat_map(|b| b.requests.iter_mut()) {
-            fold(sub, headers, auth, none);
+        // A batch's requests take what the batch step would, unless one wrote `auth: none`.
+        if let Some(b) = step.batch.as_mut() {
+            for (j, sub) in b.requests.iter_mut().enumerate() {
+                let none = none || b.no_auth.get(j).copied().unwrap_or(false);
+                fold(sub, headers, auth, none);
+            }
         }
     }
 }
@@ -286,11 +289,14 @@ pub(super) fn fold_defaults(
                 step.auth = auth.cloned();
             }
             step.follow_redirects.get_or_insert(follow_redirects);
-            for sub in step.batch.iter_mut().flat_map(|b| b.requests.iter_mut()) {
-                if sub.auth.is_none() && !sets_authorization(&sub.headers) && !opted_out {
-                    sub.auth = auth.cloned();
+            if let Some(b) = step.batch.as_mut() {
+                for (j, sub) in b.requests.iter_mut().enumerate() {
+                    let opted_out = opted_out || b.no_auth.get(j).copied().unwrap_or(false);
+                    if sub.auth.is_none() && !sets_authorization(&sub.headers) && !opted_out {
+                        sub.auth = auth.cloned();
+                    }
+                    sub.follow_redirects.get_or_insert(follow_redirects);
                 }
-                sub.follow_redirects.get_or_insert(follow_redirects);
             }
         }
     }

@@ -411,6 +411,9 @@ pub struct StepPlan {
 pub struct BatchPlan {
     /// Each request as a step: its own name (cell), checks and extracts.
     pub requests: Vec<StepPlan>,
+    /// By request: it wrote `auth: none`, so it takes no credentials from its batch's
+    /// scenario or `defaults`.
+    pub no_auth: Vec<bool>,
 }
 
 /// Credentials for the `Authorization` header, rendered per request.

@@ -47,7 +47,14 @@ pub const SERVICE_PREFIX: &str = "service_";
 const METRIC_EXPECTED: &str = "a metric: mean, p50, p75, p90, p95, p99, p99.9, max (response time), \
                                service_mean, service_p95, ... (service time), error_rate, checks, \
                                rps or users";
-const SELECTORS: [&str; 6] = ["step", "scenario", "tag", "server_timing", "group", "metric"];
+const SELECTORS: [&str; 6] = [
+    "step",
+    "scenario",
+    "tag",
+    "server_timing",
+    "group",
+    "metric",
+];
 const SELECTOR_EXPECTED: &str =
     "step=\"NAME\", scenario=\"NAME\", tag=\"NAME\", group=\"NAME\" or metric=\"NAME\"";
 const OP_EXPECTED: &str = "one of <, <=, >, >=";

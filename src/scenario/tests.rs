@@ -939,3 +939,29 @@ fn issue13_quick_hides_the_password_it_refuses() {
         "{e}"
     );
 }
+
+#[test]
+fn a_batch_request_with_auth_none_takes_no_credentials_from_above() {
+    let p = plan(
+        r#"
+target: http://127.0.0.1:1
+defaults:
+  auth: {bearer: "${env.API_TOKEN}"}
+scenarios:
+  - name: s
+    steps:
+      - name: both
+        batch:
+          - get: /with
+          - get: /without
+            auth: none
+load: {users: 1, duration: 1s}
+"#,
+    );
+    let batch = p.scenarios[0].steps[0]
+        .batch
+        .as_ref()
+        .expect("a batch step");
+    assert!(batch.requests[0].auth.is_some(), "{:?}", batch.requests[0]);
+    assert!(batch.requests[1].auth.is_none(), "{:?}", batch.requests[1]);
+}

@@ -109,10 +109,33 @@ impl UserState {
     pub(super) fn new(ctx: &RunCtx) -> UserState {
         let local = ctx.next_slot.fetch_add(1, Ordering::Relaxed);
         let slot = ctx.slots.user(local);
+        let seed = ctx.seed ^ (slot.global as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        UserState::fresh(ctx, local, slot, seed)
+    }
+
+    /// The user that runs `setup:` and `teardown:` (not one of the plan's users): its own
+    /// connections and cookies, its `variables:` rendered, no feeder rows. `scenario` is
+    /// the first one's, only so that the user's state is whole; its steps say their cells.
+    pub(super) fn once(ctx: &RunCtx) -> Result<UserState, String> {
+        let slot = Slot {
+            scenario: 0,
+            global: usize::MAX,
+        };
+        let mut st = UserState::fresh(ctx, usize::MAX, slot, ctx.seed ^ 0x5E70_5E70_5E70_5E70);
+        let h = ctx
+            .factory
+            .user(ctx.factory.needs_client(&ctx.base_url))
+            .map_err(|e| e.to_string())?;
+        st.http = Some(h);
+        render_variables(ctx, &mut st, false);
+        Ok(st)
+    }
+
+    /// A user in `slot`, launched `local`-th by this process, with nothing set up yet.
+    fn fresh(ctx: &RunCtx, local: usize, slot: Slot, seed: u64) -> UserState {
         let scenario = slot
             .scenario
             .min(ctx.plan.scenarios.len().saturating_sub(1));
-        let seed = ctx.seed ^ (slot.global as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         UserState {
             local,
             slot,
@@ -130,40 +153,6 @@ impl UserState {
             iterations: 0,
             iterations_over: false,
         }
-    }
-
-    /// The user that runs `setup:` and `teardown:` (not one of the plan's users): its own
-    /// connections and cookies, its `variables:` rendered, no feeder rows. `scenario` is
-    /// the first one's, only so that the user's state is whole; its steps say their cells.
-    pub(super) fn once(ctx: &RunCtx) -> Result<UserState, String> {
-        let seed = ctx.seed ^ 0x5E70_5E70_5E70_5E70;
-        let mut st = UserState {
-            local: usize::MAX,
-            slot: Slot {
-                scenario: 0,
-                global: usize::MAX,
-            },
-            scenario: 0,
-            http: None,
-            vars: Vars::new(ctx.plan.variables.len()),
-            rng: SmallRng::seed_from_u64(seed),
-            active: false,
-            buf: String::new(),
-            cache: Default::default(),
-            fresh_row: false,
-            backoff: Duration::ZERO,
-            last_status: None,
-            empty_passes: 0,
-            iterations: 0,
-            iterations_over: false,
-        };
-        let h = ctx
-            .factory
-            .user(ctx.factory.needs_client(&ctx.base_url))
-            .map_err(|e| e.to_string())?;
-        st.http = Some(h);
-        render_variables(ctx, &mut st, false);
-        Ok(st)
     }
 
     /// Count the user in (or out of) the users active now (closed model).

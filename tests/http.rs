@@ -533,10 +533,33 @@ async fn http2_with_prior_knowledge_really_speaks_h2() {
     );
 }
 
-/// Accepts TLS connections (ALPN h2 and http/1.1) for `axum::serve`.
+/// Accepts TLS connections (ALPN h2 and http/1.1) for `axum::serve`, counting them.
 struct TlsListener {
     tcp: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
+    seen: Arc<Handshakes>,
+}
+
+/// What the TLS test server saw of its clients' handshakes.
+#[derive(Default)]
+struct Handshakes {
+    /// Handshakes completed.
+    full_or_resumed: std::sync::atomic::AtomicUsize,
+    /// Of those, resumed sessions (a ticket from an earlier connection).
+    resumed: std::sync::atomic::AtomicUsize,
+    /// Of those, the ones that agreed on `http/1.1` by ALPN.
+    alpn_h1: std::sync::atomic::AtomicUsize,
+}
+
+impl Handshakes {
+    fn get(&self) -> (usize, usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (
+            self.full_or_resumed.load(SeqCst),
+            self.resumed.load(SeqCst),
+            self.alpn_h1.load(SeqCst),
+        )
+    }
 }
 
 impl axum::serve::Listener for TlsListener {
@@ -544,12 +567,21 @@ impl axum::serve::Listener for TlsListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        use std::sync::atomic::Ordering::SeqCst;
         loop {
             let Ok((tcp, addr)) = self.tcp.accept().await else {
                 continue;
             };
             // A client that refuses the certificate fails here: wait for the next one.
             if let Ok(tls) = self.acceptor.accept(tcp).await {
+                let conn = tls.get_ref().1;
+                self.seen.full_or_resumed.fetch_add(1, SeqCst);
+                if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    self.seen.resumed.fetch_add(1, SeqCst);
+                }
+                if conn.alpn_protocol() == Some(b"http/1.1") {
+                    self.seen.alpn_h1.fetch_add(1, SeqCst);
+                }
                 return (tls, addr);
             }
         }
@@ -563,43 +595,122 @@ impl axum::serve::Listener for TlsListener {
 /// The test app over TLS with a certificate for 127.0.0.1 signed by the test CA in
 /// `tests/fixtures/tls`; its base URL.
 async fn tls_server() -> String {
+    tls_server_counting().await.0
+}
+
+/// The same, with what it sees of its clients' handshakes.
+async fn tls_server_counting() -> (String, Arc<Handshakes>) {
     let cfg = common::tls_server_config(&[b"h2", b"http/1.1"]);
     let tcp = tokio::net::TcpListener::bind(loopback()).await.unwrap();
     let url = format!("https://{}", tcp.local_addr().unwrap());
+    let seen = Arc::new(Handshakes::default());
     let listener = TlsListener {
         tcp,
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(cfg)),
+        seen: seen.clone(),
     };
     let app = App {
         other: url.clone(),
         seen: Arc::default(),
     };
     tokio::spawn(async move { axum::serve(listener, router(app)).await });
-    url
+    (url, seen)
+}
+
+/// The test CA copied into `dir/certs/ca.pem`.
+fn copy_ca(dir: &Path) {
+    std::fs::create_dir_all(dir.join("certs")).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    std::fs::copy(fixtures.join("ca.pem"), dir.join("certs/ca.pem")).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_a_custom_ca_negotiates_h2_and_insecure_is_said_plainly() {
+async fn https_1_1_goes_over_each_user_s_own_tls_connection_with_resumed_sessions() {
+    let _one = ONE_ATTACK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_ca(dir.path());
+    let yaml = |defaults: &str, users: usize| {
+        format!(
+            "defaults: {defaults}\nscenarios:\n  - name: t\n    think_time: 10ms\n    steps:\n      \
+             - {{name: echo, get: /echo, check: {{status: 200}}}}\nload: {{users: {users}, duration: 1s}}\n"
+        )
+    };
+    // Two users, many requests each: one TLS connection per user, kept alive, ALPN
+    // http/1.1 (the server offers h2 first), every response HTTP/1.1.
+    let (base, seen) = tls_server_counting().await;
+    let (_, _, r) = run_in(
+        dir.path(),
+        &yaml("{ca_file: certs/ca.pem}", 2),
+        &base,
+        &no_env,
+    )
+    .await;
+    let s = step(&r, "echo");
+    assert!(s.requests >= 10, "{}", s.requests);
+    assert_eq!(s.ok, s.requests, "{:#?}", r.error_examples);
+    assert_eq!(
+        r.overall.http_versions,
+        [("HTTP/1.1".to_string(), s.requests)].into()
+    );
+    let (handshakes, _, alpn_h1) = seen.get();
+    assert_eq!(
+        handshakes, 2,
+        "one connection per user for {} requests",
+        s.requests
+    );
+    assert_eq!(alpn_h1, handshakes);
+
+    // A connection per request (`Connection: close`): the run's one TLS configuration
+    // resumes the sessions of earlier connections.
+    let (base, seen) = tls_server_counting().await;
+    let defaults = "{insecure: true, headers: {connection: close}}";
+    let (_, _, r) = run_in(dir.path(), &yaml(defaults, 2), &base, &no_env).await;
+    let s = step(&r, "echo");
+    assert_eq!(s.ok, s.requests, "{:#?}", r.error_examples);
+    let (handshakes, resumed, _) = seen.get();
+    assert!(
+        handshakes as u64 >= s.requests,
+        "{handshakes} < {}",
+        s.requests
+    );
+    assert!(
+        resumed >= 1 && resumed + 2 >= handshakes,
+        "{resumed} of {handshakes} resumed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_custom_ca_negotiates_h2_when_asked_and_insecure_is_said_plainly() {
     let _one = ONE_ATTACK.lock().await;
     let base = tls_server().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("certs")).unwrap();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
-    std::fs::copy(fixtures.join("ca.pem"), dir.path().join("certs/ca.pem")).unwrap();
+    copy_ca(dir.path());
     let yaml = |defaults: &str| {
         format!(
             "defaults: {defaults}\nscenarios:\n  - name: t\n    think_time: 20ms\n    steps:\n      \
              - {{name: echo, get: /echo, check: {{status: 200}}}}\nload: {{users: 2, duration: 1s}}\n"
         )
     };
-    // The CA file (relative to the scenario) makes the certificate trusted; ALPN picks h2.
-    let (_, _, r) = run_in(dir.path(), &yaml("{ca_file: certs/ca.pem}"), &base, &no_env).await;
+    // The CA file (relative to the scenario) makes the certificate trusted; asked for
+    // HTTP/2, ALPN picks h2 (through the users' reqwest clients).
+    let defaults = "{ca_file: certs/ca.pem, http_version: \"2\"}";
+    let (_, _, r) = run_in(dir.path(), &yaml(defaults), &base, &no_env).await;
     let s = step(&r, "echo");
     assert!(s.requests > 0);
     assert_eq!(s.ok, s.requests, "{:#?}", r.error_examples);
     assert_eq!(
         r.overall.http_versions,
         [("HTTP/2".to_string(), s.requests)].into()
+    );
+    assert!(r.run.tls_verify);
+    // Otherwise HTTP/1.1, over the users' own TLS connections.
+    let (_, _, r) = run_in(dir.path(), &yaml("{ca_file: certs/ca.pem}"), &base, &no_env).await;
+    let s = step(&r, "echo");
+    assert!(s.requests > 0);
+    assert_eq!(s.ok, s.requests, "{:#?}", r.error_examples);
+    assert_eq!(
+        r.overall.http_versions,
+        [("HTTP/1.1".to_string(), s.requests)].into()
     );
     assert!(r.run.tls_verify);
 

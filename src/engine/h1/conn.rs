@@ -1,13 +1,17 @@
 //! A user's connections: one per origin, opened, probed before reuse, sent a request on,
 //! read a response head from, and kept (or dropped) after the body.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use http::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 use url::Url;
 
 use super::body::{Body, Framing};
@@ -70,11 +74,78 @@ impl Clone for Conn {
     }
 }
 
+/// A connection's byte stream: plain TCP, or TLS over TCP (boxed: rustls's state is a few
+/// hundred bytes, and a plain connection need not carry room for it).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
 /// An open connection and what was read past the last response.
 pub(super) struct Live {
     host: String,
     port: u16,
-    io: TcpStream,
+    /// Over TLS (an `https://` origin): not the same origin as plain http on that port.
+    tls: bool,
+    io: Stream,
     pub(super) buf: BytesMut,
     /// How much the next read may take: doubled while reads fill it, up to `MAX_READ`.
     read_size: usize,
@@ -96,7 +167,9 @@ enum Probe {
 
 impl Conn {
     /// Send a request (its serialized `head`, then `body`) to the origin of `url` (an
-    /// `http://` URL) over the user's connection, and read the response's head.
+    /// `http://` URL, or an `https://` one over TLS made with `tls`: SNI from the URL's
+    /// host, none for an IP address) over the user's connection, and read the response's
+    /// head.
     ///
     /// A kept-alive connection is used again only when it is still open and quiet (one
     /// non-blocking read: the server may have closed it, or sent bytes nobody asked for,
@@ -117,17 +190,20 @@ impl Conn {
         body: &[u8],
         deadline: Instant,
         connect_timeout: Duration,
+        tls: &TlsConnector,
     ) -> Result<(Head, Body), H1Error> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
+        let https = url.scheme() == "https";
+        let tls = https.then_some(tls);
         let head_request = method == Method::HEAD;
         let once = !method.is_idempotent();
         let kept = self
             .live
             .iter()
-            .position(|l| l.port == port && l.host == host)
+            .position(|l| l.port == port && l.tls == https && l.host == host)
             .map(|i| self.live.remove(i));
-        let kept = match kept.map(|l| (l.probe(), l)) {
+        let kept = match kept.map(|mut l| (l.probe(), l)) {
             Some((Probe::Quiet, l)) if !(once && self.closes_early.has(host, port)) => Some(l),
             Some((probe, l)) => {
                 if l.idle_since.elapsed() < SOON {
@@ -142,7 +218,7 @@ impl Conn {
             None => None,
         };
         let reused = kept.is_some();
-        let open = || Live::open(url, host, port, deadline, connect_timeout);
+        let open = || Live::open(url, host, port, tls, deadline, connect_timeout);
         let mut live = match kept {
             Some(l) => l,
             None => open().await?,
@@ -203,22 +279,25 @@ impl Conn {
 }
 
 impl Live {
-    /// A new connection to `url`'s host, opened by `deadline` and within `connect_timeout`.
+    /// A new connection to `url`'s host (and its TLS handshake, with `tls`), opened by
+    /// `deadline` and within `connect_timeout`.
     async fn open(
         url: &Url,
         host: &str,
         port: u16,
+        tls: Option<&TlsConnector>,
         deadline: Instant,
         connect_timeout: Duration,
     ) -> Result<Live, H1Error> {
         let connect_by = deadline.min(Instant::now() + connect_timeout);
-        let io = match tokio::time::timeout_at(connect_by, connect(url, port)).await {
+        let io = match tokio::time::timeout_at(connect_by, connect(url, port, tls)).await {
             Ok(r) => r?,
             Err(_) => return Err(H1Error::TimedOut(Stage::Connecting)),
         };
         Ok(Live {
             host: host.to_string(),
             port,
+            tls: tls.is_some(),
             io,
             buf: BytesMut::new(),
             read_size: MIN_READ,
@@ -234,9 +313,24 @@ impl Live {
     /// closes after each response without saying so has usually closed by the time the
     /// next request is ready, and one that answers before reading a request has usually
     /// sent its extra response.
-    fn probe(&self) -> Probe {
+    ///
+    /// Over TLS the read is one poll of the TLS stream: rustls takes in whatever records
+    /// arrived (session tickets, a `close_notify` alert, application data) and answers
+    /// with plaintext (stray bytes), the end of the stream (closed) or nothing to read.
+    fn probe(&mut self) -> Probe {
         let mut probe = [0u8; 1];
-        match self.io.try_read(&mut probe) {
+        let read = match &mut self.io {
+            Stream::Plain(s) => s.try_read(&mut probe),
+            Stream::Tls(s) => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let mut buf = ReadBuf::new(&mut probe);
+                match Pin::new(&mut **s).poll_read(&mut cx, &mut buf) {
+                    Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
+                    Poll::Ready(r) => r.map(|()| buf.filled().len()),
+                }
+            }
+        };
+        match read {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Probe::Quiet,
             Ok(n) if n > 0 => Probe::Stray,
             _ => Probe::Closed,
@@ -277,7 +371,13 @@ async fn exchange(
     // Head and body in one vectored write: the body (a shared `Bytes`) is not copied.
     let mut out = Buf::chain(head, body);
     let stage = Stage::Sending;
-    match tokio::time::timeout_at(deadline, live.io.write_all_buf(&mut out)).await {
+    // Over TLS, a write can leave records in rustls's buffer: the flush sends them (on
+    // plain TCP it does nothing).
+    let write = async {
+        live.io.write_all_buf(&mut out).await?;
+        live.io.flush().await
+    };
+    match tokio::time::timeout_at(deadline, write).await {
         Err(_) => return Err(H1Error::TimedOut(stage)),
         Ok(Err(source)) => return Err(H1Error::Io { stage, source }),
         Ok(Ok(())) => {}
@@ -313,8 +413,8 @@ async fn read_head(
     }
 }
 
-/// Open a connection to `url`'s host.
-async fn connect(url: &Url, port: u16) -> Result<TcpStream, H1Error> {
+/// Open a connection to `url`'s host, over TLS with `tls`.
+async fn connect(url: &Url, port: u16, tls: Option<&TlsConnector>) -> Result<Stream, H1Error> {
     let stream = match url.host() {
         Some(url::Host::Ipv4(ip)) => TcpStream::connect((ip, port)).await,
         Some(url::Host::Ipv6(ip)) => TcpStream::connect((ip, port)).await,
@@ -326,5 +426,26 @@ async fn connect(url: &Url, port: u16) -> Result<TcpStream, H1Error> {
         source,
     })?;
     let _ = stream.set_nodelay(true);
-    Ok(stream)
+    let Some(tls) = tls else {
+        return Ok(Stream::Plain(stream));
+    };
+    use rustls::pki_types::ServerName;
+    // An IP address is verified against the certificate's IP names and sent no SNI.
+    let name = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ServerName::from(std::net::IpAddr::from(ip)),
+        Some(url::Host::Ipv6(ip)) => ServerName::from(std::net::IpAddr::from(ip)),
+        Some(url::Host::Domain(d)) => ServerName::try_from(d.to_string())
+            .map_err(|_| H1Error::BadServerName(d.to_string()))?,
+        None => return Err(H1Error::NoHost(url.clone())),
+    };
+    // A refused certificate or a failed handshake is an `io::Error` that wraps the
+    // `rustls::Error`: the run's error kinds call it a TLS error.
+    let stream = tls
+        .connect(name, stream)
+        .await
+        .map_err(|source| H1Error::Io {
+            stage: Stage::Connecting,
+            source,
+        })?;
+    Ok(Stream::Tls(Box::new(stream)))
 }

@@ -38,9 +38,12 @@ impl fmt::Display for Stage {
 pub enum H1Error {
     #[error("{0} has no host")]
     NoHost(url::Url),
+    /// A host that TLS cannot name (SNI and certificate verification need a DNS name).
+    #[error("`{0}` is not a valid DNS name for TLS")]
+    BadServerName(String),
     #[error("operation timed out ({0})")]
     TimedOut(Stage),
-    /// A socket error.
+    /// A socket error (or a TLS error, wrapped in one by the TLS stream).
     #[error("{stage}: {source}")]
     Io { stage: Stage, source: io::Error },
     /// The server closed the connection before the response (or its body) was complete.
@@ -63,7 +66,7 @@ impl H1Error {
     pub fn closed(&self) -> bool {
         match self {
             H1Error::ClosedEarly => true,
-            H1Error::Io { source, .. } => peer_closed(source.kind()),
+            H1Error::Io { source, .. } => !is_tls(source) && peer_closed(source.kind()),
             _ => false,
         }
     }
@@ -76,4 +79,10 @@ pub fn peer_closed(kind: io::ErrorKind) -> bool {
         kind,
         K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
     )
+}
+
+/// Whether a stream's error is a TLS one (a refused certificate, a failed handshake, a bad
+/// record): the TLS stream wraps the `rustls::Error` in an `io::Error`.
+pub fn is_tls(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }

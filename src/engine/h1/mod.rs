@@ -1,4 +1,5 @@
-//! HTTP/1.1 over a user's own TCP connections: the fast path for `http://` requests.
+//! HTTP/1.1 over a user's own TCP (or TLS) connections: the fast path for `http://` and
+//! `https://` requests.
 //!
 //! reqwest puts a pool, a cookie layer, a redirect layer, a decompression layer and a
 //! timeout layer around every request and parses the URL again in three of them; measured
@@ -13,7 +14,9 @@
 //! This is a protocol module: it speaks in the `http` and `url` crates' types and its own
 //! error ([`H1Error`]), and knows nothing of reqwest or of the run's error kinds. Cookies,
 //! redirects, decompression and the sorting of errors are done once per request in
-//! `http/`; HTTPS, HTTP/2 and a page's concurrent assets go through the user's reqwest
+//! `http/`. HTTPS is the same exchange over `tokio-rustls`, with the run's one TLS
+//! configuration (offering HTTP/1.1 alone by ALPN; its session cache resumes sessions
+//! across users). HTTP/2 and a page's concurrent assets go through the user's reqwest
 //! client, which shares the same cookie jar.
 
 mod body;
@@ -23,5 +26,5 @@ mod head;
 
 pub use body::Body;
 pub use conn::Conn;
-pub use error::{H1Error, Stage, peer_closed};
+pub use error::{H1Error, Stage, is_tls, peer_closed};
 pub use head::{HeadParts, has_token, write_head};

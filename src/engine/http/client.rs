@@ -20,6 +20,12 @@ use super::user::UserHttp;
 /// What every user's HTTP shares.
 pub struct ClientFactory {
     tls: Arc<rustls::ClientConfig>,
+    /// The same trust offering HTTP/1.1 alone (ALPN), made once: for the fast path's
+    /// `https://` connections and WebSockets over TLS. One configuration for the run, so
+    /// its in-memory session cache resumes TLS sessions across users and connections.
+    h1_tls: Arc<rustls::ClientConfig>,
+    /// A connector around `h1_tls` (an `Arc` inside: cloned for nothing).
+    pub(super) h1_connector: tokio_rustls::TlsConnector,
     pub(super) defaults: HttpDefaults,
     /// The scenario's literal default headers (credentials aside): the client's defaults.
     default_headers: HeaderMap,
@@ -28,14 +34,18 @@ pub struct ClientFactory {
     pub(super) fast_headers: HeaderMap,
     /// The default headers say `Connection: close`.
     pub(super) defaults_close: bool,
-    /// Plain-http requests go over the user's own HTTP/1.1 connection (unless the scenario
-    /// asks for HTTP/2).
+    /// http and https requests go over the user's own HTTP/1.1 connection (unless the
+    /// scenario asks for HTTP/2).
     fast: bool,
 }
 
 impl ClientFactory {
     pub fn new(defaults: &HttpDefaults, base_url: &str) -> Result<ClientFactory, EngineError> {
         let tls = Arc::new(tls_config(defaults, base_url.starts_with("https:"))?);
+        let mut h1_tls = (*tls).clone();
+        h1_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let h1_tls = Arc::new(h1_tls);
+        let h1_connector = tokio_rustls::TlsConnector::from(h1_tls.clone());
         let mut default_headers = HeaderMap::new();
         for (name, value) in &defaults.headers {
             // Static default headers are set once on the client; templated ones and
@@ -71,6 +81,8 @@ impl ClientFactory {
         let defaults_close = h1::has_token(&fast_headers, CONNECTION, "close");
         Ok(ClientFactory {
             tls,
+            h1_tls,
+            h1_connector,
             defaults: defaults.clone(),
             default_headers,
             fast_headers,
@@ -80,7 +92,7 @@ impl ClientFactory {
     }
 
     /// A new user's HTTP: its own cookie jar, no connection yet. Its client is built now
-    /// when `eager` (a target that needs it from the first request: HTTPS, HTTP/2; see
+    /// when `eager` (a target that needs it from the first request: HTTP/2; see
     /// [`ClientFactory::needs_client`]), else the first time a request needs it.
     pub fn user(self: &Arc<Self>, eager: bool) -> Result<UserHttp, EngineError> {
         let mut user = UserHttp::new(self.clone());
@@ -93,14 +105,13 @@ impl ClientFactory {
     /// The run's TLS configuration for a WebSocket over TLS (`wss://`): the same trust
     /// (`tls_verify`, `ca_file`), offering HTTP/1.1 alone, which the upgrade needs.
     pub fn ws_tls(&self) -> Arc<rustls::ClientConfig> {
-        let mut cfg = (*self.tls).clone();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(cfg)
+        self.h1_tls.clone()
     }
 
-    /// Whether requests to `url` take the fast path.
+    /// Whether requests to `url` take the fast path: `http://` and `https://` (over TLS
+    /// offering HTTP/1.1 alone), unless the scenario asks for HTTP/2.
     pub(super) fn fast_path(&self, url: &Url) -> bool {
-        self.fast && url.scheme() == "http"
+        self.fast && matches!(url.scheme(), "http" | "https")
     }
 
     /// The same, with every request going through the users' reqwest clients, plain
@@ -112,7 +123,7 @@ impl ClientFactory {
 
     /// Whether the users' first requests (to the base URL) need their reqwest client.
     pub fn needs_client(&self, base_url: &str) -> bool {
-        !self.fast || !base_url.starts_with("http:")
+        !self.fast || !(base_url.starts_with("http:") || base_url.starts_with("https:"))
     }
 
     /// A new client with its own connection pool, and `jar` as its cookie jar.

@@ -21,6 +21,7 @@ impl From<H1Error> for SendError {
     fn from(e: H1Error) -> SendError {
         let kind = match &e {
             H1Error::NoHost(_)
+            | H1Error::BadServerName(_)
             | H1Error::HeadTooLong(_)
             | H1Error::Parse(_)
             | H1Error::Invalid(_) => ErrorKind::Request,
@@ -29,6 +30,7 @@ impl From<H1Error> for SendError {
             H1Error::BadChunk(_) => ErrorKind::Body,
             // A socket error that names no kind is the connection's, or the body's once
             // the response has begun.
+            H1Error::Io { source, .. } if h1::is_tls(source) => ErrorKind::Tls,
             H1Error::Io { stage, source } => io_kind(source.kind()).unwrap_or(match stage {
                 Stage::ReadingBody => ErrorKind::Body,
                 _ => ErrorKind::Connect,

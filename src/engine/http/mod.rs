@@ -1,9 +1,9 @@
 //! HTTP for one user: its connections, one step's request, and the outcome of sending it.
 //!
-//! Each user has its own cookie jar and its own connections. A plain `http://` request goes
-//! over the user's own HTTP/1.1 connection (`h1`: Skein's own framing over `httparse`, the
-//! fast path); HTTPS, HTTP/2 and a page's concurrent assets go through the user's
-//! `reqwest::Client`, built the first time the user needs it and sharing the same jar.
+//! Each user has its own cookie jar and its own connections. An `http://` or `https://`
+//! request goes over the user's own HTTP/1.1 connection (`h1`: Skein's own framing over
+//! `httparse`, over TCP or `tokio-rustls`, the fast path); HTTP/2 and a page's concurrent
+//! assets go through the user's `reqwest::Client`, built the first time the user needs it and sharing the same jar.
 //! Skein follows redirects itself ([`send`](redirect::send)), on either path, so both count
 //! them and honour each step's limit the same way. reqwest is used here and nowhere else.
 //!

@@ -15,7 +15,7 @@ use super::user::{Client, UserHttp, client_hop};
 
 /// How a request goes out.
 pub enum Via<'a> {
-    /// A user's HTTP: plain http over its own connection, the rest over its client.
+    /// A user's HTTP: http and https over its own connection, the rest over its client.
     User(&'a mut UserHttp),
     /// A client shared by concurrent requests (a page's assets).
     Client(&'a Client),

@@ -1,5 +1,5 @@
-//! One user's HTTP: its cookie jar, its own HTTP/1.1 connections for plain `http://`, and
-//! its reqwest client for the rest; one hop of a request (no redirect followed) over
+//! One user's HTTP: its cookie jar, its own HTTP/1.1 connections for `http://` and
+//! `https://`, and its reqwest client for the rest (HTTP/2, a page's assets); one hop of a request (no redirect followed) over
 //! whichever path the URL takes, with what each path adds (default headers, cookies, one
 //! deadline, decoding) made the same.
 
@@ -26,7 +26,7 @@ use super::response::{Resp, RespBody};
 #[derive(Clone)]
 pub struct Client(reqwest::Client);
 
-/// One user's HTTP: its cookie jar, its HTTP/1.1 connection for plain http, and its
+/// One user's HTTP: its cookie jar, its HTTP/1.1 connections (http and https), and its
 /// reqwest client for the rest (built when first needed). goose clones a user's data only
 /// before the user starts; a clone shares the jar and has no connection.
 #[derive(Clone)]
@@ -120,6 +120,7 @@ impl UserHttp {
                 body.unwrap_or_default(),
                 deadline,
                 connect_timeout,
+                &f.h1_connector,
             )
             .await;
         let (mut head, mut body) = sent.map_err(|e| {

@@ -155,6 +155,14 @@ pub(super) struct Live {
     idle_since: Instant,
 }
 
+/// How a new connection is opened: within `timeout` (and the exchange's deadline), and
+/// for an `https://` origin over TLS made with `tls` (the run's one configuration).
+#[derive(Clone, Copy)]
+pub struct Dial<'a> {
+    pub timeout: Duration,
+    pub tls: &'a TlsConnector,
+}
+
 /// What a kept-alive connection shows before it is used again.
 enum Probe {
     /// Open, nothing to read: usable.
@@ -167,7 +175,7 @@ enum Probe {
 
 impl Conn {
     /// Send a request (its serialized `head`, then `body`) to the origin of `url` (an
-    /// `http://` URL, or an `https://` one over TLS made with `tls`: SNI from the URL's
+    /// `http://` URL, or an `https://` one over TLS made with `dial.tls`: SNI from the URL's
     /// host, none for an IP address) over the user's connection, and read the response's
     /// head.
     ///
@@ -189,13 +197,13 @@ impl Conn {
         head: &[u8],
         body: &[u8],
         deadline: Instant,
-        connect_timeout: Duration,
-        tls: &TlsConnector,
+        dial: Dial<'_>,
     ) -> Result<(Head, Body), H1Error> {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
         let https = url.scheme() == "https";
-        let tls = https.then_some(tls);
+        let tls = https.then_some(dial.tls);
+        let connect_timeout = dial.timeout;
         let head_request = method == Method::HEAD;
         let once = !method.is_idempotent();
         let kept = self

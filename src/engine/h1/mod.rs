@@ -25,6 +25,6 @@ mod error;
 mod head;
 
 pub use body::Body;
-pub use conn::Conn;
+pub use conn::{Conn, Dial};
 pub use error::{H1Error, Stage, is_tls, peer_closed};
 pub use head::{HeadParts, has_token, write_head};

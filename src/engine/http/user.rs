@@ -110,7 +110,10 @@ impl UserHttp {
                 body_len: body.map(<[u8]>::len),
             },
         );
-        let connect_timeout = timeout.min(Duration::from_secs(10));
+        let dial = h1::Dial {
+            timeout: timeout.min(Duration::from_secs(10)),
+            tls: &f.h1_connector,
+        };
         let sent = self
             .conn
             .send(
@@ -119,8 +122,7 @@ impl UserHttp {
                 &self.wbuf,
                 body.unwrap_or_default(),
                 deadline,
-                connect_timeout,
-                &f.h1_connector,
+                dial,
             )
             .await;
         let (mut head, mut body) = sent.map_err(|e| {

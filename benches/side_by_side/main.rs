@@ -27,16 +27,29 @@
 //! wrk2 and has no `-R`), oha `-q`, skein's open model (`--rate`) and closed model
 //! (`--think`), each one's p50 and p99, and skein's p50 minus wrk's.
 //!
+//! `--tls` (`tls.rs`) adds rows `https/1.1` and `https/2`: nginx also serves the route over
+//! TLS (a self-signed certificate made with `openssl` at start) and wrk (HTTP/1.1 only, when
+//! its build has TLS), oha (`--insecure`, `--http2`) and skein (`skein run` of a scenario
+//! with `defaults: {insecure: true}` and `http_version`) run against it, with the same
+//! figures and ratios as the plain rows. `--open RATE[,RATE...]` (`open.rs`) compares the open
+//! model at each rate, skein `quick --rate` against `oha -q R --latency-correction`: achieved
+//! rate, skein's dropped iterations, p50/p99, generator CPU; `--open max` searches each one's
+//! highest rate sustained on the generator cores (achieved ≥ 99 % of offered, p99 under
+//! 10 ms, generator not saturated). `--no-plain` leaves out the plain closed-model rounds.
+//!
 //! Every child has a hard time limit and is killed if the bench dies (`PR_SET_PDEATHSIG`);
 //! nginx is stopped at the end, on error and on SIGINT/SIGTERM/SIGHUP. Only 127.0.0.1 is used.
 //!
 //! Run: `cargo bench --bench side_by_side -- [--conns 64] [--seconds 5] [--rounds 1]
-//! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein,base]`.
+//! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein,base] [--tls]
+//! [--open 10000,50000|max] [--open-users 500] [--no-plain]`.
 //! Needs `[[bench]] name = "side_by_side" harness = false` in Cargo.toml, and Debian's
-//! `nginx-light` (or `nginx`); `wrk` and `oha` are optional.
+//! `nginx-light` (or `nginx`); `wrk` and `oha` are optional, `openssl` is needed for `--tls`.
 
 mod goose_floor;
+mod open;
 mod procs;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,7 +100,8 @@ fn main() {
 
 const USAGE: &str = "usage: cargo bench --bench side_by_side -- [--conns N] [--seconds S] \
 [--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein,base,shards] \
-[--shards N] [--latency] [--latency-only] [--rate N] [--latency-users N]";
+[--shards N] [--latency] [--latency-only] [--rate N] [--latency-users N] [--tls] \
+[--open RATE[,RATE...]|max] [--open-users N] [--no-plain]";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -106,6 +120,13 @@ struct Opts {
     latency_users: usize,
     /// The `shards` tool's number of shard processes.
     shards: usize,
+    /// `--tls`: the closed-model rounds again over HTTPS, HTTP/1.1 and HTTP/2.
+    tls: bool,
+    /// `--open`: open-model rates to compare (requests a second), and whether to search for
+    /// the highest sustainable one (`max`); the pool's users and oha's connections.
+    open_rates: Vec<u64>,
+    open_max: bool,
+    open_users: usize,
     /// Names given without a dash, as `cargo bench NAME` passes them to every bench.
     filters: Vec<String>,
 }
@@ -125,6 +146,10 @@ impl Opts {
             rate: 100,
             latency_users: 10,
             shards: 2,
+            tls: false,
+            open_rates: Vec::new(),
+            open_max: false,
+            open_users: 500,
             filters: Vec::new(),
         };
         let mut args = args.peekable();
@@ -149,6 +174,17 @@ impl Opts {
                 "--cores-server" => o.cores_server = cpu_list(&a, value(&a)?)?,
                 "--cores-gen" => o.cores_gen = cpu_list(&a, value(&a)?)?,
                 "--latency" => o.latency = true,
+                "--tls" => o.tls = true,
+                "--no-plain" => o.throughput = false,
+                "--open-users" => o.open_users = number(&a, value(&a)?)? as usize,
+                "--open" => {
+                    for r in value(&a)?.split(',').map(str::trim) {
+                        match r {
+                            "max" => o.open_max = true,
+                            _ => o.open_rates.push(number(&a, r.to_string())?),
+                        }
+                    }
+                }
                 "--latency-only" => (o.latency, o.throughput) = (true, false),
                 "--tools" => {
                     o.tools = value(&a)?
@@ -205,7 +241,7 @@ fn count_cpus(list: &str) -> Option<usize> {
 fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
     let tmp = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
     procs::stop_nginx_on_signals();
-    let mut nginx = Nginx::start(nginx, &opts.cores_server, tmp.path())?;
+    let mut nginx = Nginx::start(nginx, &opts.cores_server, tmp.path(), opts.tls)?;
     let url = nginx.url.clone();
     let installed: BTreeMap<&str, Option<PathBuf>> =
         [("wrk", which("wrk")), ("oha", which("oha"))].into();
@@ -229,6 +265,7 @@ fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
     let ctx = Ctx {
         opts,
         url,
+        tls_url: nginx.tls_url.clone(),
         tmp: tmp.path().to_path_buf(),
         wrk: installed["wrk"].clone().filter(|_| opts.wants("wrk")),
         oha: installed["oha"].clone().filter(|_| opts.wants("oha")),
@@ -242,6 +279,12 @@ fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
             print_medians(&rounds);
         }
     }
+    if opts.tls {
+        tls::rounds(&ctx, &mut nginx)?;
+    }
+    if !opts.open_rates.is_empty() || opts.open_max {
+        open::compare(&ctx, &mut nginx)?;
+    }
     if opts.latency {
         latency_round(&ctx, &mut nginx)?;
     }
@@ -252,6 +295,8 @@ fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
 struct Ctx<'a> {
     opts: &'a Opts,
     url: String,
+    /// With `--tls`: nginx's HTTPS port (HTTP/1.1 and HTTP/2).
+    tls_url: Option<String>,
     tmp: PathBuf,
     wrk: Option<PathBuf>,
     oha: Option<PathBuf>,
@@ -271,10 +316,27 @@ struct Figures {
     p99_us: Option<f64>,
     /// Skein: its service time (send to last byte) next to its response time.
     svc_p50_us: Option<f64>,
+    /// Skein's open model: iterations never started (result.json's `run.open_model`).
+    dropped: Option<f64>,
+    /// Skein: its generator threads' CPU, percent of their cores, and whether it judged
+    /// itself saturated (result.json's `run.generator_health`).
+    gen_cpu_pct: Option<f64>,
+    saturated: Option<bool>,
     note: String,
 }
 
 type Round = BTreeMap<&'static str, Figures>;
+
+impl Figures {
+    /// The process's CPU time over its wall time, percent of one core.
+    fn cpu_pct(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            100.0 * self.cpu_s / self.wall_s
+        } else {
+            0.0
+        }
+    }
+}
 
 impl Exited {
     /// `f` with this process's peak RSS, CPU time and wall time.
@@ -301,8 +363,11 @@ fn throughput_round(ctx: &Ctx, round: usize, nginx: &mut Nginx) -> Result<Round,
     for tool in order {
         nginx.check_alive()?;
         let got = match tool {
-            "wrk" => ctx.wrk.as_ref().map(|w| wrk_throughput(ctx, w)),
-            "oha" => ctx.oha.as_ref().map(|o| oha_run(ctx, o, c, None)),
+            "wrk" => ctx.wrk.as_ref().map(|w| wrk_throughput(ctx, w, &ctx.url)),
+            "oha" => ctx
+                .oha
+                .as_ref()
+                .map(|o| oha_run(ctx, o, &ctx.url, c, None, &[])),
             "goose" => ctx.opts.wants("goose").then(|| goose_run(ctx)),
             "base" => base_bin()
                 .filter(|_| ctx.opts.wants("base"))
@@ -441,7 +506,7 @@ fn latency_round(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
     }
     if let Some(o) = &ctx.oha {
         nginx.check_alive()?;
-        add("oha", oha_run(ctx, o, users, Some(rate)));
+        add("oha", oha_run(ctx, o, &ctx.url, users, Some(rate), &[]));
     }
     if ctx.opts.wants("skein") {
         nginx.check_alive()?;
@@ -476,7 +541,7 @@ fn latency_round(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------
 // The generators
 
-fn wrk_throughput(ctx: &Ctx, wrk: &Path) -> Result<Figures, String> {
+fn wrk_throughput(ctx: &Ctx, wrk: &Path, url: &str) -> Result<Figures, String> {
     let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
     let threads = count_cpus(&ctx.opts.cores_gen).unwrap_or(1).min(c);
     let args = [
@@ -484,7 +549,7 @@ fn wrk_throughput(ctx: &Ctx, wrk: &Path) -> Result<Figures, String> {
         format!("-c{c}"),
         format!("-d{s}s"),
         "--latency".into(),
-        ctx.url.clone(),
+        url.to_string(),
     ];
     let out = pinned(&ctx.opts.cores_gen, wrk.as_os_str(), &args, &[], s + 30)?;
     let mut f = parse_wrk(&out.stdout)?;
@@ -554,8 +619,16 @@ fn wrk_us(v: &str) -> Option<f64> {
     num.parse::<f64>().ok().map(|n| n * scale)
 }
 
-/// oha at `conns` connections; with `rate`, limited to that many requests a second.
-fn oha_run(ctx: &Ctx, oha: &Path, conns: usize, rate: Option<u64>) -> Result<Figures, String> {
+/// oha at `conns` connections to `url`, with `extra` arguments (`--insecure`, `--http2`,
+/// `--latency-correction`); with `rate`, limited to that many requests a second.
+fn oha_run(
+    ctx: &Ctx,
+    oha: &Path,
+    url: &str,
+    conns: usize,
+    rate: Option<u64>,
+    extra: &[&str],
+) -> Result<Figures, String> {
     let s = ctx.opts.seconds;
     let mut args = vec![
         "-z".to_string(),
@@ -569,7 +642,8 @@ fn oha_run(ctx: &Ctx, oha: &Path, conns: usize, rate: Option<u64>) -> Result<Fig
     if let Some(r) = rate {
         args.extend(["-q".into(), r.to_string()]);
     }
-    args.push(ctx.url.clone());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.push(url.to_string());
     let out = pinned(&ctx.opts.cores_gen, oha.as_os_str(), &args, &[], s + 30)?;
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
         .map_err(|e| format!("oha's JSON: {e}\n{}", tail(&out.stdout)))?;
@@ -590,6 +664,9 @@ fn oha_run(ctx: &Ctx, oha: &Path, conns: usize, rate: Option<u64>) -> Result<Fig
         p50_us: num("/metrics/latency_ms/p50").map(|v| v * 1e3),
         p99_us: num("/metrics/latency_ms/p99").map(|v| v * 1e3),
         note: match rate {
+            Some(r) if extra.contains(&"--latency-correction") => {
+                format!("-q {r} --latency-correction, from intended start")
+            }
             Some(r) => format!("-q {r}, from send"),
             // oha counts the requests in flight at the deadline as errors.
             None => format!("errors: {}", json["errorDistribution"]),
@@ -662,8 +739,19 @@ fn skein_run(
         dir.display().to_string(),
     ];
     args.extend(extra.iter().map(|a| a.to_string()));
-    let out = pinned(&ctx.opts.cores_gen, bin, &args, &[], s + 60)?;
-    let result = std::fs::read_dir(&dir)
+    skein_exec(ctx, bin, &args, &dir)
+}
+
+/// Run skein with `args` (which write its results under `dir`) on the generator cores, and
+/// read its figures from the result.json it wrote there.
+fn skein_exec(
+    ctx: &Ctx,
+    bin: &std::ffi::OsStr,
+    args: &[String],
+    dir: &Path,
+) -> Result<Figures, String> {
+    let out = pinned(&ctx.opts.cores_gen, bin, args, &[], ctx.opts.seconds + 60)?;
+    let result = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}\n{}", dir.display(), tail(&out.stderr)))?
         .filter_map(Result::ok)
         .map(|e| e.path().join("result.json"))
@@ -704,6 +792,11 @@ fn skein_run(
         p50_us: num("/overall/response_time/p50_us"),
         p99_us: num("/overall/response_time/p99_us"),
         svc_p50_us: num("/overall/service_time/p50_us"),
+        dropped: num("/run/open_model/dropped"),
+        gen_cpu_pct: num("/run/generator_health/cpu_pct_mean"),
+        saturated: json
+            .pointer("/run/generator_health/saturated")
+            .and_then(|v| v.as_bool()),
         note: format!(
             "{}exit {}; RSS includes writing the reports{load_cpu}",
             json.pointer("/run/model")

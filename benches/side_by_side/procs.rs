@@ -157,23 +157,41 @@ pub fn find_nginx() -> Option<PathBuf> {
 pub struct Nginx {
     child: Child,
     pub url: String,
+    /// With `--tls`: the same route over TLS (HTTP/1.1 and HTTP/2, self-signed certificate).
+    pub tls_url: Option<String>,
     pub version: String,
     dir: PathBuf,
 }
 
 impl Nginx {
-    /// Start `nginx` (see [`find_nginx`]) pinned to `cpus`, with its files under `tmp`.
-    pub fn start(nginx: &Path, cpus: &str, tmp: &Path) -> Result<Nginx, String> {
+    /// Start `nginx` (see [`find_nginx`]) pinned to `cpus`, with its files under `tmp`; with
+    /// `tls`, also on a second port over TLS (a self-signed certificate made here, tls.rs).
+    pub fn start(nginx: &Path, cpus: &str, tmp: &Path, tls: bool) -> Result<Nginx, String> {
         let dir = tmp.join("nginx");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let port = free_port()?;
+        let tls_port = match tls {
+            // The kernel may hand the same free port out twice in a row.
+            true => Some(loop {
+                match free_port()? {
+                    p if p != port => break p,
+                    _ => {}
+                }
+            }),
+            false => None,
+        };
+        let tls_server = match tls_port {
+            Some(p) => crate::tls::nginx_server(p, &crate::tls::self_signed(&dir)?),
+            None => String::new(),
+        };
         let workers = count_cpus(cpus).unwrap_or(1);
         let conf = NGINX_CONF
             .replace("@DIR@", &dir.display().to_string())
             .replace("@PORT@", &port.to_string())
             .replace("@WORKERS@", &workers.to_string())
             // One worker: a single process, which PR_SET_PDEATHSIG ends with the bench.
-            .replace("@MASTER@", if workers > 1 { "on" } else { "off" });
+            .replace("@MASTER@", if workers > 1 { "on" } else { "off" })
+            .replace("@TLS@", &tls_server);
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf)
             .map_err(|e| format!("writing {}: {e}", conf_path.display()))?;
@@ -201,9 +219,12 @@ impl Nginx {
         let mut n = Nginx {
             child,
             url: format!("http://127.0.0.1:{port}/"),
+            tls_url: tls_port.map(|p| format!("https://127.0.0.1:{p}/")),
             version,
             dir,
         };
+        // nginx opens every listening socket before it serves any, so the plain port
+        // answering means the TLS one listens too.
         n.wait_ready(port)?;
         // Known now, so that a signal handler can end them without looking anything up.
         let master = n.child.id() as libc::pid_t;

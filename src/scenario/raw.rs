@@ -431,8 +431,8 @@ pub struct RawBasicAuth {
 
 fn http_version_schema(_: &mut SchemaGenerator) -> schemars::Schema {
     json_schema!({
-        "description": "`auto` (HTTP/1.1, or HTTP/2 when TLS offers it), `\"1.1\"`, or `\"2\"` \
-                        (HTTP/2 with prior knowledge). Default: `auto`.",
+        "description": "`auto` or `\"1.1\"`: HTTP/1.1, over TLS too; `\"2\"`: HTTP/2 (ALPN `h2` \
+                        over TLS, prior knowledge over plain HTTP). Default: `auto`.",
         "enum": ["auto", "1.1", "2", 1.1, 2]
     })
 }

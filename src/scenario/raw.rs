@@ -332,8 +332,8 @@ pub struct RawDefaults {
     /// Request timeout, e.g. `10s`. Default: `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Dur>,
-    /// `auto` (HTTP/1.1, or HTTP/2 when TLS offers it), `"1.1"`, or `"2"` (HTTP/2 with prior
-    /// knowledge). Default: `auto`.
+    /// `auto` or `"1.1"`: HTTP/1.1, over TLS too; `"2"`: HTTP/2 (ALPN `h2` over TLS, prior
+    /// knowledge over plain HTTP). Default: `auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "http_version_schema")]
     pub http_version: Option<Text>,

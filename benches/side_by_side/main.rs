@@ -316,7 +316,9 @@ struct Figures {
     p99_us: Option<f64>,
     /// Skein: its service time (send to last byte) next to its response time.
     svc_p50_us: Option<f64>,
-    /// Skein's open model: iterations never started (result.json's `run.open_model`).
+    /// Skein's open model (result.json's `run.open_model`): iterations started a second of
+    /// the scheduled time (`rps` divides by the whole run), and those never started.
+    achieved: Option<f64>,
     dropped: Option<f64>,
     /// Skein: its generator threads' CPU, percent of their cores, and whether it judged
     /// itself saturated (result.json's `run.generator_health`).
@@ -792,6 +794,7 @@ fn skein_exec(
         p50_us: num("/overall/response_time/p50_us"),
         p99_us: num("/overall/response_time/p99_us"),
         svc_p50_us: num("/overall/service_time/p50_us"),
+        achieved: num("/run/open_model/achieved_rate"),
         dropped: num("/run/open_model/dropped"),
         gen_cpu_pct: num("/run/generator_health/cpu_pct_mean"),
         saturated: json

@@ -191,7 +191,8 @@ impl Nginx {
             .replace("@WORKERS@", &workers.to_string())
             // One worker: a single process, which PR_SET_PDEATHSIG ends with the bench.
             .replace("@MASTER@", if workers > 1 { "on" } else { "off" })
-            .replace("@TLS@", &tls_server);
+            // The line of its own, not the comment that names it.
+            .replace("\n@TLS@\n", &format!("\n{tls_server}\n"));
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf)
             .map_err(|e| format!("writing {}: {e}", conf_path.display()))?;

@@ -670,12 +670,14 @@ fn abort_on_fail_stops_a_hopeless_run_early() {
 }
 
 /// A port on 127.0.0.1 that refuses connections: bound, read back, closed.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port that refuses every connection for as long as the returned socket lives:
+/// bound but not listening, so no other test's server can take it meanwhile (a port
+/// merely released could be, and then the "closed" port answers).
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
 }
 
 fn read(path: &Path) -> String {
@@ -688,10 +690,11 @@ fn read(path: &Path) -> String {
 #[test]
 fn issue_12_quick_against_a_closed_port_exits_1_saying_why() {
     let out = tempfile::tempdir().unwrap();
+    let (_closed, port) = closed_port();
     let o = skein()
         .args([
             "quick",
-            &format!("http://127.0.0.1:{}/", closed_port()),
+            &format!("http://127.0.0.1:{port}/"),
             "-u",
             "2",
             "-d",
@@ -1149,7 +1152,7 @@ fn issue13_secrets_never_leak_in_any_encoding() {
     const SPACE: &str = "correct horse battery";
     const UMLAUT: &str = "pässwörd";
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
+    let (_closed, port) = closed_port();
     let scenario = dir.path().join("secrets.yaml");
     fs::write(
         &scenario,

@@ -156,12 +156,11 @@ async fn login_token_cart_flow_is_authorised_only_with_the_extract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_port_completes_with_every_request_refused() {
     let _one = ONE_ATTACK.lock().await;
-    // A port that was free a moment ago and has nothing listening now.
-    let port = std::net::TcpListener::bind(loopback())
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound but not listening, for the whole run: it refuses every connection, and
+    // no other test's server can take it meanwhile.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind(loopback()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let out = tempfile::tempdir().unwrap();
     let yaml = r#"
 scenarios:

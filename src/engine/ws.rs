@@ -34,7 +34,7 @@ use crate::scenario::check::Response;
 use crate::scenario::template::Vars;
 use crate::scenario::{StepPlan, WsExpect, WsMessage, WsPayload, WsPlan, sub_ws_names};
 
-use super::page::cell_for;
+use super::page::{cell_for, cell_pairs};
 use super::user::{StepEnd, Timing, UserState, co_interval_us, micros, note_wait};
 use super::{RunCtx, StopLevel, http};
 
@@ -87,24 +87,10 @@ fn extract_labels(step: &StepPlan) -> Vec<String> {
 
 /// The connect and message cells of every WebSocket session cell, by cell id.
 pub(super) fn sub_cells(cells: &[CellInfo]) -> Vec<Option<WsCells>> {
-    let find = |scenario: &str, name: &str| {
-        cells
-            .iter()
-            .find(|c| c.scenario == scenario && c.step == name)
-            .map(|c| c.id)
-    };
-    cells
-        .iter()
-        .map(|c| {
-            if c.method != WS_SESSION_METHOD {
-                return None;
-            }
-            let [connect, message] = sub_ws_names(&c.step);
-            Some(WsCells {
-                connect: find(&c.scenario, &connect)?,
-                message: find(&c.scenario, &message)?,
-            })
-        })
+    let is_session = |c: &CellInfo| c.method == WS_SESSION_METHOD;
+    cell_pairs(cells, is_session, sub_ws_names)
+        .into_iter()
+        .map(|p| p.map(|[connect, message]| WsCells { connect, message }))
         .collect()
 }
 

@@ -97,7 +97,23 @@ pub(in crate::engine) fn add_cells(
 
 /// The document and assets cells of every page cell, by cell id.
 pub(in crate::engine) fn sub_cells(cells: &[CellInfo]) -> Vec<Option<PageCells>> {
-    let find = |scenario: &str, name: String| {
+    cell_pairs(cells, CellInfo::is_page, |step| {
+        [document_name(step), assets_name(step)]
+    })
+    .into_iter()
+    .map(|p| p.map(|[document, assets]| PageCells { document, assets }))
+    .collect()
+}
+
+/// For every cell that `is_parent` (a page, a WebSocket session), by cell id: the ids of
+/// the two cells of its scenario that `names` gives for its step's name (`None` for other
+/// cells, or when one is missing).
+pub(in crate::engine) fn cell_pairs(
+    cells: &[CellInfo],
+    is_parent: impl Fn(&CellInfo) -> bool,
+    names: impl Fn(&str) -> [String; 2],
+) -> Vec<Option<[usize; 2]>> {
+    let find = |scenario: &str, name: &str| {
         cells
             .iter()
             .find(|c| c.scenario == scenario && c.step == name)
@@ -106,13 +122,11 @@ pub(in crate::engine) fn sub_cells(cells: &[CellInfo]) -> Vec<Option<PageCells>>
     cells
         .iter()
         .map(|c| {
-            if !c.is_page() {
+            if !is_parent(c) {
                 return None;
             }
-            Some(PageCells {
-                document: find(&c.scenario, document_name(&c.step))?,
-                assets: find(&c.scenario, assets_name(&c.step))?,
-            })
+            let [a, b] = names(&c.step);
+            Some([find(&c.scenario, &a)?, find(&c.scenario, &b)?])
         })
         .collect()
 }

@@ -38,7 +38,7 @@ use assets::{AssetDone, AssetReq, fetch_all, find_assets, is_html};
 use cache::Lookup;
 
 pub(super) use cache::AssetCache;
-pub(super) use cells::{PageCells, add_cells, cell_for, request_cell, sub_cells};
+pub(super) use cells::{PageCells, add_cells, cell_for, cell_pairs, request_cell, sub_cells};
 
 /// Load one page: the document (recorded in its cell like any step), its assets (each
 /// recorded in the assets cell), then the page view itself in `cell` (which is what the

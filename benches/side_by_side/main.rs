@@ -35,18 +35,21 @@
 //! model at each rate, skein `quick --rate` against `oha -q R --latency-correction`: achieved
 //! rate, skein's dropped iterations, p50/p99, generator CPU; `--open max` searches each one's
 //! highest rate sustained on the generator cores (achieved ≥ 99 % of offered, p99 under
-//! 10 ms, generator not saturated). `--no-plain` leaves out the plain closed-model rounds.
+//! 10 ms, generator not saturated). `--memory USERS` (`memory.rs`) measures skein's peak
+//! memory with USERS users holding kept-alive connections (think time 1 s), plain and, with
+//! `--tls`, HTTPS. `--no-plain` leaves out the plain closed-model rounds.
 //!
 //! Every child has a hard time limit and is killed if the bench dies (`PR_SET_PDEATHSIG`);
 //! nginx is stopped at the end, on error and on SIGINT/SIGTERM/SIGHUP. Only 127.0.0.1 is used.
 //!
 //! Run: `cargo bench --bench side_by_side -- [--conns 64] [--seconds 5] [--rounds 1]
 //! [--cores-server 0 --cores-gen 1] [--latency] [--tools wrk,oha,goose,skein,base] [--tls]
-//! [--open 10000,50000|max] [--open-users 500] [--no-plain]`.
+//! [--open 10000,50000|max] [--open-users 500] [--memory 10000] [--no-plain]`.
 //! Needs `[[bench]] name = "side_by_side" harness = false` in Cargo.toml, and Debian's
 //! `nginx-light` (or `nginx`); `wrk` and `oha` are optional, `openssl` is needed for `--tls`.
 
 mod goose_floor;
+mod memory;
 mod open;
 mod procs;
 mod tls;
@@ -101,7 +104,7 @@ fn main() {
 const USAGE: &str = "usage: cargo bench --bench side_by_side -- [--conns N] [--seconds S] \
 [--rounds N] [--cores-server CPUS] [--cores-gen CPUS] [--tools wrk,oha,goose,skein,base,shards] \
 [--shards N] [--latency] [--latency-only] [--rate N] [--latency-users N] [--tls] \
-[--open RATE[,RATE...]|max] [--open-users N] [--no-plain]";
+[--open RATE[,RATE...]|max] [--open-users N] [--memory USERS] [--no-plain]";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -127,6 +130,8 @@ struct Opts {
     open_rates: Vec<u64>,
     open_max: bool,
     open_users: usize,
+    /// `--memory USERS`: peak memory with this many users, plain and (with `--tls`) HTTPS.
+    memory_users: Option<usize>,
     /// Names given without a dash, as `cargo bench NAME` passes them to every bench.
     filters: Vec<String>,
 }
@@ -150,6 +155,7 @@ impl Opts {
             open_rates: Vec::new(),
             open_max: false,
             open_users: 500,
+            memory_users: None,
             filters: Vec::new(),
         };
         let mut args = args.peekable();
@@ -177,6 +183,7 @@ impl Opts {
                 "--tls" => o.tls = true,
                 "--no-plain" => o.throughput = false,
                 "--open-users" => o.open_users = number(&a, value(&a)?)? as usize,
+                "--memory" => o.memory_users = Some(number(&a, value(&a)?)? as usize),
                 "--open" => {
                     for r in value(&a)?.split(',').map(str::trim) {
                         match r {
@@ -284,6 +291,9 @@ fn run(opts: &Opts, nginx: &Path) -> Result<(), String> {
     }
     if !opts.open_rates.is_empty() || opts.open_max {
         open::compare(&ctx, &mut nginx)?;
+    }
+    if let Some(users) = opts.memory_users {
+        memory::compare(&ctx, &mut nginx, users)?;
     }
     if opts.latency {
         latency_round(&ctx, &mut nginx)?;

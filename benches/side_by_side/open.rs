@@ -17,7 +17,7 @@
 //! most [`TRIALS`] runs of `--seconds` each.
 
 use crate::procs::Nginx;
-use crate::{Ctx, Figures, count_cpus, oha_run, skein_bin, skein_exec};
+use crate::{Ctx, Figures, base_bin, count_cpus, oha_run, skein_bin, skein_exec};
 
 /// Runs per tool in a `max` search.
 const TRIALS: usize = 7;
@@ -46,12 +46,17 @@ pub fn compare(ctx: &Ctx, nginx: &mut Nginx) -> Result<(), String> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
-            if let [(_, o), (_, k)] = got.as_slice() {
-                println!(
-                    "  ratios at {rate}/s: achieved skein/oha {:.3}; p50 skein/oha {}",
-                    achieved(k) / achieved(o).max(1e-9),
-                    ratio(k.p50_us, o.p50_us)
-                );
+            let of = |name: &str| got.iter().find(|(t, _)| *t == name).map(|(_, f)| f);
+            for other in ["oha", "base"] {
+                if let (Some(o), Some(k)) = (of(other), of("skein")) {
+                    println!(
+                        "  ratios at {rate}/s: achieved skein/{other} {:.3}; p50 skein/{other} \
+                         {}; CPU per request skein/{other} {}",
+                        achieved(k) / achieved(o).max(1e-9),
+                        ratio(k.p50_us, o.p50_us),
+                        ratio(cpu_per_request(k), cpu_per_request(o))
+                    );
+                }
             }
         }
     }
@@ -92,6 +97,9 @@ fn tools(ctx: &Ctx) -> Vec<&'static str> {
     if ctx.opts.wants("skein") {
         t.push("skein");
     }
+    if ctx.opts.wants("base") && base_bin().is_some() {
+        t.push("base");
+    }
     t
 }
 
@@ -107,7 +115,7 @@ fn run(ctx: &Ctx, tool: &str, rate: u64) -> Result<Figures, String> {
             &["--latency-correction"],
         ),
         _ => {
-            let dir = ctx.tmp.join(format!("skein-open-{rate}"));
+            let dir = ctx.tmp.join(format!("{tool}-open-{rate}"));
             let args = [
                 "quick".to_string(),
                 ctx.url.clone(),
@@ -121,7 +129,11 @@ fn run(ctx: &Ctx, tool: &str, rate: u64) -> Result<Figures, String> {
                 "-o".into(),
                 dir.display().to_string(),
             ];
-            let f = skein_exec(ctx, &skein_bin(), &args, &dir);
+            let bin = match tool {
+                "base" => base_bin().unwrap_or_else(skein_bin),
+                _ => skein_bin(),
+            };
+            let f = skein_exec(ctx, &bin, &args, &dir);
             // Each try writes its own folder; the next try at this rate starts afresh.
             let _ = std::fs::remove_dir_all(&dir);
             f
@@ -192,24 +204,40 @@ fn round_rate(r: u64) -> u64 {
 
 fn header() {
     println!(
-        "  {:<5} {:>8} {:>9} {:>8} {:>8} {:>8} {:>6} {:>8} {:>5}  note",
-        "tool", "offered", "achieved", "dropped", "p50 µs", "p99 µs", "CPU %", "gen CPU", "sat"
+        "  {:<5} {:>8} {:>9} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>5}  note",
+        "tool",
+        "offered",
+        "achieved",
+        "dropped",
+        "p50 µs",
+        "p99 µs",
+        "CPU %",
+        "µs/req",
+        "gen CPU",
+        "sat"
     );
 }
 
 fn row(tool: &str, rate: u64, f: &Figures) {
     let opt = |v: Option<f64>, d: usize| v.map_or("-".into(), |v| format!("{v:.d$}"));
     println!(
-        "  {tool:<5} {rate:>8} {:>9.0} {:>8} {:>8} {:>8} {:>6.0} {:>8} {:>5}  {}",
+        "  {tool:<5} {rate:>8} {:>9.0} {:>8} {:>8} {:>8} {:>6.0} {:>8} {:>8} {:>5}  {}",
         achieved(f),
         opt(f.dropped, 0),
         us(f.p50_us),
         us(f.p99_us),
         f.cpu_pct(),
+        opt(cpu_per_request(f), 1),
         opt(f.gen_cpu_pct.map(|p| p.min(999.0)), 0),
         f.saturated.map_or("-", |s| if s { "yes" } else { "no" }),
         f.note
     );
+}
+
+/// The process's CPU time (start-up included) per request it completed, µs: the figure
+/// least disturbed by other load on a shared machine.
+fn cpu_per_request(f: &Figures) -> Option<f64> {
+    (f.requests > 0.0).then(|| f.cpu_s * 1e6 / f.requests)
 }
 
 /// Skein's started iterations a second of the schedule; oha's responses a second.

@@ -27,8 +27,28 @@ use super::{EngineError, RunCtx, StopLevel};
 /// user would not notice but a schedule should).
 pub(super) const LATE_AFTER: Duration = Duration::from_millis(10);
 
-/// The scheduler spins, rather than sleeps, for the last stretch before a ticket is due.
-const SPIN: Duration = Duration::from_micros(150);
+/// The most the scheduler spins, rather than sleeps, for the last stretch before a
+/// ticket is due: about what a sleeping thread takes to wake on a loaded machine.
+const SPIN: Duration = Duration::from_micros(100);
+
+/// The most a ticket is handed to an idle user before it is due; the user spins the rest
+/// on its own thread, so the start is on time however long the runtime takes to wake it
+/// (tens of µs on a virtual machine: all of it used to show in the response time).
+const LEAD: Duration = Duration::from_micros(150);
+
+/// Spinning (the scheduler's and the users', see [`SPIN`] and [`LEAD`]) is for sparse
+/// schedules: each may spin at most this share of the time between two tickets, so the
+/// spinning costs at most a few percent of a core. A dense schedule has no time to spare:
+/// it sleeps to each due time and takes the wake-up's lateness (at 50,000/s a spinning
+/// scheduler would take half of a generator core it shares with the users).
+const SPIN_SHARE: u32 = 20;
+
+/// The scheduler wakes at most once in this long: a dense schedule's tickets are released
+/// in small batches rather than one wake-up each. Every wake-up is a context switch on the
+/// generator's cores for the scheduler and often another for the runtime it hands to; at
+/// 50,000/s, one per ticket took a quarter of a generator core. A ticket of a batch starts
+/// at most this much after it was due, and that lateness is in its response time.
+const BATCH: Duration = Duration::from_micros(100);
 
 /// Per-run state of the open model.
 pub(super) struct Open {
@@ -234,7 +254,8 @@ impl Open {
                     continue;
                 }
                 drop(st);
-                self.counters.started_at(t, now);
+                spin_until(t);
+                self.counters.started_at(t, Instant::now().max(t));
                 return Some(t);
             }
             let (tx, rx) = oneshot::channel();
@@ -244,6 +265,7 @@ impl Open {
         tokio::select! {
             t = rx => {
                 let t = t.ok()?;
+                spin_until(t);
                 let now = Instant::now();
                 // The user was idle, so a late start here is the generator's own delay: the
                 // scheduler dispatched late, or the runtime was slow to run the user.
@@ -312,30 +334,41 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     let mut tickets = Tickets::new(&open.load, ctx.plan.load.shard, &weights);
     let c = &open.counters;
     let mut i = 0u64;
+    // The due time of the ticket before, for the gap to the next one.
+    let mut last = Duration::ZERO;
+    // When the scheduler last released tickets.
+    let mut woke = Instant::now();
+    fine_timer();
     while let Some(t) = tickets.peek() {
         if !running() {
             break;
         }
-        let at = t0 + t;
+        let (spin, lead) = spin_and_lead(t.saturating_sub(last));
+        // The ticket is released (offered) `lead` before it is due, but not sooner than
+        // `BATCH` after the last release.
+        let release = (t0 + t.saturating_sub(lead)).max(woke + BATCH);
         let now = Instant::now();
-        if at > now {
-            let wait = at - now;
-            if wait > SPIN {
+        if release > now {
+            let wait = release - now;
+            if wait > spin {
                 // Short sleeps, so a stop is seen within 10 ms even at a rate of 1/min;
-                // the sleep ends early enough that the OS's timer slack cannot make it late.
-                std::thread::sleep((wait - SPIN).min(Duration::from_millis(10)));
+                // with spinning, the sleep ends early enough that the wake-up's lateness
+                // does not make the release late.
+                std::thread::sleep((wait - spin).min(Duration::from_millis(10)));
             } else {
-                // Give the core away while waiting, if anything else wants it.
-                std::thread::yield_now();
+                std::hint::spin_loop();
             }
             continue;
         }
-        // Everything due by now, in order.
+        // Everything released by now, in order.
+        woke = now;
         while let Some(t) = tickets.peek() {
+            let (_, lead) = spin_and_lead(t.saturating_sub(last));
             let at = t0 + t;
-            if at > now {
+            if at > now + lead {
                 break;
             }
+            last = t;
             let s = tickets.pop();
             c.scheduled.fetch_add(1, Ordering::Relaxed);
             i += 1;
@@ -351,6 +384,35 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     }
     let _ = open.t_end.set(Instant::now());
     i
+}
+
+/// How long the scheduler may spin before releasing a ticket, and how early it may release
+/// it, when the ticket comes `gap` after the one before (see [`SPIN_SHARE`]).
+fn spin_and_lead(gap: Duration) -> (Duration, Duration) {
+    let share = gap / SPIN_SHARE;
+    (share.min(SPIN), share.min(LEAD))
+}
+
+/// Ask the OS to wake this thread's sleeps on time: Linux lets a sleep run over by the
+/// thread's timer slack, 50 µs by default; 1 ns asks for the high-resolution timer's own
+/// precision. Elsewhere a no-op.
+fn fine_timer() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a number, no pointers, and affects only the
+    // calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Wait on this thread until `t`, spinning: the rest of a ticket released early (at most
+/// [`LEAD`], a sparse schedule's), so the request starts on time rather than when the
+/// runtime gets round to the user.
+fn spin_until(t: Instant) {
+    let limit = Instant::now() + LEAD;
+    while Instant::now() < t.min(limit) {
+        std::hint::spin_loop();
+    }
 }
 
 /// A shard's tickets, in the order they are due. The whole schedule's iterations get their

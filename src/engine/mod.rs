@@ -17,6 +17,7 @@ mod flow;
 pub mod fuzzing;
 mod goose;
 mod h1;
+mod h2;
 mod harvest;
 mod health;
 mod http;

@@ -222,6 +222,13 @@ fn app(seen: Arc<Seen>) -> axum::Router {
             }),
         )
         .route(
+            "/len",
+            axum::routing::post(move |axum::extract::State(seen): axum::extract::State<Arc<Seen>>, v: Version, body: Bytes| async move {
+                counted(&seen, v);
+                format!("received {} bytes", body.len())
+            }),
+        )
+        .route(
             "/page",
             get(move |axum::extract::State(seen): axum::extract::State<Arc<Seen>>, v: Version| async move {
                 counted(&seen, v);
@@ -375,6 +382,16 @@ async fn h2c_keeps_cookies_decodes_gzip_and_times_out() {
         slow.response_time
     );
     assert_eq!(step(&r, "after").ok, 3, "{:#?}", r.error_examples);
+
+    // An upload larger than HTTP/2's initial 64 KB window goes out whole as the server
+    // opens the window.
+    let yaml = "defaults: {http_version: \"2\"}\nscenarios:\n  - name: s\n    steps:\n      \
+                - {name: up, post: /len, multipart: {files: {blob: {size: 300KiB}}}, \
+                check: {status: 200, body_contains: \"received 307\"}}\n\
+                load: {users: 2, iterations: 4}\n";
+    let r = run(dir.path(), yaml, &base).await;
+    let up = step(&r, "up");
+    assert_eq!((up.requests, up.ok), (4, 4), "{:#?}", r.error_examples);
 }
 
 /// What the `GOAWAY` server saw.

@@ -692,7 +692,7 @@ async fn tls_with_a_custom_ca_negotiates_h2_when_asked_and_insecure_is_said_plai
         )
     };
     // The CA file (relative to the scenario) makes the certificate trusted; asked for
-    // HTTP/2, ALPN picks h2 (through the users' reqwest clients).
+    // HTTP/2, ALPN picks h2 (over the users' own HTTP/2 connections).
     let defaults = "{ca_file: certs/ca.pem, http_version: \"2\"}";
     let (_, _, r) = run_in(dir.path(), &yaml(defaults), &base, &no_env).await;
     let s = step(&r, "echo");

@@ -8,7 +8,8 @@
 //! - skein: `skein run` of a one-step scenario written here (`quick` has no TLS options) with
 //!   `defaults: {insecure: true}`, and `http_version: "2"` for the HTTP/2 row;
 //! - oha: `--insecure`, and `--http2` for the HTTP/2 row;
-//! - wrk (HTTP/1.1 only): some builds have no TLS; a failure is reported and skipped.
+//! - wrk (HTTP/1.1 only): some builds have no TLS; a failure is reported and skipped;
+//! - base (when `SKEIN_BASE_BIN` names an earlier build): the same scenario as skein.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +17,8 @@ use std::time::Duration;
 
 use crate::procs::Nginx;
 use crate::{
-    Ctx, Figures, Round, oha_run, print_medians, print_ratios, print_table, skein_bin, skein_exec,
-    tail, wrk_throughput,
+    Ctx, Figures, Round, base_bin, oha_run, print_medians, print_ratios, print_table, skein_bin,
+    skein_exec, tail, wrk_throughput,
 };
 
 /// A certificate and its key, PEM files.
@@ -133,7 +134,11 @@ fn round_of(
     }
     if ctx.opts.wants("skein") {
         nginx.check_alive()?;
-        add("skein", skein_tls(ctx, url, h2, round));
+        add("skein", skein_tls(ctx, url, h2, round, &skein_bin()));
+    }
+    if let Some(bin) = base_bin().filter(|_| ctx.opts.wants("base")) {
+        nginx.check_alive()?;
+        add("base", skein_tls(ctx, url, h2, 200 + round, &bin));
     }
     print_table(&figures, false);
     print_ratios(&figures);
@@ -141,8 +146,15 @@ fn round_of(
 }
 
 /// `skein run` of a one-step scenario against `url`, certificate not verified, HTTP/2 with
-/// `h2`, at the bench's connections and duration.
-fn skein_tls(ctx: &Ctx, url: &str, h2: bool, round: usize) -> Result<Figures, String> {
+/// `h2`, at the bench's connections and duration, with the binary `bin` (skein's, or the
+/// earlier build `SKEIN_BASE_BIN` names).
+fn skein_tls(
+    ctx: &Ctx,
+    url: &str,
+    h2: bool,
+    round: usize,
+    bin: &std::ffi::OsStr,
+) -> Result<Figures, String> {
     let (c, s) = (ctx.opts.conns, ctx.opts.seconds);
     let name = format!("tls-h{}-{round}", if h2 { 2 } else { 1 });
     let file = ctx.tmp.join(format!("{name}.yaml"));
@@ -169,5 +181,5 @@ fn skein_tls(ctx: &Ctx, url: &str, h2: bool, round: usize) -> Result<Figures, St
         "-o".into(),
         dir.display().to_string(),
     ];
-    skein_exec(ctx, &skein_bin(), &args, &dir)
+    skein_exec(ctx, bin, &args, &dir)
 }

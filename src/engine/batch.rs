@@ -1,5 +1,6 @@
 //! Batch steps (`batch:`): several requests sent at once over the user's client (its
-//! connections and cookie jar, as a page's assets go), like k6's `http.batch`.
+//! connections and cookie jar, as a page's assets go), or with `http_version: 2` as
+//! streams of the user's own HTTP/2 connection, like k6's `http.batch`.
 //!
 //! Each request is built first (with the user's variables as they are before the batch),
 //! then all go out together; once every one has ended they are judged in the order
@@ -15,7 +16,7 @@ use std::time::Instant;
 use crate::metrics::{ErrorKind, Sample};
 use crate::scenario::BatchPlan;
 
-use super::http::{self, Via};
+use super::http::{self, Concurrent};
 use super::user::{StepEnd, Timing, UserState, co_interval_us, micros, note_wait};
 use super::{RunCtx, StopLevel};
 
@@ -45,7 +46,17 @@ pub(super) async fn run(
     timing: Timing,
 ) -> StepEnd {
     let scenario = st.scenario;
-    let client = match st.http.as_mut().map(|h| h.client()) {
+    let multiplex = st.http.as_ref().is_some_and(|h| h.multiplexes());
+    // No client when the requests are streams of the user's HTTP/2 connection.
+    let client = st.http.as_mut().map(|h| {
+        if multiplex {
+            Ok(None)
+        } else {
+            h.client().map(Some)
+        }
+    });
+    let client = match client {
+        None => return StepEnd::Gone,
         Some(Ok(c)) => c,
         Some(Err(e)) => {
             if ctx.record {
@@ -55,7 +66,6 @@ pub(super) async fn run(
             ctx.note_error(cell, ErrorKind::Request, &e.to_string());
             return StepEnd::Done;
         }
-        None => return StepEnd::Gone,
     };
     let mut reqs = Vec::with_capacity(batch.requests.len());
     for r in &batch.requests {
@@ -83,9 +93,13 @@ pub(super) async fn run(
     }
     let names = ctx.recorder.server_timing_names();
     let start = Instant::now();
-    let client = &client;
+    let via = match (&client, st.http.as_ref()) {
+        (Some(c), _) => Concurrent::Client(c),
+        (None, Some(h)) => Concurrent::H2(h),
+        (None, None) => return StepEnd::Gone,
+    };
     let sends = reqs.into_iter().map(|(r, rcell, req)| async move {
-        let x = http::exchange(&mut Via::Client(client), req, r, names).await;
+        let x = http::exchange(&mut via.via(), req, r, names).await;
         (r, rcell, x)
     });
     let done = tokio::select! {

@@ -4,7 +4,8 @@
 //! live console, abort checks, exporters); at the end of the plan or on a stop (Ctrl-C, a
 //! signal, a lost target) the users wind down and the run's [`RunResult`] is written.
 //!
-//! goose is used only in `goose.rs`, reqwest only under `http/`, httparse only in `h1/`.
+//! goose is used only in `goose.rs`, reqwest only under `http/`, httparse only in `h1/`,
+//! the `h2` crate in `h2/` (and in `http/error.rs`, where reqwest's HTTP/2 errors are sorted).
 
 mod batch;
 mod blocked;
@@ -17,6 +18,7 @@ mod flow;
 pub mod fuzzing;
 mod goose;
 mod h1;
+mod h2;
 mod harvest;
 mod health;
 mod http;

@@ -26,6 +26,9 @@ pub struct ClientFactory {
     h1_tls: Arc<rustls::ClientConfig>,
     /// A connector around `h1_tls` (an `Arc` inside: cloned for nothing).
     pub(super) h1_connector: tokio_rustls::TlsConnector,
+    /// The same trust offering `h2` alone, made once: for the users' own HTTP/2
+    /// connections (`http_version: 2`), its session cache shared by all of them.
+    pub(super) h2_connector: tokio_rustls::TlsConnector,
     pub(super) defaults: HttpDefaults,
     /// The scenario's literal default headers (credentials aside): the client's defaults.
     default_headers: HeaderMap,
@@ -34,9 +37,11 @@ pub struct ClientFactory {
     pub(super) fast_headers: HeaderMap,
     /// The default headers say `Connection: close`.
     pub(super) defaults_close: bool,
-    /// http and https requests go over the user's own HTTP/1.1 connection (unless the
-    /// scenario asks for HTTP/2).
+    /// http and https requests go over the user's own connection (HTTP/1.1, or HTTP/2
+    /// when the scenario asks for it), not its reqwest client.
     fast: bool,
+    /// The scenario asks for HTTP/2: the users' own connections speak it.
+    h2: bool,
 }
 
 impl ClientFactory {
@@ -46,6 +51,9 @@ impl ClientFactory {
         h1_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let h1_tls = Arc::new(h1_tls);
         let h1_connector = tokio_rustls::TlsConnector::from(h1_tls.clone());
+        let mut h2_tls = (*tls).clone();
+        h2_tls.alpn_protocols = vec![b"h2".to_vec()];
+        let h2_connector = tokio_rustls::TlsConnector::from(Arc::new(h2_tls));
         let mut default_headers = HeaderMap::new();
         for (name, value) in &defaults.headers {
             // Static default headers are set once on the client; templated ones and
@@ -83,11 +91,13 @@ impl ClientFactory {
             tls,
             h1_tls,
             h1_connector,
+            h2_connector,
             defaults: defaults.clone(),
             default_headers,
             fast_headers,
             defaults_close,
-            fast: defaults.http_version != HttpVersion::Http2,
+            fast: true,
+            h2: defaults.http_version == HttpVersion::Http2,
         })
     }
 
@@ -111,7 +121,19 @@ impl ClientFactory {
     /// Whether requests to `url` take the fast path: `http://` and `https://` (over TLS
     /// offering HTTP/1.1 alone), unless the scenario asks for HTTP/2.
     pub(super) fn fast_path(&self, url: &Url) -> bool {
-        self.fast && matches!(url.scheme(), "http" | "https")
+        self.fast && !self.h2 && matches!(url.scheme(), "http" | "https")
+    }
+
+    /// Whether requests to `url` go over the user's own HTTP/2 connection: `http://` (h2c
+    /// with prior knowledge) and `https://` (ALPN `h2`) when the scenario asks for HTTP/2.
+    pub(super) fn h2_path(&self, url: &Url) -> bool {
+        self.fast && self.h2 && matches!(url.scheme(), "http" | "https")
+    }
+
+    /// Whether the users' requests go over their own HTTP/2 connections, so that
+    /// concurrent ones (a page's assets, a batch) are streams of one connection.
+    pub(super) fn multiplexes(&self) -> bool {
+        self.fast && self.h2
     }
 
     /// The same, with every request going through the users' reqwest clients, plain

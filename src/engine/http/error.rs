@@ -7,6 +7,7 @@ use std::error::Error;
 use std::io;
 
 use crate::engine::h1::{self, H1Error, Stage};
+use crate::engine::h2::{self as own_h2, H2Error};
 use crate::metrics::ErrorKind;
 
 /// Why [`super::redirect::send`] got no final response.
@@ -35,6 +36,37 @@ impl From<H1Error> for SendError {
                 Stage::ReadingBody => ErrorKind::Body,
                 _ => ErrorKind::Connect,
             }),
+        };
+        SendError {
+            kind,
+            detail: error_chain(&e),
+        }
+    }
+}
+
+impl From<H2Error> for SendError {
+    fn from(e: H2Error) -> SendError {
+        use own_h2::Stage as S;
+        let in_body = e.stage() == Some(S::ReadingBody);
+        let kind = match &e {
+            H2Error::NoHost(_) | H2Error::BadServerName(_) | H2Error::BadRequest(_) => {
+                ErrorKind::Request
+            }
+            H2Error::TimedOut(_) => ErrorKind::Timeout,
+            _ if e.io().is_some_and(h1::is_tls) => ErrorKind::Tls,
+            _ => match e.io().and_then(|io| io_kind(io.kind())) {
+                Some(kind) => kind,
+                // A `GOAWAY` or a reset stream: the server ended the exchange.
+                None if matches!(&e, H2Error::Proto { source, .. }
+                    if source.is_remote() && (source.is_go_away() || source.is_reset())) =>
+                {
+                    ErrorKind::ConnectionReset
+                }
+                None if in_body => ErrorKind::Body,
+                None if e.stage() == Some(S::Connecting) => ErrorKind::Connect,
+                None if e.io().is_some() => ErrorKind::Connect,
+                None => ErrorKind::Request,
+            },
         };
         SendError {
             kind,

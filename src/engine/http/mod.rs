@@ -2,8 +2,11 @@
 //!
 //! Each user has its own cookie jar and its own connections. An `http://` or `https://`
 //! request goes over the user's own HTTP/1.1 connection (`h1`: Skein's own framing over
-//! `httparse`, over TCP or `tokio-rustls`, the fast path); HTTP/2 and a page's concurrent
-//! assets go through the user's `reqwest::Client`, built the first time the user needs it and sharing the same jar.
+//! `httparse`, over TCP or `tokio-rustls`, the fast path), or with `http_version: 2` as a
+//! stream of its own HTTP/2 connection (`h2`: the `h2` crate, h2c or TLS with ALPN `h2`),
+//! where a page's assets are concurrent streams too. Over HTTP/1.1 a page's concurrent
+//! assets go through the user's `reqwest::Client`, built the first time the user needs it
+//! and sharing the same jar.
 //! Skein follows redirects itself ([`send`](redirect::send)), on either path, so both count
 //! them and honour each step's limit the same way. reqwest is used here and nowhere else.
 //!
@@ -37,4 +40,4 @@ pub use request::{Req, build_request, upgrade_headers};
 pub use step::{
     Document, Outcome, conclude, exchange, execute, fetch, status_detail, status_error,
 };
-pub use user::{Client, UserHttp};
+pub use user::{Concurrent, UserHttp};

@@ -19,6 +19,8 @@ pub enum Via<'a> {
     User(&'a mut UserHttp),
     /// A client shared by concurrent requests (a page's assets).
     Client(&'a Client),
+    /// A user's own HTTP/2 connections, shared by concurrent requests as streams.
+    H2(&'a UserHttp),
 }
 
 /// Send `req`, following at most `max_redirects` redirects (301, 302, 303, 307, 308 with an
@@ -38,6 +40,7 @@ pub async fn send(
         let resp = match via {
             Via::User(u) => u.hop(req).await?,
             Via::Client(c) => client_hop(c, req).await?,
+            Via::H2(u) => u.h2_hop(req).await?,
         };
         meta.retries += u32::from(resp.retried);
         if max_redirects == 0 || !is_redirect(resp.status) {

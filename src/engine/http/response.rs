@@ -8,6 +8,7 @@ use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
 use crate::engine::h1;
+use crate::engine::h2;
 use crate::metrics::ErrorKind;
 
 use super::decode::Decoder;
@@ -47,46 +48,71 @@ pub(super) enum RespBody {
         /// A compressed body is decoded as it arrives, in pieces.
         decoder: Option<Decoder>,
     },
+    /// A stream of the user's own HTTP/2 connection.
+    H2 {
+        body: h2::Body,
+        decoder: Option<Decoder>,
+    },
+}
+
+/// A body off the user's own connection, either protocol.
+enum Own<'a> {
+    H1(&'a mut h1::Body),
+    H2(&'a mut h2::Body),
+}
+
+impl Own<'_> {
+    async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
+        match self {
+            Own::H1(b) => Ok(b.chunk().await?),
+            Own::H2(b) => Ok(b.chunk().await?),
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        match self {
+            Own::H1(b) => b.past_deadline(),
+            Own::H2(b) => b.past_deadline(),
+        }
+    }
 }
 
 impl Resp {
     /// The next piece of the body (decoded), `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, SendError> {
-        match &mut self.body {
-            RespBody::Client(r) => r.chunk().await.map_err(SendError::in_body),
-            RespBody::H1 {
-                body,
-                decoder: None,
-            } => Ok(body.chunk().await?),
-            RespBody::H1 {
-                body,
-                decoder: Some(dec),
-            } => loop {
-                let enc = dec.encoding();
-                let bad = |e: std::io::Error| SendError {
-                    kind: ErrorKind::Body,
-                    detail: format!("error decoding response body ({enc:?}): {e}"),
-                };
-                if let Some(piece) = dec.next_piece().map_err(bad)? {
-                    // A bomb decodes without waiting on the socket: let the other users of
-                    // this thread run, and stop at the request's deadline.
-                    tokio::task::coop::consume_budget().await;
-                    if body.past_deadline() {
-                        return Err(SendError {
-                            kind: ErrorKind::Timeout,
-                            detail: "operation timed out (decoding the body)".into(),
-                        });
-                    }
-                    return Ok(Some(piece));
+        let (mut body, decoder) = match &mut self.body {
+            RespBody::Client(r) => return r.chunk().await.map_err(SendError::in_body),
+            RespBody::H1 { body, decoder } => (Own::H1(body), decoder),
+            RespBody::H2 { body, decoder } => (Own::H2(body), decoder),
+        };
+        let Some(dec) = decoder else {
+            return body.chunk().await;
+        };
+        loop {
+            let enc = dec.encoding();
+            let bad = |e: std::io::Error| SendError {
+                kind: ErrorKind::Body,
+                detail: format!("error decoding response body ({enc:?}): {e}"),
+            };
+            if let Some(piece) = dec.next_piece().map_err(bad)? {
+                // A bomb decodes without waiting on the socket: let the other users of
+                // this thread run, and stop at the request's deadline.
+                tokio::task::coop::consume_budget().await;
+                if body.past_deadline() {
+                    return Err(SendError {
+                        kind: ErrorKind::Timeout,
+                        detail: "operation timed out (decoding the body)".into(),
+                    });
                 }
-                match body.chunk().await? {
-                    Some(raw) => dec.push(&raw),
-                    None => {
-                        dec.finish().map_err(bad)?;
-                        return Ok(None);
-                    }
+                return Ok(Some(piece));
+            }
+            match body.chunk().await? {
+                Some(raw) => dec.push(&raw),
+                None => {
+                    dec.finish().map_err(bad)?;
+                    return Ok(None);
                 }
-            },
+            }
         }
     }
 

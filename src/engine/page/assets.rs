@@ -1,6 +1,7 @@
 //! A page's assets: found in its HTML (a WHATWG tokenizer, `html5gum`), kept to the hosts
-//! the step allows, and fetched concurrently over the user's client, at most
-//! [`MAX_PER_HOST`] at a time per host, as browsers do.
+//! the step allows, and fetched concurrently as browsers do: over the user's client, at
+//! most [`MAX_PER_HOST`] at a time per host (HTTP/1.1), or as streams of the user's one
+//! HTTP/2 connection per host, as many at a time as the server allows.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -10,13 +11,18 @@ use http::header::{CACHE_CONTROL, ETAG, HeaderMap, LAST_MODIFIED};
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::engine::http::{Client, Req, Via, fetch, status_detail, status_error};
+use crate::engine::http::{Concurrent, Req, fetch, status_detail, status_error};
 use crate::engine::{RunCtx, StopLevel};
 use crate::metrics::{ErrorKind, ResponseMeta, ServerTimingNames};
 use crate::scenario::{DEFAULT_MAX_REDIRECTS, OtherHosts, StepPlan};
 
-/// Requests a user has in flight to one host while loading a page, as browsers allow.
+/// Requests a user has in flight to one host while loading a page, as browsers allow
+/// over HTTP/1.1.
 const MAX_PER_HOST: usize = 6;
+/// Over HTTP/2 a browser sends them all at once; the server's `SETTINGS_MAX_CONCURRENT_STREAMS`
+/// holds back the rest (the connection waits for a free stream). This only bounds a page
+/// with thousands of assets.
+const MAX_STREAMS_PER_HOST: usize = 256;
 
 /// `host` and `host:port` of a URL, lower case.
 fn host_keys(u: &Url) -> Option<(String, String)> {
@@ -170,28 +176,30 @@ pub(super) struct AssetDone {
     pub meta: ResponseMeta,
 }
 
-/// Fetch `reqs` concurrently over the user's `client`, at most [`MAX_PER_HOST`] at a time
-/// per host, following redirects as the step does: how each ended, in order, or `None`
-/// when the run stops hard first.
+/// Fetch `reqs` concurrently the user's way (`via`: its client, at most [`MAX_PER_HOST`]
+/// at a time per host, or streams of its HTTP/2 connections), following redirects as the
+/// step does: how each ended, in order, or `None` when the run stops hard first.
 pub(super) async fn fetch_all(
     ctx: &RunCtx,
-    client: &Client,
+    via: Concurrent<'_>,
     reqs: &[AssetReq],
     step: &StepPlan,
 ) -> Option<Vec<AssetDone>> {
     // One set of connection slots per host for this view: a user loads one page at a
     // time, so these are the user's (its client reuses the connections next time).
     let mut hosts: HashMap<String, Semaphore> = HashMap::new();
+    let per_host = match via.multiplexed() {
+        true => MAX_STREAMS_PER_HOST,
+        false => MAX_PER_HOST,
+    };
     for r in reqs {
         let key = host_keys(&r.url).map(|k| k.1).unwrap_or_default();
-        hosts
-            .entry(key)
-            .or_insert_with(|| Semaphore::new(MAX_PER_HOST));
+        hosts.entry(key).or_insert_with(|| Semaphore::new(per_host));
     }
     let names = ctx.recorder.server_timing_names();
     let fetches = reqs.iter().map(|r| {
         let key = host_keys(&r.url).map(|k| k.1).unwrap_or_default();
-        fetch_asset(client, r, &hosts[&key], step, names)
+        fetch_asset(via, r, &hosts[&key], step, names)
     });
     tokio::select! {
         d = futures::future::join_all(fetches) => Some(d),
@@ -202,7 +210,7 @@ pub(super) async fn fetch_all(
 /// Send one asset request (after taking a connection slot of its host), following
 /// redirects as the step does, and read its body.
 async fn fetch_asset(
-    client: &Client,
+    via: Concurrent<'_>,
     req: &AssetReq,
     slots: &Semaphore,
     step: &StepPlan,
@@ -220,7 +228,7 @@ async fn fetch_asset(
         timeout: step.timeout,
     };
     let redirects = step.follow_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
-    let mut via = Via::Client(client);
+    let mut via = via.via();
     let got = fetch(
         &mut via, &mut built, redirects, false, names, &mut meta, &mut bytes,
     )

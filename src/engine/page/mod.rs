@@ -30,7 +30,7 @@ use crate::metrics::{ErrorKind, ResponseMeta, Sample};
 use crate::scenario::{PageAssets, PagePlan, StepPlan};
 
 use super::RunCtx;
-use super::http::Document;
+use super::http::{Concurrent, Document};
 use super::user::{
     NotSent, StepEnd, Timing, UserState, co_interval_us, micros, note_wait, send_step,
 };
@@ -82,10 +82,12 @@ pub(super) async fn run(
         .document
         .as_ref()
         .filter(|d| (200..300).contains(&d.status));
-    // The assets go over the user's client: several connections at once, sharing the
-    // user's cookie jar.
-    let client = match st.http.as_mut().map(|h| h.client()) {
-        Some(Ok(c)) => Some(c),
+    // The assets go out at once: as streams of the user's own HTTP/2 connection, or over
+    // the user's client (several HTTP/1.1 connections), sharing the user's cookie jar.
+    let multiplex = st.http.as_ref().is_some_and(|h| h.multiplexes());
+    let client = match st.http.as_mut().filter(|_| !multiplex).map(|h| h.client()) {
+        None if multiplex && st.http.is_some() => Some(None),
+        Some(Ok(c)) => Some(Some(c)),
         Some(Err(e)) => {
             ctx.note_error(cells.assets, ErrorKind::Request, &e.to_string());
             view.error.get_or_insert(ErrorKind::Request);
@@ -96,7 +98,12 @@ pub(super) async fn run(
     if let (None, Some(d), Some(client)) = (view.error, document, client) {
         let urls = asset_urls(ctx, (cell, cells), page, d, st, &mut view.error);
         let reqs = ask_cache(page, st, urls);
-        let Some(done) = fetch_all(ctx, &client, &reqs, step).await else {
+        let via = match (&client, st.http.as_ref()) {
+            (Some(c), _) => Concurrent::Client(c),
+            (None, Some(h)) => Concurrent::H2(h),
+            (None, None) => return StepEnd::Gone,
+        };
+        let Some(done) = fetch_all(ctx, via, &reqs, step).await else {
             ctx.cut_off.fetch_add(1, Ordering::Relaxed);
             return StepEnd::Gone;
         };

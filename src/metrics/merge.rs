@@ -145,6 +145,7 @@ pub fn merge_runs(
     }
     let examples = merged_examples(&results);
     let mut result = acc.finish(run, info.scenario, examples);
+    result.availability = merged_availability(&results, &result);
     if let Some(o) = &result.run.open_model {
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
     } else {
@@ -290,6 +291,34 @@ fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo
         iterations: merged_iterations(results),
         ..first.clone()
     }
+}
+
+/// The whole run's availability: its counts, and the outages every part had at once
+/// ([`super::availability::intersect`]); `None` when a part's windows are unknown.
+fn merged_availability(
+    results: &[RunResult],
+    merged: &RunResult,
+) -> Option<super::availability::Availability> {
+    let parts: Vec<super::availability::Part<'_>> = results
+        .iter()
+        .map(|r| {
+            Some(super::availability::Part {
+                outages: &r.availability.as_ref()?.outages,
+                end_us: r.run.duration_us,
+            })
+        })
+        .collect::<Option<_>>()?;
+    let dropped = results
+        .iter()
+        .filter_map(|r| r.availability.as_ref())
+        .map(|a| a.outages_dropped)
+        .sum();
+    Some(super::availability::Availability::new(
+        merged.overall.requests,
+        merged.overall.ok,
+        super::availability::intersect(&parts),
+        dropped,
+    ))
 }
 
 /// The iterations of a run of counted iterations: each part's added up.

@@ -74,6 +74,10 @@ pub struct TargetOutcome {
     pub status: TargetStatus,
     /// One sentence for people, e.g. `p95 of GET /api/products is 23.1 ms, limit 100 ms`.
     pub detail: String,
+    /// The run whose measurement is the baseline (`--baseline DIR`: the same metric over
+    /// the same requests in that earlier run); absent: the plan's figure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_run: Option<String>,
 }
 
 /// The verdict of a run (`summary.json`).
@@ -752,7 +756,34 @@ fn outcome(t: &Target, measured: Result<f64, String>) -> TargetOutcome {
         improvement_goal_pct: t.improvement_goal_pct,
         status,
         detail,
+        baseline_run: None,
     }
+}
+
+/// [`evaluate`], with every target's baseline taken from an earlier run `before` (its
+/// result and intervals) instead of the plan's figures: the same metric, scope and window
+/// measured there. A target that run cannot measure has no baseline.
+pub fn evaluate_with_baseline(
+    result: &RunResult,
+    windows: &WindowData,
+    targets: &[Target],
+    before: Option<(&RunResult, &WindowData)>,
+) -> Verdict {
+    let Some((b, bw)) = before else {
+        return evaluate(result, windows, targets);
+    };
+    let rebased: Vec<Target> = targets
+        .iter()
+        .map(|t| Target {
+            baseline: measure(b, bw, t).ok(),
+            ..t.clone()
+        })
+        .collect();
+    let mut v = evaluate(result, windows, &rebased);
+    for o in &mut v.targets {
+        o.baseline_run = Some(b.run.id.clone());
+    }
+    v
 }
 
 /// One sentence that names the latency judged: `p95 response time of step "GET /api/products/ID"

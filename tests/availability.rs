@@ -279,3 +279,182 @@ async fn issue19_nginx_reload_mid_run_is_no_outage() {
     assert_eq!(a.max_outage_us, 0);
     assert_eq!(a.availability, 1.0, "{:?}", r.overall.errors_by_kind);
 }
+
+/// Write `yaml` as a scenario file in `dir` and run it with the `skein` binary and `args`;
+/// returns the run folder and the process output.
+fn skein_run(dir: &Path, yaml: &str, args: &[&str]) -> (PathBuf, std::process::Output) {
+    let file = dir.join("scenario.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let out = dir.join("out");
+    let o = common::skein()
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .arg("--output")
+        .arg(&out)
+        .args(args)
+        .output()
+        .unwrap();
+    (common::only_dir(&out), o)
+}
+
+#[test]
+fn issue19_workers_merge_the_outage_each_one_saw() {
+    let Some(bin) = nginx() else { return };
+    let _one = ONE_RUN.blocking_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Nginx::new(bin, tmp.path());
+    server.start();
+    let yaml = format!(
+        "name: workers\ntarget: {}\ndefaults: {{timeout: 2s}}\n\
+         scenarios:\n  - name: steady\n    steps:\n      - {{name: GET /, get: /, check: {{status: 200}}}}\n\
+         load: {{arrival_rate: 200/s, duration: 5s}}\n\
+         targets:\n  - max_outage < 2s\n  - availability >= 99.9%\n",
+        server.url()
+    );
+    let clock = Clock::now();
+    let chaos = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2000));
+        let stopped = server.stop();
+        std::thread::sleep(Duration::from_millis(1200));
+        let ready = server.start();
+        (server, stopped, ready)
+    });
+    let (dir, o) = skein_run(tmp.path(), &yaml, &["--workers", "2"]);
+    let (server, stopped, ready) = chaos.join().unwrap();
+    drop(server);
+    // availability >= 99.9% fails (exit 1); max_outage < 2s passes.
+    assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
+    let r = skein::metrics::load_result(&dir).unwrap();
+    assert_eq!(r.run.workers, Some(2));
+    let parts = skein::metrics::merge::worker_folders(&dir);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        let part = skein::metrics::load_result(p).unwrap();
+        let a = part.availability.unwrap();
+        assert_eq!(
+            a.outages.len(),
+            1,
+            "each worker saw the outage: {:?}",
+            a.outages
+        );
+    }
+    let a = r.availability.as_ref().expect("merged availability");
+    assert_eq!(a.outages.len(), 1, "{:?}", a.outages);
+    let o = a.outages[0];
+    let (stop_us, ready_us) = (clock.run_us(&r, stopped), clock.run_us(&r, ready));
+    eprintln!(
+        "--workers 2: real outage {:.1} ms ({:.1}..{:.1}), merged {:.1} ms ({:.1}..{:.1})",
+        (ready_us - stop_us) as f64 / 1e3,
+        stop_us as f64 / 1e3,
+        ready_us as f64 / 1e3,
+        o.duration_us as f64 / 1e3,
+        o.start_us as f64 / 1e3,
+        o.end_us as f64 / 1e3,
+    );
+    let close = |m: u64, t: i64| (m as i64 - t).abs() <= 100_000;
+    assert!(
+        close(o.start_us, stop_us),
+        "start {} µs, SIGTERM at {stop_us}",
+        o.start_us
+    );
+    assert!(
+        close(o.end_us, ready_us),
+        "end {} µs, ready at {ready_us}",
+        o.end_us
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let t = &summary["targets"][0];
+    assert_eq!(t["metric"], "max_outage");
+    assert_eq!(t["status"], "pass");
+    assert_eq!(t["measured"].as_f64().unwrap(), o.duration_us as f64);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("### Availability") && md.contains("| 1 | "),
+        "{md}"
+    );
+}
+
+/// Two real runs against the demo: the second, with `--baseline` the first, takes each
+/// target's "before" from the first run's measurement; without it, the plan's figures.
+#[test]
+fn issue19_before_after_from_the_plan_and_from_an_earlier_run() {
+    let yaml = "name: phase9-small\ntarget: embedded:phase9\n\
+                scenarios:\n  - name: browse\n    steps:\n      \
+                - {name: home, page: /, tags: [page], check: {status: 200}}\n      \
+                - {name: products, get: /api/products, tags: [api], check: {status: 200}}\n\
+                load: {arrival_rate: 10/s, duration: 2s}\n\
+                targets:\n  - preset: phase9\n  - max_outage < 1s\n";
+    let a_tmp = tempfile::tempdir().unwrap();
+    let (a_dir, o) = skein_run(a_tmp.path(), yaml, &[]);
+    // `users >= 1000` of the preset fails at 10 iterations a second.
+    assert_eq!(o.status.code(), Some(1), "{}", common::text(&o));
+    let before = common::result_json(&a_dir);
+    let a_summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a_dir.join("summary.json")).unwrap()).unwrap();
+    let api = |s: &serde_json::Value| {
+        s["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["source"] == "preset phase9: API response time")
+            .cloned()
+            .unwrap()
+    };
+    // The plan's figure: API 200-300 ms, so 250 ms.
+    assert_eq!(api(&a_summary)["baseline"].as_f64(), Some(250_000.0));
+    let md = std::fs::read_to_string(a_dir.join("report.md")).unwrap();
+    assert!(md.contains("### Before / after"), "{md}");
+    assert!(md.contains("the plan's pre-optimisation figures"), "{md}");
+    assert!(
+        md.contains("| API response time | `mean(tag=\"api\") < 100ms` | 250.0ms |"),
+        "{md}"
+    );
+
+    let b_tmp = tempfile::tempdir().unwrap();
+    let (b_dir, o) = skein_run(b_tmp.path(), yaml, &["--baseline", a_dir.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(2), "{}", common::text(&o));
+    let b_summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b_dir.join("summary.json")).unwrap()).unwrap();
+    let (a_api, b_api) = (api(&a_summary), api(&b_summary));
+    // The before is what the first run measured, the same metric over the same requests.
+    assert_eq!(b_api["baseline"], a_api["measured"]);
+    assert_eq!(b_api["baseline_run"], before["run"]["id"]);
+    let (b, m) = (
+        b_api["baseline"].as_f64().unwrap(),
+        b_api["measured"].as_f64().unwrap(),
+    );
+    let imp = b_api["improvement_pct"].as_f64().unwrap();
+    assert!((imp - (b - m) / b * 100.0).abs() < 1e-9, "{imp}");
+    let md = std::fs::read_to_string(b_dir.join("report.md")).unwrap();
+    let id = before["run"]["id"].as_str().unwrap();
+    assert!(md.contains(&format!("run {id} (--baseline)")), "{md}");
+    // Every target gets a before from the earlier run, max_outage included.
+    let rows = md.split("### Before / after").nth(1).unwrap();
+    assert!(rows.contains("`max_outage < 1s`"), "{md}");
+
+    // `skein report --baseline` fills it the same way; without, the plan's figures again.
+    let o = common::skein()
+        .arg("report")
+        .arg(&b_dir)
+        .arg("--baseline")
+        .arg(&a_dir)
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(2), "{}", common::text(&o));
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(api(&again)["baseline"], a_api["measured"]);
+    assert!(
+        common::text(&o).contains("before / after"),
+        "{}",
+        common::text(&o)
+    );
+    let o = common::skein().arg("report").arg(&b_dir).output().unwrap();
+    assert_ne!(o.status.code(), Some(2), "{}", common::text(&o));
+    let plain: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(api(&plain)["baseline"].as_f64(), Some(250_000.0));
+    assert!(api(&plain).get("baseline_run").is_none());
+}

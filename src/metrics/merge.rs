@@ -299,15 +299,45 @@ fn merged_availability(
     results: &[RunResult],
     merged: &RunResult,
 ) -> Option<super::availability::Availability> {
-    let parts: Vec<super::availability::Part<'_>> = results
+    // Each part's times are from its own start; the merged run's timeline is the first
+    // part's (local workers start a few ms apart; on a common clock, at the same instant).
+    let start = |r: &RunResult| {
+        chrono::DateTime::parse_from_rfc3339(&r.run.started_at)
+            .ok()
+            .map(|t| t.timestamp_micros())
+    };
+    let origin = start(&results[0]);
+    let shifted: Vec<(Vec<super::availability::Outage>, u64)> = results
         .iter()
         .map(|r| {
-            Some(super::availability::Part {
-                outages: &r.availability.as_ref()?.outages,
-                end_us: r.run.duration_us,
-            })
+            let a = r.availability.as_ref()?;
+            let off = match (origin, start(r)) {
+                (Some(o), Some(s)) => s - o,
+                _ => 0,
+            };
+            let at = |us: u64| (us as i64 + off).max(0) as u64;
+            let outages = a
+                .outages
+                .iter()
+                .map(|o| {
+                    super::availability::Outage::new(
+                        at(o.start_us),
+                        at(o.end_us),
+                        o.failures,
+                        o.open_at_end,
+                    )
+                })
+                .collect();
+            Some((outages, at(r.run.duration_us)))
         })
         .collect::<Option<_>>()?;
+    let parts: Vec<super::availability::Part<'_>> = shifted
+        .iter()
+        .map(|(outages, end_us)| super::availability::Part {
+            outages,
+            end_us: *end_us,
+        })
+        .collect();
     let dropped = results
         .iter()
         .filter_map(|r| r.availability.as_ref())

@@ -14,13 +14,14 @@ const LABELLED: usize = 8;
 
 /// Shade the run's outages on `chart` (x in seconds since the start, y from 0 to
 /// `y_max`); nothing when it had none (or they were not measured). With `key`, the
-/// shading gets a legend entry.
+/// shading gets a legend entry; the labels sit at `label_at` of the height (a share).
 pub(crate) fn shade<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     r: &RunResult,
     span: f64,
     y_max: f64,
     key: bool,
+    label_at: f64,
 ) -> DrawResult<DB> {
     let Some(a) = r.availability.as_ref().filter(|a| !a.outages.is_empty()) else {
         return Ok(());
@@ -59,7 +60,7 @@ pub(crate) fn shade<DB: DrawingBackend>(
     chart.draw_series(spans.iter().take(LABELLED).map(|&(s, e)| {
         Text::new(
             "outage",
-            ((s + e) / 2.0, y_max * 0.9),
+            ((s + e) / 2.0, y_max * label_at),
             small_font().color(&TARGET).pos(anchor),
         )
     }))?;

@@ -100,6 +100,8 @@ pub struct Loaded {
     /// The targets it was judged by (`targets.json`); `None` when the folder has none (an
     /// older Skein) or it cannot be read, so that no difference is claimed.
     pub targets: Option<Vec<Target>>,
+    /// Its folder (for its intervals: `--baseline` fills the before/after table from it).
+    pub dir: std::path::PathBuf,
 }
 
 /// Read a run folder to compare, with the loader and the validation `skein report` uses
@@ -114,7 +116,11 @@ pub fn load(which: &str, dir: &Path) -> anyhow::Result<Loaded> {
         .is_file()
         .then(|| store::read_targets(dir).ok())
         .flatten();
-    Ok(Loaded { result: r, targets })
+    Ok(Loaded {
+        result: r,
+        targets,
+        dir: dir.to_path_buf(),
+    })
 }
 
 /// Compare `cand` with `base`, print the table (stdout) and the verdict (stderr), and write

@@ -17,6 +17,10 @@ use crate::report;
 pub struct ReportArgs {
     /// A results folder written by `skein run` or `skein quick`.
     pub dir: PathBuf,
+    /// An earlier run's folder: the "before" of the before/after table (each target's
+    /// metric measured there) instead of the plan's figures.
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// Read the run folder `dir` for `report`, `compare` and `run --baseline`: one loader
@@ -83,24 +87,37 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
         store::read_targets(&a.dir).map_err(|e| Invalid(format!("{:#}", anyhow::Error::new(e))))?;
     // A damaged journal or interval log read for targets over a window: the folder's
     // fault (exit 2), as when it is loaded.
-    let verdict = super::run::judge_and_report(&a.dir, &result, &targets, capacity.as_ref())
-        .map_err(|e| {
-            let damaged = matches!(
-                e.downcast_ref::<MetricsError>(),
-                Some(
-                    MetricsError::Schema { .. }
-                        | MetricsError::Json { .. }
-                        | MetricsError::Histogram(_)
-                )
-            );
-            if !damaged {
-                return e;
-            }
-            match e.downcast::<MetricsError>() {
-                Ok(m) => not_a_run(&a.dir, m).into(),
-                Err(e) => e,
-            }
-        })?;
+    let before = match &a.baseline {
+        Some(d) => Some((
+            d.as_path(),
+            read_run(d).map_err(|e| Invalid(format!("baseline: {}", e.0)))?,
+        )),
+        None => None,
+    };
+    let verdict = super::run::judge_and_report_with(
+        &a.dir,
+        &result,
+        &targets,
+        capacity.as_ref(),
+        before.as_ref().map(|(d, r)| (*d, r)),
+    )
+    .map_err(|e| {
+        let damaged = matches!(
+            e.downcast_ref::<MetricsError>(),
+            Some(
+                MetricsError::Schema { .. }
+                    | MetricsError::Json { .. }
+                    | MetricsError::Histogram(_)
+            )
+        );
+        if !damaged {
+            return e;
+        }
+        match e.downcast::<MetricsError>() {
+            Ok(m) => not_a_run(&a.dir, m).into(),
+            Err(e) => e,
+        }
+    })?;
     Ok(if verdict.passed {
         exit::OK
     } else {

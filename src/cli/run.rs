@@ -385,7 +385,13 @@ pub async fn execute(
     console::print_summary(&result, &dir);
     // A step test: the capacity analysis goes first, so the reports include it.
     let capacity = super::capacity::analyze_step_test(&plan, &result, &dir)?;
-    let verdict = judge_and_report(&dir, &result, &targets, capacity.as_ref())?;
+    let verdict = judge_and_report_with(
+        &dir,
+        &result,
+        &targets,
+        capacity.as_ref(),
+        baseline.map(|b| (b.dir.as_path(), &b.result)),
+    )?;
     if let Some(m) = &marker {
         eprintln!(
             "note: shard {} of {} of run `{}`: its targets were judged on its part of the load \
@@ -683,20 +689,49 @@ pub fn judge_and_report(
     targets: &[metrics::verdict::Target],
     capacity: Option<&crate::capacity::CapacityReport>,
 ) -> anyhow::Result<metrics::Verdict> {
-    // The intervals are read only when a target needs them: a window (`after:`), or a tag
-    // whose steps may be tagged in some scenarios only. They are merged into one per span
-    // between window starts, which gives those targets exactly the same sums.
+    judge_and_report_with(dir, result, targets, capacity, None)
+}
+
+/// The intervals of the run in `dir` that `targets` need: a window (`after:`), or a tag
+/// whose steps may be tagged in some scenarios only; merged into one per span between
+/// window starts, which gives those targets exactly the same sums. Empty when none does.
+fn windows_for(
+    dir: &Path,
+    result: &metrics::RunResult,
+    targets: &[metrics::verdict::Target],
+) -> anyhow::Result<metrics::WindowData> {
     let needs_intervals = targets
         .iter()
         .any(|t| t.after_us.is_some() || matches!(t.scope, metrics::verdict::Scope::Tag(_)));
-    let windows = if needs_intervals {
+    Ok(if needs_intervals {
         let starts: Vec<u64> = targets.iter().filter_map(|t| t.after_us).collect();
         metrics::WindowData::from_dir_segmented(dir, &result.cells, &starts)
             .with_context(|| format!("reading the intervals of {}", dir.display()))?
     } else {
         metrics::WindowData::default()
+    })
+}
+
+/// [`judge_and_report`], with the "before" of every target taken from the earlier run
+/// `before` (its folder and result: `--baseline DIR`) instead of the plan's figures.
+pub fn judge_and_report_with(
+    dir: &Path,
+    result: &metrics::RunResult,
+    targets: &[metrics::verdict::Target],
+    capacity: Option<&crate::capacity::CapacityReport>,
+    before: Option<(&Path, &metrics::RunResult)>,
+) -> anyhow::Result<metrics::Verdict> {
+    let windows = windows_for(dir, result, targets)?;
+    let before_windows = match before {
+        Some((d, r)) => Some((r, windows_for(d, r, targets)?)),
+        None => None,
     };
-    let verdict = metrics::evaluate(result, &windows, targets);
+    let verdict = metrics::verdict::evaluate_with_baseline(
+        result,
+        &windows,
+        targets,
+        before_windows.as_ref().map(|(r, w)| (*r, w)),
+    );
     report::write_all(dir, result, &verdict, capacity)
         .with_context(|| format!("writing the reports into {}", dir.display()))?;
     let lines = report::text::verdict_lines(&verdict);
@@ -715,6 +750,7 @@ pub fn judge_and_report(
         ),
         None => eprint!("{lines}"),
     }
+    eprint!("{}", report::before_after::text(&verdict));
     if std::env::var_os("GITHUB_ACTIONS").is_some()
         || std::env::var_os("GITHUB_STEP_SUMMARY").is_some()
     {

@@ -344,6 +344,13 @@ impl Harvester {
             None => ctx.peak.load(Ordering::Relaxed),
         };
         result.run.peak_users = result.run.peak_users.max(peak);
+        let (outages, dropped) = ctx.recorder.outages(result.run.duration_us);
+        result.availability = Some(crate::metrics::Availability::new(
+            result.overall.requests,
+            result.overall.ok,
+            outages,
+            dropped,
+        ));
         if let Some(co) = result.run.co_correction.as_mut() {
             co.stalls = find_stalls(&co.blocked, &result.timeseries);
             co.blocked = significant_blocked(&co.blocked, &result.timeseries);

@@ -150,6 +150,7 @@ pub async fn run_with(
     let plan = context::with_a_user_per_scenario(plan);
     let (cells, index) = context::layout(&plan);
     let recorder = Recorder::new(cells.iter().map(|c| c.checks.len()).collect());
+    recorder.track_only(cells.iter().map(|c| c.is_request()).collect());
     let factory = Arc::new(http::ClientFactory::new(&plan.defaults, &opts.base_url)?);
     let (mut started_at, start) = start_of(opts.start_at);
     let setup = Setup {
@@ -169,6 +170,7 @@ pub async fn run_with(
     if !plan.setup.is_empty() && opts.start_at.is_none() {
         (started_at, ctx.start) = start_of(None);
     }
+    ctx.recorder.set_start(ctx.start);
     // (Stopped during setup, by a signal: that is the reason already, and a second stop
     // would make it hard.)
     if let Some(why) = &setup_failed
@@ -335,6 +337,7 @@ fn results_folder(
         error_examples: Vec::new(),
         scenario: plan.scenario_copy.clone(),
         custom_metrics: Vec::new(),
+        availability: None,
     };
     let mut writer = RunWriter::create(&opts.dir, &initial, started_at)?;
     writer.set_server_timing_names(recorder.server_timing_names().clone());

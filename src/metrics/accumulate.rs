@@ -184,6 +184,7 @@ impl Accumulator {
             dropped: g.dropped,
             cpu_pct: g.cpu_pct,
             sched_lag_us: g.sched_lag_us,
+            availability: (m.requests > 0).then(|| m.ok as f64 / m.requests as f64),
         };
         self.peak_users = self.peak_users.max(users);
         self.measured_us = self.measured_us.max(t_us + duration_us);
@@ -279,6 +280,7 @@ impl Accumulator {
             error_examples,
             scenario,
             custom_metrics: Vec::new(),
+            availability: None,
         };
         result.custom_metrics = super::custom::custom_metrics(&result);
         result

@@ -145,6 +145,7 @@ pub fn merge_runs(
     }
     let examples = merged_examples(&results);
     let mut result = acc.finish(run, info.scenario, examples);
+    result.availability = merged_availability(&results, &result);
     if let Some(o) = &result.run.open_model {
         result.run.peak_users = result.run.peak_users.max(o.peak_busy);
     } else {
@@ -290,6 +291,64 @@ fn merged_info(results: &[RunResult], info: &MergeInfo, parts: usize) -> RunInfo
         iterations: merged_iterations(results),
         ..first.clone()
     }
+}
+
+/// The whole run's availability: its counts, and the outages every part had at once
+/// ([`super::availability::intersect`]); `None` when a part's windows are unknown.
+fn merged_availability(
+    results: &[RunResult],
+    merged: &RunResult,
+) -> Option<super::availability::Availability> {
+    // Each part's times are from its own start; the merged run's timeline is the first
+    // part's (local workers start a few ms apart; on a common clock, at the same instant).
+    let start = |r: &RunResult| {
+        chrono::DateTime::parse_from_rfc3339(&r.run.started_at)
+            .ok()
+            .map(|t| t.timestamp_micros())
+    };
+    let origin = start(&results[0]);
+    let shifted: Vec<(Vec<super::availability::Outage>, u64)> = results
+        .iter()
+        .map(|r| {
+            let a = r.availability.as_ref()?;
+            let off = match (origin, start(r)) {
+                (Some(o), Some(s)) => s - o,
+                _ => 0,
+            };
+            let at = |us: u64| (us as i64 + off).max(0) as u64;
+            let outages = a
+                .outages
+                .iter()
+                .map(|o| {
+                    super::availability::Outage::new(
+                        at(o.start_us),
+                        at(o.end_us),
+                        o.failures,
+                        o.open_at_end,
+                    )
+                })
+                .collect();
+            Some((outages, at(r.run.duration_us)))
+        })
+        .collect::<Option<_>>()?;
+    let parts: Vec<super::availability::Part<'_>> = shifted
+        .iter()
+        .map(|(outages, end_us)| super::availability::Part {
+            outages,
+            end_us: *end_us,
+        })
+        .collect();
+    let dropped = results
+        .iter()
+        .filter_map(|r| r.availability.as_ref())
+        .map(|a| a.outages_dropped)
+        .sum();
+    Some(super::availability::Availability::new(
+        merged.overall.requests,
+        merged.overall.ok,
+        super::availability::intersect(&parts),
+        dropped,
+    ))
 }
 
 /// The iterations of a run of counted iterations: each part's added up.
@@ -451,6 +510,60 @@ fn merged_examples(results: &[RunResult]) -> Vec<ErrorExample> {
 mod tests {
     use super::*;
     use crate::metrics::{CellData, Hist, HistogramSettings, PlannedStart, ShardInfo};
+
+    /// Issue 19: the parts' outages are moved onto the first part's timeline (the second
+    /// worker started 10 ms later) and intersected: the whole run was out only where both
+    /// were.
+    #[test]
+    fn issue19_merged_outages_are_the_parts_intersection_on_one_timeline() {
+        use crate::metrics::availability::{Availability, Outage};
+        let plan = crate::scenario::quick(
+            "http://127.0.0.1:9/x",
+            Some(1),
+            std::time::Duration::from_secs(5),
+            None,
+            None,
+        )
+        .unwrap();
+        let part = |started: &str, outages: Vec<Outage>, dur: u64| {
+            let mut info =
+                crate::engine::run_info(&plan, "r", "http://127.0.0.1:9", std::time::UNIX_EPOCH);
+            info.started_at = started.into();
+            let mut r =
+                Accumulator::new(Vec::new()).finish(info, serde_json::Value::Null, Vec::new());
+            r.run.duration_us = dur;
+            r.availability = Some(Availability::new(100, 90, outages, 0));
+            r
+        };
+        // Worker 0: down 1.000..2.500 s of its timeline. Worker 1 (started 10 ms later):
+        // down 0.900..2.400 s of its own, i.e. 0.910..2.410 s of worker 0's.
+        let a = part(
+            "2026-12-07T23:00:00.000Z",
+            vec![Outage::new(1_000_000, 2_500_000, 30, false)],
+            5_000_000,
+        );
+        let b = part(
+            "2026-12-07T23:00:00.010Z",
+            vec![
+                Outage::new(900_000, 2_400_000, 28, false),
+                Outage::new(4_000_000, 4_100_000, 2, false),
+            ],
+            5_000_000,
+        );
+        let mut merged = a.clone();
+        merged.overall.requests = 200;
+        merged.overall.ok = 180;
+        let m = merged_availability(&[a.clone(), b.clone()], &merged).unwrap();
+        assert_eq!(
+            m.outages,
+            vec![Outage::new(1_000_000, 2_410_000, 58, false)]
+        );
+        assert_eq!((m.max_outage_us, m.availability), (1_410_000, 0.9));
+        // A part without outage windows (rebuilt from its journal): none for the whole.
+        let mut c = b;
+        c.availability = None;
+        assert_eq!(merged_availability(&[a, c], &merged), None);
+    }
 
     /// Issue 15: shards' folders merged are one histogram fed every sample, per cell and per
     /// second, for 1 to 5 shards, with seconds keyed on the common clock (a shard's harvest

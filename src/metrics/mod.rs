@@ -8,6 +8,7 @@
 //! here ([`RunResult`]), so a saved `result.json` alone is enough to work from.
 
 pub mod accumulate;
+pub mod availability;
 pub mod compare;
 pub mod custom;
 pub mod histogram;
@@ -23,6 +24,7 @@ pub mod verdict;
 pub mod window;
 
 pub use accumulate::Accumulator;
+pub use availability::{Availability, Outage};
 pub use compare::{CompareOptions, Comparison};
 pub use histogram::Hist;
 pub use recorder::{CellData, ErrorKind, IntervalData, Protocol, Recorder, ResponseMeta, Sample};

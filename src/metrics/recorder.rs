@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use super::availability::{Outage, OutageTracker};
 use super::histogram::Hist;
 use super::server_timing::{ServerTimingNames, ServerTimings};
 
@@ -390,7 +391,14 @@ struct Inner {
     checks_per_cell: Vec<usize>,
     shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
     server_timing: ServerTimingNames,
+    /// Outage windows, from the requests' timestamps.
+    outages: OutageTracker,
+    /// The cells whose samples count in the outage windows (all when unset).
+    tracked: std::sync::OnceLock<Vec<bool>>,
 }
+
+/// This thread's shard of one recorder, and the slot of its last success's completion.
+type Local = (u64, Arc<Mutex<Shard>>, Arc<AtomicU64>);
 
 /// Cheap to clone; every user of a run holds one.
 #[derive(Clone)]
@@ -401,7 +409,7 @@ pub struct Recorder {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static LOCAL: RefCell<Vec<(u64, Arc<Mutex<Shard>>)>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -418,8 +426,27 @@ impl Recorder {
                 checks_per_cell,
                 shards: Mutex::new(Vec::new()),
                 server_timing: ServerTimingNames::new(),
+                outages: OutageTracker::new(),
+                tracked: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Time the requests (for outage windows) from the run's start `start`.
+    pub fn set_start(&self, start: std::time::Instant) {
+        self.inner.outages.set_start(start);
+    }
+
+    /// Count only the cells marked `true` in the outage windows (the load's requests: a
+    /// page view, a group or a custom metric is not one).
+    pub fn track_only(&self, cells: Vec<bool>) {
+        let _ = self.inner.tracked.set(cells);
+    }
+
+    /// The outage windows so far (one still open closes at `end_us`), and how many were
+    /// dropped beyond the most kept.
+    pub fn outages(&self, end_us: u64) -> (Vec<Outage>, u64) {
+        self.inner.outages.finish(end_us)
     }
 
     /// The run's `Server-Timing` names: [`CellData::server_timing`] is indexed by their ids.
@@ -439,39 +466,61 @@ impl Recorder {
             .collect()
     }
 
-    fn local_shard(&self) -> Arc<Mutex<Shard>> {
+    fn local_shard(&self) -> (Arc<Mutex<Shard>>, Arc<AtomicU64>) {
         LOCAL.with(|l| {
             let mut l = l.borrow_mut();
-            if let Some((_, s)) = l.iter().find(|(id, _)| *id == self.inner.id) {
-                return s.clone();
+            if let Some((_, s, slot)) = l.iter().find(|(id, ..)| *id == self.inner.id) {
+                return (s.clone(), slot.clone());
             }
             // Drop shards of finished runs (their recorders are gone).
-            l.retain(|(_, s)| Arc::strong_count(s) > 1);
+            l.retain(|(_, s, _)| Arc::strong_count(s) > 1);
             let shard = Arc::new(Mutex::new(Shard {
                 cells: self.empty_cells(),
             }));
+            let slot = self.inner.outages.slot();
             lock(&self.inner.shards).push(shard.clone());
-            l.push((self.inner.id, shard.clone()));
-            shard
+            l.push((self.inner.id, shard.clone(), slot.clone()));
+            (shard, slot)
         })
     }
 
-    /// Record one request outcome. Takes only this thread's shard lock.
+    /// Record one request outcome. Takes only this thread's shard lock (and, for a
+    /// failure, the outage tracker's).
     pub fn record(&self, s: &Sample<'_>) {
+        let done = self.inner.outages.us_at(std::time::Instant::now());
         LOCAL.with(|l| {
             let l = l.borrow();
-            if let Some((_, shard)) = l.iter().find(|(id, _)| *id == self.inner.id) {
+            if let Some((_, shard, slot)) = l.iter().find(|(id, ..)| *id == self.inner.id) {
                 if let Some(c) = lock(shard).cells.get_mut(s.cell) {
                     c.record(s);
                 }
+                self.track(s, slot, done);
                 return;
             }
             drop(l);
-            let shard = self.local_shard();
+            let (shard, slot) = self.local_shard();
             if let Some(c) = lock(&shard).cells.get_mut(s.cell) {
                 c.record(s);
             }
+            self.track(s, &slot, done);
         })
+    }
+
+    /// The request's part in the outage windows: a success proves the target up from its
+    /// send (completion minus service time) to its completion `done`.
+    #[inline]
+    fn track(&self, s: &Sample<'_>, slot: &AtomicU64, done: u64) {
+        if let Some(t) = self.inner.tracked.get()
+            && !t.get(s.cell).copied().unwrap_or(false)
+        {
+            return;
+        }
+        let send = done.saturating_sub(s.service_us.unwrap_or(0));
+        if s.error.is_none() && s.failed_checks.is_empty() {
+            self.inner.outages.success(slot, send, done);
+        } else {
+            self.inner.outages.failure(send);
+        }
     }
 
     /// Move everything recorded since the last harvest into a fresh [`IntervalData`].

@@ -47,6 +47,10 @@ pub struct RunResult {
     /// are in `steps` too (method `METRIC`, values in stored units).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_metrics: Vec<super::custom::CustomMetric>,
+    /// Availability (share of requests that succeeded) and the outage windows, measured
+    /// from the requests' timestamps. Absent from results rebuilt from the journal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<super::availability::Availability>,
 }
 
 /// One example of an error, to tell what went wrong.
@@ -781,6 +785,10 @@ pub struct TimePoint {
     /// Largest timer lag of the generator in this second.
     #[serde(default)]
     pub sched_lag_us: u64,
+    /// Share of this second's requests that succeeded (no error, every check passed);
+    /// absent when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<f64>,
 }
 
 /// One second of one step name.

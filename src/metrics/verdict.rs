@@ -74,6 +74,10 @@ pub struct TargetOutcome {
     pub status: TargetStatus,
     /// One sentence for people, e.g. `p95 of GET /api/products is 23.1 ms, limit 100 ms`.
     pub detail: String,
+    /// The run whose measurement is the baseline (`--baseline DIR`: the same metric over
+    /// the same requests in that earlier run); absent: the plan's figure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_run: Option<String>,
 }
 
 /// The verdict of a run (`summary.json`).
@@ -172,6 +176,11 @@ pub enum Metric {
     Values,
     /// A custom metric's sum (`sum(metric="NAME")`), in its stored unit.
     Sum,
+    /// Share of requests that succeeded: no error, every check passed (1 - error rate).
+    Availability,
+    /// The longest outage window ([`crate::metrics::availability`]): a span in which no
+    /// request succeeded, µs; 0 when there was none. All requests only.
+    MaxOutage,
 }
 
 impl Metric {
@@ -183,6 +192,7 @@ impl Metric {
                 | Metric::ServiceTime
                 | Metric::ServerTiming(_)
                 | Metric::ErrorRate
+                | Metric::MaxOutage
         )
     }
 }
@@ -270,6 +280,8 @@ impl Target {
             Metric::Users => "users".into(),
             Metric::Values => "count".into(),
             Metric::Sum => "sum".into(),
+            Metric::Availability => "availability".into(),
+            Metric::MaxOutage => "max_outage".into(),
         }
     }
 
@@ -451,6 +463,9 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
     if t.metric == Metric::Users && t.scope != Scope::Overall {
         return Err("users are counted for the whole run only".into());
     }
+    if t.metric == Metric::MaxOutage {
+        return max_outage(result, t);
+    }
     let cells = cells_of(result, &t.scope)?;
     let reads = match &t.metric {
         Metric::ServerTiming(name) => Some((name.clone(), Hist::new())),
@@ -475,7 +490,11 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
         ),
         Metric::ServiceTime if tally.service.is_empty() => Err("no response was recorded".into()),
         Metric::ServiceTime => Ok(of(&tally.service)),
-        Metric::ErrorRate | Metric::Rps if tally.requests == 0 => Err("no request was made".into()),
+        Metric::ErrorRate | Metric::Rps | Metric::Availability if tally.requests == 0 => {
+            Err("no request was made".into())
+        }
+        Metric::Availability => Ok(1.0 - tally.failed as f64 / tally.requests as f64),
+        Metric::MaxOutage => max_outage(result, t),
         Metric::ErrorRate => Ok(tally.failed as f64 / tally.requests as f64),
         Metric::Rps if tally.secs <= 0.0 => Err("the run measured no time".into()),
         Metric::Rps => Ok(tally.requests as f64 / tally.secs),
@@ -495,6 +514,26 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
             )),
         },
     }
+}
+
+/// The longest outage of the run (after the target's window start), µs.
+fn max_outage(result: &RunResult, t: &Target) -> Result<f64, String> {
+    if t.scope != Scope::Overall {
+        return Err("outages are measured over all requests only".into());
+    }
+    let a = result.availability.as_ref().ok_or(
+        "the run has no outage windows (a result rebuilt from its journal, or from an \
+         older Skein)",
+    )?;
+    if a.requests == 0 {
+        return Err("no request was made".into());
+    }
+    let longest = a
+        .outages_after(t.after_us.unwrap_or(0))
+        .map(|o| o.duration_us)
+        .max()
+        .unwrap_or(0);
+    Ok(longest as f64)
 }
 
 /// The cells a scope selects; none is a reason for "not measured".
@@ -717,7 +756,34 @@ fn outcome(t: &Target, measured: Result<f64, String>) -> TargetOutcome {
         improvement_goal_pct: t.improvement_goal_pct,
         status,
         detail,
+        baseline_run: None,
     }
+}
+
+/// [`evaluate`], with every target's baseline taken from an earlier run `before` (its
+/// result and intervals) instead of the plan's figures: the same metric, scope and window
+/// measured there. A target that run cannot measure has no baseline.
+pub fn evaluate_with_baseline(
+    result: &RunResult,
+    windows: &WindowData,
+    targets: &[Target],
+    before: Option<(&RunResult, &WindowData)>,
+) -> Verdict {
+    let Some((b, bw)) = before else {
+        return evaluate(result, windows, targets);
+    };
+    let rebased: Vec<Target> = targets
+        .iter()
+        .map(|t| Target {
+            baseline: measure(b, bw, t).ok(),
+            ..t.clone()
+        })
+        .collect();
+    let mut v = evaluate(result, windows, &rebased);
+    for o in &mut v.targets {
+        o.baseline_run = Some(b.run.id.clone());
+    }
+    v
 }
 
 /// One sentence that names the latency judged: `p95 response time of step "GET /api/products/ID"
@@ -735,9 +801,12 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Metric::Users => "peak concurrent users".into(),
         Metric::Values => "number of values".into(),
         Metric::Sum => "sum".into(),
+        Metric::Availability => "availability".into(),
+        Metric::MaxOutage => "longest outage".into(),
     };
     let of = match &t.scope {
         Scope::Overall if t.metric == Metric::Users => String::new(),
+        Scope::Overall if t.metric == Metric::MaxOutage => String::new(),
         Scope::Overall => " of all requests".into(),
         Scope::Step(n) => format!(" of step \"{n}\""),
         Scope::Scenario(n) => format!(" of scenario \"{n}\""),

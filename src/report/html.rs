@@ -49,6 +49,8 @@ pub fn render_full(
     );
     banner(&mut s, r, v);
     targets(&mut s, v);
+    super::before_after::html(&mut s, v);
+    super::availability::html(&mut s, r);
     facts(&mut s, r);
     endpoints(&mut s, r);
     server_timing(&mut s, r);

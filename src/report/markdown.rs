@@ -45,6 +45,8 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
     let mut s = String::new();
     header(&mut s, r, v);
     targets(&mut s, v);
+    super::before_after::markdown(&mut s, v);
+    super::availability::markdown(&mut s, r);
     endpoints(&mut s, r);
     server_timing(&mut s, r);
     super::custom::markdown(&mut s, r);

@@ -25,6 +25,8 @@
 //! [`warnings`] when the numbers cannot be taken at face value (a saturated generator,
 //! dropped or late iterations). Results from before these were recorded render as before.
 
+pub mod availability;
+pub mod before_after;
 pub mod capacity;
 pub mod charts;
 pub mod compare;

@@ -23,7 +23,7 @@ use crate::metrics::verdict::{Aggregate, Metric, Op, Scope, Unit};
 
 /// The metrics an expression can name, for messages and suggestions. Any percentile `pN`
 /// with 0 < N < 100 is accepted too.
-pub const METRICS: [&str; 17] = [
+pub const METRICS: [&str; 19] = [
     "mean",
     "p50",
     "p75",
@@ -41,12 +41,14 @@ pub const METRICS: [&str; 17] = [
     "checks",
     "rps",
     "users",
+    "availability",
+    "max_outage",
 ];
 /// Prefix of a time metric that bounds the service time instead of the response time.
 pub const SERVICE_PREFIX: &str = "service_";
 const METRIC_EXPECTED: &str = "a metric: mean, p50, p75, p90, p95, p99, p99.9, max (response time), \
                                service_mean, service_p95, ... (service time), error_rate, checks, \
-                               rps or users";
+                               rps, users, availability or max_outage";
 const SELECTORS: [&str; 6] = [
     "step",
     "scenario",
@@ -195,6 +197,14 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
             );
         }
     };
+    if let (Metric::MaxOutage, Some((_, key_at, _))) = (&metric, &sel.scope) {
+        return fail(
+            *key_at,
+            "a scope on max_outage",
+            "max_outage without a scope",
+            Some("an outage is a span in which no request of the run succeeded".into()),
+        );
+    }
     if let (Metric::Users, Some((_, key_at, _))) = (&metric, &sel.scope) {
         return fail(
             *key_at,
@@ -321,6 +331,8 @@ fn metric_of(word: &str) -> Result<(Metric, Option<Aggregate>, Unit), Option<Str
         "users" => return Ok((Metric::Users, None, Unit::Count)),
         "count" => return Ok((Metric::Values, None, Unit::Count)),
         "sum" => return Ok((Metric::Sum, None, Unit::Count)),
+        "availability" => return Ok((Metric::Availability, None, Unit::Ratio)),
+        "max_outage" => return Ok((Metric::MaxOutage, None, Unit::Us)),
         _ => {}
     }
     if let Some(n) = word.strip_prefix('p').and_then(number) {
@@ -340,6 +352,8 @@ fn metric_of(word: &str) -> Result<(Metric, Option<Aggregate>, Unit), Option<Str
         }
         "errors" | "error" | "failures" | "failed" | "http_req_failed" => "write error_rate",
         "vus" | "vus_max" | "concurrency" | "concurrent_users" => "write users",
+        "uptime" | "success_rate" | "availability_pct" => "write availability",
+        "outage" | "downtime" | "max_downtime" | "outage_max" => "write max_outage",
         "throughput" | "http_reqs" | "requests" | "req_per_sec" | "requests_per_second" => {
             "write rps"
         }
@@ -574,6 +588,9 @@ fn bound(unit: Unit, word: &str, value: &str) -> Result<f64, BoundError> {
             Unit::Us if word.starts_with(SERVICE_PREFIX) => {
                 format!("{word} is a service time, not {what}")
             }
+            Unit::Us if word == "max_outage" => {
+                format!("{word} is a time (the longest outage), not {what}")
+            }
             Unit::Us => format!("{word} is a response time, not {what}"),
             Unit::Ratio => format!("{word} is a share of requests, not {what}"),
             Unit::PerSecond => format!("{word} counts requests per second, not {what}"),
@@ -597,7 +614,9 @@ fn bound(unit: Unit, word: &str, value: &str) -> Result<f64, BoundError> {
         Unit::Ratio => {
             if let Some(n) = value.strip_suffix('%') {
                 return match number(n.trim_end()) {
-                    Some(n) => Ok(n / 100.0),
+                    // Rounded to 12 decimals: 99.9% is 0.999, which 999 of 1000 meet
+                    // (99.9 / 100 is 0.9990000000000001 in binary).
+                    Some(n) => Ok((n / 100.0 * 1e12).round() / 1e12),
                     None => Err((found, expected, None)),
                 };
             }
@@ -655,7 +674,9 @@ fn impossible(unit: Unit, op: Op, threshold: f64, word: &str, value: &str) -> Op
     match (unit, op) {
         (Unit::Ratio, _) if threshold > 1.0 => Some(format!("{word} is a share from 0% to 100%")),
         (_, Op::Lt) if threshold == 0.0 => Some(format!("{word} is never below {value}")),
-        (Unit::Us, Op::Le) if threshold == 0.0 => Some(format!("{word} is a time, always above 0")),
+        (Unit::Us, Op::Le) if threshold == 0.0 && word != "max_outage" => {
+            Some(format!("{word} is a time, always above 0"))
+        }
         (Unit::Ratio, Op::Gt) if threshold == 1.0 => Some(format!("{word} is never above 100%")),
         _ => None,
     }
@@ -706,6 +727,44 @@ mod tests {
         assert_eq!(t("rps > 500/s"), (Rps, None, PerSecond, 500.0));
         assert_eq!(t("rps > 600/m"), (Rps, None, PerSecond, 10.0));
         assert_eq!(t("users >= 1000"), (Users, None, Count, 1000.0));
+    }
+
+    #[test]
+    fn issue19_availability_and_max_outage() {
+        let x = ok("availability >= 99.9%");
+        assert_eq!((x.metric, x.unit), (Metric::Availability, Unit::Ratio));
+        assert_eq!(x.threshold, 0.999);
+        let x = ok("availability(step=\"GET /\") >= 99%");
+        assert_eq!(x.scope, Scope::Step("GET /".into()));
+        let x = ok("max_outage < 2s");
+        assert_eq!(
+            (x.metric, x.unit, x.threshold),
+            (Metric::MaxOutage, Unit::Us, 2e6)
+        );
+        // No outage at all is a bound a run can meet.
+        assert_eq!(ok("max_outage <= 0s").threshold, 0.0);
+        let e = err("max_outage(tag=\"api\") < 1s");
+        assert_eq!(e.found, "a scope on max_outage");
+        assert_eq!(
+            err("uptime >= 99%").hint.as_deref(),
+            Some("write availability")
+        );
+        assert_eq!(
+            err("downtime < 1s").hint.as_deref(),
+            Some("write max_outage")
+        );
+        let e = err("max_outage < 5%");
+        assert!(
+            e.hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("the longest outage"),
+            "{e:?}"
+        );
+        assert_eq!(
+            err("availability >= 99.9").hint.as_deref(),
+            Some("write 99.9%")
+        );
     }
 
     #[test]

@@ -118,6 +118,8 @@ impl Chart for LatencyChart<'_> {
             )))?;
         }
 
+        super::outages::shade(&mut chart, self.result, span, y_max, true, 0.9)?;
+
         let lines: [(&str, RGBColor, Pick); 3] = [
             ("p50", BLUE, |p| p.p50_us),
             ("p95", ORANGE, |p| p.p95_us),

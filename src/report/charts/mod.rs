@@ -12,6 +12,7 @@ pub mod capacity;
 pub mod endpoints;
 pub mod errors;
 pub mod latency;
+pub mod outages;
 pub mod overlay;
 pub mod spectrum;
 pub mod throughput;

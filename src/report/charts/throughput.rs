@@ -88,6 +88,8 @@ impl Chart for ThroughputChart<'_> {
                 .y_labels(6)
                 .y_label_formatter(&|v| format!("{v:.0}")),
         )?;
+        // Labelled below the rate line, which an outage does not bend (failures count).
+        super::outages::shade(&mut rps, self.result, span, rps_max, false, 0.45)?;
         let rate = || ts.iter().map(|p| (mid(p.t_us, p.duration_us), p.rps));
         rps.draw_series(AreaSeries::new(rate(), 0.0, BLUE.mix(0.15)))?;
         let achieved = rps.draw_series(LineSeries::new(rate(), BLUE.stroke_width(2)))?;

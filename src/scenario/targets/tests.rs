@@ -192,14 +192,14 @@ fn the_phase9_preset_spells_out_its_kpis() {
                 Some(50.0)
             ),
             ("concurrent users", "users >= 1000", Some(75.0), Some(900.0)),
-            ("availability", "error_rate <= 0.1%", Some(0.05), None),
+            ("availability", "availability >= 99.9%", Some(0.95), None),
         ]
     );
     assert_eq!(
         p.targets[2].target.metric,
         Metric::ServerTiming("db".into())
     );
-    assert_eq!(p.targets[4].target.threshold, 0.001);
+    assert_eq!(p.targets[4].target.threshold, 0.999);
 }
 
 #[test]

@@ -46,6 +46,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Err(Invalid(format!("--users/--rate: {p}")).into());
     }
     print_warnings(&plan);
+    super::lighthouse::check(&mut plan, &a.scenario)?;
     if let Some(t) = &a.target {
         plan.target = Target::Url(check_url(t)?);
     }

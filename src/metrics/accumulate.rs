@@ -279,6 +279,7 @@ impl Accumulator {
             error_examples,
             scenario,
             custom_metrics: Vec::new(),
+            lighthouse: None,
         };
         result.custom_metrics = super::custom::custom_metrics(&result);
         result

@@ -11,6 +11,7 @@ pub mod accumulate;
 pub mod compare;
 pub mod custom;
 pub mod histogram;
+pub mod lighthouse;
 pub mod live;
 pub mod merge;
 pub mod recorder;

@@ -47,6 +47,10 @@ pub struct RunResult {
     /// are in `steps` too (method `METRIC`, values in stored units).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_metrics: Vec<super::custom::CustomMetric>,
+    /// Lighthouse audits of the target's pages (`lighthouse:` in the scenario): scores and
+    /// page metrics per page, before the load and during its hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lighthouse: Option<super::lighthouse::LighthouseResult>,
 }
 
 /// One example of an error, to tell what went wrong.

@@ -172,6 +172,10 @@ pub enum Metric {
     Values,
     /// A custom metric's sum (`sum(metric="NAME")`), in its stored unit.
     Sum,
+    /// A Lighthouse category score (×100, `lighthouse.performance`) or page metric (`lcp`,
+    /// `fcp`, `tbt`, `speed_index`, `tti` in µs; `cls` in thousandths), of the audits in
+    /// `result.json`'s `lighthouse`: the worst of the pages and moments selected.
+    Lighthouse(super::lighthouse::LighthouseQuery),
 }
 
 impl Metric {
@@ -183,7 +187,7 @@ impl Metric {
                 | Metric::ServiceTime
                 | Metric::ServerTiming(_)
                 | Metric::ErrorRate
-        )
+        ) || matches!(self, Metric::Lighthouse(q) if q.lower_is_better())
     }
 }
 
@@ -270,6 +274,7 @@ impl Target {
             Metric::Users => "users".into(),
             Metric::Values => "count".into(),
             Metric::Sum => "sum".into(),
+            Metric::Lighthouse(q) => q.label(),
         }
     }
 
@@ -448,6 +453,9 @@ fn no_request_succeeded(all: &Summary) -> Option<RunFailure> {
 
 /// The value of `t`'s metric, or why there is none.
 fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, String> {
+    if let Metric::Lighthouse(q) = &t.metric {
+        return super::lighthouse::measure(result.lighthouse.as_ref(), q);
+    }
     if t.metric == Metric::Users && t.scope != Scope::Overall {
         return Err("users are counted for the whole run only".into());
     }
@@ -494,6 +502,8 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
                 "no response carried a Server-Timing entry \"{name}\" with a duration"
             )),
         },
+        // Read before the tally, at the top.
+        Metric::Lighthouse(q) => super::lighthouse::measure(result.lighthouse.as_ref(), q),
     }
 }
 
@@ -735,9 +745,11 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Metric::Users => "peak concurrent users".into(),
         Metric::Values => "number of values".into(),
         Metric::Sum => "sum".into(),
+        Metric::Lighthouse(q) => super::lighthouse::detail_what(q),
     };
     let of = match &t.scope {
         Scope::Overall if t.metric == Metric::Users => String::new(),
+        Scope::Overall if let Metric::Lighthouse(q) = &t.metric => super::lighthouse::detail_of(q),
         Scope::Overall => " of all requests".into(),
         Scope::Step(n) => format!(" of step \"{n}\""),
         Scope::Scenario(n) => format!(" of scenario \"{n}\""),

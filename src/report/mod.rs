@@ -32,6 +32,7 @@ pub mod custom;
 pub mod facts;
 pub mod html;
 pub mod junit;
+pub mod lighthouse;
 pub mod markdown;
 mod page;
 pub mod text;

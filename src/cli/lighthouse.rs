@@ -46,3 +46,20 @@ pub fn check(plan: &mut Plan, file: &Path) -> Result<Option<String>, Invalid> {
     eprintln!("warning: {warning}");
     Ok(Some(warning))
 }
+
+/// Say, before a run starts, that its `before` audits come first (they take a while, and
+/// the live console starts with the load).
+pub fn announce(plan: &Plan, quiet: bool) {
+    let Some(lh) = &plan.lighthouse else {
+        return;
+    };
+    if quiet || !lh.before {
+        return;
+    }
+    let audits = lh.pages.len() as u32 * lh.runs;
+    eprintln!(
+        "lighthouse: {audits} audit{} of the idle target first (about {} s each), then the load",
+        if audits == 1 { "" } else { "s" },
+        crate::scenario::lighthouse::TYPICAL_AUDIT.as_secs()
+    );
+}

@@ -447,35 +447,51 @@ pub fn not_run(plan: &LighthousePlan, when: &str, why: &str) -> Vec<PageAudit> {
         .collect()
 }
 
+/// What stops the audits early: a stop of the run from outside (Ctrl-C, a signal, an abort
+/// check), not its normal end.
+pub fn cancel_on(stop: &super::StopHandle) -> Arc<dyn Fn() -> bool + Send + Sync> {
+    let stop = stop.clone();
+    Arc::new(move || stop.stopped_at().is_some())
+}
+
 /// The audits of a run in progress: the `before` ones done, the `during` ones in a thread
-/// of their own that waits for the hold.
-pub(super) struct Session {
+/// of their own that waits for the hold. The engine makes them in a run of one process;
+/// a `--workers` run's parent makes them itself, around its workers' load.
+pub struct Session {
     tools: Option<Tools>,
     plan: LighthousePlan,
     not_measured: Option<String>,
     before: Vec<(String, Vec<(Instant, AuditRun)>)>,
     during: Option<std::thread::JoinHandle<Vec<(String, Vec<(Instant, AuditRun)>)>>>,
-    /// The `during` rows when its thread could not start.
+    /// Rows of audits that could not be made (the `before` ones of a run on a common start,
+    /// the `during` ones when their thread could not start).
     during_failed: Vec<PageAudit>,
     /// Set when the load is over: a `during` thread still waiting for the hold gives up.
     load_over: Arc<AtomicBool>,
 }
 
 impl Session {
-    /// Find the tools and make the `before` audits (the target idle). Without the tools the
-    /// session records why and audits nothing.
+    /// Find the tools and make the `before` audits (the target idle), unless `skip_before`
+    /// says why they cannot be made. Without the tools the session records why and audits
+    /// nothing.
     pub fn before(
         plan: &LighthousePlan,
         dir: &Path,
         base_url: &str,
         cancel: &dyn Fn() -> bool,
+        skip_before: Option<&str>,
     ) -> Session {
         let (tools, not_measured) = match find_tools() {
             Ok(t) => (Some(t), None),
             Err(e) => (None, Some(format!("not measured: {e}"))),
         };
-        let before = match (&tools, plan.before) {
-            (Some(t), true) => audit_all(t, plan, dir, base_url, "before", cancel),
+        let mut during_failed = Vec::new();
+        let before = match (&tools, plan.before, skip_before) {
+            (Some(_), true, Some(why)) => {
+                during_failed = not_run(plan, "before", why);
+                Vec::new()
+            }
+            (Some(t), true, None) => audit_all(t, plan, dir, base_url, "before", cancel),
             _ => Vec::new(),
         };
         Session {
@@ -484,7 +500,7 @@ impl Session {
             not_measured,
             before,
             during: None,
-            during_failed: Vec::new(),
+            during_failed,
             load_over: Arc::default(),
         }
     }
@@ -541,6 +557,7 @@ impl Session {
         self.load_over.store(true, Ordering::Relaxed);
         let mut pages = rows("before", std::mem::take(&mut self.before), load_start);
         pages.append(&mut self.during_failed);
+        pages.sort_by_key(|p| p.when != "before");
         if let Some(h) = self.during.take() {
             match h.join() {
                 Ok(d) => pages.extend(rows("during", d, load_start)),

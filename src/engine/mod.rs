@@ -182,8 +182,7 @@ pub async fn run_with(
     // The `during` audits wait in a thread of their own for the hold at full load.
     if let Some(a) = audits.as_mut() {
         let (hold_at, _) = crate::scenario::lighthouse::full_load_hold(&plan.load);
-        let stop = opts.stop.clone();
-        let cancel = Arc::new(move || stop.stopped_at().is_some());
+        let cancel = lighthouse::cancel_on(&opts.stop);
         a.start_during(&opts.dir, &opts.base_url, ctx.start + hold_at, cancel);
     }
     if let Some(counted) = &ctx.counted {
@@ -296,16 +295,20 @@ pub async fn run_with(
 
 /// The `before` audits of `plan`'s `lighthouse:` block (none when it has none, or when this
 /// process is a shard other than the first: one process of a split run audits), made off
-/// the async threads; the session then holds the tools for the `during` ones.
+/// the async threads; the session then holds the tools for the `during` ones. A run on a
+/// common start (`--start-at`) cannot wait for them: its `before` rows say so.
 async fn lighthouse_before(plan: &Plan, opts: &RunOptions) -> Option<lighthouse::Session> {
     let lh = plan.lighthouse.clone()?;
-    if opts.shard.as_ref().is_some_and(|s| s.index != 0) {
+    if plan.load.shard.index != 0 || opts.shard.as_ref().is_some_and(|s| s.index != 0) {
         return None;
     }
-    let (dir, base_url, stop) = (opts.dir.clone(), opts.base_url.clone(), opts.stop.clone());
+    let (dir, base_url) = (opts.dir.clone(), opts.base_url.clone());
+    let cancel = lighthouse::cancel_on(&opts.stop);
+    let skip = opts.start_at.is_some().then_some(
+        "not run: the load starts at a common time (--start-at), which audits before it would delay",
+    );
     tokio::task::spawn_blocking(move || {
-        let cancel = move || stop.stopped_at().is_some();
-        lighthouse::Session::before(&lh, &dir, &base_url, &cancel)
+        lighthouse::Session::before(&lh, &dir, &base_url, &*cancel, skip)
     })
     .await
     .ok()

@@ -759,6 +759,96 @@ mod tests {
         );
     }
 
+    fn plan(extra: &str) -> Result<crate::scenario::Plan, String> {
+        let text = format!(
+            "target: http://127.0.0.1:1\nscenarios:\n  - name: s\n    steps:\n      - get: /\n\
+             load: {{users: 5, ramp: 1s, duration: 20s}}\n{extra}"
+        );
+        crate::scenario::parse_str(&text, std::path::Path::new("t.yaml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_block_and_its_defaults() {
+        let p = plan("lighthouse: {}\n").unwrap();
+        let lh = p.lighthouse.unwrap();
+        assert_eq!(lh.pages, ["/"]);
+        assert_eq!(
+            (lh.runs, lh.before, lh.during, lh.required),
+            (3, true, true, true)
+        );
+        assert_eq!(lh.form_factor, "mobile");
+        assert_eq!(lh.categories, CATEGORIES);
+        assert_eq!(lh.timeout, DEFAULT_TIMEOUT);
+        let p = plan(
+            "lighthouse: {pages: [/a, /b], runs: 1, when: during, form_factor: desktop, \
+             categories: [performance, best_practices], timeout: 30s, required: false}\n",
+        )
+        .unwrap();
+        let lh = p.lighthouse.unwrap();
+        assert_eq!(lh.pages, ["/a", "/b"]);
+        assert_eq!((lh.before, lh.during, lh.required), (false, true, false));
+        assert_eq!(lh.categories, ["performance", "best-practices"]);
+        assert_eq!(lh.timeout, Duration::from_secs(30));
+        assert!(plan("").unwrap().lighthouse.is_none());
+    }
+
+    #[test]
+    fn a_hold_too_short_for_its_audits_is_a_warning() {
+        let p = plan("lighthouse: {pages: [/a, /b], runs: 3}\n").unwrap();
+        let w: Vec<String> = p.warnings.iter().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("6 audits during a hold at full load of 20s")),
+            "{w:?}"
+        );
+        let p = plan("lighthouse: {pages: [/a], runs: 1}\n").unwrap();
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn preset_phase9_adds_the_lighthouse_kpi_with_a_block() {
+        let with = plan("lighthouse: {runs: 1}\ntargets: [{preset: phase9}]\n").unwrap();
+        let kpi: Vec<&TargetPlan> = with
+            .targets
+            .iter()
+            .filter(|t| is_lighthouse_target(&t.target))
+            .collect();
+        assert_eq!(kpi.len(), 1);
+        let t = &kpi[0].target;
+        assert_eq!(t.expression, PHASE9_KPI);
+        assert_eq!(t.source, "preset phase9: Lighthouse score");
+        assert_eq!((t.op, t.threshold, t.unit), (Op::Ge, 90.0, Unit::Count));
+        let without = plan("targets: [{preset: phase9}]\n").unwrap();
+        assert!(
+            !without
+                .targets
+                .iter()
+                .any(|t| is_lighthouse_target(&t.target))
+        );
+        assert_eq!(without.targets.len() + 1, with.targets.len());
+    }
+
+    #[test]
+    fn a_targets_file_keeps_a_score_a_score() {
+        let t = crate::scenario::parse_targets_str(
+            "targets:\n  - lighthouse.performance >= 90\n  - lcp < 2.5s\n  - cls < 0.1\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let units: Vec<(f64, Unit)> = t
+            .iter()
+            .map(|t| (t.target.threshold, t.target.unit))
+            .collect();
+        assert_eq!(
+            units,
+            [
+                (90.0, Unit::Count),
+                (2_500_000.0, Unit::Us),
+                (100.0, Unit::Thousandths)
+            ]
+        );
+    }
+
     #[test]
     fn the_hold_at_full_load() {
         let load = |stages: Vec<(usize, u64)>| LoadPlan {

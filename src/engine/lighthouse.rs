@@ -368,6 +368,9 @@ fn tail(log: &str) -> String {
     format!(": {}", lines[from..].join(" / "))
 }
 
+/// The runs of each page, in order, each with when it started.
+pub type Audits = Vec<(String, Vec<(Instant, AuditRun)>)>;
+
 /// Every audit of one moment (`before` or `during`): each page `runs` times, in turn.
 /// Runs not made because `cancel` said so are recorded as failed, so every row shows.
 pub fn audit_all(
@@ -377,7 +380,7 @@ pub fn audit_all(
     base_url: &str,
     when: &str,
     cancel: &dyn Fn() -> bool,
-) -> Vec<(String, Vec<(Instant, AuditRun)>)> {
+) -> Audits {
     let mut out = Vec::new();
     for page in &plan.pages {
         let mut runs = Vec::new();
@@ -407,11 +410,7 @@ pub fn audit_all(
 }
 
 /// Rows of `audits`, with each run's start as ms from `load_start`.
-pub fn rows(
-    when: &str,
-    audits: Vec<(String, Vec<(Instant, AuditRun)>)>,
-    load_start: Instant,
-) -> Vec<PageAudit> {
+pub fn rows(when: &str, audits: Audits, load_start: Instant) -> Vec<PageAudit> {
     audits
         .into_iter()
         .map(|(page, runs)| {
@@ -461,8 +460,8 @@ pub struct Session {
     tools: Option<Tools>,
     plan: LighthousePlan,
     not_measured: Option<String>,
-    before: Vec<(String, Vec<(Instant, AuditRun)>)>,
-    during: Option<std::thread::JoinHandle<Vec<(String, Vec<(Instant, AuditRun)>)>>>,
+    before: Audits,
+    during: Option<std::thread::JoinHandle<Audits>>,
     /// Rows of audits that could not be made (the `before` ones of a run on a common start,
     /// the `during` ones when their thread could not start).
     during_failed: Vec<PageAudit>,

@@ -132,8 +132,12 @@ fn the_demo_idle_and_under_load_and_the_slow_page_scores_lower() {
             perf(fast)
         );
         // What the slow page is made of: a script that keeps the main thread busy for
-        // 1.5 s before anything can paint, and a 420 px banner pushed in above the content.
+        // 1.5 s before anything can paint, an 800 ms task after it (blocking at least
+        // 750 ms beyond the 50 ms a task may take), and a 420 px banner pushed in above the
+        // content.
         assert!(f(&slow["metrics"]["fcp_ms"]) > 1500.0, "{slow}");
+        assert!(f(&slow["metrics"]["tbt_ms"]) > 750.0, "{slow}");
+        assert!(f(&slow["metrics"]["tbt_ms"]) > f(&fast["metrics"]["tbt_ms"]));
         assert!(f(&slow["metrics"]["cls"]) > 0.1, "{slow}");
         assert!(f(&slow["metrics"]["fcp_ms"]) > f(&fast["metrics"]["fcp_ms"]));
     }

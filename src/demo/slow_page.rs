@@ -1,8 +1,8 @@
 //! `/slow-page`: a deliberately slow variant of the home page, so that page-quality audits
 //! (Lighthouse) have something to tell apart. Its stylesheet and a synchronous script in the
 //! `<head>` block rendering and arrive late (each held back by [`ASSET_DELAY`]); the script
-//! keeps the main thread busy for [`BUSY_MS`] (Total Blocking Time, Time to Interactive);
-//! and a banner inserted above the content once the page has painted pushes everything down
+//! keeps the main thread busy for [`BUSY_MS`] before the first paint, and another task for
+//! [`LATE_BUSY_MS`] after it (Total Blocking Time, Time to Interactive); and a banner inserted above the content once the page has painted pushes everything down
 //! (Cumulative Layout Shift). The home page (`/`) has none of these.
 
 use std::time::Duration;
@@ -16,6 +16,8 @@ use axum::routing::get;
 pub(crate) const ASSET_DELAY: Duration = Duration::from_millis(1200);
 /// How long the blocking script keeps the main thread busy, ms.
 pub(crate) const BUSY_MS: u32 = 1500;
+/// How long a task 300 ms after parsing keeps it busy again (after the first paint), ms.
+pub(crate) const LATE_BUSY_MS: u32 = 800;
 
 const SLOW_HTML: &str = r#"<!doctype html>
 <html lang="en">
@@ -35,6 +37,12 @@ const SLOW_HTML: &str = r#"<!doctype html>
     <ul id="products"><li>Desk lamp</li><li>Office chair</li><li>Standing desk</li><li>Mug</li></ul>
   </main>
   <script>
+    // A second long task once the page has painted: the main thread blocked again.
+    setTimeout(function () {
+      var end = Date.now() + LATE_BUSY_MS; var x = 0;
+      while (Date.now() < end) { x += Math.sqrt(x + 1); }
+      window.__late = x;
+    }, 300);
     setTimeout(function () {
       var b = document.createElement("div");
       b.className = "late-banner";
@@ -69,7 +77,7 @@ pub(super) fn add<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router
 }
 
 async fn page() -> Response {
-    Html(SLOW_HTML).into_response()
+    Html(SLOW_HTML.replace("LATE_BUSY_MS", &LATE_BUSY_MS.to_string())).into_response()
 }
 
 fn no_store(content_type: &'static str, body: String) -> Response {

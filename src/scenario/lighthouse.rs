@@ -343,11 +343,18 @@ impl Compiler<'_> {
                     ),
                     "a `lighthouse:` block that audits the pages it names".to_string(),
                     Some("e.g. `lighthouse: {pages: [/], runs: 3}`".to_string()),
+                    None,
                 )),
                 Some(p) => query_problem(q, p),
             };
-            if let Some((found, expected, hint)) = problem {
-                self.err(&at, found, expected, hint);
+            if let Some((found, expected, hint, part)) = problem {
+                // At the selector at fault (`page=`, `when=`), else the expression's start.
+                let n = self.root.locate(&at);
+                let offset = part
+                    .and_then(|needle| text.find(needle))
+                    .unwrap_or(text.len() - text.trim_start().len());
+                let (line, column) = (n.line, n.col_at(offset));
+                self.err_at(line, column, &at, found, expected, hint);
                 continue;
             }
             if let Some(o) = o
@@ -364,11 +371,12 @@ impl Compiler<'_> {
     }
 }
 
-/// What is wrong with a Lighthouse target for the block `p`: found, expected, hint.
-fn query_problem(
-    q: &LighthouseQuery,
-    p: &LighthousePlan,
-) -> Option<(String, String, Option<String>)> {
+/// What is wrong with a Lighthouse target: found, expected, hint, and the part of the
+/// expression at fault (`page=`, `when=`; none: its start).
+type Problem = (String, String, Option<String>, Option<&'static str>);
+
+/// What is wrong with a Lighthouse target for the block `p`.
+fn query_problem(q: &LighthouseQuery, p: &LighthousePlan) -> Option<Problem> {
     if let Some(page) = &q.page
         && !p.pages.contains(page)
     {
@@ -377,6 +385,7 @@ fn query_problem(
             format!("page \"{page}\", which `lighthouse.pages` does not audit"),
             "a page of `lighthouse.pages`".into(),
             Some(format!("the pages are: {}", pages.join(", "))),
+            Some("page="),
         ));
     }
     match q.when.as_deref() {
@@ -385,6 +394,7 @@ fn query_problem(
                 "when=\"before\" with `lighthouse.when: during`".into(),
                 "a moment the block audits".into(),
                 Some("write `when: both` in the block, or drop when=\"before\"".into()),
+                Some("when="),
             ));
         }
         Some("during") if !p.during => {
@@ -392,6 +402,7 @@ fn query_problem(
                 "when=\"during\" with `lighthouse.when: before`".into(),
                 "a moment the block audits".into(),
                 Some("write `when: both` in the block, or drop when=\"during\"".into()),
+                Some("when="),
             ));
         }
         _ => {}
@@ -401,12 +412,14 @@ fn query_problem(
             format!("lighthouse.{}, a category the block does not score", q.name),
             "a category of `lighthouse.categories`".into(),
             Some(format!("the categories are: {}", p.categories.join(", "))),
+            None,
         ));
     }
     if !q.score && !p.categories.iter().any(|c| c == "performance") {
         return Some((
             format!("{} without the performance category", q.name),
             "`performance` in `lighthouse.categories` (the page metrics are its)".into(),
+            None,
             None,
         ));
     }

@@ -220,6 +220,7 @@ pub fn print_summary(r: &RunResult, dir: &Path) {
     let _ = out.write_all(server_timing_table(r).as_bytes());
     let _ = out.write_all(crate::report::custom::text_table(r).as_bytes());
     let _ = out.write_all(crate::report::availability::text(r).as_bytes());
+    let _ = out.write_all(crate::report::lighthouse::text(r).as_bytes());
     let _ = out.flush();
     eprint!("{}", run_facts(r));
     eprintln!("results: {}", dir.display());

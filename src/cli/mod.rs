@@ -12,6 +12,7 @@ mod compare;
 mod console;
 mod import;
 pub mod k8s;
+mod lighthouse;
 mod merge;
 mod report;
 mod run;

@@ -46,6 +46,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Err(Invalid(format!("--users/--rate: {p}")).into());
     }
     print_warnings(&plan);
+    let without_tools = super::lighthouse::check(&mut plan, &a.scenario)?;
+    if without_tools.is_none() && a.common.as_worker.is_none() {
+        super::lighthouse::announce(&plan, a.common.quiet);
+    }
     if let Some(t) = &a.target {
         plan.target = Target::Url(check_url(t)?);
     }
@@ -560,6 +564,8 @@ async fn worker_run(
         plan.shard(super::shard::resolve(arg, |k| std::env::var(k).ok())?);
     }
     plan.shard(worker);
+    // The parent audits (`lighthouse:`), around all its workers' load.
+    plan.lighthouse = None;
     if let Some(t) = &common.worker_target {
         plan.target = Target::Url(t.clone());
     }

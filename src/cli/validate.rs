@@ -24,9 +24,15 @@ pub fn validate(a: &ValidateArgs) -> u8 {
     let mut out = std::io::stdout().lock();
     for f in &a.files {
         match scenario::load(f) {
-            Ok(plan) => {
+            Ok(mut plan) => {
                 for w in &plan.warnings {
                     eprintln!("warning: {w}");
+                }
+                // `lighthouse:` needs the tools on this machine (issue 19).
+                if let Err(e) = super::lighthouse::check(&mut plan, f) {
+                    eprintln!("error: {e}");
+                    code = exit::INVALID;
+                    continue;
                 }
                 let steps: usize = plan
                     .scenarios

@@ -45,6 +45,40 @@ pub struct Start {
     pub stop: Option<crate::engine::StopHandle>,
 }
 
+/// The `before` audits of `plan`'s `lighthouse:` block, made by a `--workers` parent
+/// before it starts its workers (not on a common start, which they would delay).
+async fn lighthouse_before(
+    plan: &Plan,
+    base_url: &str,
+    dir: &Path,
+    start: &Start,
+) -> Option<crate::engine::lighthouse::Session> {
+    let lh = plan.lighthouse.clone()?;
+    let (dir, base_url) = (dir.to_path_buf(), base_url.to_string());
+    let cancel: std::sync::Arc<dyn Fn() -> bool + Send + Sync> = match &start.stop {
+        Some(s) => crate::engine::lighthouse::cancel_on(s),
+        None => std::sync::Arc::new(|| false),
+    };
+    let skip = start.at.is_some().then_some(
+        "not run: the load starts at a common time (--start-at), which audits before it would delay",
+    );
+    tokio::task::spawn_blocking(move || {
+        crate::engine::lighthouse::Session::before(&lh, &dir, &base_url, &*cancel, skip)
+    })
+    .await
+    .ok()
+}
+
+/// When the workers' load starts, as an `Instant`: the common start, or now.
+fn start_instant(at: Option<std::time::SystemTime>) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    match at.map(|a| a.duration_since(std::time::SystemTime::now())) {
+        Some(Ok(ahead)) => now + ahead,
+        Some(Err(behind)) => now.checked_sub(behind.duration()).unwrap_or(now),
+        None => now,
+    }
+}
+
 fn rfc3339(t: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -83,6 +117,8 @@ pub async fn run(
 ) -> anyhow::Result<RunResult> {
     let exe = std::env::current_exe().context("finding the skein executable")?;
     let info = write_initial(plan, n, base_url, dir, start)?;
+    // `lighthouse:`: this process audits, around its workers' load (they audit nothing).
+    let mut audits = lighthouse_before(plan, base_url, dir, start).await;
     let mut seconds = Seconds::new(info, subscribers);
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut children = Vec::with_capacity(n);
@@ -117,6 +153,16 @@ pub async fn run(
                 .with_context(|| format!("starting worker {i} of {n}"))?,
         );
         outs.push(out);
+    }
+    // The workers' clock, for the hold the `during` audits wait for.
+    let load_start = start_instant(start.at);
+    if let Some(a) = audits.as_mut() {
+        let (hold, _) = crate::scenario::lighthouse::full_load_hold(&plan.load);
+        let cancel = match &start.stop {
+            Some(s) => crate::engine::lighthouse::cancel_on(s),
+            None => std::sync::Arc::new(|| false),
+        };
+        a.start_during(dir, base_url, load_start + hold, cancel);
     }
     // Each worker's exit and what it wrote on stderr, sent as each one ends (the child
     // goes with its task: killed if the task is dropped).
@@ -275,6 +321,13 @@ pub async fn run(
     };
     let mut result = merge_runs(&parts, dir, info)
         .with_context(|| format!("merging the workers' folders into {}", dir.display()))?;
+    if let Some(a) = audits.take() {
+        let lh = tokio::task::spawn_blocking(move || a.finish(load_start)).await;
+        result.lighthouse = lh.ok();
+        let path = dir.join(crate::metrics::store::RESULT_FILE);
+        crate::metrics::store::write_atomic(&path, &serde_json::to_vec_pretty(&result)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     // Why the run stopped: the signal this process got first, then any worker that died
     // (the exit code follows the first: see `exit::interrupted`).
     let why = match (stopped_by, failed.is_empty()) {

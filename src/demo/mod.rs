@@ -32,6 +32,7 @@ mod model;
 mod pool;
 mod routes;
 mod shop;
+mod slow_page;
 mod timer;
 mod ws;
 

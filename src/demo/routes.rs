@@ -52,6 +52,8 @@ pub(crate) fn router(model: Arc<Model>, sessions: Arc<Sessions>) -> Router {
     }
     // Routes with known answers (custom metrics, uploads, batches): src/demo/measure.rs.
     let router = super::measure::add(router);
+    // A deliberately slow variant of the home page (Lighthouse scores it lower).
+    let router = super::slow_page::add(router);
     router.fallback(not_found).with_state(app).merge(ws)
 }
 

@@ -212,6 +212,8 @@ pub(super) struct Harvester {
     now: Duration,
     open: OpenTotals,
     usual: UsualTimes,
+    /// The Lighthouse audits, put into the result when it is finished.
+    pub lighthouse: Option<crate::metrics::lighthouse::LighthouseResult>,
 }
 
 impl Harvester {
@@ -231,6 +233,7 @@ impl Harvester {
             now: Duration::ZERO,
             open: OpenTotals::default(),
             usual,
+            lighthouse: None,
         }
     }
 
@@ -355,6 +358,7 @@ impl Harvester {
             co.stalls = find_stalls(&co.blocked, &result.timeseries);
             co.blocked = significant_blocked(&co.blocked, &result.timeseries);
         }
+        result.lighthouse = self.lighthouse.take();
         self.publisher.finish(&result)?;
         Ok(result)
     }

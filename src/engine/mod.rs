@@ -23,6 +23,7 @@ mod harvest;
 mod health;
 mod http;
 mod iterations;
+pub mod lighthouse;
 mod once;
 mod open;
 mod page;
@@ -167,7 +168,9 @@ pub async fn run_with(
     // `setup:` before anything else; the run starts once it is done (unless it waits for
     // a common start). A failed setup stops the run: no user starts, the folder is written.
     let (once_user, setup_failed) = once::setup(&ctx).await;
-    if !plan.setup.is_empty() && opts.start_at.is_none() {
+    // `lighthouse:`: the `before` audits, the target idle, before the load's clock starts.
+    let mut audits = lighthouse_before(&plan, &opts).await;
+    if (!plan.setup.is_empty() || audits.is_some()) && opts.start_at.is_none() {
         (started_at, ctx.start) = start_of(None);
     }
     ctx.recorder.set_start(ctx.start);
@@ -180,6 +183,12 @@ pub async fn run_with(
     }
     let (folder, mut info) = results_folder(&opts, &plan, &cells, &ctx.recorder, started_at)?;
     let ctx = Arc::new(ctx);
+    // The `during` audits wait in a thread of their own for the hold at full load.
+    if let Some(a) = audits.as_mut() {
+        let (hold_at, _) = crate::scenario::lighthouse::full_load_hold(&plan.load);
+        let cancel = lighthouse::cancel_on(&opts.stop);
+        a.start_during(&opts.dir, &opts.base_url, ctx.start + hold_at, cancel);
+    }
     if let Some(counted) = &ctx.counted {
         counted.start(&ctx.stop);
     }
@@ -270,6 +279,13 @@ pub async fn run_with(
             return Err(e);
         }
     };
+    // The `during` audits still running finish (each within its timeout) before the result.
+    if let Some(a) = audits.take() {
+        let start = ctx.start;
+        harvester.lighthouse = tokio::task::spawn_blocking(move || a.finish(start))
+            .await
+            .ok();
+    }
     let result = harvester.finish()?;
     match attacked {
         Ok(Ok(())) => Ok(result),
@@ -279,6 +295,27 @@ pub async fn run_with(
             "the attack task failed: {join}"
         ))),
     }
+}
+
+/// The `before` audits of `plan`'s `lighthouse:` block (none when it has none, or when this
+/// process is a shard other than the first: one process of a split run audits), made off
+/// the async threads; the session then holds the tools for the `during` ones. A run on a
+/// common start (`--start-at`) cannot wait for them: its `before` rows say so.
+async fn lighthouse_before(plan: &Plan, opts: &RunOptions) -> Option<lighthouse::Session> {
+    let lh = plan.lighthouse.clone()?;
+    if plan.load.shard.index != 0 || opts.shard.as_ref().is_some_and(|s| s.index != 0) {
+        return None;
+    }
+    let (dir, base_url) = (opts.dir.clone(), opts.base_url.clone());
+    let cancel = lighthouse::cancel_on(&opts.stop);
+    let skip = opts.start_at.is_some().then_some(
+        "not run: the load starts at a common time (--start-at), which audits before it would delay",
+    );
+    tokio::task::spawn_blocking(move || {
+        lighthouse::Session::before(&lh, &dir, &base_url, &*cancel, skip)
+    })
+    .await
+    .ok()
 }
 
 /// Why a run whose harvest failed (a subscriber's error) ended: `result.json` says so.
@@ -338,6 +375,7 @@ fn results_folder(
         scenario: plan.scenario_copy.clone(),
         custom_metrics: Vec::new(),
         availability: None,
+        lighthouse: None,
     };
     let mut writer = RunWriter::create(&opts.dir, &initial, started_at)?;
     writer.set_server_timing_names(recorder.server_timing_names().clone());

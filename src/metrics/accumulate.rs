@@ -281,6 +281,7 @@ impl Accumulator {
             scenario,
             custom_metrics: Vec::new(),
             availability: None,
+            lighthouse: None,
         };
         result.custom_metrics = super::custom::custom_metrics(&result);
         result

@@ -168,6 +168,8 @@ pub fn merge_runs(
         // Judged on the merged seconds: the users of every part together.
         co.stalls = super::result::find_stalls(&co.blocked, &result.timeseries);
     }
+    // Lighthouse audits run in one part only (the first shard): the whole run's.
+    result.lighthouse = results.iter().find_map(|r| r.lighthouse.clone());
     writer.write_result(&result)?;
     Ok(result)
 }

@@ -12,6 +12,7 @@ pub mod availability;
 pub mod compare;
 pub mod custom;
 pub mod histogram;
+pub mod lighthouse;
 pub mod live;
 pub mod merge;
 pub mod recorder;

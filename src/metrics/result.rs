@@ -51,6 +51,10 @@ pub struct RunResult {
     /// from the requests' timestamps. Absent from results rebuilt from the journal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<super::availability::Availability>,
+    /// Lighthouse audits of the target's pages (`lighthouse:` in the scenario): scores and
+    /// page metrics per page, before the load and during its hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lighthouse: Option<super::lighthouse::LighthouseResult>,
 }
 
 /// One example of an error, to tell what went wrong.

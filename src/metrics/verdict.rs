@@ -181,6 +181,10 @@ pub enum Metric {
     /// The longest outage window ([`crate::metrics::availability`]): a span in which no
     /// request succeeded, µs; 0 when there was none. All requests only.
     MaxOutage,
+    /// A Lighthouse category score (×100, `lighthouse.performance`) or page metric (`lcp`,
+    /// `fcp`, `tbt`, `speed_index`, `tti` in µs; `cls` in thousandths), of the audits in
+    /// `result.json`'s `lighthouse`: the worst of the pages and moments selected.
+    Lighthouse(super::lighthouse::LighthouseQuery),
 }
 
 impl Metric {
@@ -193,7 +197,7 @@ impl Metric {
                 | Metric::ServerTiming(_)
                 | Metric::ErrorRate
                 | Metric::MaxOutage
-        )
+        ) || matches!(self, Metric::Lighthouse(q) if q.lower_is_better())
     }
 }
 
@@ -282,6 +286,7 @@ impl Target {
             Metric::Sum => "sum".into(),
             Metric::Availability => "availability".into(),
             Metric::MaxOutage => "max_outage".into(),
+            Metric::Lighthouse(q) => q.label(),
         }
     }
 
@@ -460,6 +465,9 @@ fn no_request_succeeded(all: &Summary) -> Option<RunFailure> {
 
 /// The value of `t`'s metric, or why there is none.
 fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, String> {
+    if let Metric::Lighthouse(q) = &t.metric {
+        return super::lighthouse::measure(result.lighthouse.as_ref(), q);
+    }
     if t.metric == Metric::Users && t.scope != Scope::Overall {
         return Err("users are counted for the whole run only".into());
     }
@@ -513,6 +521,8 @@ fn measure(result: &RunResult, windows: &WindowData, t: &Target) -> Result<f64, 
                 "no response carried a Server-Timing entry \"{name}\" with a duration"
             )),
         },
+        // Read before the tally, at the top.
+        Metric::Lighthouse(q) => super::lighthouse::measure(result.lighthouse.as_ref(), q),
     }
 }
 
@@ -803,10 +813,12 @@ fn detail(t: &Target, measured: &Result<f64, String>, improvement: Option<f64>) 
         Metric::Sum => "sum".into(),
         Metric::Availability => "availability".into(),
         Metric::MaxOutage => "longest outage".into(),
+        Metric::Lighthouse(q) => super::lighthouse::detail_what(q),
     };
     let of = match &t.scope {
         Scope::Overall if t.metric == Metric::Users => String::new(),
         Scope::Overall if t.metric == Metric::MaxOutage => String::new(),
+        Scope::Overall if let Metric::Lighthouse(q) = &t.metric => super::lighthouse::detail_of(q),
         Scope::Overall => " of all requests".into(),
         Scope::Step(n) => format!(" of step \"{n}\""),
         Scope::Scenario(n) => format!(" of scenario \"{n}\""),

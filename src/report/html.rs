@@ -55,6 +55,7 @@ pub fn render_full(
     endpoints(&mut s, r);
     server_timing(&mut s, r);
     super::custom::html(&mut s, r);
+    super::lighthouse::html(&mut s, r);
     chart_section(&mut s, charts, "report");
     if let Some((c, cc)) = capacity {
         super::capacity::html_section(&mut s, c, cc, "report");

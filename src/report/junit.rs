@@ -98,6 +98,14 @@ fn properties(s: &mut String, r: &RunResult) {
     for (k, val) in props {
         let _ = writeln!(s, "      <property name=\"{k}\" value=\"{}\"/>", esc(&val));
     }
+    for (k, val) in super::lighthouse::junit_properties(r) {
+        let _ = writeln!(
+            s,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            esc(&k),
+            esc(&val)
+        );
+    }
     s.push_str("    </properties>\n");
 }
 

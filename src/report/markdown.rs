@@ -50,6 +50,7 @@ pub fn render(r: &RunResult, v: &Verdict) -> String {
     endpoints(&mut s, r);
     server_timing(&mut s, r);
     super::custom::markdown(&mut s, r);
+    super::lighthouse::markdown(&mut s, r);
     let http: Vec<(&str, String)> = super::timing::http_facts(r)
         .into_iter()
         .filter(|(k, _)| *k != "TLS verification")

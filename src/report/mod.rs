@@ -34,6 +34,7 @@ pub mod custom;
 pub mod facts;
 pub mod html;
 pub mod junit;
+pub mod lighthouse;
 pub mod markdown;
 mod page;
 pub mod text;

@@ -215,6 +215,8 @@ pub(super) fn compile(
         c.load_limits(load, &raw.load, &top.key("load"));
     }
     let capacity = c.capacity(raw, load.as_ref(), &targets, &top.key("capacity"));
+    let mut targets = targets;
+    let lighthouse = c.lighthouse(raw, load.as_ref(), &mut targets);
     match (target, load) {
         (Some(target), Some(load)) if c.diags.is_empty() => Ok(Plan {
             name,
@@ -232,6 +234,7 @@ pub(super) fn compile(
             capacity,
             setup,
             teardown,
+            lighthouse,
         }),
         _ => Err(c.diags),
     }

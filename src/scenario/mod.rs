@@ -34,6 +34,7 @@ pub mod flow_control;
 mod http_opts;
 mod iterations;
 mod json_template;
+pub mod lighthouse;
 mod node;
 mod once;
 mod page;
@@ -262,6 +263,7 @@ pub fn quick(
         capacity: None,
         setup: Vec::new(),
         teardown: Vec::new(),
+        lighthouse: None,
     };
     if let Some(r) = rate {
         plan.make_open(r, pool);

@@ -53,6 +53,9 @@ pub struct Plan {
     pub setup: Vec<StepPlan>,
     /// `teardown:` steps, run once after the load has ended, with setup's variables.
     pub teardown: Vec<StepPlan>,
+    /// Lighthouse audits of the target's pages (`lighthouse:`), before the load and during
+    /// its hold at full load.
+    pub lighthouse: Option<super::lighthouse::LighthousePlan>,
 }
 
 impl Plan {

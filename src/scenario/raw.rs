@@ -67,6 +67,11 @@ pub struct RawFile {
     /// every value in its own histogram (mean, percentiles, max); a `counter` adds them up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<OrderedMap<RawMetric>>,
+    /// Lighthouse audits of the target's pages, by the real `lighthouse` on headless
+    /// Chromium, before the load and during its hold at full load:
+    /// `{pages: [/], runs: 3, when: both}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lighthouse: Option<super::lighthouse::RawLighthouse>,
 }
 
 /// A custom metric (`metrics:`): what kind, and the unit of its values.

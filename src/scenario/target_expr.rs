@@ -154,6 +154,10 @@ struct Selectors {
 
 /// Parse a target expression.
 pub fn parse(text: &str) -> Result<Expr, ExprError> {
+    // Lighthouse's scores and page metrics have a syntax of their own (issue 19).
+    if let Some(x) = super::lighthouse::parse_target(text) {
+        return x;
+    }
     let mut c = Cursor { s: text, pos: 0 };
     c.skip_ws();
     let (m_at, word) = c.take_while(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.');

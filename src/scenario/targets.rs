@@ -435,7 +435,8 @@ impl Compiler<'_> {
                 // metrics are scaled when the plan takes it ([`Plan::add_targets`]); until
                 // then a bare bound is a `Count`, a time a `Us`.
                 let apart = matches!(source, TargetSource::File(_));
-                if apart && !x.bare {
+                let lighthouse = matches!(x.metric, crate::metrics::verdict::Metric::Lighthouse(_));
+                if apart && !x.bare && !lighthouse {
                     x.unit = crate::metrics::verdict::Unit::Us;
                 }
                 if let Some(name) = super::custom_metrics::scope_metric(&x.scope).filter(|_| !apart)

@@ -193,3 +193,36 @@ pub fn gzip_member() -> &'static [u8] {
         gz.finish().unwrap()
     })
 }
+
+/// Lighthouse (npm) for `lighthouse:` runs: `SKEIN_LIGHTHOUSE` (the `lighthouse`
+/// executable), else `lighthouse` on PATH. `.ci/run` installs the pinned release.
+pub const LIGHTHOUSE: Tool = Tool {
+    name: "lighthouse",
+    purpose: "audit pages with the real Lighthouse",
+    path_var: "SKEIN_LIGHTHOUSE",
+    commands: &["lighthouse"],
+    install: "apt-get install -y nodejs npm chromium && npm install --prefix DIR lighthouse@12.2.3 \
+              && export SKEIN_LIGHTHOUSE=DIR/node_modules/.bin/lighthouse",
+};
+
+/// The Chromium Lighthouse drives.
+pub const LIGHTHOUSE_CHROMIUM: Tool = Tool {
+    name: "chromium",
+    purpose: "audit pages with the real Lighthouse (it drives headless Chromium)",
+    path_var: "SKEIN_CHROMIUM",
+    commands: &[
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ],
+    install: "apt-get install -y chromium",
+};
+
+/// Lighthouse and Chromium, or `None` after saying why this test skips (or a panic where
+/// `SKEIN_REQUIRE_TOOLS` requires them).
+pub fn lighthouse_tools() -> Option<(PathBuf, PathBuf)> {
+    let lh = tool(&LIGHTHOUSE)?;
+    let chromium = tool(&LIGHTHOUSE_CHROMIUM)?;
+    Some((lh, chromium))
+}

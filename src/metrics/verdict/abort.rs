@@ -20,7 +20,9 @@ impl AbortOnFail {
     pub fn new(targets: &[Target]) -> Option<AbortOnFail> {
         let watched: Vec<Target> = targets
             .iter()
-            .filter(|t| t.abort_on_fail)
+            // Lighthouse's audits are judged once, at the end (a targets file's
+            // `abort_on_fail` on one is not watched).
+            .filter(|t| t.abort_on_fail && !matches!(t.metric, super::Metric::Lighthouse(_)))
             .cloned()
             .collect();
         if watched.is_empty() {

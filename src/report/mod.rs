@@ -26,6 +26,7 @@
 //! dropped or late iterations). Results from before these were recorded render as before.
 
 pub mod capacity;
+pub mod capacity_models;
 pub mod charts;
 pub mod compare;
 pub mod custom;

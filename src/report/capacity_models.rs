@@ -223,24 +223,58 @@ fn capital(s: &str) -> String {
     }
 }
 
-/// For the terminal.
+/// Terminal lines are wrapped at this many characters.
+const WRAP: usize = 100;
+
+/// `text` wrapped at [`WRAP`] characters, the first line after `first`, the others after
+/// `rest`.
+fn wrap(text: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WRAP {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// For the terminal: tables whose rows fit, else one wrapped paragraph per row.
 pub fn text(r: &CapacityReport, table: impl Fn(&[Vec<String>]) -> String) -> String {
     let mut s = String::new();
     for b in blocks(r) {
         let _ = writeln!(s, "\n{}", b.title.to_lowercase());
         for l in &b.lead {
-            let _ = writeln!(s, "  {l}");
+            s.push_str(&wrap(l, "  ", "    "));
         }
         let mut rows: Vec<Vec<String>> = Vec::new();
         if b.header.iter().any(|h| !h.is_empty()) {
             rows.push(b.header.clone());
         }
         rows.extend(b.rows.iter().cloned());
-        for line in table(&rows).lines() {
-            let _ = writeln!(s, "  {line}");
+        let t = table(&rows);
+        if t.lines().all(|l| l.chars().count() + 2 <= WRAP + 40) {
+            for line in t.lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+        } else {
+            for row in &b.rows {
+                s.push_str(&wrap(&row.join(": "), "  - ", "    "));
+            }
         }
         for n in &b.notes {
-            let _ = writeln!(s, "  - {n}");
+            s.push_str(&wrap(n, "  - ", "    "));
         }
     }
     s

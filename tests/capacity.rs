@@ -778,10 +778,10 @@ fn issue20_a_narrow_database_pool_is_named_the_bottleneck() {
     let top = r.steps.iter().map(|s| s.throughput).fold(0.0, f64::max);
     assert!((top - 400.0).abs() / 400.0 < 0.10, "top {top}/s");
     let md = fs::read_to_string(dir.join("capacity.md")).unwrap();
-    assert!(md.contains("Bottleneck: db."), "{md}");
+    assert!(md.contains("Bottleneck: db;"), "{md}");
     assert!(dir.join("capacity-components.svg").is_file());
     let report_md = fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report_md.contains("Bottleneck: db."), "{report_md}");
+    assert!(report_md.contains("Bottleneck: db;"), "{report_md}");
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("Bottleneck (Server-Timing)"));
 }

@@ -7,8 +7,8 @@
 //! The growth is taken between the lowest and the highest load level that both have
 //! component timings. The time outside is the response time less the sum of the components;
 //! when the components overlap (a server that reports `app` as its whole time and `db` as a
-//! part of it), that sum exceeds the response time: the levels say so, and the growth of
-//! the time outside is still the growth of the response time less the components' growth.
+//! part of it, as the demo does without a database pool), that sum exceeds the response
+//! time, and the time outside is the response time less the largest component instead.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,8 @@ pub struct LevelBreakdown {
     /// Mean time of each named component (µs) over the responses that reported it.
     pub components: Vec<ComponentTime>,
     /// Response time less the sum of the components (µs): network, queueing in front of
-    /// the application, anything the server did not name. Negative when they overlap.
+    /// the application, anything the server did not name; when the components overlap,
+    /// less the largest of them.
     pub outside_us: f64,
 }
 
@@ -110,6 +111,16 @@ pub fn analyze(
     if levels.len() < 2 {
         return None;
     }
+    // Components that add up to more than the response time overlap: the usual case is
+    // nesting (`app` the whole time, `db` a part of it), so the time outside is then the
+    // response time less the largest component.
+    let overlapping = levels.iter().any(|l| l.outside_us < -0.02 * l.response_us);
+    if overlapping {
+        for l in &mut levels {
+            let largest = l.components.iter().map(|c| c.mean_us).fold(0.0, f64::max);
+            l.outside_us = l.response_us - largest;
+        }
+    }
     let lo = &levels[0];
     let hi = &levels[levels.len() - 1];
     let dr = hi.response_us - lo.response_us;
@@ -144,7 +155,6 @@ pub fn analyze(
         share: share(hi.outside_us - lo.outside_us),
     });
     growth.sort_by(|a, b| (b.to_us - b.from_us).total_cmp(&(a.to_us - a.from_us)));
-    let overlapping = levels.iter().any(|l| l.outside_us < -0.02 * l.response_us);
     let bottleneck = (dr > 0.0).then(|| growth[0].name.clone());
     let load = |v: f64| {
         if (v - v.round()).abs() < 1e-9 {
@@ -248,6 +258,10 @@ mod tests {
         let b = analyze(&steps, &per, "users").unwrap();
         assert_eq!(b.bottleneck.as_deref(), Some(OUTSIDE));
         assert!(b.overlapping);
+        // Nested: outside is the response less `app`, 0 → 15 ms, all of the growth.
+        let out = b.growth.iter().find(|g| g.name == OUTSIDE).unwrap();
+        assert_eq!((out.from_us, out.to_us), (0.0, 15_000.0));
+        assert_eq!(out.share, Some(1.0));
         assert!(analyze(&steps[..1], &per[..1], "users").is_none());
     }
 }

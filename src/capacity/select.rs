@@ -65,7 +65,8 @@ pub struct ModelFit {
     pub rmse: f64,
     /// Mean absolute percentage error, as a share.
     pub mape: f64,
-    /// Corrected Akaike information criterion (smaller is better; compared between models).
+    /// Corrected Akaike information criterion (smaller is better; compared between models);
+    /// `null` with too few points for the correction (then `aic` is compared).
     pub aicc: Option<f64>,
     /// Fitted without the point of the largest load, the relative error of its prediction
     /// there (a share); `null` with too few points.
@@ -83,6 +84,8 @@ pub struct ModelFit {
     pub points: usize,
     pub load_min: f64,
     pub load_max: f64,
+    /// Akaike information criterion without the small-sample correction.
+    pub aic: Option<f64>,
 }
 
 impl ModelFit {
@@ -263,6 +266,7 @@ fn finish(
         points: pts.len(),
         load_min: pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min),
         load_max: pts.iter().map(|p| p.0).fold(0.0, f64::max),
+        aic: None,
     };
     let n = pts.len() as f64;
     let sse: f64 = pts
@@ -279,6 +283,7 @@ fn finish(
         .sum::<f64>()
         / n;
     let kf = k as f64 + 1.0; // the residual variance is a parameter too
+    f.aic = Some(n * (sse.max(f64::MIN_POSITIVE) / n).ln() + 2.0 * kf).filter(|v| v.is_finite());
     f.aicc = (n - kf - 1.0 > 0.0)
         .then(|| {
             n * (sse.max(f64::MIN_POSITIVE) / n).ln()
@@ -379,7 +384,11 @@ fn holdout(
 
 /// The model with the smallest hold-out error, ties (within [`TIE`]) to the smaller AICc.
 pub fn choose(fits: &[ModelFit]) -> Option<ModelChoice> {
-    let aicc = |f: &ModelFit| f.aicc.unwrap_or(f64::INFINITY);
+    // AICc when every model has one, else the plain AIC for all (too few points for the
+    // correction of the model with most parameters).
+    let corrected = fits.iter().all(|f| f.aicc.is_some());
+    let aicc = |f: &ModelFit| if corrected { f.aicc } else { f.aic }.unwrap_or(f64::INFINITY);
+    let criterion = if corrected { "AICc" } else { "AIC" };
     let best_holdout = fits
         .iter()
         .filter_map(|f| f.holdout_error)
@@ -417,7 +426,7 @@ pub fn choose(fits: &[ModelFit]) -> Option<ModelChoice> {
         if tied.len() > 1 {
             reason.push_str(&format!(
                 "; {} model(s) within {:.0} point of the best hold-out error, so the one with \
-                 the smallest AICc (fit over all points, penalised per parameter) was taken",
+                 the smallest {criterion} (fit over all points, penalised per parameter) was taken",
                 tied.len(),
                 TIE * 100.0
             ));
@@ -435,7 +444,7 @@ pub fn choose(fits: &[ModelFit]) -> Option<ModelChoice> {
         model: pick.model,
         reason: format!(
             "too few points for a hold-out test (at least {} needed): {} has the smallest \
-             AICc (R² {:.3})",
+             {criterion}, the fit over all points penalised per parameter (R² {:.3})",
             usl::RECOMMENDED_POINTS,
             pick.model.label(),
             pick.r2

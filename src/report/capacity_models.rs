@@ -16,6 +16,8 @@ pub struct Block {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub notes: Vec<String>,
+    /// On a narrow terminal, the one column printed per row (else all, joined).
+    pub wrap_column: Option<usize>,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -58,7 +60,7 @@ pub fn blocks(r: &CapacityReport) -> Vec<Block> {
             lead: r
                 .chosen
                 .as_ref()
-                .map(|c| format!("Chosen: {}. {}.", c.model.label(), c.reason))
+                .map(|c| format!("Chosen: {}.", c.reason))
                 .into_iter()
                 .collect(),
             header: [
@@ -72,6 +74,7 @@ pub fn blocks(r: &CapacityReport) -> Vec<Block> {
             .map(String::from)
             .to_vec(),
             rows,
+            wrap_column: None,
             notes: vec![
                 "Hold-out: each model fitted without the highest load and asked to predict it. \
                  The load fitted is the requests in flight (X·R), so the queue's think time Z is 0."
@@ -98,6 +101,7 @@ pub fn blocks(r: &CapacityReport) -> Vec<Block> {
                 })
                 .collect(),
             notes: Vec::new(),
+            wrap_column: Some(1),
         });
     }
     if let Some(t) = &r.thresholds {
@@ -132,6 +136,7 @@ pub fn blocks(r: &CapacityReport) -> Vec<Block> {
             header: vec!["".into(), "".into()],
             rows,
             notes: Vec::new(),
+            wrap_column: None,
         });
     }
     if let Some(b) = &r.bottleneck {
@@ -187,21 +192,21 @@ pub fn blocks(r: &CapacityReport) -> Vec<Block> {
             notes.push(
                 "The named components add up to more than the response time: they overlap \
                  (a server that reports `app` as its whole time and `db` as a part of it), so \
-                 the time outside is negative; its growth is still the response time's growth \
-                 less theirs."
+                 the time outside is the response time less the largest component."
                     .into(),
             );
         }
         out.push(Block {
             title: "Bottleneck (Server-Timing)",
             lead: vec![format!(
-                "Bottleneck: {}. {}.",
+                "Bottleneck: {}; {}.",
                 b.bottleneck.as_deref().unwrap_or("none"),
-                capital(&b.summary)
+                b.summary
             )],
             header,
             rows,
             notes,
+            wrap_column: None,
         });
     }
     out
@@ -270,7 +275,11 @@ pub fn text(r: &CapacityReport, table: impl Fn(&[Vec<String>]) -> String) -> Str
             }
         } else {
             for row in &b.rows {
-                s.push_str(&wrap(&row.join(": "), "  - ", "    "));
+                let line = match b.wrap_column.and_then(|c| row.get(c)) {
+                    Some(cell) => cell.clone(),
+                    None => row.join(": "),
+                };
+                s.push_str(&wrap(&line, "  - ", "    "));
             }
         }
         for n in &b.notes {

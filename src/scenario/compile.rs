@@ -568,15 +568,8 @@ impl Compiler<'_> {
                 None => ok = false,
             }
         }
+        // 0 is refused by the schema's range (`db_pool` has a minimum of 1).
         let db_pool = e.db_pool.map(|w| usize::try_from(w).unwrap_or(usize::MAX));
-        if db_pool == Some(0) {
-            self.bad(
-                &path.key("db_pool"),
-                "at least 1 database connection",
-                Some("leave `db_pool` out for no database pool".into()),
-            );
-            ok = false;
-        }
         ok.then_some(EmbeddedTarget {
             workers,
             routes,

@@ -50,6 +50,23 @@ impl Chart for BottleneckChart<'_> {
                 }
             }
         }
+        // Overlapping components (one enclosing the others) are not stacked: the largest is,
+        // with the time outside on top, and the others are drawn as lines inside it.
+        let mut inner: Vec<String> = Vec::new();
+        if b.overlapping
+            && let Some(top) = b.levels.last()
+            && let Some(largest) = top
+                .components
+                .iter()
+                .max_by(|x, y| x.mean_us.total_cmp(&y.mean_us))
+        {
+            inner = names
+                .iter()
+                .filter(|n| **n != largest.name)
+                .cloned()
+                .collect();
+            names = vec![largest.name.clone()];
+        }
         // Layers bottom-up in ms: components, then the time outside (never below 0).
         let layer = |l: &crate::capacity::bottleneck::LevelBreakdown, i: usize| -> f64 {
             if i < names.len() {
@@ -103,9 +120,24 @@ impl Chart for BottleneckChart<'_> {
                     format!(" ({:.0}% of the growth)", s * 100.0)
                 });
             chart
-                .draw_series(AreaSeries::new(pts, 0.0, color.mix(0.75)).border_style(color))?
+                .draw_series(AreaSeries::new(pts, 0.0, color.mix(0.85)).border_style(color))?
                 .label(format!("{name}{growth}"))
                 .legend(box_key(color));
+        }
+        for (i, name) in inner.iter().enumerate() {
+            let color = SERIES[(names.len() + i) % SERIES.len()];
+            let pts: Vec<(f64, f64)> = b
+                .levels
+                .iter()
+                .filter_map(|l| {
+                    let c = l.components.iter().find(|c| &c.name == name)?;
+                    Some((l.load, c.mean_us / 1000.0))
+                })
+                .collect();
+            chart
+                .draw_series(DashedLineSeries::new(pts, 8, 5, color.stroke_width(2)))?
+                .label(format!("{name} (inside {})", names[0]))
+                .legend(super::line_key(color.stroke_width(2)));
         }
         let resp: Vec<(f64, f64)> = b
             .levels

@@ -595,6 +595,25 @@ pub(crate) mod tests {
         }
     }
 
+    /// Issue 20: at 19 requests a second, one request more or less each second is noise,
+    /// not a 10 % trend; a clean ramp of the same size still is one.
+    #[test]
+    fn counting_noise_at_a_low_rate_is_not_a_trend() {
+        let noisy: Vec<TimePoint> = [18.0, 19.0, 20.0, 18.0, 20.0, 20.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| point(i as u64, 1, r, 52_000))
+            .collect();
+        let refs: Vec<&TimePoint> = noisy.iter().collect();
+        assert!(trend(&refs).unwrap() > 0.05, "the raw trend exceeds 5 %");
+        assert!(!trend_significant(&refs));
+        let ramp: Vec<TimePoint> = (0..6)
+            .map(|i| point(i, 1, 18.0 + 0.4 * i as f64, 52_000))
+            .collect();
+        let refs: Vec<&TimePoint> = ramp.iter().collect();
+        assert!(trend_significant(&refs));
+    }
+
     #[test]
     fn a_steady_closed_step_is_stable_and_obeys_littles_law() {
         // 20 users at 20 ms: 1,000 rps, with a 10 s warm-up at half rate.

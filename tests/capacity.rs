@@ -605,7 +605,20 @@ struct Gunicorn {
 }
 
 impl Drop for Gunicorn {
+    /// SIGTERM (gunicorn's graceful stop, which takes its workers down), then SIGKILL if it
+    /// is still there after 5 s; by the pid of the process this test started.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

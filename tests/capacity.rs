@@ -1,6 +1,8 @@
 //! `skein capacity fit FILE.csv` as a user runs it: the golden dataset's coefficients in
 //! `capacity.json`, the files written beside it, and the exit codes of bad input.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -108,7 +110,7 @@ fn the_golden_dataset_gives_the_published_coefficients() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
-    let _: CapacityReport = serde_json::from_value(json).unwrap();
+    let _: CapacityReport = serde_json::from_value(json.clone()).unwrap();
 
     // The pages and the charts, checked without a browser.
     let html = fs::read_to_string(out.join("capacity.html")).unwrap();
@@ -133,6 +135,49 @@ fn the_golden_dataset_gives_the_published_coefficients() {
     }
     let svg = fs::read_to_string(out.join("capacity-throughput.svg")).unwrap();
     assert!(svg.contains("peak N*"), "N* is marked");
+
+    // Issue 20: every model is kept, and the USL is chosen for this retrograde curve.
+    assert_eq!(json["chosen"]["model"], "usl", "{}", json["chosen"]);
+    let models = json["models"].as_array().unwrap();
+    let kinds: Vec<&str> = models
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["usl", "amdahl", "mva"]);
+    for m in models {
+        for key in ["r2", "holdout_error"] {
+            assert!(m[key].as_f64().is_some(), "{key}: {m}");
+        }
+        assert!(!m["parameters"].as_array().unwrap().is_empty());
+    }
+    let usl_model = &models[0]["parameters"];
+    assert!(rel(usl_model[0]["value"].as_f64().unwrap(), 0.02671591) < 1e-4);
+    assert!(usl_model[0]["se"].as_f64().is_some());
+    assert!(
+        svg.contains("chosen: USL"),
+        "the chosen model is drawn and named"
+    );
+    assert!(
+        md.contains("Models compared") && md.contains("USL (chosen)"),
+        "{md}"
+    );
+    // The plan says what it rests on, and that more instances than tested is an extrapolation.
+    let basis = json["plan_basis"].as_array().unwrap();
+    let needed = basis
+        .iter()
+        .find(|b| b["figure"] == "instances needed")
+        .unwrap();
+    assert_eq!(needed["extrapolated"], true, "{needed}");
+    assert!(
+        needed["statement"]
+            .as_str()
+            .unwrap()
+            .contains("measured step"),
+        "{needed}"
+    );
+    assert!(basis.iter().any(|b| b["figure"] == "scale out at"));
+    assert!(basis.iter().any(|b| b["figure"] == "runway"));
+    assert!(json["thresholds"]["rps_per_instance"].as_f64().is_some());
 }
 
 #[test]
@@ -393,6 +438,23 @@ fn a_step_test_finds_the_demos_known_capacity() {
     assert_eq!(knee.load, 32.0, "{}", text(&o));
     let usl = r.usl.as_ref().expect("a USL fit");
     assert!(usl.r2 > 0.9, "R² {}", usl.r2);
+    // Issue 20: the worker pool is the bottleneck, and no named component grows: the
+    // demo's `app` and `db` stay at 20 and 12 ms while the queue for a worker (outside
+    // them) takes all the growth. The queue model fits the pool: c = 32.
+    let b = r.bottleneck.as_ref().expect("a Server-Timing breakdown");
+    assert_eq!(
+        b.bottleneck.as_deref(),
+        Some(skein::capacity::bottleneck::OUTSIDE),
+        "{b:#?}"
+    );
+    let chosen = r.chosen.as_ref().expect("a chosen model");
+    let fit = r.models.iter().find(|f| f.model == chosen.model).unwrap();
+    assert!(!fit.retrograde, "{chosen:?}");
+    let t = r.thresholds.as_ref().expect("thresholds");
+    assert!(
+        t.p95_at_scale_out_us.is_some() && t.marginal_latency_us.is_some(),
+        "{t:?}"
+    );
     // The plan from the file's planning block, and the capacity section in the reports.
     assert!(r.plan.is_some());
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
@@ -520,4 +582,219 @@ fn issue14_report_refuses_a_corrupt_capacity_json_naming_it() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains(&file.display().to_string()), "{t}");
+}
+
+/// gunicorn (PyPI) with `SYNC` sync workers and a 50 ms sleep: a real pre-fork server whose
+/// ceiling is `c / S`, about 4 / 0.051 s = 78 requests/s.
+const GUNICORN: common::Tool = common::Tool {
+    name: "gunicorn",
+    purpose: "run a real pre-fork server with sync workers (gunicorn)",
+    path_var: "SKEIN_GUNICORN",
+    commands: &["gunicorn"],
+    install: "python3 -m venv /opt/gunicorn && /opt/gunicorn/bin/pip install gunicorn, then \
+              SKEIN_GUNICORN=/opt/gunicorn/bin/gunicorn",
+};
+
+const SYNC: u32 = 4;
+const DELAY_S: f64 = 0.05;
+
+/// A gunicorn started on a free loopback port, stopped (by its pid) when dropped.
+struct Gunicorn {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Gunicorn {
+    /// SIGTERM (gunicorn's graceful stop, which takes its workers down), then SIGKILL if it
+    /// is still there after 5 s; by the pid of the process this test started.
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_gunicorn(bin: &Path, dir: &Path) -> Gunicorn {
+    fs::write(
+        dir.join("delay_app.py"),
+        "import time\n\ndef app(environ, start_response):\n    time.sleep(0.05)\n    \
+         start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '2')])\n    \
+         return [b'ok']\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .args(["--workers", &SYNC.to_string(), "--worker-class", "sync"])
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--chdir"])
+        .arg(dir)
+        .args(["--log-level", "warning", "delay_app:app"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let g = Gunicorn { child, port };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gunicorn did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Every worker booted: a few requests at once come back.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    g
+}
+
+/// Issue 20's truth: against gunicorn with c sync workers and a fixed 50 ms delay, the
+/// queue model is chosen with c found, its plateau within 3 % of c / S, hold-out error under
+/// 3 %, no retrograde predicted, and the knee at c ± 1.
+#[test]
+fn issue20_gunicorn_sync_workers_fit_the_queue_model() {
+    let Some(bin) = common::tool(&GUNICORN) else {
+        return;
+    };
+    let _one = ONE_LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start_gunicorn(&bin, tmp.path());
+    let scenario = tmp.path().join("gunicorn.yaml");
+    fs::write(
+        &scenario,
+        format!(
+            "name: gunicorn\ntarget: http://127.0.0.1:{}\nscenarios:\n  - name: s\n    steps:\n      \
+             - get: /\n        check: {{status: 200}}\nload:\n  steps:\n    users: {{from: 1, to: 7, step: 1}}\n    \
+             hold: 6s\n    ramp: 0s\n  graceful_stop: 1s\ncapacity:\n  slo_p95: 150ms\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = skein()
+        .args(["capacity"])
+        .arg(&scenario)
+        .args(["-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    drop(server);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(&out);
+    let r: CapacityReport =
+        serde_json::from_str(&fs::read_to_string(dir.join("capacity.json")).unwrap()).unwrap();
+    let report = text(&o);
+    let chosen = r.chosen.as_ref().expect("a chosen model");
+    assert_eq!(chosen.model, skein::capacity::ModelKind::Mva, "{report}");
+    let fit = r.models.iter().find(|f| f.model == chosen.model).unwrap();
+    let c = fit
+        .parameters
+        .iter()
+        .find(|p| p.name == "servers")
+        .unwrap()
+        .value;
+    assert_eq!(c, SYNC as f64, "{report}");
+    // S as measured on its own: the mean response time of one user alone (no queue), the
+    // 50 ms sleep plus gunicorn's own work per request.
+    let one = r.steps.iter().find(|s| s.load == 1.0).unwrap();
+    let s_measured = one.mean_us.unwrap() as f64 / 1e6;
+    assert!(
+        (s_measured - DELAY_S).abs() / DELAY_S < 0.08,
+        "one user's response time {s_measured} s: {report}"
+    );
+    let truth = SYNC as f64 / s_measured;
+    let plateau = fit.max_throughput.unwrap();
+    assert!(
+        (plateau - truth).abs() / truth < 0.03,
+        "plateau {plateau:.1}/s, c/S = {truth:.1}/s: {report}"
+    );
+    let top = r.steps.iter().map(|s| s.throughput).fold(0.0, f64::max);
+    assert!(
+        (plateau - top).abs() / top < 0.03,
+        "plateau {plateau:.1}/s, measured {top:.1}/s"
+    );
+    let hold = fit.holdout_error.expect("a hold-out error");
+    assert!(hold < 0.03, "hold-out {hold}: {report}");
+    assert!(!fit.retrograde);
+    // No retrograde anywhere up to 4x the largest load.
+    let n_top = r.steps.iter().map(|s| s.concurrency).fold(0.0, f64::max);
+    let mut last = 0.0;
+    for i in 1..=40 {
+        let x = fit.throughput(n_top * 4.0 * i as f64 / 40.0);
+        assert!(x + 1e-9 >= last, "falls at {i}");
+        last = x;
+    }
+    let knee = r.knee.as_ref().expect("a knee");
+    assert!(
+        (knee.load - SYNC as f64).abs() <= 1.0,
+        "knee at {}: {report}",
+        knee.load
+    );
+    let t = r.thresholds.as_ref().expect("thresholds");
+    // At the knee one more user queues behind c workers: S / c more.
+    let d = t.marginal_latency_us.expect("marginal latency") / 1e6;
+    assert!((d - s_measured / SYNC as f64).abs() < 0.005, "{t:?}");
+    let md = fs::read_to_string(dir.join("capacity.md")).unwrap();
+    assert!(md.contains("MVA (c servers) (chosen)"), "{md}");
+}
+
+/// Issue 20's truth: a demo whose database pool (2 connections at 5 ms) is narrower than its
+/// app workers (16 at 10 ms): the database saturates first (400/s against 1,600/s), and the
+/// bottleneck named from Server-Timing is `db`, in capacity.json, capacity.md, the stacked
+/// chart and the run's report.
+#[test]
+fn issue20_a_narrow_database_pool_is_named_the_bottleneck() {
+    let _one = ONE_LOAD.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("db.yaml");
+    fs::write(
+        &scenario,
+        "name: db-pool\ntarget:\n  embedded: phase9\n  workers: 16\n  db_pool: 2\n  routes:\n    \
+         product: {service_time: 10ms, jitter: 0ms, db: 5ms}\nscenarios:\n  - name: api\n    steps:\n      \
+         - get: /api/products/7\n        check: {status: 200}\nload:\n  steps:\n    users: {from: 2, to: 10, step: 4}\n    \
+         hold: 3s\n    ramp: 0s\n  graceful_stop: 1s\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = skein()
+        .args(["capacity"])
+        .arg(&scenario)
+        .args(["-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dir = run_dir(&out);
+    let r: CapacityReport =
+        serde_json::from_str(&fs::read_to_string(dir.join("capacity.json")).unwrap()).unwrap();
+    let b = r.bottleneck.as_ref().expect("a breakdown");
+    assert_eq!(b.bottleneck.as_deref(), Some("db"), "{b:#?}");
+    let db = b.growth.iter().find(|g| g.name == "db").unwrap();
+    assert!(db.share.unwrap() > 0.6, "{b:#?}");
+    // The db time at the top level includes the wait: well above its 5 ms.
+    assert!(db.to_us > 10_000.0, "{b:#?}");
+    // Throughput capped by the database: 2 / 5 ms = 400/s.
+    let top = r.steps.iter().map(|s| s.throughput).fold(0.0, f64::max);
+    assert!((top - 400.0).abs() / 400.0 < 0.10, "top {top}/s");
+    let md = fs::read_to_string(dir.join("capacity.md")).unwrap();
+    assert!(md.contains("Bottleneck: db;"), "{md}");
+    assert!(dir.join("capacity-components.svg").is_file());
+    let report_md = fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report_md.contains("Bottleneck: db;"), "{report_md}");
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Bottleneck (Server-Timing)"));
 }

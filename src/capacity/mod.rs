@@ -12,9 +12,14 @@
 //!
 //! Uses [`crate::metrics`] types read-only and nothing else in the crate.
 
+pub mod amdahl;
+pub mod bottleneck;
 pub mod knee;
 pub mod mser;
+pub mod mva;
 pub mod plan;
+pub mod scaling;
+pub mod select;
 pub mod step_test;
 pub mod steps;
 pub mod table;
@@ -23,7 +28,10 @@ pub mod usl;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use bottleneck::Bottleneck;
 pub use plan::{CapacityPlan, Planning};
+pub use scaling::{PlanBasis, Thresholds};
+pub use select::{ModelChoice, ModelFit, ModelKind};
 pub use step_test::{StepTest, analyze_step_test, early_stop};
 pub use steps::{
     EarlyStop, LatencySource, LoadModel, StabilityRules, StepAnalysis, StepRun, StepWindow,
@@ -92,6 +100,24 @@ pub struct CapacityReport {
     pub plan: Option<CapacityPlan>,
     /// What to be careful about, fit warnings included.
     pub warnings: Vec<String>,
+    /// Every model fitted to the stable steps (USL, Amdahl, a closed multi-server queue by
+    /// exact MVA), with parameters, standard errors, R² and hold-out error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelFit>,
+    /// The model chosen by hold-out error, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<ModelChoice>,
+    /// What the plan's figures rest on: the measured level, the model, and whether they
+    /// reach beyond the measured range.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_basis: Vec<PlanBasis>,
+    /// The autoscaling thresholds, with the p95 there and the latency one more user adds at
+    /// the knee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+    /// The `Server-Timing` breakdown per level and the component that grows fastest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottleneck: Option<Bottleneck>,
 }
 
 impl CapacityReport {
@@ -204,6 +230,28 @@ pub fn analyze(
         },
     };
 
+    let (models, chosen) = fit_models(&steps, &mut warnings);
+    let chosen_fit = chosen
+        .as_ref()
+        .and_then(|c| models.iter().find(|f| f.model == c.model));
+    let plan_basis = match (&plan, &max_sustainable) {
+        (Some(p), Some(m)) => {
+            scaling::plan_basis(p, m, &steps, model, chosen.as_ref().zip(chosen_fit))
+        }
+        _ => Vec::new(),
+    };
+    let thresholds = max_sustainable.as_ref().map(|m| {
+        scaling::thresholds(
+            m,
+            plan.as_ref(),
+            opts.planning.as_ref().map_or(1, |p| p.instances_tested),
+            &steps,
+            knee.as_ref(),
+            model,
+            chosen_fit,
+        )
+    });
+
     CapacityReport {
         schema_version: SCHEMA_VERSION,
         tool: Tool::default(),
@@ -217,7 +265,40 @@ pub fn analyze(
         max_sustainable,
         plan,
         warnings,
+        models,
+        chosen,
+        plan_basis,
+        thresholds,
+        bottleneck: None,
     }
+}
+
+/// Fit every model to the stable steps (load: requests in flight, so no think time) and
+/// choose one ([`select`]).
+fn fit_models(
+    steps: &[StepAnalysis],
+    warnings: &mut Vec<String>,
+) -> (Vec<ModelFit>, Option<ModelChoice>) {
+    let pts: Vec<(f64, f64)> = steps
+        .iter()
+        .filter(|s| s.stable)
+        .map(|s| (s.concurrency, s.throughput))
+        .collect();
+    if pts.len() < usl::MIN_POINTS {
+        return (Vec::new(), None);
+    }
+    let (models, chosen) = select::fit_all(&pts, 0.0, None);
+    if let Some(c) = &chosen
+        && let Some(f) = models.iter().find(|f| f.model == c.model)
+        && f.holdout_error.is_some_and(|e| e > usl::HOLDOUT_TOLERANCE)
+    {
+        warnings.push(format!(
+            "even the chosen model ({}) misses the top level by {:.1}% when fitted without              it: predictions beyond the measured range are unreliable",
+            c.model.label(),
+            f.holdout_error.unwrap_or(0.0) * 100.0
+        ));
+    }
+    (models, chosen)
 }
 
 /// The plan for the maximum sustainable load `m` of a `model` test (see [`plan::plan`]).

@@ -10,10 +10,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::bottleneck::ComponentTime;
 use super::{
     CapacityReport, CapacitySpec, LoadModel, StabilityRules, StepRun, StepWindow, analyze_run,
 };
-use crate::metrics::store::{HlogEntry, SERVICE_SUFFIX};
+use crate::metrics::store::{HistKind, HlogEntry, SERVICE_SUFFIX, split_tag};
 use crate::metrics::{Hist, RunResult, StopReason, TimePoint, saturation};
 
 /// A step test as planned.
@@ -111,10 +112,71 @@ pub fn analyze_step_test(
         (!h.is_empty()).then_some(h)
     };
     let mut r = analyze_run(&result.run.id, &run, hist, &test.spec.options);
+    r.bottleneck = server_timing_breakdown(&r, result, hlog, test.model);
     if let Some(reason @ StopReason::EarlyStop { .. }) = &result.run.stop_reason {
         r.warnings.insert(0, reason.to_string());
     }
     r
+}
+
+/// Each level's `Server-Timing` components over its steady part (the request cells'
+/// `TAG~st:NAME` histograms of the interval log merged), and the bottleneck they show.
+fn server_timing_breakdown(
+    r: &CapacityReport,
+    result: &RunResult,
+    hlog: &[HlogEntry],
+    model: LoadModel,
+) -> Option<super::Bottleneck> {
+    let cells: HashSet<&str> = result
+        .cells
+        .iter()
+        .filter(|c| c.is_request())
+        .map(|c| c.tag.as_str())
+        .collect();
+    let timed: Vec<(&str, &HlogEntry)> = hlog
+        .iter()
+        .filter_map(|e| {
+            let (cell, kind) = split_tag(e.tag.as_deref()?)?;
+            match kind {
+                HistKind::ServerTiming(name) if cells.contains(cell) => Some((name, e)),
+                _ => None,
+            }
+        })
+        .collect();
+    if timed.is_empty() {
+        return None;
+    }
+    let per_step: Vec<Vec<ComponentTime>> = r
+        .steps
+        .iter()
+        .map(|s| {
+            let mut by_name: Vec<(&str, Hist)> = Vec::new();
+            for (name, e) in &timed {
+                let start = e.start.as_micros() as u64;
+                let end = start + e.duration.as_micros() as u64;
+                if start + 1_000 >= s.steady_start_us && end <= s.end_us + 1_000 {
+                    match by_name.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, h)) => h.add(&e.hist),
+                        None => {
+                            let mut h = Hist::new();
+                            h.add(&e.hist);
+                            by_name.push((name, h));
+                        }
+                    }
+                }
+            }
+            by_name
+                .into_iter()
+                .filter(|(_, h)| !h.is_empty())
+                .map(|(n, h)| ComponentTime {
+                    name: n.to_string(),
+                    mean_us: h.mean(),
+                    count: h.count(),
+                })
+                .collect()
+        })
+        .collect();
+    super::bottleneck::analyze(&r.steps, &per_step, model.unit())
 }
 
 /// The early-stop rule of a step test, checked each second on the run so far: once the

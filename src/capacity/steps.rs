@@ -8,7 +8,8 @@
 //!
 //! A step is **stable** when, after the MSER-5 warm-up cut on throughput and p95:
 //! the coefficient of variation of interval throughput is at most `max_cv`; the trend
-//! `slope * window / mean` of interval throughput is within `max_trend`; in a closed model
+//! `slope * window / mean` of interval throughput is within `max_trend` (or the slope is within
+//! twice its standard error: counting noise at a low rate, not a trend); in a closed model
 //! Little's law `users = X * (R + Z)` holds within `little_tolerance` (when the think time
 //! `Z` is known); in an open model the achieved rate is at least `min_achieved` of the
 //! offered rate; the generator was not saturated; and enough intervals remain. Each failed
@@ -326,6 +327,7 @@ where
     }
     if let Some(t) = s.trend
         && t.abs() > rules.max_trend
+        && trend_significant(steady)
     {
         reasons.push(format!(
             "throughput {} by {:.1}% over the step (at most {:.0}%)",
@@ -464,6 +466,40 @@ fn trend(steady: &[&TimePoint]) -> Option<f64> {
     ratio(slope * window, ym)
 }
 
+/// Whether the slope of interval throughput stands out of its noise: more than twice its
+/// standard error. At 19 requests a second one request more or less is 5 % of a second's
+/// count, and a few such seconds fake a 10 % "rise"; a clean ramp has no residual and
+/// always stands out.
+fn trend_significant(steady: &[&TimePoint]) -> bool {
+    if steady.len() <= 3 {
+        return true;
+    }
+    let n = steady.len() as f64;
+    let t: Vec<f64> = steady
+        .iter()
+        .map(|p| (p.t_us as f64 + p.duration_us as f64 / 2.0) / 1e6)
+        .collect();
+    let tm = t.iter().sum::<f64>() / n;
+    let ym = steady.iter().map(|p| p.rps).sum::<f64>() / n;
+    let sxx: f64 = t.iter().map(|x| (x - tm).powi(2)).sum();
+    if sxx <= 0.0 {
+        return true;
+    }
+    let slope = t
+        .iter()
+        .zip(steady)
+        .map(|(x, p)| (x - tm) * (p.rps - ym))
+        .sum::<f64>()
+        / sxx;
+    let sse: f64 = t
+        .iter()
+        .zip(steady)
+        .map(|(x, p)| (p.rps - ym - slope * (x - tm)).powi(2))
+        .sum();
+    let se = (sse / (n - 2.0) / sxx).sqrt();
+    !(se.is_finite() && slope.abs() < 2.0 * se)
+}
+
 /// Should a step test stop before its next step? Pure, for the engine to call with the
 /// figures of the step that just ended (or of the last few seconds).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -557,6 +593,25 @@ pub(crate) mod tests {
             offered_rate: None,
             generator_saturated: false,
         }
+    }
+
+    /// Issue 20: at 19 requests a second, one request more or less each second is noise,
+    /// not a 10 % trend; a clean ramp of the same size still is one.
+    #[test]
+    fn counting_noise_at_a_low_rate_is_not_a_trend() {
+        let noisy: Vec<TimePoint> = [18.0, 19.0, 20.0, 18.0, 20.0, 20.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| point(i as u64, 1, r, 52_000))
+            .collect();
+        let refs: Vec<&TimePoint> = noisy.iter().collect();
+        assert!(trend(&refs).unwrap() > 0.05, "the raw trend exceeds 5 %");
+        assert!(!trend_significant(&refs));
+        let ramp: Vec<TimePoint> = (0..6)
+            .map(|i| point(i, 1, 18.0 + 0.4 * i as f64, 52_000))
+            .collect();
+        let refs: Vec<&TimePoint> = ramp.iter().collect();
+        assert!(trend_significant(&refs));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! | column | also named | meaning |
 //! |---|---|---|
-//! | `load` | `users`, `n` | the load level: concurrent users (or requests in flight), > 0 |
+//! | `load` | `users`, `n`, `concurrency` | the load level: concurrent users (or requests in flight), > 0 |
 //! | `throughput` | `rps`, `x` | completed requests per second at that load, >= 0 |
 //! | `p95_ms` | `p95` | optional: 95th-percentile response time in milliseconds |
 //! | `p95_us` | | optional: the same in microseconds |
@@ -208,7 +208,7 @@ enum Col {
 impl Col {
     fn parse(name: &str) -> Option<Col> {
         match name.to_ascii_lowercase().as_str() {
-            "load" | "users" | "n" => Some(Col::Load),
+            "load" | "users" | "n" | "concurrency" => Some(Col::Load),
             "throughput" | "rps" | "x" => Some(Col::Throughput),
             "p95_ms" | "p95" => Some(Col::P95Ms),
             "p95_us" => Some(Col::P95Us),

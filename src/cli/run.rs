@@ -121,6 +121,7 @@ pub fn demo_config(e: &EmbeddedTarget) -> demo::DemoConfig {
     if let Some(w) = e.workers {
         c.workers = w;
     }
+    c.db_pool = e.db_pool;
     for (name, t) in &e.routes {
         let mut r = c.route(name);
         if let Some(s) = t.service_time {

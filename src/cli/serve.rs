@@ -19,6 +19,11 @@ pub struct ServeArgs {
     /// Requests served at once (the worker pool).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Database connections shared by the routes' database time: narrower than
+    /// `--workers`, the database becomes the bottleneck (`Server-Timing` then reports
+    /// `app` and `db`, with the wait for a connection, apart).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_pool: Option<u64>,
 }
 
 pub async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
@@ -26,6 +31,7 @@ pub async fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     if let Some(w) = a.workers {
         cfg.workers = w;
     }
+    cfg.db_pool = a.db_pool.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let addr = SocketAddr::new(a.bind, a.port);
     let server = demo::serve(addr, cfg)
         .await

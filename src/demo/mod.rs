@@ -56,6 +56,12 @@ pub struct DemoConfig {
     pub routes: BTreeMap<String, RouteConfig>,
     /// Login tokens remembered at once; the oldest session is forgotten first. Default 100,000.
     pub max_sessions: usize,
+    /// Database connections shared by the routes that spend time in the database (`db`):
+    /// a request holds its worker while it waits for a connection and while it uses one,
+    /// and `Server-Timing` then reports `app` (the time outside the database) and `db` (the
+    /// wait for a connection plus the database time) apart. `None`: no database pool, and
+    /// `app` is the whole service time with `db` a part of it, as before.
+    pub db_pool: Option<usize>,
 }
 
 /// The latency model of one route.
@@ -101,6 +107,7 @@ impl Default for DemoConfig {
             workers: 64,
             routes: BTreeMap::new(),
             max_sessions: 100_000,
+            db_pool: None,
         }
     }
 }
@@ -143,6 +150,9 @@ impl DemoConfig {
         let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
         if self.workers == 0 {
             return invalid("demo target: `workers` = 0: expected at least 1".into());
+        }
+        if self.db_pool == Some(0) {
+            return invalid("demo target: `db_pool` = 0: expected at least 1 connection".into());
         }
         for (name, route) in &self.routes {
             if !Self::ROUTES.contains(&name.as_str()) {

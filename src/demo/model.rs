@@ -67,6 +67,8 @@ impl Route {
 pub(crate) struct Model {
     routes: [RouteConfig; Route::ALL.len()],
     pool: Pool,
+    /// The database connections, when the demo models a database pool.
+    db_pool: Option<Pool>,
     timer: Timer,
     epoch: Instant,
     /// When the current stall ends, in nanoseconds after `epoch` (0: no stall).
@@ -82,6 +84,7 @@ impl Model {
         Ok(Model {
             routes: Route::ALL.map(|r| config.route(r.name())),
             pool: Pool::new(config.workers),
+            db_pool: config.db_pool.map(Pool::new),
             timer: Timer::new()?,
             epoch: Instant::now(),
             stall_until: AtomicU64::new(0),
@@ -102,13 +105,38 @@ impl Model {
         let arrival = Instant::now();
         let model = self.routes[route as usize];
         let service = draw_service_time(&model);
+        let mut db_measured = None;
         let mut response = if route.pooled() {
             let Some(mut worker) = self.pool.worker().await else {
                 return self.count(route, shutting_down());
             };
-            let deadline = worker.start(arrival) + service;
-            worker.busy_until(deadline);
-            self.timer.sleep_until(deadline).await;
+            let start = worker.start(arrival);
+            let measured = match (&self.db_pool, model.db) {
+                (Some(db_pool), Some(db)) => {
+                    // The time outside the database first, then a connection from the
+                    // pool (waiting while the worker is held) for the database time.
+                    let db = scaled_db(&model, service, db);
+                    let app_done = start + service.saturating_sub(db);
+                    worker.busy_until(app_done);
+                    self.timer.sleep_until(app_done).await;
+                    let Some(mut conn) = db_pool.worker().await else {
+                        return self.count(route, shutting_down());
+                    };
+                    let db_end = conn.start(app_done) + db;
+                    conn.busy_until(db_end);
+                    worker.busy_until(db_end);
+                    self.timer.sleep_until(db_end).await;
+                    drop(conn);
+                    Some((service.saturating_sub(db), db_end - app_done))
+                }
+                _ => {
+                    let deadline = start + service;
+                    worker.busy_until(deadline);
+                    self.timer.sleep_until(deadline).await;
+                    None
+                }
+            };
+            db_measured = measured;
             let response = respond().into_response();
             if let Some(stall_end) = self.sit_out_stall().await {
                 worker.busy_until(stall_end);
@@ -121,7 +149,10 @@ impl Model {
             response
         };
         if route.reports_timing() {
-            let value = server_timing(&model, service);
+            let value = match db_measured {
+                Some((app, db)) => split_server_timing(app, db),
+                None => server_timing(&model, service),
+            };
             if let Ok(value) = HeaderValue::from_str(&value) {
                 let name = HeaderName::from_static("server-timing");
                 response.headers_mut().insert(name, value);
@@ -196,6 +227,9 @@ impl Model {
     /// Starts the shutdown: queued requests fail with 503 and stalls end.
     pub(crate) fn close(&self) {
         self.pool.close();
+        if let Some(db_pool) = &self.db_pool {
+            db_pool.close();
+        }
         self.closing.send_replace(true);
     }
 }
@@ -216,6 +250,23 @@ fn draw_service_time(model: &RouteConfig) -> Duration {
             .service_time
             .saturating_sub(Duration::from_nanos(offset.unsigned_abs()))
     }
+}
+
+/// The database's share of a drawn service time (scaled with the jitter).
+fn scaled_db(model: &RouteConfig, service: Duration, db: Duration) -> Duration {
+    if model.service_time.is_zero() || service == model.service_time {
+        db
+    } else {
+        db.mul_f64(service.as_secs_f64() / model.service_time.as_secs_f64())
+    }
+}
+
+/// With a database pool: `app;dur=8.0, db;dur=15.3`, the time outside the database and the
+/// database's time including the wait for a connection, apart (they add up to the service
+/// time plus that wait).
+fn split_server_timing(app: Duration, db: Duration) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!("app;dur={:.1}, db;dur={:.1}", ms(app), ms(db))
 }
 
 /// `db;dur=12.0, app;dur=20.0`: the whole service time as `app`, the database's share of it

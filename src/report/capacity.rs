@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::charts::bottleneck::BottleneckChart;
 use super::charts::capacity::{LatencyLoadChart, StepSpectrumChart, UslChart};
 use super::charts::{self, Rendered};
 use super::text::{fmt_pct, fmt_us};
@@ -43,6 +44,9 @@ pub fn render_charts(r: &CapacityReport) -> Result<Vec<Rendered>, ReportError> {
     ];
     if StepSpectrumChart::has_data(r) {
         out.push(charts::render(&StepSpectrumChart::new(r))?);
+    }
+    if BottleneckChart::has_data(r) {
+        out.push(charts::render(&BottleneckChart::new(r))?);
     }
     Ok(out)
 }
@@ -385,6 +389,9 @@ pub fn text(r: &CapacityReport) -> String {
         }
         None => s.push_str("knee of p95: none found\n"),
     }
+    s.push_str(&super::capacity_models::text(r, |rows| {
+        table(rows, usize::MAX)
+    }));
     if let Some(p) = &r.plan {
         s.push_str("\nplan\n");
         let rows: Vec<Vec<String>> = plan_rows(r, p)
@@ -515,6 +522,7 @@ pub fn markdown_section(r: &CapacityReport, level: usize) -> String {
         }
         None => s.push_str("No Universal Scalability Law fit: see the warnings.\n"),
     }
+    s.push_str(&super::capacity_models::markdown(r, level));
     if let Some(p) = &r.plan {
         let _ = writeln!(s, "\n{h}# Plan\n");
         s.push_str("| | |\n|---|---|\n");
@@ -646,6 +654,7 @@ pub fn html_section(s: &mut String, r: &CapacityReport, charts: &[Rendered], pag
         }
         None => s.push_str("<p>No fit: see the warnings above.</p>\n"),
     }
+    super::capacity_models::html(s, r);
     if let Some(p) = &r.plan {
         s.push_str("<h3>Plan</h3>\n<table class=\"facts\">\n");
         for (a, b) in plan_rows(r, p) {

@@ -28,6 +28,7 @@
 pub mod availability;
 pub mod before_after;
 pub mod capacity;
+pub mod capacity_models;
 pub mod charts;
 pub mod compare;
 pub mod custom;

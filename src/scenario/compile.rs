@@ -571,7 +571,13 @@ impl Compiler<'_> {
                 None => ok = false,
             }
         }
-        ok.then_some(EmbeddedTarget { workers, routes })
+        // 0 is refused by the schema's range (`db_pool` has a minimum of 1).
+        let db_pool = e.db_pool.map(|w| usize::try_from(w).unwrap_or(usize::MAX));
+        ok.then_some(EmbeddedTarget {
+            workers,
+            routes,
+            db_pool,
+        })
     }
 
     fn route(&mut self, r: &RawRoute, path: &KeyPath) -> Option<RouteTiming> {

@@ -128,6 +128,8 @@ pub struct EmbeddedTarget {
     /// Per-route service-time overrides, keyed by the demo's route name
     /// (`home`, `static`, `products`, `product`, `search`, `login`, `cart`, `health`).
     pub routes: BTreeMap<String, RouteTiming>,
+    /// Database connections of the demo (`db_pool`); `None` = no database pool.
+    pub db_pool: Option<usize>,
 }
 
 /// Service-time model of one demo route.

@@ -259,6 +259,14 @@ pub struct RawEmbedded {
     /// Service-time overrides per demo route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routes: Option<RawRoutes>,
+    /// Database connections shared by the routes' `db` time, e.g. `8`: a pool narrower
+    /// than `workers` makes the database the bottleneck. Each request holds its worker
+    /// while it waits for a connection, and `Server-Timing` reports `app` (outside the
+    /// database) and `db` (the wait for a connection plus the database time) apart.
+    /// Default: no database pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub db_pool: Option<u64>,
 }
 
 /// Service-time overrides of the demo's routes.

@@ -13,7 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::spectrum::{MAX_NINES, axes, hist_points};
 use super::{
-    BLUE, Chart, DrawResult, GREEN, GREY, ORANGE, PURPLE, TARGET, TARGET_STRETCH, VERMILION,
+    BLUE, Chart, DrawResult, GREEN, GREY, ORANGE, PURPLE, SKY, TARGET, TARGET_STRETCH, VERMILION,
     chart_builder, draw_mesh, fmt_ms, fmt_ms_tick, legend, line_key, ms, no_data, small_font,
 };
 use crate::capacity::{CapacityReport, LoadModel, StepAnalysis};
@@ -55,7 +55,7 @@ impl Chart for UslChart<'_> {
     const NAME: &'static str = "capacity-throughput";
 
     fn title(&self) -> String {
-        "Throughput against load, with the USL fit".into()
+        "Throughput against load, with the fitted models".into()
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -95,18 +95,57 @@ impl Chart for UslChart<'_> {
                 .y_label_formatter(&|v| format!("{v:.0}")),
         )?;
 
-        if let Some(u) = &r.usl {
+        let chosen = r.chosen.as_ref().map(|c| c.model);
+        // The other models faintly, the chosen one boldly (drawn last, on top).
+        let mut models: Vec<&crate::capacity::ModelFit> = r.models.iter().collect();
+        models.sort_by_key(|f| Some(f.model) == chosen);
+        for (i, f) in models.iter().enumerate() {
+            let is_chosen = Some(f.model) == chosen;
+            let color = [SKY, PURPLE, GREY][i % 3];
+            let style = if is_chosen {
+                ORANGE.stroke_width(3)
+            } else {
+                color.mix(0.45).stroke_width(2)
+            };
+            let curve: Vec<(f64, f64)> = (1..=CURVE_POINTS)
+                .map(|i| {
+                    let n = x_max * i as f64 / CURVE_POINTS as f64;
+                    (n, f.throughput(n).min(y_max))
+                })
+                .collect();
+            let hold = f
+                .holdout_error
+                .map_or(String::new(), |e| format!(", hold-out {:.1}%", e * 100.0));
+            let label = if is_chosen {
+                format!(
+                    "chosen: {} ({}), R² {:.3}{hold}",
+                    f.model.label(),
+                    f.parameter_text(),
+                    f.r2
+                )
+            } else {
+                format!("{}: R² {:.3}{hold}", f.model.label(), f.r2)
+            };
+            chart
+                .draw_series(LineSeries::new(curve, style))?
+                .label(label)
+                .legend(line_key(style));
+        }
+        let usl_shown = chosen.is_none_or(|c| c == crate::capacity::ModelKind::Usl);
+        if let Some(u) = r.usl.as_ref().filter(|_| usl_shown) {
             let curve = (1..=CURVE_POINTS).map(|i| {
                 let n = x_max * i as f64 / CURVE_POINTS as f64;
                 (n, u.throughput(n).min(y_max))
             });
-            chart
-                .draw_series(LineSeries::new(curve, ORANGE.stroke_width(2)))?
-                .label(format!(
-                    "USL fit: σ {:.4}, κ {:.2e}, λ {:.1}, R² {:.3}",
-                    u.sigma, u.kappa, u.lambda, u.r2
-                ))
-                .legend(line_key(ORANGE.stroke_width(2)));
+            if r.models.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(curve, ORANGE.stroke_width(2)))?
+                    .label(format!(
+                        "USL fit: σ {:.4}, κ {:.2e}, λ {:.1}, R² {:.3}",
+                        u.sigma, u.kappa, u.lambda, u.r2
+                    ))
+                    .legend(line_key(ORANGE.stroke_width(2)));
+            }
             if let Some((n, x)) = shown_peak {
                 chart
                     .draw_series(DashedLineSeries::new(
@@ -124,7 +163,7 @@ impl Chart for UslChart<'_> {
                     .label(format!("peak N* = {n:.1} (beyond this chart)"))
                     .legend(line_key(PURPLE.stroke_width(2)));
             }
-        } else {
+        } else if r.usl.is_none() {
             chart.draw_series(std::iter::once(Text::new(
                 "no USL fit: fewer than 4 stable steps",
                 (x_max * 0.5, y_max * 0.95),
@@ -498,8 +537,16 @@ mod tests {
         assert!(full.usl.is_some(), "{:?}", full.warnings);
         assert!(full.knee.is_some(), "{:?}", full.steps);
         let usl = render(&UslChart::new(&full)).unwrap();
-        assert!(usl.svg.contains("USL fit"), "no fit in the legend");
-        assert!(usl.svg.contains("peak N*"));
+        // Every model in the legend, the chosen one named; N* marked when the USL is chosen.
+        assert!(
+            usl.svg.contains("chosen: "),
+            "no chosen model in the legend"
+        );
+        for label in ["USL", "Amdahl", "MVA (c servers)"] {
+            assert!(usl.svg.contains(label), "{label} missing");
+        }
+        let usl_chosen = full.chosen.as_ref().unwrap().model == crate::capacity::ModelKind::Usl;
+        assert_eq!(usl.svg.contains("peak N*"), usl_chosen);
         assert!(usl.png.starts_with(b"\x89PNG"));
         let lat = render(&LatencyLoadChart::new(&full)).unwrap();
         assert!(lat.svg.contains("SLO p95") && lat.svg.contains("knee at"));

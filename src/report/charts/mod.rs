@@ -8,6 +8,7 @@
 //! `DejaVuSans.ttf` is DejaVu Sans (Bitstream Vera licence, DejaVu changes public domain:
 //! free to use and redistribute, <https://dejavu-fonts.github.io/License.html>).
 
+pub mod bottleneck;
 pub mod capacity;
 pub mod endpoints;
 pub mod errors;

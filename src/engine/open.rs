@@ -27,28 +27,19 @@ use super::{EngineError, RunCtx, StopLevel};
 /// user would not notice but a schedule should).
 pub(super) const LATE_AFTER: Duration = Duration::from_millis(10);
 
-/// The most the scheduler spins, rather than sleeps, for the last stretch before a
-/// ticket is due: about what a sleeping thread takes to wake on a loaded machine.
-const SPIN: Duration = Duration::from_micros(100);
+/// The scheduler spins, rather than sleeps, for the last stretch before a ticket is due
+/// (yielding the core to anything else that wants it).
+const SPIN: Duration = Duration::from_micros(150);
 
 /// The most a ticket is handed to an idle user before it is due; the user spins the rest
 /// on its own thread, so the start is on time however long the runtime takes to wake it
 /// (tens of µs on a virtual machine: all of it used to show in the response time).
 const LEAD: Duration = Duration::from_micros(150);
 
-/// Spinning (the scheduler's and the users', see [`SPIN`] and [`LEAD`]) is for sparse
-/// schedules: each may spin at most this share of the time between two tickets, so the
-/// spinning costs at most a few percent of a core. A dense schedule has no time to spare:
-/// it sleeps to each due time and takes the wake-up's lateness (at 50,000/s a spinning
-/// scheduler would take half of a generator core it shares with the users).
-const SPIN_SHARE: u32 = 20;
-
-/// The scheduler wakes at most once in this long: a dense schedule's tickets are released
-/// in small batches rather than one wake-up each. Every wake-up is a context switch on the
-/// generator's cores for the scheduler and often another for the runtime it hands to; at
-/// 50,000/s, one per ticket took a quarter of a generator core. A ticket of a batch starts
-/// at most this much after it was due, and that lateness is in its response time.
-const BATCH: Duration = Duration::from_micros(100);
+/// A ticket is handed early by at most this share of the time since the ticket before, so
+/// the users' spinning costs a few percent of a core at most: a sparse schedule's tickets
+/// go early, a dense one's (whose users are awake anyway) on time.
+const LEAD_SHARE: u32 = 20;
 
 /// Per-run state of the open model.
 pub(super) struct Open {
@@ -336,36 +327,30 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     let mut i = 0u64;
     // The due time of the ticket before, for the gap to the next one.
     let mut last = Duration::ZERO;
-    // When the scheduler last released tickets.
-    let mut woke = Instant::now();
     fine_timer();
     while let Some(t) = tickets.peek() {
         if !running() {
             break;
         }
-        let (spin, lead) = spin_and_lead(t.saturating_sub(last));
-        // The ticket is released (offered) `lead` before it is due, but not sooner than
-        // `BATCH` after the last release.
-        let release = (t0 + t.saturating_sub(lead)).max(woke + BATCH);
+        // The ticket is released (offered) `lead` before it is due.
+        let release = t0 + t.saturating_sub(lead(t.saturating_sub(last)));
         let now = Instant::now();
         if release > now {
             let wait = release - now;
-            if wait > spin {
+            if wait > SPIN {
                 // Short sleeps, so a stop is seen within 10 ms even at a rate of 1/min;
-                // with spinning, the sleep ends early enough that the wake-up's lateness
-                // does not make the release late.
-                std::thread::sleep((wait - spin).min(Duration::from_millis(10)));
+                // the sleep ends early enough that the OS's timer slack cannot make it late.
+                std::thread::sleep((wait - SPIN).min(Duration::from_millis(10)));
             } else {
-                std::hint::spin_loop();
+                // Give the core away while waiting, if anything else wants it.
+                std::thread::yield_now();
             }
             continue;
         }
         // Everything released by now, in order.
-        woke = now;
         while let Some(t) = tickets.peek() {
-            let (_, lead) = spin_and_lead(t.saturating_sub(last));
             let at = t0 + t;
-            if at > now + lead {
+            if at > now + lead(t.saturating_sub(last)) {
                 break;
             }
             last = t;
@@ -386,16 +371,14 @@ fn schedule(ctx: Arc<RunCtx>, total_users: usize, limit: Duration) -> u64 {
     i
 }
 
-/// How long the scheduler may spin before releasing a ticket, and how early it may release
-/// it, when the ticket comes `gap` after the one before (see [`SPIN_SHARE`]).
-fn spin_and_lead(gap: Duration) -> (Duration, Duration) {
-    let share = gap / SPIN_SHARE;
-    (share.min(SPIN), share.min(LEAD))
+/// How early a ticket due `gap` after the one before may be handed to an idle user.
+fn lead(gap: Duration) -> Duration {
+    (gap / LEAD_SHARE).min(LEAD)
 }
 
 /// Ask the OS to wake this thread's sleeps on time: Linux lets a sleep run over by the
 /// thread's timer slack, 50 µs by default; 1 ns asks for the high-resolution timer's own
-/// precision. Elsewhere a no-op.
+/// precision, so less of the wait is spent spinning. Elsewhere a no-op.
 fn fine_timer() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_TIMERSLACK) takes a number, no pointers, and affects only the

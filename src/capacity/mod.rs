@@ -293,7 +293,8 @@ fn fit_models(
         && f.holdout_error.is_some_and(|e| e > usl::HOLDOUT_TOLERANCE)
     {
         warnings.push(format!(
-            "even the chosen model ({}) misses the top level by {:.1}% when fitted without              it: predictions beyond the measured range are unreliable",
+            "even the chosen model ({}) misses the top level by {:.1}% when fitted without \
+             it: predictions beyond the measured range are unreliable",
             c.model.label(),
             f.holdout_error.unwrap_or(0.0) * 100.0
         ));

@@ -46,7 +46,13 @@ pub struct Solution {
 
 /// Solve the station for populations `0..=n_max` (capped at [`MAX_USERS`]).
 pub fn solve(servers: u32, service: f64, think: f64, n_max: usize) -> Solution {
-    let c = servers.max(1) as usize;
+    // Clamped: a `capacity.json` read back may say anything.
+    let c = servers.clamp(1, MAX_SERVERS) as usize;
+    let think = if think.is_finite() {
+        think.max(0.0)
+    } else {
+        0.0
+    };
     let n_max = n_max.min(MAX_USERS as usize);
     let mut x = vec![0.0; n_max + 1];
     let mut r = vec![0.0; n_max + 1];

@@ -214,8 +214,15 @@ pub fn thresholds(
     let knee_step = knee.and_then(|k| steps.iter().find(|s| s.index == k.step));
     let marginal_latency_us = match (knee_step, chosen) {
         (Some(s), Some(f)) if s.concurrency > 0.0 => {
+            // The models' load is requests in flight; one more user of a closed model adds
+            // its share of them (R / (R + Z) with think time Z: the measured ratio at the
+            // knee), not a whole one.
             let n = s.concurrency;
-            match (f.response_time(n), f.response_time(n + 1.0)) {
+            let added = match model {
+                LoadModel::Closed if s.load > 0.0 => (s.concurrency / s.load).min(1.0),
+                _ => 1.0,
+            };
+            match (f.response_time(n), f.response_time(n + added)) {
                 (Some(a), Some(b)) => Some((b - a) * 1e6),
                 _ => None,
             }

@@ -46,14 +46,16 @@ pub async fn run(a: RunArgs) -> anyhow::Result<u8> {
         return Err(Invalid(format!("--users/--rate: {p}")).into());
     }
     print_warnings(&plan);
+    if let Some(t) = &a.target {
+        plan.target = Target::Url(check_url(t)?);
+    }
+    // The targets files first: the Lighthouse check drops their Lighthouse targets too
+    // when the tools are missing and the block says `required: false`.
+    add_targets_files(&mut plan, &a.common)?;
     let without_tools = super::lighthouse::check(&mut plan, &a.scenario)?;
     if without_tools.is_none() && a.common.as_worker.is_none() {
         super::lighthouse::announce(&plan, a.common.quiet);
     }
-    if let Some(t) = &a.target {
-        plan.target = Target::Url(check_url(t)?);
-    }
-    add_targets_files(&mut plan, &a.common)?;
     // --baseline: read before the run, so a bad folder fails at once (exit 2).
     let baseline = (a.baseline.as_deref())
         .map(|d| super::compare::load("baseline", d))

@@ -123,8 +123,19 @@ pub fn find_tools_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Tools, St
 /// `lighthouse --version`, within 30 s.
 fn version_of(lighthouse: &Path, path: &str) -> Result<String, String> {
     let dir = std::env::temp_dir();
-    let out = dir.join(format!("skein-lighthouse-version-{}", std::process::id()));
-    let file = std::fs::File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let out = dir.join(format!(
+        "skein-lighthouse-version-{}-{nanos}",
+        std::process::id()
+    ));
+    // A new file only (O_EXCL): never one planted there, nor a link to elsewhere.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&out)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
     let mut cmd = Command::new(lighthouse);
     cmd.arg("--version")
         .env("PATH", path)
@@ -164,7 +175,12 @@ fn bounded(cmd: &mut Command, limit: Duration, cancel: &dyn Fn() -> bool) -> Res
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status.success()),
             Ok(None) => {}
-            Err(e) => return Err(format!("waiting for it: {e}")),
+            Err(e) => {
+                kill_tree(child.id());
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("waiting for it: {e}"));
+            }
         }
         let late = started.elapsed() >= limit;
         if late || cancel() {
@@ -380,14 +396,24 @@ pub fn audit_all(
     base_url: &str,
     when: &str,
     cancel: &dyn Fn() -> bool,
+    load_over: Option<&AtomicBool>,
 ) -> Audits {
     let mut out = Vec::new();
     for page in &plan.pages {
         let mut runs = Vec::new();
         for run in 1..=plan.runs {
-            if cancel() {
+            // A `during` audit not yet started when the load ends would audit an idle
+            // target under the "under load" heading: it is not started.
+            let why = if cancel() {
+                Some("not run: the run was stopped")
+            } else if load_over.is_some_and(|o| o.load(Ordering::Relaxed)) {
+                Some("not run: the load had ended")
+            } else {
+                None
+            };
+            if let Some(why) = why {
                 let r = AuditRun {
-                    error: Some("not run: the run was stopped".into()),
+                    error: Some(why.into()),
                     ..AuditRun::default()
                 };
                 runs.push((Instant::now(), r));
@@ -490,7 +516,7 @@ impl Session {
                 during_failed = not_run(plan, "before", why);
                 Vec::new()
             }
-            (Some(t), true, None) => audit_all(t, plan, dir, base_url, "before", cancel),
+            (Some(t), true, None) => audit_all(t, plan, dir, base_url, "before", cancel, None),
             _ => Vec::new(),
         };
         Session {
@@ -539,7 +565,15 @@ impl Session {
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                audit_all(&tools, &plan, &dir, &base_url, "during", &*cancel)
+                audit_all(
+                    &tools,
+                    &plan,
+                    &dir,
+                    &base_url,
+                    "during",
+                    &*cancel,
+                    Some(&over),
+                )
             });
         match handle {
             Ok(h) => self.during = Some(h),
@@ -549,7 +583,17 @@ impl Session {
             }
         }
     }
+}
 
+/// A session dropped without [`Session::finish`] (the run failed on the way) starts no
+/// further `during` audits; the one in progress ends within the block's timeout.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.load_over.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Session {
     /// Wait for the `during` audits (each bounded by the block's timeout) and give every
     /// row, runs timed from `load_start`.
     pub fn finish(mut self, load_start: Instant) -> LighthouseResult {
@@ -576,7 +620,7 @@ impl Session {
             form_factor: self.plan.form_factor.clone(),
             runs: self.plan.runs,
             pages,
-            not_measured: self.not_measured,
+            not_measured: self.not_measured.take(),
         }
     }
 }

@@ -318,7 +318,7 @@ fn merged_availability(
                 _ => 0,
             };
             let at = |us: u64| (us as i64 + off).max(0) as u64;
-            let outages = a
+            let mut outages: Vec<super::availability::Outage> = a
                 .outages
                 .iter()
                 .map(|o| {
@@ -330,6 +330,23 @@ fn merged_availability(
                     )
                 })
                 .collect();
+            // A part that started after the first had no success before its start: it has
+            // no say there (as an ended part has none after its end), so it must not cut
+            // the others' windows short.
+            if off > 0 {
+                let off = off as u64;
+                match outages.first_mut() {
+                    Some(first) if first.start_us <= off => {
+                        *first = super::availability::Outage::new(
+                            0,
+                            first.end_us,
+                            first.failures,
+                            first.open_at_end,
+                        );
+                    }
+                    _ => outages.insert(0, super::availability::Outage::new(0, off, 0, false)),
+                }
+            }
             Some((outages, at(r.run.duration_us)))
         })
         .collect::<Option<_>>()?;
@@ -561,6 +578,17 @@ mod tests {
             vec![Outage::new(1_000_000, 2_410_000, 58, false)]
         );
         assert_eq!((m.max_outage_us, m.availability), (1_410_000, 0.9));
+        // A part that had not started has no say: worker 0 down 5..30 ms of its timeline,
+        // worker 1 started 50 ms after it with no outage; the merged window is worker 0's
+        // whole one, not cut at 0 (before the fix: none at all).
+        let early = part(
+            "2026-12-07T23:00:00.000Z",
+            vec![Outage::new(5_000, 30_000, 4, false)],
+            5_000_000,
+        );
+        let late = part("2026-12-07T23:00:00.050Z", vec![], 4_950_000);
+        let m = merged_availability(&[early, late], &merged).unwrap();
+        assert_eq!(m.outages, vec![Outage::new(5_000, 30_000, 4, false)]);
         // A part without outage windows (rebuilt from its journal): none for the whole.
         let mut c = b;
         c.availability = None;

@@ -285,8 +285,10 @@ impl Compiler<'_> {
             return;
         }
         let (start, end) = full_load_hold(load);
-        let audits = p.pages.len() as u32 * p.runs;
-        let need = TYPICAL_AUDIT * audits;
+        let audits = u32::try_from(p.pages.len())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(p.runs);
+        let need = TYPICAL_AUDIT.saturating_mul(audits);
         if end - start >= need {
             return;
         }

@@ -495,6 +495,21 @@ impl Compiler<'_> {
             );
         }
         let mut t = t?;
+        if abort_on_fail && t.target.metric == crate::metrics::verdict::Metric::MaxOutage {
+            // Outage windows are found only when the run's requests are all in (a window
+            // ends at the first success after it): nothing to watch while it runs.
+            self.err(
+                &path.key("abort_on_fail"),
+                "`abort_on_fail: true` on `max_outage`",
+                "`max_outage` without `abort_on_fail` (it is judged when the run ends)",
+                Some(
+                    "an outage's length is known once a request succeeds again; to stop a run \
+                     that keeps failing, use `error_rate` with `abort_on_fail`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
         t.target.after_us = after.map(micros);
         t.target.abort_on_fail = abort_on_fail;
         t.target.grace_us = grace.map(micros);

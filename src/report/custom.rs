@@ -112,27 +112,6 @@ pub fn html(s: &mut String, r: &RunResult) {
     if r.custom_metrics.is_empty() {
         return;
     }
-    s.push_str("<h2 id=\"custom-metrics\">Custom metrics</h2>\n<table>\n<thead><tr>");
-    let rows = rows(r);
-    for (c, h) in rows[0].iter().enumerate() {
-        let class = if c < 2 { "" } else { " class=\"num\"" };
-        let _ = write!(s, "<th{class}>{}</th>", esc(h));
-    }
-    s.push_str("</tr></thead>\n<tbody>\n");
-    for row in &rows[1..] {
-        s.push_str("<tr>");
-        for (c, v) in row.iter().enumerate() {
-            let class = if c < 2 { "" } else { " class=\"num\"" };
-            let _ = write!(s, "<td{class}>{}</td>", esc(v));
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</tbody>\n</table>\n");
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.push_str("<h2 id=\"custom-metrics\">Custom metrics</h2>\n");
+    super::html_table(s, &rows(r), 2);
 }

@@ -225,22 +225,8 @@ pub fn html(s: &mut String, r: &RunResult) {
         let _ = writeln!(s, "<p>{}</p>", esc(why));
         return;
     }
-    s.push_str("<table>\n<thead><tr>");
-    let rows = table(lh);
-    for (c, h) in rows[0].iter().enumerate() {
-        let class = if c < 2 { "" } else { " class=\"num\"" };
-        let _ = write!(s, "<th{class}>{}</th>", esc(h));
-    }
-    s.push_str("</tr></thead>\n<tbody>\n");
-    for row in &rows[1..] {
-        s.push_str("<tr>");
-        for (c, v) in row.iter().enumerate() {
-            let class = if c < 2 { "" } else { " class=\"num\"" };
-            let _ = write!(s, "<td{class}>{}</td>", esc(v));
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</tbody>\n</table>\n<ul>\n");
+    super::html_table(s, &table(lh), 2);
+    s.push_str("<ul>\n");
     for n in notes(lh) {
         let _ = writeln!(s, "<li>{}</li>", esc(&n));
     }
@@ -285,10 +271,7 @@ pub fn junit_properties(r: &RunResult) -> Vec<(String, String)> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    super::escape_xml(s)
 }
 
 #[cfg(test)]

@@ -166,6 +166,35 @@ impl<'a> Folder<'a> {
     }
 }
 
+/// A table of text cells as HTML (`rows[0]` the header; cells escaped): the first
+/// `text_columns` columns left-aligned, the rest numbers (`class="num"`). Nothing for no rows.
+pub(crate) fn html_table(s: &mut String, rows: &[Vec<String>], text_columns: usize) {
+    use std::fmt::Write as _;
+    let Some((head, body)) = rows.split_first() else {
+        return;
+    };
+    let class = |c: usize| {
+        if c < text_columns {
+            ""
+        } else {
+            " class=\"num\""
+        }
+    };
+    s.push_str("<table>\n<thead><tr>");
+    for (c, h) in head.iter().enumerate() {
+        let _ = write!(s, "<th{}>{}</th>", class(c), escape_xml(h));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for row in body {
+        s.push_str("<tr>");
+        for (c, v) in row.iter().enumerate() {
+            let _ = write!(s, "<td{}>{}</td>", class(c), escape_xml(v));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody>\n</table>\n");
+}
+
 /// Escape text for XML and HTML (text and attribute values alike), dropping the control
 /// characters XML 1.0 does not allow.
 pub(crate) fn escape_xml(s: &str) -> String {

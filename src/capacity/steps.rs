@@ -440,9 +440,19 @@ fn cv(v: &[f64]) -> Option<f64> {
     ratio(var.sqrt(), mean)
 }
 
-/// Least-squares slope of interval throughput against time, times the window, over the
-/// mean: the relative change across the steady part.
-fn trend(steady: &[&TimePoint]) -> Option<f64> {
+/// The least-squares line of interval throughput against time (each interval at its
+/// middle, seconds) over the steady part: the times, their mean, the mean throughput, the
+/// spread of the times and the slope (requests/s per second). `None` for fewer than 3
+/// points or no spread in time.
+struct Line {
+    t: Vec<f64>,
+    tm: f64,
+    ym: f64,
+    sxx: f64,
+    slope: f64,
+}
+
+fn line(steady: &[&TimePoint]) -> Option<Line> {
     if steady.len() < 3 {
         return None;
     }
@@ -459,11 +469,24 @@ fn trend(steady: &[&TimePoint]) -> Option<f64> {
         .zip(steady)
         .map(|(x, p)| (x - tm) * (p.rps - ym))
         .sum();
+    let slope = ratio(sxy, sxx)?;
+    Some(Line {
+        t,
+        tm,
+        ym,
+        sxx,
+        slope,
+    })
+}
+
+/// Least-squares slope of interval throughput against time, times the window, over the
+/// mean: the relative change across the steady part.
+fn trend(steady: &[&TimePoint]) -> Option<f64> {
+    let l = line(steady)?;
     let first = steady.first()?;
     let last = steady.last()?;
     let window = (last.t_us + last.duration_us - first.t_us) as f64 / 1e6;
-    let slope = ratio(sxy, sxx)?;
-    ratio(slope * window, ym)
+    ratio(l.slope * window, l.ym)
 }
 
 /// Whether the slope of interval throughput stands out of its noise: more than twice its
@@ -474,30 +497,16 @@ fn trend_significant(steady: &[&TimePoint]) -> bool {
     if steady.len() <= 3 {
         return true;
     }
-    let n = steady.len() as f64;
-    let t: Vec<f64> = steady
-        .iter()
-        .map(|p| (p.t_us as f64 + p.duration_us as f64 / 2.0) / 1e6)
-        .collect();
-    let tm = t.iter().sum::<f64>() / n;
-    let ym = steady.iter().map(|p| p.rps).sum::<f64>() / n;
-    let sxx: f64 = t.iter().map(|x| (x - tm).powi(2)).sum();
-    if sxx <= 0.0 {
+    let Some(l) = line(steady) else {
         return true;
-    }
-    let slope = t
-        .iter()
-        .zip(steady)
-        .map(|(x, p)| (x - tm) * (p.rps - ym))
-        .sum::<f64>()
-        / sxx;
-    let sse: f64 = t
-        .iter()
-        .zip(steady)
-        .map(|(x, p)| (p.rps - ym - slope * (x - tm)).powi(2))
-        .sum();
-    let se = (sse / (n - 2.0) / sxx).sqrt();
-    !(se.is_finite() && slope.abs() < 2.0 * se)
+    };
+    let sse: f64 =
+        l.t.iter()
+            .zip(steady)
+            .map(|(x, p)| (p.rps - l.ym - l.slope * (x - l.tm)).powi(2))
+            .sum();
+    let se = (sse / (steady.len() as f64 - 2.0) / l.sxx).sqrt();
+    !(se.is_finite() && l.slope.abs() < 2.0 * se)
 }
 
 /// Should a step test stop before its next step? Pure, for the engine to call with the

@@ -15,7 +15,7 @@ use super::error::Diagnostic;
 use super::node::KeyPath;
 use super::plan::{LoadPlan, TargetPlan, TargetSource};
 use super::raw::{Dur, RawFile, RawPreset, RawThreshold};
-use super::target_expr::{Expr, ExprError};
+use super::target_expr::{Expr, ExprError, fail};
 use super::units;
 use crate::metrics::lighthouse::{CATEGORIES, LighthouseQuery, METRICS};
 use crate::metrics::verdict::{Metric, Op, Scope, Target, Unit};
@@ -487,20 +487,6 @@ pub fn is_lighthouse_target(t: &Target) -> bool {
 
 const LH_METRIC_EXPECTED: &str = "lighthouse.CATEGORY (performance, accessibility, best-practices, seo) \
      or a page metric: lcp, fcp, tbt, cls, speed_index, tti";
-
-fn fail<T>(
-    offset: usize,
-    found: impl Into<String>,
-    expected: impl Into<String>,
-    hint: Option<String>,
-) -> Result<T, ExprError> {
-    Err(ExprError {
-        offset,
-        found: found.into(),
-        expected: expected.into(),
-        hint,
-    })
-}
 
 /// A Lighthouse target expression, or `None` when `text` names no Lighthouse metric (the
 /// general parser then reads it):

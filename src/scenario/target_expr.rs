@@ -88,7 +88,8 @@ pub struct ExprError {
     pub hint: Option<String>,
 }
 
-fn fail<T>(
+/// An expression error at `offset` (also the Lighthouse expressions').
+pub(super) fn fail<T>(
     offset: usize,
     found: impl Into<String>,
     expected: impl Into<String>,

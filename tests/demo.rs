@@ -580,3 +580,38 @@ async fn shutdown_ends_stalls_closes_idle_connections_and_frees_the_port() {
         "still accepting after shutdown"
     );
 }
+
+/// `DemoServer::took` keeps what each response really took in the server, queueing for a
+/// worker included: with one worker and a fixed 30 ms, three requests at once take about
+/// 30, 60 and 90 ms, and the client saw each at least that long.
+#[tokio::test(flavor = "multi_thread")]
+async fn took_is_what_each_response_really_took_queueing_included() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let config = DemoConfig {
+        workers: 1,
+        ..quick()
+    }
+    .with_route("product", RouteConfig::fixed(ms(30)));
+    let (server, client) = start(config).await;
+    let url = format!("{}/api/products/1", server.url());
+    let started = Instant::now();
+    let replies = futures::future::join_all((0..3).map(|_| get(&client, url.clone()))).await;
+    let client_max = started.elapsed();
+    assert!(replies.iter().all(|r| r.status == StatusCode::OK));
+    let took = server.took("product").unwrap();
+    assert_eq!(took.len(), 3);
+    assert!(
+        (30_000..36_000).contains(&took.min()),
+        "min {} µs",
+        took.min()
+    );
+    assert!(
+        (90_000..100_000).contains(&took.max()),
+        "max {} µs",
+        took.max()
+    );
+    assert!(took.max() <= client_max.as_micros() as u64);
+    assert_eq!(server.took("health").unwrap().len(), 0);
+    assert!(server.took("nope").is_none());
+    server.shutdown().await;
+}

@@ -113,9 +113,11 @@ load: { users: 1000, ramp: 1s, duration: 4s, graceful_stop: 2s }
     let (prod, zero) = (steady("product"), steady("health"));
     assert!(prod.count() > 1000, "{} steady samples", prod.count());
     let (p50, p99) = (prod.quantile(0.5), prod.quantile(0.99));
-    // Within 5 % of 50 ms, plus what the same percentile of a 0 ms route shows.
-    let bound50 = 52_500 + zero.quantile(0.5);
-    let bound99 = 52_500 + zero.quantile(0.99);
+    // Within 5 % of 50 ms (or of what the server really took, when a busy machine made
+    // its timer late), plus what the same percentile of a 0 ms route shows.
+    let took = server.took("product").unwrap();
+    let bound50 = 50_000.max(took.value_at_quantile(0.5)) + 2_500 + zero.quantile(0.5);
+    let bound99 = 50_000.max(took.value_at_quantile(0.99)) + 2_500 + zero.quantile(0.99);
     assert!(
         (50_000..=bound50).contains(&p50),
         "p50 {:.2} ms, bound {:.2} ms",
@@ -416,9 +418,11 @@ async fn issue12_healthy_and_jittery_routes_are_not_made_slower() {
         // what loopback and a debug-built generator add).
         let rt = &s.response_time;
         assert!(rt.min_us >= fastest, "{name}: min {} µs", rt.min_us);
+        // The server's own median, when a busy machine made its timer late.
+        let took50 = server.took("product").unwrap().value_at_quantile(0.5);
         assert!(
-            rt.p50_us >= median * 95 / 100 && rt.p50_us <= median + 2_500,
-            "{name}: p50 {} µs, the server's median is {median} µs",
+            rt.p50_us >= median * 95 / 100 && rt.p50_us <= median.max(took50) + 2_500,
+            "{name}: p50 {} µs, the server's median is {median} µs (it took {took50} µs)",
             rt.p50_us
         );
         let (p99, svc99) = (s.response_time.p99_us as f64, s.service_time.p99_us as f64);

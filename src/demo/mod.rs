@@ -238,6 +238,15 @@ impl DemoServer {
         self.model.stats()
     }
 
+    /// What the responses of the route named `name` (`product`, `health`, ...) took in the
+    /// server so far, microseconds, from the request's arrival (before it queues for a
+    /// worker) to the response built: what the server really took, for checking a client's
+    /// figures on a machine too busy for the configured times to be kept exactly. `None`
+    /// for a name that is no route.
+    pub fn took(&self, name: &str) -> Option<hdrhistogram::Histogram<u64>> {
+        self.model.took(name)
+    }
+
     /// How many times each username logged in (`POST /api/login`), for the first
     /// `max_sessions` names seen.
     pub fn logins(&self) -> BTreeMap<String, u64> {

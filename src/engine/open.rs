@@ -31,9 +31,10 @@ pub(super) const LATE_AFTER: Duration = Duration::from_millis(10);
 /// (yielding the core to anything else that wants it).
 const SPIN: Duration = Duration::from_micros(150);
 
-/// The most a ticket is handed to an idle user before it is due; the user spins the rest
-/// on its own thread, so the start is on time however long the runtime takes to wake it
-/// (tens of µs on a virtual machine: all of it used to show in the response time).
+/// The most a ticket is handed to an idle user before it is due; the user builds its first
+/// request meanwhile and spins the rest on its own thread, so the request goes out on time
+/// however long the runtime takes to wake the user (tens of µs on a virtual machine: all of
+/// it used to show in the response time) and however long the request takes to build.
 const LEAD: Duration = Duration::from_micros(150);
 
 /// A ticket is handed early by at most this share of the time since the ticket before, so
@@ -232,7 +233,9 @@ impl Open {
     }
 
     /// A user takes its next ticket: a queued one at once, else it waits (idle) for the
-    /// scheduler. `None` when the run stops first.
+    /// scheduler. `None` when the run stops first. A ticket may come up to [`LEAD`] before
+    /// its instant: the user builds its first request meanwhile and waits for the instant
+    /// with [`spin_until`] just before sending it.
     pub async fn take(&self, ctx: &RunCtx, scenario: usize) -> Option<Instant> {
         let d = &self.dispatch[scenario];
         let rx = {
@@ -245,7 +248,6 @@ impl Open {
                     continue;
                 }
                 drop(st);
-                spin_until(t);
                 self.counters.started_at(t, Instant::now().max(t));
                 return Some(t);
             }
@@ -256,7 +258,6 @@ impl Open {
         tokio::select! {
             t = rx => {
                 let t = t.ok()?;
-                spin_until(t);
                 let now = Instant::now();
                 // The user was idle, so a late start here is the generator's own delay: the
                 // scheduler dispatched late, or the runtime was slow to run the user.
@@ -390,8 +391,9 @@ fn fine_timer() {
 
 /// Wait on this thread until `t`, spinning: the rest of a ticket released early (at most
 /// [`LEAD`], a sparse schedule's), so the request starts on time rather than when the
-/// runtime gets round to the user.
-fn spin_until(t: Instant) {
+/// runtime gets round to the user. Called once the first request is built, just before it
+/// is sent, so that building it is not part of the response time either.
+pub(super) fn spin_until(t: Instant) {
     let limit = Instant::now() + LEAD;
     while Instant::now() < t.min(limit) {
         std::hint::spin_loop();
@@ -577,6 +579,37 @@ impl OpenTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ticket that came early is waited out to its instant, never sent before it; a late
+    /// one goes at once; the wait is bounded by [`LEAD`] whatever the instant.
+    #[test]
+    fn spin_until_waits_to_the_instant_and_no_longer_than_the_lead() {
+        for ahead in [
+            Duration::ZERO,
+            Duration::from_micros(40),
+            Duration::from_micros(140),
+        ] {
+            let t = Instant::now() + ahead;
+            spin_until(t);
+            assert!(
+                Instant::now() >= t,
+                "returned before the instant ({ahead:?} ahead)"
+            );
+        }
+        let start = Instant::now();
+        spin_until(start - Duration::from_millis(5));
+        assert!(
+            start.elapsed() < Duration::from_millis(5),
+            "a late ticket waited"
+        );
+        let start = Instant::now();
+        spin_until(start + Duration::from_secs(3600));
+        let waited = start.elapsed();
+        assert!(
+            waited >= LEAD && waited < Duration::from_secs(1),
+            "{waited:?}"
+        );
+    }
 
     #[test]
     fn offers_go_to_the_latest_idle_user_or_queue() {

@@ -475,6 +475,13 @@ pub(super) async fn run_step(
     st: &mut UserState,
     timing: Timing,
 ) -> StepEnd {
+    // An open-model ticket may come a little before its instant (`open::Open::take`): a
+    // plain request waits for it once built (`send_step`), anything else here.
+    if let Some(t) = timing.intended()
+        && (step.batch.is_some() || step.ws.is_some() || step.page.is_some())
+    {
+        super::open::spin_until(t);
+    }
     if let Some(batch) = &step.batch {
         return super::batch::run(ctx, cell, batch, st, timing).await;
     }
@@ -536,6 +543,11 @@ pub(super) async fn send_step(
             return Err(NotSent::NotBuilt);
         }
     };
+    // The open model's first request goes at the iteration's intended instant, built
+    // before it (its ticket came early) so that building it is not in the response time.
+    if let Some(t) = timing.intended() {
+        super::open::spin_until(t);
+    }
     let outcome: Outcome = tokio::select! {
         o = http::execute(
             user_http,

@@ -583,7 +583,8 @@ async fn shutdown_ends_stalls_closes_idle_connections_and_frees_the_port() {
 
 /// `DemoServer::took` keeps what each response really took in the server, queueing for a
 /// worker included: with one worker and a fixed 30 ms, three requests at once take about
-/// 30, 60 and 90 ms, and the client saw each at least that long.
+/// 30, 60 and 90 ms (the last less the spread of their arrivals over three new
+/// connections), and the client saw each at least that long.
 #[tokio::test(flavor = "multi_thread")]
 async fn took_is_what_each_response_really_took_queueing_included() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -601,15 +602,12 @@ async fn took_is_what_each_response_really_took_queueing_included() {
     let took = server.took("product").unwrap();
     assert_eq!(took.len(), 3);
     assert!(
-        (30_000..36_000).contains(&took.min()),
+        (30_000..45_000).contains(&took.min()),
         "min {} µs",
         took.min()
     );
-    assert!(
-        (90_000..100_000).contains(&took.max()),
-        "max {} µs",
-        took.max()
-    );
+    // Without the queue it would be about 30 ms.
+    assert!(took.max() >= 75_000, "max {} µs", took.max());
     assert!(took.max() <= client_max.as_micros() as u64);
     assert_eq!(server.took("health").unwrap().len(), 0);
     assert!(server.took("nope").is_none());

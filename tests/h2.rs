@@ -394,24 +394,24 @@ async fn h2c_keeps_cookies_decodes_gzip_and_times_out() {
     assert_eq!((up.requests, up.ok), (4, 4), "{:#?}", r.error_examples);
 }
 
-/// What the `GOAWAY` server saw.
+/// What a bare HTTP/2 test server saw.
 #[derive(Default)]
-struct GoAwaySeen {
+struct BareSeen {
     conns: AtomicUsize,
     requests: AtomicU64,
 }
 
 /// A bare HTTP/2 server (h2c) on loopback, each accepted connection served by `serve`
 /// (after the HTTP/2 handshake); connections counted in what it saw.
-async fn bare_h2_server<F, Fut>(serve: F) -> (String, Arc<GoAwaySeen>)
+async fn bare_h2_server<F, Fut>(serve: F) -> (String, Arc<BareSeen>)
 where
-    F: Fn(h2::server::Connection<tokio::net::TcpStream, Bytes>, Arc<GoAwaySeen>) -> Fut,
+    F: Fn(h2::server::Connection<tokio::net::TcpStream, Bytes>, Arc<BareSeen>) -> Fut,
     F: Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let l = tokio::net::TcpListener::bind(loopback()).await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
-    let seen = Arc::new(GoAwaySeen::default());
+    let seen = Arc::new(BareSeen::default());
     let s = seen.clone();
     let serve = Arc::new(serve);
     tokio::spawn(async move {
@@ -432,7 +432,7 @@ where
 }
 
 /// Answer `200 ok` to a request, counted.
-fn answer_ok(mut respond: h2::server::SendResponse<Bytes>, seen: &GoAwaySeen) {
+fn answer_ok(mut respond: h2::server::SendResponse<Bytes>, seen: &BareSeen) {
     seen.requests.fetch_add(1, SeqCst);
     let head = http::Response::builder().status(200).body(()).unwrap();
     if let Ok(mut body) = respond.send_response(head, false) {
@@ -442,7 +442,7 @@ fn answer_ok(mut respond: h2::server::SendResponse<Bytes>, seen: &GoAwaySeen) {
 
 /// A bare HTTP/2 server (h2c) that answers `200 ok` and ends each connection with a
 /// graceful `GOAWAY` after `per_conn` requests.
-async fn goaway_server(per_conn: u64) -> (String, Arc<GoAwaySeen>) {
+async fn goaway_server(per_conn: u64) -> (String, Arc<BareSeen>) {
     bare_h2_server(move |mut conn, seen| async move {
         let mut served = 0;
         while let Some(Ok((_req, respond))) = conn.accept().await {
@@ -482,7 +482,7 @@ async fn a_server_saying_goaway_every_few_requests_costs_no_request() {
 
 /// A bare HTTP/2 server (h2c) that answers `200 ok` and drops a connection without a word
 /// (no `GOAWAY`) once it has been idle for `idle`, as a server's keep-alive timeout does.
-async fn idle_closing_server(idle: Duration) -> (String, Arc<GoAwaySeen>) {
+async fn idle_closing_server(idle: Duration) -> (String, Arc<BareSeen>) {
     bare_h2_server(move |mut conn, seen| async move {
         while let Ok(Some(Ok((_req, respond)))) = tokio::time::timeout(idle, conn.accept()).await {
             answer_ok(respond, &seen);
@@ -500,9 +500,9 @@ async fn idle_closing_server(idle: Duration) -> (String, Arc<GoAwaySeen>) {
 async fn a_connection_the_server_closed_while_the_user_thought_is_not_used_again() {
     let _one = ONE_ATTACK.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let (base, seen) = idle_closing_server(Duration::from_millis(40)).await;
+    let (base, seen) = idle_closing_server(Duration::from_millis(100)).await;
     let yaml = "defaults: {http_version: \"2\"}\nscenarios:\n  - name: t\n    \
-                think_time: 150ms\n    steps:\n      \
+                think_time: 300ms\n    steps:\n      \
                 - {name: p, post: /, json: {a: 1}, check: {status: 200, body_contains: ok}}\n\
                 load: {users: 2, iterations: 12}\n";
     let r = run(dir.path(), yaml, &base).await;

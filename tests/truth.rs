@@ -114,7 +114,9 @@ load: { users: 1000, ramp: 1s, duration: 4s, graceful_stop: 2s }
     assert!(prod.count() > 1000, "{} steady samples", prod.count());
     let (p50, p99) = (prod.quantile(0.5), prod.quantile(0.99));
     // Within 5 % of 50 ms (or of what the server really took, when a busy machine made
-    // its timer late), plus what the same percentile of a 0 ms route shows.
+    // its timer late), plus what the same percentile of a 0 ms route shows. The server's
+    // figure covers the whole run, ramp included, so it is if anything the larger: a bound
+    // relaxed by a busy machine, never tightened.
     let took = server.took("product").unwrap();
     let bound50 = 50_000.max(took.value_at_quantile(0.5)) + 2_500 + zero.quantile(0.5);
     let bound99 = 50_000.max(took.value_at_quantile(0.99)) + 2_500 + zero.quantile(0.99);

@@ -75,8 +75,8 @@ pub(crate) struct Model {
     stall_until: AtomicU64,
     closing: watch::Sender<bool>,
     served: [AtomicU64; Route::ALL.len()],
-    /// What each route's responses took here, from arrival to the response built,
-    /// microseconds: the truth the client's figures are checked against when the machine
+    /// What each route's responses took here, from arrival to the response built (after any
+    /// stall), microseconds: the truth the client's figures are checked against when the machine
     /// is too busy for the timer to keep the configured times exactly.
     took: [Mutex<Took>; Route::ALL.len()],
     unauthorized: AtomicU64,
@@ -179,8 +179,8 @@ impl Model {
     }
 
     /// What the responses of the route named `name` took here so far (microseconds, from
-    /// arrival, before any queueing for a worker, to the response built); `None` for a
-    /// name that is no route.
+    /// arrival, before any queueing for a worker, to the response built, after any stall);
+    /// `None` for a name that is no route.
     pub(crate) fn took(&self, name: &str) -> Option<Took> {
         let r = Route::from_name(name)?;
         Some(

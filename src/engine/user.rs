@@ -476,9 +476,10 @@ pub(super) async fn run_step(
     timing: Timing,
 ) -> StepEnd {
     // An open-model ticket may come a little before its instant (`open::Open::take`): a
-    // plain request waits for it once built (`send_step`), anything else here.
+    // plain request, or a page's document, waits for it once built (`send_step`); a batch
+    // or a WebSocket session here.
     if let Some(t) = timing.intended()
-        && (step.batch.is_some() || step.ws.is_some() || step.page.is_some())
+        && (step.batch.is_some() || step.ws.is_some())
     {
         super::open::spin_until(t);
     }

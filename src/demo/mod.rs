@@ -240,9 +240,9 @@ impl DemoServer {
 
     /// What the responses of the route named `name` (`product`, `health`, ...) took in the
     /// server so far, microseconds, from the request's arrival (before it queues for a
-    /// worker) to the response built (after any stall): what the server really took, for checking a client's
-    /// figures on a machine too busy for the configured times to be kept exactly. `None`
-    /// for a name that is no route.
+    /// worker) to the response built (after any stall): what the server really took, for
+    /// checking a client's figures on a machine too busy for the configured times to be
+    /// kept exactly. `None` for a name that is no route.
     pub fn took(&self, name: &str) -> Option<hdrhistogram::Histogram<u64>> {
         self.model.took(name)
     }

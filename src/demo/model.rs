@@ -76,8 +76,8 @@ pub(crate) struct Model {
     closing: watch::Sender<bool>,
     served: [AtomicU64; Route::ALL.len()],
     /// What each route's responses took here, from arrival to the response built (after any
-    /// stall), microseconds: the truth the client's figures are checked against when the machine
-    /// is too busy for the timer to keep the configured times exactly.
+    /// stall), microseconds: the truth the client's figures are checked against when the
+    /// machine is too busy for the timer to keep the configured times exactly.
     took: [Mutex<Took>; Route::ALL.len()],
     unauthorized: AtomicU64,
     unmatched: AtomicU64,
